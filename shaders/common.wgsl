@@ -1,0 +1,36 @@
+// common.wgsl — prepended to every attention kernel (see src/kernels/shaders.ts).
+//
+// One uniform block describes the run; every kernel reads the fields it needs. Arrays are
+// row-major f32. Packed buffers keep the bind groups small and let one dispatch cover Q, K and V:
+//   src    = x (seqLen × dModel) then, for cross-attention, xKV (kvLen × dModel) at xKVOffset
+//   w      = wq | wk | wv, each dModel × width, width = heads · dHead
+//   qkv    = q (seqLen × width) | k (kvLen × width) at kOffset | v (kvLen × width) at vOffset
+//   scores, weights = heads × seqLen × kvLen
+//   output = seqLen × width
+
+struct Params {
+  seqLen: u32,
+  kvLen: u32,
+  dModel: u32,
+  heads: u32,
+  dHead: u32,
+  width: u32,
+  causal: u32,     // 1: key j is masked for query i when j > i
+  xKVOffset: u32,  // element offset of xKV in `src` (0 for self-attention: xKV is x)
+  kOffset: u32,    // element offset of k in `qkv`
+  vOffset: u32,    // element offset of v in `qkv`
+  scale: f32,      // 1 / sqrt(dHead)
+  rows: u32,       // heads · seqLen: softmax rows
+};
+
+// The register tile each invocation of the matmul-shaped kernels computes: TILE × TILE outputs.
+// A const, not an override: private arrays need a const size. 4 × 4 keeps 16 accumulators in
+// registers and reuses every load 4 times.
+const TILE: u32 = 4u;
+
+// −∞ for masked scores. WGSL has no infinity literal and refuses one in a const-expression, so
+// the bit pattern goes through a runtime variable.
+fn negativeInfinity() -> f32 {
+  var bits = 0xff800000u;
+  return bitcast<f32>(bits);
+}

@@ -1,0 +1,103 @@
+/**
+ * Getting a GPUDevice worth computing attention on: the adapter's largest buffer limits (the
+ * defaults cap storage bindings at 128 MiB, i.e. a 4096² map) and timestamp queries when the
+ * adapter offers them.
+ */
+import { WebGpuUnavailableError } from '../core/errors';
+
+/** Options for {@link requestGpuDevice}. */
+export interface GpuDeviceOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Ask for 'timestamp-query' when offered (default true). */
+  timestamps?: boolean;
+  /** Ask for 'subgroups' when offered (default true). */
+  subgroups?: boolean;
+}
+
+const HOW_TO_GET_WEBGPU =
+  'Use a browser with WebGPU: Chrome or Edge 113+ on Windows, macOS or ChromeOS, Chrome 144+ on Linux ' +
+  '(or an older one started with --enable-unsafe-webgpu --enable-features=Vulkan), Safari 26+, or Firefox 141+ on Windows. ' +
+  'The page must be served over https or from localhost.';
+
+/**
+ * Request a high-performance adapter and a device with the adapter's maximum buffer limits,
+ * plus 'timestamp-query' (and 'subgroups') when offered. Throws {@link WebGpuUnavailableError}
+ * saying what is missing and what to do.
+ */
+export async function requestGpuDevice(options: GpuDeviceOptions = {}): Promise<GPUDevice> {
+  const gpu: GPU | undefined = typeof navigator === 'undefined' ? undefined : navigator.gpu;
+  if (!gpu) {
+    throw new WebGpuUnavailableError('no-navigator-gpu', `This browser has no WebGPU (navigator.gpu is missing). ${HOW_TO_GET_WEBGPU}`);
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new WebGpuUnavailableError(
+      'no-adapter',
+      'WebGPU is present but no GPU adapter was offered (the GPU may be blocklisted or disabled). ' +
+        'Check chrome://gpu, update the graphics driver, or enable hardware acceleration. ' +
+        HOW_TO_GET_WEBGPU,
+    );
+  }
+  const requiredFeatures: GPUFeatureName[] = [];
+  if ((options.timestamps ?? true) && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  if ((options.subgroups ?? true) && adapter.features.has('subgroups')) requiredFeatures.push('subgroups' as GPUFeatureName);
+  const limits = adapter.limits;
+  try {
+    return await adapter.requestDevice({
+      label: 'attention device',
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+      },
+    });
+  } catch (error) {
+    throw new WebGpuUnavailableError(
+      'device-request-failed',
+      `The GPU adapter refused to create a device: ${(error as Error).message ?? String(error)}`,
+    );
+  }
+}
+
+/** What the app and the benchmark say about the adapter a device came from. */
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for CPU implementations (SwiftShader, WARP, llvmpipe): their timings are not a GPU's. */
+  isSoftware: boolean;
+  /** One line for people, e.g. `google swiftshader (software adapter)`. */
+  label: string;
+  features: string[];
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
+/** Describe the adapter behind a device (uses `GPUDevice.adapterInfo`). */
+export function describeDevice(device: GPUDevice): AdapterDescription {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const vendor = info?.vendor ?? '';
+  const architecture = info?.architecture ?? '';
+  const deviceName = info?.device ?? '';
+  const description = info?.description ?? '';
+  const text = `${vendor} ${architecture} ${deviceName} ${description}`.toLowerCase();
+  const isSoftware =
+    /swiftshader|llvmpipe|lavapipe|warp|software|microsoft basic render/.test(text) ||
+    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter === true;
+  const name = [vendor, architecture, deviceName].filter(Boolean).join(' ') || description || 'unknown adapter';
+  return {
+    vendor,
+    architecture,
+    device: deviceName,
+    description,
+    isSoftware,
+    label: isSoftware ? `${name} (software adapter: a CPU, not a GPU)` : name,
+    features: [...device.features].sort(),
+    maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+    maxBufferSize: device.limits.maxBufferSize,
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * attention-lens: the library surface. The app, the tests and the benchmark all use these
+ * exports, so what is measured is what users run.
+ */
+export type {
+  AttentionShape,
+  AttentionInputs,
+  AttentionResult,
+  ResolvedShape,
+  ResultName,
+  StageName,
+  StageTimings,
+} from './core/types';
+export { RESULT_NAMES, STAGE_NAMES, resolveShape, resultLengths } from './core/types';
+export {
+  AttentionError,
+  AttentionInputError,
+  AttentionAbortError,
+  GpuLimitError,
+  GpuDeviceLostError,
+  WebGpuUnavailableError,
+  formatBytes,
+} from './core/errors';
+export type { InputErrorKind } from './core/errors';
+export { validateShape, validateInputs, validateAttention, MAX_ELEMENTS } from './core/validate';
+export { attentionCpu, attentionCpu64, softmaxRowInPlace } from './reference/attention';
+export type { AttentionResult64 } from './reference/attention';
+export { makeRng, makeUniform, makeRandomInputs } from './reference/random';
+export type { Rng } from './reference/random';
+export { compareArrays, maxRowSumError, verifyAttention, defaultTolerances } from './verify/compare';
+export type { Comparison, Tolerance, VerificationReport, StageReport } from './verify/compare';
+export { requestGpuDevice, describeDevice } from './gpu/device';
+export type { GpuDeviceOptions, AdapterDescription } from './gpu/device';
+export { createGpuAttention, DEFAULT_TUNING } from './kernels/attention';
+export type { GpuAttention, RunOptions, RunResult, AttentionBuffers, AttentionTuning } from './kernels/attention';

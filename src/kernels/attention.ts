@@ -1,0 +1,424 @@
+/**
+ * The GPU attention pipeline: projections → scores → softmax → output, one compute pass per
+ * stage (so each can be timed), every head in the same dispatches. Buffers are reused between
+ * runs and stay on the device, so the 3D scene can draw the weights without a readback.
+ */
+import {
+  AttentionAbortError,
+  AttentionError,
+  AttentionInputError,
+  GpuDeviceLostError,
+} from '../core/errors';
+import {
+  RESULT_NAMES,
+  STAGE_NAMES,
+  resultLengths,
+  type AttentionInputs,
+  type AttentionResult,
+  type AttentionShape,
+  type ResolvedShape,
+  type ResultName,
+  type StageTimings,
+} from '../core/types';
+import { validateAttention } from '../core/validate';
+import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
+import { createPassTimer } from '../gpu/timer';
+import { ATTENTION_SHADERS, PARAMS_BYTES, TILE } from './shaders';
+
+/** Workgroup sizes of the kernels (WGSL `override` constants). */
+export interface AttentionTuning {
+  /** Invocations along x and y of the matmul-shaped kernels; each computes a 4×4 tile. */
+  matmulWorkgroup: [number, number];
+  /** Invocations per softmax row; a power of two. */
+  softmaxWorkgroup: number;
+}
+
+/** Tuning that works well on SwiftShader and on discrete GPUs alike (64 invocations). */
+export const DEFAULT_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64 };
+
+/** Options of one {@link GpuAttention.run}. */
+export interface RunOptions<K extends ResultName = ResultName> {
+  /** Which arrays to copy back to the CPU (default: all six). Fewer is faster. */
+  read?: readonly K[];
+  /** Cancels the run before its next step; the promise rejects with an `AbortError`. */
+  signal?: AbortSignal;
+  /** Force wall-clock timing even when timestamp queries are available. */
+  timing?: 'auto' | 'wall-clock';
+}
+
+/** What a run resolves to: the arrays asked for, and the stage timings. */
+export type RunResult<K extends ResultName = ResultName> = Pick<AttentionResult, K> & { timings: StageTimings };
+
+/** The device buffers of the last completed run, for drawing without a readback. */
+export interface AttentionBuffers {
+  shape: ResolvedShape;
+  /** q | k | v packed: q at 0, k at `kOffset`, v at `vOffset` (in f32 elements). */
+  qkv: GPUBuffer;
+  kOffset: number;
+  vOffset: number;
+  /** heads × seqLen × kvLen; −∞ where masked. */
+  scores: GPUBuffer;
+  /** heads × seqLen × kvLen. */
+  weights: GPUBuffer;
+  /** seqLen × heads·dHead. */
+  output: GPUBuffer;
+  /** Increases whenever a buffer is replaced (bind groups built on the old ones are stale). */
+  generation: number;
+}
+
+/** Attention on one GPUDevice. Create with {@link createGpuAttention}. */
+export interface GpuAttention {
+  readonly device: GPUDevice;
+  /**
+   * Validate, upload, compute all four stages and copy back the arrays asked for. Runs on
+   * one instance are queued: each starts after the previous one finished.
+   */
+  run<K extends ResultName = ResultName>(
+    shape: AttentionShape,
+    inputs: AttentionInputs,
+    options?: RunOptions<K>,
+  ): Promise<RunResult<K>>;
+  /** Buffers of the last completed run (null before the first); valid until the next run or destroy. */
+  buffers(): AttentionBuffers | null;
+  /** Free every GPU object this instance made. The device itself is the caller's. */
+  destroy(): void;
+}
+
+interface Pipelines {
+  projections: GPUComputePipeline;
+  scores: GPUComputePipeline;
+  softmax: GPUComputePipeline;
+  output: GPUComputePipeline;
+}
+
+const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<Pipelines>>>();
+
+function getPipelines(device: GPUDevice, tuning: AttentionTuning): Promise<Pipelines> {
+  let perDevice = pipelineCache.get(device);
+  if (!perDevice) {
+    perDevice = new Map();
+    pipelineCache.set(device, perDevice);
+  }
+  const key = JSON.stringify(tuning);
+  let pipelines = perDevice.get(key);
+  if (!pipelines) {
+    pipelines = buildPipelines(device, tuning);
+    perDevice.set(key, pipelines);
+    pipelines.catch(() => perDevice.delete(key));
+  }
+  return pipelines;
+}
+
+async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promise<Pipelines> {
+  const [wgX, wgY] = tuning.matmulWorkgroup;
+  const matmulConstants = { WG_X: wgX, WG_Y: wgY };
+  const make = async (name: keyof typeof ATTENTION_SHADERS, constants: Record<string, number>) => {
+    const module = device.createShaderModule({ label: `attention/${name} shader`, code: ATTENTION_SHADERS[name] });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length > 0) {
+      const lines = errors.map((m) => `${name}.wgsl (with common.wgsl) line ${m.lineNum}:${m.linePos}: ${m.message}`);
+      throw new AttentionError(`The ${name} kernel failed to compile:\n${lines.join('\n')}`);
+    }
+    return device.createComputePipelineAsync({
+      label: `attention/${name} pipeline`,
+      layout: 'auto',
+      compute: { module, entryPoint: 'main', constants },
+    });
+  };
+  device.pushErrorScope('validation');
+  const all = Promise.all([
+    make('projections', matmulConstants),
+    make('scores', matmulConstants),
+    make('softmax', { WG_SIZE: tuning.softmaxWorkgroup }),
+    make('output', matmulConstants),
+  ]);
+  const scopeError = device.popErrorScope();
+  const [projections, scores, softmax, output] = await all;
+  const error = await scopeError;
+  if (error) throw new AttentionError(`Compiling the attention kernels failed: ${error.message}`);
+  return { projections, scores, softmax, output };
+}
+
+/** Round an element offset up so the byte offset is a multiple of 256 (binding alignment). */
+function alignElements(elements: number): number {
+  return Math.ceil(elements / 64) * 64;
+}
+
+/** A 2-D dispatch size holding `count` workgroups within `maxPerDimension`. */
+function spread(count: number, maxPerDimension: number): [number, number] {
+  if (count <= maxPerDimension) return [count, 1];
+  const y = Math.ceil(count / maxPerDimension);
+  return [Math.ceil(count / y), y];
+}
+
+/**
+ * Create the GPU attention pipeline on a device (compiles the four kernels; cached per
+ * device and tuning). The device stays the caller's: `destroy()` frees only what this made.
+ */
+export async function createGpuAttention(device: GPUDevice, tuning: AttentionTuning = DEFAULT_TUNING): Promise<GpuAttention> {
+  const pipelines = await getPipelines(device, tuning);
+  let lostReason: GPUDeviceLostInfo | null = null;
+  void device.lost.then((info) => {
+    lostReason = info;
+  });
+
+  const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const slots = {
+    src: new GrowableBuffer(device, 'attention/src (x | xKV)', storage),
+    w: new GrowableBuffer(device, 'attention/w (wq | wk | wv)', storage),
+    qkv: new GrowableBuffer(device, 'attention/qkv', storage),
+    scores: new GrowableBuffer(device, 'attention/scores', storage),
+    weights: new GrowableBuffer(device, 'attention/weights', storage),
+    output: new GrowableBuffer(device, 'attention/output', storage),
+  };
+  const params = device.createBuffer({
+    label: 'attention/params',
+    size: PARAMS_BYTES,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  const timer = createPassTimer(device, STAGE_NAMES.length, 'attention');
+  let destroyed = false;
+  let last: AttentionBuffers | null = null;
+  let generation = 0;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const checkAlive = () => {
+    if (destroyed) throw new AttentionError('This GpuAttention was destroyed; create a new one.');
+    if (lostReason) throw new GpuDeviceLostError(lostReason.reason, lostReason.message);
+  };
+  const checkAbort = (signal: AbortSignal | undefined) => {
+    if (signal?.aborted) throw new AttentionAbortError();
+  };
+
+  async function runNow<K extends ResultName>(
+    shape: AttentionShape,
+    inputs: AttentionInputs,
+    options: RunOptions<K>,
+  ): Promise<RunResult<K>> {
+    const s = validateAttention(shape, inputs);
+    checkAlive();
+    checkAbort(options.signal);
+    const lengths = resultLengths(s);
+    const selfAttention = inputs.xKV === undefined;
+    const xKVOffset = selfAttention ? 0 : alignElements(s.seqLen * s.dModel);
+    const kOffset = alignElements(s.seqLen * s.width);
+    const vOffset = kOffset + alignElements(s.kvLen * s.width);
+    const bytes = {
+      src: 4 * (selfAttention ? s.seqLen * s.dModel : xKVOffset + s.kvLen * s.dModel),
+      w: 4 * 3 * s.dModel * s.width,
+      qkv: 4 * (vOffset + s.kvLen * s.width),
+      scores: 4 * lengths.scores,
+      weights: 4 * lengths.weights,
+      output: 4 * lengths.output,
+    };
+    for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
+
+    const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    const [wgX, wgY] = tuning.matmulWorkgroup;
+    const blockX = wgX * TILE;
+    const blockY = wgY * TILE;
+    const dispatches = {
+      projections: [Math.ceil(s.width / blockX), Math.ceil(Math.max(s.seqLen, s.kvLen) / blockY), 3],
+      scores: [Math.ceil(s.kvLen / blockX), Math.ceil(s.seqLen / blockY), s.heads],
+      softmax: [...spread(s.heads * s.seqLen, maxGroups), 1],
+      output: [Math.ceil(s.dHead / blockX), Math.ceil(s.seqLen / blockY), s.heads],
+    } satisfies Record<string, number[]>;
+    for (const [stage, dims] of Object.entries(dispatches)) {
+      const worst = Math.max(...dims);
+      if (worst > maxGroups) {
+        const field = stage === 'scores' && dims[0] === worst ? 'kvLen' : stage === 'projections' && dims[0] === worst ? 'heads·dHead' : dims[2] === worst ? 'heads' : 'seqLen';
+        throw new AttentionInputError(
+          field,
+          `a ${stage} dispatch of ${worst} workgroups in one dimension`,
+          `at most ${maxGroups} (maxComputeWorkgroupsPerDimension)`,
+          'too-large',
+        );
+      }
+    }
+
+    // Allocation, upload and encoding happen synchronously inside one error scope, so a
+    // failed allocation or a validation error is reported here and nothing else's errors leak in.
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const before = Object.fromEntries(Object.entries(slots).map(([k, slot]) => [k, slot.current]));
+    const buffers = {
+      src: slots.src.ensure(bytes.src),
+      w: slots.w.ensure(bytes.w),
+      qkv: slots.qkv.ensure(bytes.qkv),
+      scores: slots.scores.ensure(bytes.scores),
+      weights: slots.weights.ensure(bytes.weights),
+      output: slots.output.ensure(bytes.output),
+    };
+    if (Object.entries(buffers).some(([k, b]) => before[k] !== b)) generation++;
+
+    const paramWords = new ArrayBuffer(PARAMS_BYTES);
+    const u32 = new Uint32Array(paramWords);
+    u32.set([s.seqLen, s.kvLen, s.dModel, s.heads, s.dHead, s.width, s.causal ? 1 : 0, xKVOffset, kOffset, vOffset]);
+    new Float32Array(paramWords)[10] = 1 / Math.sqrt(s.dHead);
+    u32[11] = s.heads * s.seqLen;
+    device.queue.writeBuffer(params, 0, paramWords);
+    device.queue.writeBuffer(buffers.src, 0, inputs.x);
+    if (!selfAttention) device.queue.writeBuffer(buffers.src, xKVOffset * 4, inputs.xKV!);
+    const wBytes = s.dModel * s.width * 4;
+    device.queue.writeBuffer(buffers.w, 0, inputs.wq);
+    device.queue.writeBuffer(buffers.w, wBytes, inputs.wk);
+    device.queue.writeBuffer(buffers.w, 2 * wBytes, inputs.wv);
+
+    const bind = (pipeline: GPUComputePipeline, name: string, resources: GPUBuffer[]) =>
+      device.createBindGroup({
+        label: `attention/${name} bind group`,
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [params, ...resources].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      });
+    const stages: Array<{ name: (typeof STAGE_NAMES)[number]; pipeline: GPUComputePipeline; group: GPUBindGroup; dims: number[] }> = [
+      { name: 'projections', pipeline: pipelines.projections, group: bind(pipelines.projections, 'projections', [buffers.src, buffers.w, buffers.qkv]), dims: dispatches.projections },
+      { name: 'scores', pipeline: pipelines.scores, group: bind(pipelines.scores, 'scores', [buffers.qkv, buffers.scores]), dims: dispatches.scores },
+      { name: 'softmax', pipeline: pipelines.softmax, group: bind(pipelines.softmax, 'softmax', [buffers.scores, buffers.weights]), dims: dispatches.softmax },
+      { name: 'output', pipeline: pipelines.output, group: bind(pipelines.output, 'output', [buffers.qkv, buffers.weights, buffers.output]), dims: dispatches.output },
+    ];
+
+    const useTimer = timer && options.timing !== 'wall-clock' ? timer : null;
+    const encodeStage = (encoder: GPUCommandEncoder, index: number) => {
+      const stage = stages[index];
+      const pass = encoder.beginComputePass({
+        label: `attention/${stage.name} pass`,
+        ...(useTimer ? { timestampWrites: useTimer.passWrites(index) } : {}),
+      });
+      pass.setPipeline(stage.pipeline);
+      pass.setBindGroup(0, stage.group);
+      pass.dispatchWorkgroups(stage.dims[0], stage.dims[1], stage.dims[2]);
+      pass.end();
+    };
+
+    const wallTimes: number[] = [];
+    let wallTotal = 0;
+    let submittedAll: Promise<void>;
+    if (useTimer) {
+      const encoder = device.createCommandEncoder({ label: 'attention run' });
+      stages.forEach((_, index) => encodeStage(encoder, index));
+      useTimer.resolve(encoder);
+      device.queue.submit([encoder.finish()]);
+      submittedAll = Promise.resolve();
+    } else {
+      // Without timestamps each stage is submitted alone and awaited, so the wall clock
+      // brackets one stage at a time (submission overhead included).
+      submittedAll = (async () => {
+        const start = performance.now();
+        for (let index = 0; index < stages.length; index++) {
+          checkAbort(options.signal);
+          const t0 = performance.now();
+          const encoder = device.createCommandEncoder({ label: `attention ${stages[index].name}` });
+          encodeStage(encoder, index);
+          device.queue.submit([encoder.finish()]);
+          await device.queue.onSubmittedWorkDone();
+          wallTimes.push(performance.now() - t0);
+        }
+        wallTotal = performance.now() - start;
+      })();
+    }
+    const validation = device.popErrorScope();
+    const outOfMemory = device.popErrorScope();
+    const [validationError, memoryError] = await Promise.all([validation, outOfMemory]);
+    if (memoryError) {
+      throw new AttentionError(`The GPU ran out of memory allocating the attention buffers (${memoryError.message}). Use a smaller seqLen, kvLen or heads.`);
+    }
+    if (validationError) throw new AttentionError(`WebGPU rejected the attention run: ${validationError.message}`);
+    try {
+      await submittedAll;
+    } catch (error) {
+      if (lostReason) throw new GpuDeviceLostError(lostReason.reason, lostReason.message);
+      throw error;
+    }
+
+    const wanted = (options.read ?? RESULT_NAMES) as readonly ResultName[];
+    const sources: Record<ResultName, [GPUBuffer, number]> = {
+      q: [buffers.qkv, 0],
+      k: [buffers.qkv, kOffset],
+      v: [buffers.qkv, vOffset],
+      scores: [buffers.scores, 0],
+      weights: [buffers.weights, 0],
+      output: [buffers.output, 0],
+    };
+    checkAbort(options.signal);
+    let arrays: Array<[ResultName, Float32Array]>;
+    let gpuTimes: { passes: number[]; total: number } | null = null;
+    try {
+      const unique = [...new Set(wanted)];
+      const staging = unique.map((name) =>
+        device.createBuffer({
+          label: `attention/${name} readback`,
+          size: Math.max(4, lengths[name] * 4),
+          usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+        }),
+      );
+      const encoder = device.createCommandEncoder({ label: 'attention readback' });
+      unique.forEach((name, index) => {
+        const [buffer, offset] = sources[name];
+        if (lengths[name] > 0) encoder.copyBufferToBuffer(buffer, offset * 4, staging[index], 0, lengths[name] * 4);
+      });
+      device.queue.submit([encoder.finish()]);
+      const timesPromise = useTimer ? useTimer.read() : Promise.resolve(null);
+      arrays = await Promise.all(
+        unique.map(async (name, index) => {
+          const buffer = staging[index];
+          await buffer.mapAsync(GPUMapMode.READ);
+          const copy = new Float32Array(buffer.getMappedRange(0, lengths[name] * 4).slice(0));
+          buffer.destroy();
+          return [name, copy] as [ResultName, Float32Array];
+        }),
+      );
+      gpuTimes = await timesPromise;
+    } catch (error) {
+      if (lostReason) throw new GpuDeviceLostError(lostReason.reason, lostReason.message);
+      throw error;
+    }
+
+    const timings: StageTimings = gpuTimes
+      ? {
+          projections: gpuTimes.passes[0],
+          scores: gpuTimes.passes[1],
+          softmax: gpuTimes.passes[2],
+          output: gpuTimes.passes[3],
+          total: gpuTimes.total,
+          source: 'timestamp-query',
+        }
+      : {
+          projections: wallTimes[0],
+          scores: wallTimes[1],
+          softmax: wallTimes[2],
+          output: wallTimes[3],
+          total: wallTotal,
+          source: 'wall-clock',
+        };
+    last = {
+      shape: s,
+      qkv: buffers.qkv,
+      kOffset,
+      vOffset,
+      scores: buffers.scores,
+      weights: buffers.weights,
+      output: buffers.output,
+      generation,
+    };
+    return { ...(Object.fromEntries(arrays) as Pick<AttentionResult, K>), timings };
+  }
+
+  return {
+    device,
+    run<K extends ResultName = ResultName>(shape: AttentionShape, inputs: AttentionInputs, options: RunOptions<K> = {}) {
+      const result = queue.then(() => runNow(shape, inputs, options));
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    buffers: () => last,
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      for (const slot of Object.values(slots)) slot.destroy();
+      params.destroy();
+      timer?.destroy();
+      last = null;
+    },
+  };
+}

@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AttentionInputError,
+  GpuLimitError,
+  attentionCpu,
+  createGpuAttention,
+  makeRandomInputs,
+  verifyAttention,
+  type AttentionShape,
+  type GpuAttention,
+  type VerificationReport,
+} from '../../src/index';
+import { gpu, useGpuDevice } from './gpu-fixture';
+
+useGpuDevice();
+
+let attention: GpuAttention;
+beforeAll(async () => {
+  attention = await createGpuAttention(gpu());
+});
+afterAll(() => attention.destroy());
+
+/** Worst error per stage over every shape run in this file, printed at the end. */
+const worst: Record<string, { abs: number; rel: number; shape: string }> = {};
+function record(shape: AttentionShape, report: VerificationReport): void {
+  const label = JSON.stringify(shape);
+  for (const stage of report.stages) {
+    const current = worst[stage.name];
+    if (!current || stage.maxAbsErr > current.abs) worst[stage.name] = { abs: stage.maxAbsErr, rel: stage.maxRelErr, shape: label };
+  }
+  const rows = worst.rowSum;
+  if (!rows || report.rowSum.maxErr > rows.abs) worst.rowSum = { abs: report.rowSum.maxErr, rel: 0, shape: label };
+}
+afterAll(() => {
+  console.info('[gpu] worst error per stage (GPU vs f64 reference):');
+  for (const [name, w] of Object.entries(worst)) console.info(`  ${name.padEnd(8)} max abs ${w.abs.toExponential(2)}  max rel ${w.rel.toExponential(2)}  at ${w.shape}`);
+});
+
+function describeFailure(report: VerificationReport): string {
+  return report.stages
+    .filter((s) => !s.pass)
+    .map((s) => `${s.name}: ${s.failures} failures, worst [${s.worstIndex}] ${s.worstActual} vs ${s.worstExpected} (atol ${s.tolerance.atol.toExponential(2)})`)
+    .concat(report.rowSum.pass ? [] : [`row sums: ${report.rowSum.maxErr}`])
+    .join('; ');
+}
+
+async function check(shape: AttentionShape, seed = 1): Promise<VerificationReport> {
+  const inputs = makeRandomInputs(shape, seed);
+  const gpuResult = await attention.run(shape, inputs);
+  const reference = attentionCpu(shape, inputs);
+  const report = verifyAttention(shape, gpuResult, reference);
+  record(shape, report);
+  expect(report.pass, describeFailure(report)).toBe(true);
+  for (const stage of ['projections', 'scores', 'softmax', 'output', 'total'] as const) {
+    expect(gpuResult.timings[stage]).toBeGreaterThanOrEqual(0);
+  }
+  return report;
+}
+
+// Shapes: sizes that are not multiples of the 32-wide workgroup tiles, or of 4, included.
+const shapes: AttentionShape[] = [
+  { seqLen: 1, dModel: 1, heads: 1, dHead: 1 },
+  { seqLen: 1, dModel: 8, heads: 3, dHead: 3, causal: true },
+  { seqLen: 3, dModel: 3, heads: 1, dHead: 3 },
+  { seqLen: 3, dModel: 5, heads: 2, dHead: 1, causal: true },
+  { seqLen: 17, dModel: 16, heads: 4, dHead: 3 },
+  { seqLen: 17, dModel: 33, heads: 5, dHead: 64, causal: true },
+  { seqLen: 255, dModel: 64, heads: 1, dHead: 64 },
+  { seqLen: 255, dModel: 48, heads: 8, dHead: 3, causal: true },
+  { seqLen: 255, dModel: 100, heads: 2, dHead: 100 },
+  { seqLen: 1000, dModel: 64, heads: 1, dHead: 64, causal: true },
+  { seqLen: 1000, dModel: 32, heads: 2, dHead: 100 },
+  { seqLen: 100, dModel: 24, heads: 6, dHead: 7 },
+  { seqLen: 64, dModel: 96, heads: 8, dHead: 12, causal: true },
+];
+
+describe('GPU attention equals the f64 reference', () => {
+  for (const shape of shapes) {
+    it(`self-attention ${JSON.stringify(shape)}`, async () => {
+      await check(shape);
+    });
+  }
+});
+
+describe('cross-attention (kvLen ≠ seqLen)', () => {
+  const crossShapes: AttentionShape[] = [
+    { seqLen: 3, kvLen: 17, dModel: 8, heads: 2, dHead: 4 },
+    { seqLen: 17, kvLen: 3, dModel: 8, heads: 2, dHead: 4, causal: true },
+    { seqLen: 1, kvLen: 255, dModel: 16, heads: 4, dHead: 5 },
+    { seqLen: 200, kvLen: 33, dModel: 20, heads: 3, dHead: 64 },
+  ];
+  for (const shape of crossShapes) {
+    it(JSON.stringify(shape), async () => {
+      await check(shape, 5);
+    });
+  }
+});
+
+describe('values the lesson gives', () => {
+  it('"cat sat": the row of sat has weights ≈ [0.478, 0.522] on the GPU', async () => {
+    const f32 = (v: number[]) => new Float32Array(v);
+    const result = await attention.run(
+      { seqLen: 2, dModel: 3, heads: 1, dHead: 3 },
+      {
+        x: f32([1.0, 0.5, 0.2, 0.3, 1.0, 0.8]),
+        wq: f32([0.5, 0, 0, 0, 0.5, 0, 0, 0, 0.5]),
+        wk: f32([0.4, 0.1, 0, 0.1, 0.4, 0, 0, 0, 0.5]),
+        wv: f32([0.8, 0, 0, 0, 0.8, 0, 0, 0, 0.8]),
+      },
+      { read: ['weights', 'scores'] },
+    );
+    // Hand-computed: sat·cat = 0.2575, sat·sat = 0.408, scaled by 1/√3.
+    expect(result.scores[2]).toBeCloseTo(0.2575 / Math.sqrt(3), 6);
+    expect(result.scores[3]).toBeCloseTo(0.408 / Math.sqrt(3), 6);
+    expect(result.weights[2]).toBeCloseTo(0.4783, 4);
+    expect(result.weights[3]).toBeCloseTo(0.5217, 4);
+    expect(Object.keys(result).sort()).toEqual(['scores', 'timings', 'weights']);
+  });
+
+  it('huge logits (×1e4) give finite, normalised weights', async () => {
+    const shape = { seqLen: 4, dModel: 2, heads: 1, dHead: 2, causal: true };
+    const inputs = makeRandomInputs(shape, 9);
+    for (const w of [inputs.wq, inputs.wk]) for (let i = 0; i < w.length; i++) w[i] *= 100;
+    const result = await attention.run(shape, inputs, { read: ['weights'] });
+    const reference = attentionCpu(shape, inputs);
+    for (let i = 0; i < result.weights.length; i++) {
+      expect(Number.isFinite(result.weights[i])).toBe(true);
+      expect(result.weights[i]).toBeCloseTo(reference.weights[i], 4);
+    }
+  });
+
+  it('masked scores come back as −∞ and their weights as exactly 0', async () => {
+    const shape = { seqLen: 5, dModel: 4, heads: 2, dHead: 2, causal: true };
+    const result = await attention.run(shape, makeRandomInputs(shape, 2), { read: ['scores', 'weights'] });
+    for (let h = 0; h < 2; h++) {
+      for (let i = 0; i < 5; i++) {
+        for (let j = i + 1; j < 5; j++) {
+          expect(result.scores[h * 25 + i * 5 + j]).toBe(-Infinity);
+          expect(result.weights[h * 25 + i * 5 + j]).toBe(0);
+        }
+      }
+    }
+  });
+});
+
+describe('bad inputs throw typed errors', () => {
+  const shape = { seqLen: 4, dModel: 4, heads: 1, dHead: 4 };
+  const inputs = makeRandomInputs(shape, 1);
+
+  it('zero, negative, fractional and NaN sizes', async () => {
+    for (const [field, value] of [['seqLen', 0], ['dModel', -2], ['heads', 1.5], ['dHead', Number.NaN]] as const) {
+      const error = await attention.run({ ...shape, [field]: value }, inputs).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AttentionInputError);
+      expect((error as AttentionInputError).field).toBe(field);
+    }
+  });
+
+  it('lengths that do not match the shape, and non-finite values', async () => {
+    let error = await attention.run(shape, { ...inputs, wv: new Float32Array(15) }).catch((e: unknown) => e);
+    expect((error as AttentionInputError).field).toBe('wv');
+    const x = inputs.x.slice();
+    x[3] = Number.POSITIVE_INFINITY;
+    error = await attention.run(shape, { ...inputs, x }).catch((e: unknown) => e);
+    expect((error as AttentionInputError).field).toBe('x[3] (row 0, column 3)');
+  });
+
+  it('a map larger than the device allows names the buffer, the bytes needed and allowed', async () => {
+    const limit = gpu().limits.maxStorageBufferBindingSize;
+    // Smallest square map over the limit: seqLen² · 4 bytes > limit.
+    const seqLen = Math.floor(Math.sqrt(limit / 4)) + 1;
+    const big = { seqLen, dModel: 1, heads: 1, dHead: 1 };
+    const bigInputs = makeRandomInputs(big, 1);
+    const error = await attention.run(big, bigInputs).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GpuLimitError);
+    const limitError = error as GpuLimitError;
+    expect(limitError.field).toBe('scores');
+    expect(limitError.bytesNeeded).toBe(seqLen * seqLen * 4);
+    expect(limitError.bytesAllowed).toBe(limit);
+    expect(limitError.message).toContain(String(seqLen * seqLen * 4));
+    // The instance still works after the refusal.
+    await check(shape);
+  });
+});

@@ -1,0 +1,60 @@
+import { defineConfig } from 'vitest/config';
+import { playwright } from '@vitest/browser-playwright';
+import { chromiumArgs, findChromium } from './scripts/chromium.ts';
+
+// Only the browser tests need a browser; when none is found their global setup stops the run
+// with a message that says how to install one, and everything else still works.
+const browserProvider = () => playwright({ launchOptions: { executablePath: findChromium(), args: chromiumArgs() } });
+
+export default defineConfig({
+  build: {
+    target: 'es2022',
+    chunkSizeWarningLimit: 1500,
+  },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          // GPU tests share one SwiftShader device per file; running files one at a time keeps
+          // a 2-core machine from thrashing.
+          fileParallelism: false,
+          globalSetup: ['test/browser/global-setup.ts'],
+          browser: process.env.VITEST
+            ? {
+                enabled: true,
+                headless: true,
+                provider: browserProvider(),
+                instances: [{ browser: 'chromium' }],
+                screenshotFailures: false,
+              }
+            : undefined,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+          globalSetup: ['test/e2e/global-setup.ts'],
+        },
+      },
+    ],
+  },
+});
