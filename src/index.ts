@@ -23,8 +23,8 @@ export {
 } from './core/errors';
 export type { InputErrorKind } from './core/errors';
 export { validateShape, validateInputs, validateAttention, MAX_ELEMENTS } from './core/validate';
-export { attentionCpu, attentionCpu64, softmaxRowInPlace } from './reference/attention';
-export type { AttentionResult64 } from './reference/attention';
+export { attentionCpu, attentionCpu64, attentionCpuRows, sampleRows, softmaxRowInPlace } from './reference/attention';
+export type { AttentionResult64, AttentionRows } from './reference/attention';
 export { makeRng, makeUniform, makeRandomInputs } from './reference/random';
 export type { Rng } from './reference/random';
 export { compareArrays, maxRowSumError, verifyAttention, defaultTolerances } from './verify/compare';

@@ -2,6 +2,7 @@
  * From the app state to a runnable example: shape, inputs and token labels.
  */
 import { AttentionInputError } from '../core/errors';
+import { validateShape } from '../core/validate';
 import { makeRng, makeUniform } from '../reference/random';
 import type { AppState } from '../state';
 import { catSatExample, embedTokens, lessonWeights, makeWeights, sinusoidalPositions, tokenize, twoDExample, type Example } from './examples';
@@ -29,6 +30,10 @@ export function buildExample(state: AppState): Example {
   }
   const { dModel, heads, dHead, causal, seed } = state;
   const shape = { seqLen, dModel, heads, dHead, causal };
+  // Check the sizes before allocating anything from them (a negative or huge size must give a
+  // message naming it, not a RangeError from a typed-array constructor).
+  validateShape(shape);
+  if (!Number.isInteger(seed) || seed < 0) throw new AttentionInputError('seed', String(seed), 'an integer ≥ 0', 'shape');
   let x: Float32Array;
   if (state.input === 'sentence') x = embedTokens(tokens, dModel, true);
   else if (state.input === 'sinusoidal') x = sinusoidalPositions(seqLen, dModel);

@@ -80,6 +80,16 @@ export interface GpuAttention {
   ): Promise<RunResult<K>>;
   /** Buffers of the last completed run (null before the first); valid until the next run or destroy. */
   buffers(): AttentionBuffers | null;
+  /**
+   * Read single map entries of the last run (for hover readouts on maps too large to copy
+   * back): `[head, query, key]` each; resolves with the score and weight of each.
+   */
+  readEntries(cells: ReadonlyArray<readonly [number, number, number]>): Promise<Array<{ score: number; weight: number }>>;
+  /**
+   * Read whole query rows of the last run: scores and weights as heads × rows × kvLen, output
+   * as rows × width (the layout of `attentionCpuRows`), to verify maps too large to copy back.
+   */
+  readRows(rows: readonly number[]): Promise<{ scores: Float32Array; weights: Float32Array; output: Float32Array }>;
   /** Free every GPU object this instance made. The device itself is the caller's. */
   destroy(): void;
 }
@@ -182,6 +192,12 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
   let last: AttentionBuffers | null = null;
   let generation = 0;
   let queue: Promise<unknown> = Promise.resolve();
+  /** Run `task` after everything queued before it; a failure does not block later tasks. */
+  const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
+    const result = queue.then(task);
+    queue = result.catch(() => undefined);
+    return result;
+  };
 
   const checkAlive = () => {
     if (destroyed) throw new AttentionError('This GpuAttention was destroyed; create a new one.');
@@ -407,11 +423,75 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
   return {
     device,
     run<K extends ResultName = ResultName>(shape: AttentionShape, inputs: AttentionInputs, options: RunOptions<K> = {}) {
-      const result = queue.then(() => runNow(shape, inputs, options));
-      queue = result.catch(() => undefined);
-      return result;
+      return enqueue(() => runNow(shape, inputs, options));
     },
     buffers: () => last,
+    readEntries(cells) {
+      return enqueue(async () => {
+        checkAlive();
+        const current = last;
+        if (!current) throw new AttentionError('No run has completed yet: there are no entries to read.');
+        const { seqLen, kvLen, heads } = current.shape;
+        for (const [head, query, key] of cells) {
+          if (![head, query, key].every(Number.isInteger) || head < 0 || head >= heads || query < 0 || query >= seqLen || key < 0 || key >= kvLen) {
+            throw new AttentionInputError('cell', `[${head}, ${query}, ${key}]`, `[head < ${heads}, query < ${seqLen}, key < ${kvLen}], integers ≥ 0`, 'shape');
+          }
+        }
+        const staging = device.createBuffer({ label: 'attention/entries readback', size: Math.max(8, cells.length * 8), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+        try {
+          const encoder = device.createCommandEncoder({ label: 'attention/entries readback' });
+          cells.forEach(([head, query, key], index) => {
+            const offset = ((head * seqLen + query) * kvLen + key) * 4;
+            encoder.copyBufferToBuffer(current.scores, offset, staging, index * 8, 4);
+            encoder.copyBufferToBuffer(current.weights, offset, staging, index * 8 + 4, 4);
+          });
+          device.queue.submit([encoder.finish()]);
+          await staging.mapAsync(GPUMapMode.READ);
+          const values = new Float32Array(staging.getMappedRange().slice(0));
+          return cells.map((_, index) => ({ score: values[index * 2], weight: values[index * 2 + 1] }));
+        } finally {
+          staging.destroy();
+        }
+      });
+    },
+    readRows(rows) {
+      return enqueue(async () => {
+        checkAlive();
+        const current = last;
+        if (!current) throw new AttentionError('No run has completed yet: there are no rows to read.');
+        const { seqLen, kvLen, heads, width } = current.shape;
+        for (const row of rows) {
+          if (!Number.isInteger(row) || row < 0 || row >= seqLen) {
+            throw new AttentionInputError('rows', String(row), `integers from 0 to ${seqLen - 1}`, 'shape');
+          }
+        }
+        const mapBytes = heads * rows.length * kvLen * 4;
+        const outBytes = rows.length * width * 4;
+        const staging = device.createBuffer({ label: 'attention/rows readback', size: Math.max(16, 2 * mapBytes + outBytes), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+        try {
+          const encoder = device.createCommandEncoder({ label: 'attention/rows readback' });
+          for (let h = 0; h < heads; h++) {
+            rows.forEach((row, r) => {
+              const from = ((h * seqLen + row) * kvLen) * 4;
+              const to = ((h * rows.length + r) * kvLen) * 4;
+              encoder.copyBufferToBuffer(current.scores, from, staging, to, kvLen * 4);
+              encoder.copyBufferToBuffer(current.weights, from, staging, mapBytes + to, kvLen * 4);
+            });
+          }
+          rows.forEach((row, r) => encoder.copyBufferToBuffer(current.output, row * width * 4, staging, 2 * mapBytes + r * width * 4, width * 4));
+          device.queue.submit([encoder.finish()]);
+          await staging.mapAsync(GPUMapMode.READ);
+          const all = staging.getMappedRange().slice(0);
+          return {
+            scores: new Float32Array(all, 0, mapBytes / 4),
+            weights: new Float32Array(all, mapBytes, mapBytes / 4),
+            output: new Float32Array(all, 2 * mapBytes, outBytes / 4),
+          };
+        } finally {
+          staging.destroy();
+        }
+      });
+    },
     destroy() {
       if (destroyed) return;
       destroyed = true;

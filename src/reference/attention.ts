@@ -113,3 +113,67 @@ export function attentionCpu(shape: AttentionShape, inputs: AttentionInputs): At
     output: Float32Array.from(r.output),
   };
 }
+
+/** Scores, weights and output of a few query rows: `scores`/`weights` are heads × rows × kvLen, `output` rows × width. */
+export interface AttentionRows {
+  rows: number[];
+  scores: Float32Array;
+  weights: Float32Array;
+  output: Float32Array;
+}
+
+/**
+ * The reference for selected query rows only: projections in full (they are O(n·d²)), then
+ * scores, softmax and output for the given rows. Lets a map far too large for the full f64
+ * reference still be checked, on sampled rows.
+ */
+export function attentionCpuRows(shape: AttentionShape, inputs: AttentionInputs, rows: readonly number[]): AttentionRows {
+  const s = validateAttention(shape, inputs);
+  const { seqLen, kvLen, dModel, heads, dHead, causal, width } = s;
+  for (const row of rows) {
+    if (!Number.isInteger(row) || row < 0 || row >= seqLen) {
+      throw new RangeError(`attentionCpuRows: row ${row} is outside 0 … ${seqLen - 1}`);
+    }
+  }
+  const xKV = inputs.xKV ?? inputs.x;
+  const k = matmul(xKV, inputs.wk, kvLen, dModel, width);
+  const v = matmul(xKV, inputs.wv, kvLen, dModel, width);
+  const scale = 1 / Math.sqrt(dHead);
+  const scores = new Float32Array(heads * rows.length * kvLen);
+  const weights = new Float32Array(heads * rows.length * kvLen);
+  const output = new Float32Array(rows.length * width);
+  const rowScores = new Float64Array(kvLen);
+  rows.forEach((i, r) => {
+    const q = matmul(inputs.x.subarray(i * dModel, (i + 1) * dModel), inputs.wq, 1, dModel, width);
+    for (let h = 0; h < heads; h++) {
+      const col = h * dHead;
+      for (let j = 0; j < kvLen; j++) {
+        if (causal && j > i) {
+          rowScores[j] = -Infinity;
+          continue;
+        }
+        let dot = 0;
+        for (let d = 0; d < dHead; d++) dot += q[col + d] * k[j * width + col + d];
+        rowScores[j] = dot * scale;
+      }
+      const at = (h * rows.length + r) * kvLen;
+      scores.set(rowScores, at);
+      softmaxRowInPlace(rowScores);
+      weights.set(rowScores, at);
+      for (let d = 0; d < dHead; d++) {
+        let sum = 0;
+        for (let j = 0; j < kvLen; j++) sum += rowScores[j] * v[j * width + col + d];
+        output[r * width + col + d] = sum;
+      }
+    }
+  });
+  return { rows: [...rows], scores, weights, output };
+}
+
+/** `count` query rows spread over 0 … seqLen − 1, always including the first and the last. */
+export function sampleRows(seqLen: number, count: number): number[] {
+  if (count >= seqLen) return Array.from({ length: seqLen }, (_, i) => i);
+  const rows = new Set<number>([0, seqLen - 1]);
+  for (let t = 1; rows.size < count; t++) rows.add(Math.round((t * (seqLen - 1)) / count) % seqLen);
+  return [...rows].sort((a, b) => a - b);
+}

@@ -5,10 +5,14 @@
  */
 import { AttentionAbortError, AttentionError } from '../core/errors';
 import type { AttentionInputs, AttentionResult, AttentionShape } from '../core/types';
+import type { AttentionRows } from '../reference/attention';
 import type { ReferenceRequest, ReferenceResponse } from './protocol';
 
 export interface ReferenceClient {
+  /** The whole f64 reference. */
   compute(shape: AttentionShape, inputs: AttentionInputs): Promise<{ result: AttentionResult; ms: number }>;
+  /** The f64 reference for the given query rows only (see `attentionCpuRows`). */
+  computeRows(shape: AttentionShape, inputs: AttentionInputs, rows: number[]): Promise<{ result: AttentionRows; ms: number }>;
   /** Stop whatever is running; pending promises reject with an AbortError. */
   cancel(): void;
   destroy(): void;
@@ -17,7 +21,8 @@ export interface ReferenceClient {
 export function createReferenceClient(): ReferenceClient {
   let worker: Worker | null = null;
   let nextId = 1;
-  const pending = new Map<number, { resolve: (v: { result: AttentionResult; ms: number }) => void; reject: (e: Error) => void }>();
+  type Done = { result: AttentionResult | AttentionRows; ms: number };
+  const pending = new Map<number, { resolve: (v: Done) => void; reject: (e: Error) => void }>();
 
   const start = () => {
     const w = new Worker(new URL('./reference.worker.ts', import.meta.url), { type: 'module', name: 'attention reference' });
@@ -40,17 +45,20 @@ export function createReferenceClient(): ReferenceClient {
     return w;
   };
 
+  const send = (shape: AttentionShape, inputs: AttentionInputs, rows?: number[]): Promise<Done> => {
+    worker ??= start();
+    const id = nextId++;
+    // Copies go to the worker (the caller keeps its arrays for the GPU and the scene).
+    const request: ReferenceRequest = { id, shape, inputs, rows };
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker!.postMessage(request);
+    });
+  };
+
   return {
-    compute(shape, inputs) {
-      worker ??= start();
-      const id = nextId++;
-      // Copies go to the worker (the caller keeps its arrays for the GPU and the scene).
-      const request: ReferenceRequest = { id, shape, inputs };
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        worker!.postMessage(request);
-      });
-    },
+    compute: (shape, inputs) => send(shape, inputs) as Promise<{ result: AttentionResult; ms: number }>,
+    computeRows: (shape, inputs, rows) => send(shape, inputs, rows) as Promise<{ result: AttentionRows; ms: number }>,
     cancel() {
       worker?.terminate();
       worker = null;

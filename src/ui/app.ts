@@ -1,0 +1,492 @@
+/**
+ * The app: one state object, a panel that edits it, the GPU run, the 3D surface, hover
+ * readouts, verification against the CPU reference and export. Every change goes through
+ * `apply`, which validates first, keeps the last good view on any error, and lets a newer
+ * request supersede an older one.
+ */
+import { AttentionAbortError, AttentionError, AttentionInputError, GpuLimitError, WebGpuUnavailableError } from '../core/errors';
+import { RESULT_NAMES, type AttentionResult, type ResolvedShape } from '../core/types';
+import { validateAttention } from '../core/validate';
+import { describeDevice, requestGpuDevice, type AdapterDescription } from '../gpu/device';
+import { maxStorageBytes } from '../gpu/buffers';
+import type { Example } from '../inputs/examples';
+import { buildExample } from '../inputs/build';
+import { createGpuAttention, type GpuAttention, type RunResult } from '../kernels/attention';
+import { sampleRows } from '../reference/attention';
+import { createSurfaceView, type CellInfo, type SurfaceView } from '../scene';
+import { STAGE_VIEWS, describeProblem, parseState, serializeState, type AppState, type StageView } from '../state';
+import { verifyAttention } from '../verify/compare';
+import { createReferenceClient } from '../workers/reference-client';
+import { Messages, TimingsCard, VerifyCard, matricesView } from './cards';
+import { fmt, h } from './dom';
+import { Panel } from './panel';
+import './styles.css';
+
+/** Above this many multiply-adds the full f64 reference is replaced by sampled rows. */
+const FULL_REFERENCE_BUDGET = 6e8;
+/** Maps up to this many entries are copied back whole (hover and export read them directly). */
+const READBACK_ENTRIES = 1 << 21;
+/** Export refuses maps over this many entries (a CSV of more is not useful in a spreadsheet). */
+const EXPORT_ENTRIES = 1 << 22;
+/** Examples this short show their matrices as numbers. */
+const NUMBERS_MAX_TOKENS = 12;
+
+const STAGE_LABELS: Record<StageView, string> = { raw: 'QKᵀ', scaled: 'QKᵀ/√d_k', masked: 'masked', weights: 'softmax' };
+
+/** What is on screen now: the example, its shape and the arrays read back. */
+interface Current {
+  state: AppState;
+  example: Example;
+  shape: ResolvedShape;
+  /** Arrays copied back from the GPU (or computed on the CPU without WebGPU). */
+  arrays: Partial<AttentionResult>;
+  reference: AttentionResult | null;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof AttentionInputError) return `Invalid ${error.field}: got ${error.given}; allowed: ${error.allowed}. The previous view is kept.`;
+  if (error instanceof GpuLimitError) return `${error.message} The previous view is kept.`;
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+function download(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** Build the page inside `root` and run the view the URL describes. */
+export async function startApp(root: HTMLElement): Promise<void> {
+  const parsed = parseState(location.search);
+  let good: AppState = parsed.state;
+  let current: Current | null = null;
+  let latest = 0;
+  let runAbort: AbortController | null = null;
+
+  // ---- layout ----
+  const messages = new Messages();
+  const adapterBadge = h('span', { class: 'badge', 'data-testid': 'adapter' }, 'WebGPU: starting…');
+  const topbar = h(
+    'header',
+    { class: 'topbar' },
+    h('h1', {}, 'Attention ', h('span', {}, 'Lens')),
+    h('span', { class: 'tagline' }, 'WGSL attention kernels, verified against a CPU reference, drawn as 3D surfaces'),
+    h('span', { class: 'spacer' }),
+    adapterBadge,
+  );
+  const canvas = h('canvas', { 'data-testid': 'surface-canvas', 'aria-label': 'attention map as a 3D surface; drag to orbit, scroll to zoom' });
+  const stageButtons = STAGE_VIEWS.map((stage) => h('button', { 'data-stage': stage, 'aria-pressed': 'false', title: `show ${STAGE_LABELS[stage]}` }, STAGE_LABELS[stage]));
+  const stageGroup = h('div', { class: 'segmented', role: 'group', 'aria-label': 'stage', 'data-testid': 'stage' }, ...stageButtons);
+  const headGroup = h('div', { class: 'segmented', role: 'group', 'aria-label': 'head', 'data-testid': 'head' });
+  const reductionButton = h('button', { class: 'btn', 'data-testid': 'reduction', title: 'how blocks of a large map become one surface cell' }, 'blocks: max');
+  const resetButton = h('button', { class: 'btn', 'data-testid': 'reset-view' }, 'Reset view');
+  const toolbar = h('div', { class: 'overlay toolbar' }, stageGroup, headGroup, reductionButton, resetButton);
+  const legendBar = h('div', { class: 'bar' });
+  const legendMin = h('span', {});
+  const legendMax = h('span', {});
+  const legendTitle = h('div', {});
+  const legendNote = h('div', { class: 'note' });
+  const legendMasked = h('div', { class: 'note' });
+  const legend = h('div', { class: 'overlay legend', 'data-testid': 'legend' }, legendTitle, legendBar, h('div', { class: 'ends' }, legendMin, legendMax), legendNote, legendMasked);
+  const readout = h('div', { class: 'overlay readout empty', 'data-testid': 'hover-readout' }, 'Hover the surface to read a cell.');
+  const busyText = h('span', {}, '');
+  const busyProgress = h('progress', {});
+  const cancelButton = h('button', { class: 'btn', 'data-testid': 'cancel' }, 'Cancel');
+  const busy = h('div', { class: 'overlay busy', 'data-testid': 'busy', hidden: true }, busyProgress, busyText, cancelButton);
+  const viewport = h('section', { class: 'viewport' }, canvas, toolbar, legend, readout, busy);
+
+  const verify = new VerifyCard();
+  const timings = new TimingsCard();
+  const numbersHost = h('div', {});
+  const exportButtons = {
+    png: h('button', { class: 'btn', 'data-testid': 'export-png' }, 'PNG'),
+    csv: h('button', { class: 'btn', 'data-testid': 'export-csv' }, 'CSV'),
+    json: h('button', { class: 'btn', 'data-testid': 'export-json' }, 'JSON'),
+  };
+  const exportCard = h('section', { class: 'card' }, h('h2', {}, 'Export the view'), h('div', { class: 'row-actions' }, ...Object.values(exportButtons)));
+  const panel = new Panel(good, (next) => void apply(next), 16384);
+  const sidebar = h('aside', { class: 'sidebar' }, panel.root, verify.root, timings.root, exportCard, numbersHost);
+  root.replaceChildren(topbar, h('main', { class: 'layout' }, viewport, sidebar), messages.root);
+  for (const problem of parsed.problems) messages.show('warn', describeProblem(problem), `url-${problem.field}`);
+
+  const setBusy = (text: string | null) => {
+    busy.hidden = text === null;
+    busyText.textContent = text ?? '';
+  };
+
+  // ---- devices ----
+  let device: GPUDevice | null = null;
+  let adapter: AdapterDescription | null = null;
+  let attention: GpuAttention | null = null;
+  try {
+    device = await requestGpuDevice();
+    adapter = describeDevice(device);
+    attention = await createGpuAttention(device);
+    adapterBadge.textContent = adapter.label;
+    adapterBadge.title = `${adapter.label}\nfeatures: ${adapter.features.join(', ')}\nmax storage buffer: ${adapter.maxStorageBufferBindingSize} bytes`;
+    if (adapter.isSoftware) adapterBadge.classList.add('warn');
+    void device.lost.then((info) => {
+      if (info.reason === 'destroyed') return;
+      adapterBadge.textContent = 'GPU device lost';
+      adapterBadge.classList.add('bad');
+      messages.show('error', `The GPU device was lost (${info.message || info.reason}). Reload the page to start a new one.`, 'device-lost');
+    });
+  } catch (error) {
+    device = null;
+    attention = null;
+    adapterBadge.textContent = 'No WebGPU: CPU fallback';
+    adapterBadge.classList.add('bad');
+    const text = error instanceof WebGpuUnavailableError ? error.message : errorText(error);
+    messages.show('error', `${text} Meanwhile the app computes on the CPU (small sizes only) and draws with WebGL.`, 'no-webgpu');
+  }
+  const reference = createReferenceClient();
+  let surface: SurfaceView;
+  try {
+    surface = await createSurfaceView(canvas, device);
+  } catch (error) {
+    messages.show('error', `The 3D view could not start: ${errorText(error)}`, 'scene');
+    throw error;
+  }
+  surface.onChange = () => updateLegend();
+  const resizeObserver = new ResizeObserver(() => {
+    surface.resize();
+    void surface.render();
+  });
+  resizeObserver.observe(viewport);
+
+  /** Largest seqLen whose full map (heads × seqLen²) fits one storage buffer. */
+  const maxSeqLenFor = (heads: number) => {
+    if (!device) return 2048;
+    const bytes = maxStorageBytes(device).bytes;
+    return Math.max(2, Math.floor(Math.sqrt(bytes / 4 / heads)));
+  };
+  panel.setMaxSeqLen(maxSeqLenFor(good.heads));
+
+  function updateLegend(): void {
+    const info = surface.legend();
+    legendTitle.textContent = info.title;
+    legendBar.style.background = info.gradientCss;
+    legendMin.textContent = fmt(info.min, 3);
+    legendMax.textContent = fmt(info.max, 3);
+    legendNote.textContent = info.reduction;
+    legendMasked.textContent = info.masked;
+  }
+
+  function syncToolbar(state: AppState, shape: ResolvedShape): void {
+    for (const button of stageButtons) button.setAttribute('aria-pressed', String(button.dataset.stage === state.stage));
+    const heads = shape.heads;
+    const buttons: HTMLButtonElement[] = [];
+    if (heads > 1) buttons.push(h('button', { 'data-head': '-1', 'aria-pressed': String(state.head === -1) }, 'all heads'));
+    for (let head = 0; head < Math.min(heads, 16); head++) buttons.push(h('button', { 'data-head': String(head), 'aria-pressed': String(state.head === head) }, `h${head}`));
+    headGroup.replaceChildren(...buttons);
+    headGroup.hidden = heads === 1;
+  }
+
+  function writeUrl(state: AppState): void {
+    const query = serializeState(state);
+    history.replaceState(null, '', query ? `?${query}` : location.pathname);
+  }
+
+  // ---- the one path every change takes ----
+  async function apply(next: AppState): Promise<void> {
+    const token = ++latest;
+    let example: Example;
+    let shape: ResolvedShape;
+    try {
+      const usesSeqLen = next.input === 'random' || next.input === 'sinusoidal';
+      const maxSeqLen = maxSeqLenFor(Number.isInteger(next.heads) && next.heads > 0 ? next.heads : 1);
+      if (usesSeqLen && Number.isInteger(next.seqLen) && next.seqLen > maxSeqLen) {
+        throw new AttentionInputError('seqLen', String(next.seqLen), `an integer from 2 to ${maxSeqLen} (the largest full ${next.heads}-head map this device holds)`, 'too-large');
+      }
+      example = buildExample(next);
+      shape = validateAttention(example.shape, example.inputs);
+    } catch (error) {
+      messages.show('error', errorText(error), 'input');
+      panel.sync(good);
+      return;
+    }
+    if (next.head >= shape.heads) next = { ...next, head: 0 };
+    runAbort?.abort();
+    reference.cancel();
+    const abort = new AbortController();
+    runAbort = abort;
+    const entries = shape.heads * shape.seqLen * shape.kvLen;
+    setBusy(`Computing ${shape.heads}×${shape.seqLen}×${shape.kvLen} on the ${attention ? 'GPU' : 'CPU'}…`);
+    verify.pending('Running…');
+    try {
+      let arrays: Partial<AttentionResult>;
+      let run: RunResult | Partial<RunResult> | null = null;
+      let referenceResult: AttentionResult | null = null;
+      let cpuMs: number | null = null;
+      if (attention) {
+        const read = entries <= READBACK_ENTRIES ? RESULT_NAMES : (['q', 'k', 'v', 'output'] as const);
+        run = await attention.run(example.shape, example.inputs, { read, signal: abort.signal });
+        if (token !== latest) return;
+        arrays = run;
+        await surface.setSource({ shape, tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, gpu: attention.buffers()! });
+      } else {
+        if (entries * shape.dHead > FULL_REFERENCE_BUDGET) {
+          throw new AttentionInputError('seqLen', String(shape.seqLen), `a smaller size on the CPU fallback (heads·seqLen·kvLen·dHead ≤ ${FULL_REFERENCE_BUDGET.toExponential(0)})`, 'too-large');
+        }
+        const cpu = await reference.compute(example.shape, example.inputs);
+        if (token !== latest) return;
+        arrays = cpu.result;
+        referenceResult = cpu.result;
+        cpuMs = cpu.ms;
+        await surface.setSource({ shape, tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, cpu: cpu.result });
+      }
+      if (token !== latest) return;
+      surface.setHead(next.head);
+      surface.setStage(next.stage);
+      good = next;
+      current = { state: next, example, shape, arrays, reference: referenceResult };
+      panel.setMaxSeqLen(maxSeqLenFor(shape.heads));
+      panel.sync(shapeIntoState(next, shape));
+      syncToolbar(next, shape);
+      writeUrl(next);
+      messages.clear('input');
+      await surface.render();
+      updateLegend();
+      setBusy(null);
+      clearReadout();
+      const shapeText = `${shape.heads}×${shape.seqLen}×${shape.kvLen}${shape.causal ? ' causal' : ''}`;
+      timings.show(run && 'timings' in run ? run.timings! : null, cpuMs, adapter, shapeText);
+      renderNumbers(null);
+      if (attention) await verifyRun(token, example, shape, shapeText, run as RunResult);
+      else verify.skipped('No GPU result to compare: without WebGPU the CPU reference itself is drawn.');
+    } catch (error) {
+      if (token !== latest) return;
+      setBusy(null);
+      if (error instanceof AttentionAbortError || (error instanceof Error && error.name === 'AbortError')) {
+        verify.skipped('Cancelled.');
+        return;
+      }
+      messages.show('error', errorText(error), 'input');
+      panel.sync(good);
+      if (current) verify.skipped('The last request failed; the view shows the previous good result.');
+      else verify.failed(errorText(error));
+    }
+  }
+
+  /** The panel shows the example's real sizes (lesson examples fix them). */
+  function shapeIntoState(state: AppState, shape: ResolvedShape): AppState {
+    return { ...state, seqLen: shape.seqLen, dModel: shape.dModel, heads: shape.heads, dHead: shape.dHead, causal: shape.causal };
+  }
+
+  async function verifyRun(token: number, example: Example, shape: ResolvedShape, shapeText: string, run: RunResult): Promise<void> {
+    const cost = shape.heads * shape.seqLen * shape.kvLen * shape.dHead * 2 + (shape.seqLen + 2 * shape.kvLen) * shape.dModel * shape.width;
+    try {
+      if (cost <= FULL_REFERENCE_BUDGET) {
+        verify.pending('Computing the f64 reference in a worker…');
+        const { result, ms } = await reference.compute(example.shape, example.inputs);
+        if (token !== latest || !current) return;
+        current.reference = result;
+        const gpuArrays = run.scores ? run : { ...run, ...(await attention!.readRows(Array.from({ length: shape.seqLen }, (_, i) => i))) };
+        if (token !== latest) return;
+        verify.show(verifyAttention(shape, gpuArrays, result), ms, `All ${shapeText} entries and Q, K, V, output compared`);
+        timings.show(run.timings, ms, adapter, shapeText);
+        renderNumbers(result);
+      } else {
+        const rows = sampleRows(shape.seqLen, 16);
+        verify.pending(`Map too large for the full reference: checking ${rows.length} sampled query rows…`);
+        const [gpuRows, ref] = await Promise.all([attention!.readRows(rows), reference.computeRows(example.shape, example.inputs, rows)]);
+        if (token !== latest) return;
+        const rowShape = { ...shape, seqLen: rows.length };
+        verify.show(verifyAttention(rowShape, gpuRows, ref.result), ref.ms, `${rows.length} sampled query rows (0, …, ${shape.seqLen - 1}) × all heads and keys compared`);
+        timings.show(run.timings, null, adapter, shapeText);
+      }
+    } catch (error) {
+      if (token !== latest) return;
+      if (error instanceof AttentionAbortError) return;
+      verify.failed(errorText(error));
+    }
+  }
+
+  function renderNumbers(referenceResult: AttentionResult | null): void {
+    const c = current;
+    if (!c || c.shape.seqLen > NUMBERS_MAX_TOKENS || c.shape.kvLen > NUMBERS_MAX_TOKENS || !c.arrays.scores) {
+      numbersHost.replaceChildren();
+      return;
+    }
+    const a = c.arrays as AttentionResult;
+    const head = Math.max(0, c.state.head);
+    numbersHost.replaceChildren(matricesView(c.example.tokens, c.example.keyTokens ?? c.example.tokens, a, c.shape.width, c.shape.kvLen, head, referenceResult));
+  }
+
+  // ---- hover ----
+  let hoverFrame = 0;
+  let hoverToken = 0;
+  function clearReadout(): void {
+    readout.className = 'overlay readout empty';
+    readout.replaceChildren('Hover the surface to read a cell.');
+    delete readout.dataset.query;
+    surface.highlightRow(null);
+    void surface.render();
+  }
+  async function showCell(cell: CellInfo): Promise<void> {
+    const c = current;
+    if (!c) return;
+    const token = ++hoverToken;
+    const { seqLen, kvLen } = c.shape;
+    const at = (cell.head * seqLen + cell.query) * kvLen + cell.key;
+    let score: number;
+    let weight: number;
+    if (c.arrays.scores && c.arrays.weights) {
+      score = c.arrays.scores[at];
+      weight = c.arrays.weights[at];
+    } else if (attention) {
+      [{ score, weight }] = await attention.readEntries([[cell.head, cell.query, cell.key]]);
+      if (token !== hoverToken) return;
+    } else return;
+    const ref = c.reference;
+    const tokenOf = (list: string[], i: number) => (list[i] !== undefined ? ` “${list[i]}”` : '');
+    const block = cell.queryEnd - cell.query > 1 || cell.keyEnd - cell.key > 1 ? `block ${cell.queryEnd - cell.query}×${cell.keyEnd - cell.key}; first entry shown` : null;
+    const rows: Array<[string, string]> = [
+      ['head', String(cell.head)],
+      ['query', `${cell.query}${tokenOf(c.example.tokens, cell.query)}`],
+      ['key', `${cell.key}${tokenOf(c.example.keyTokens ?? c.example.tokens, cell.key)}`],
+      ['QKᵀ (raw)', score === -Infinity ? 'masked' : fmt(score * Math.sqrt(c.shape.dHead), 5)],
+      ['score QKᵀ/√d_k', fmt(score, 5) + (ref ? `  (CPU ${fmt(ref.scores[at], 5)})` : '')],
+      ['weight', `${fmt(weight, 5)} = ${(weight * 100).toFixed(1)}%` + (ref ? `  (CPU ${fmt(ref.weights[at], 5)})` : '')],
+    ];
+    if (block) rows.push(['cell', block]);
+    readout.className = 'overlay readout';
+    readout.dataset.head = String(cell.head);
+    readout.dataset.query = String(cell.query);
+    readout.dataset.key = String(cell.key);
+    readout.dataset.score = String(score);
+    readout.dataset.weight = String(weight);
+    readout.replaceChildren(h('table', {}, h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, v))))));
+  }
+  canvas.addEventListener('pointermove', (event) => {
+    if (event.buttons !== 0) return; // orbiting
+    cancelAnimationFrame(hoverFrame);
+    hoverFrame = requestAnimationFrame(() => {
+      const rect = canvas.getBoundingClientRect();
+      const cell = surface.pick(event.clientX - rect.left, event.clientY - rect.top);
+      if (!cell) {
+        if (readout.dataset.query !== undefined) clearReadout();
+        return;
+      }
+      surface.highlightRow(cell);
+      void surface.render();
+      void showCell(cell);
+    });
+  });
+  canvas.addEventListener('pointerleave', () => {
+    cancelAnimationFrame(hoverFrame);
+    clearReadout();
+  });
+
+  // ---- toolbar ----
+  stageGroup.addEventListener('click', (event) => {
+    const stage = (event.target as HTMLElement).closest('button')?.dataset.stage as StageView | undefined;
+    if (!stage || !current) return;
+    good = { ...good, stage };
+    current.state = good;
+    surface.setStage(stage);
+    syncToolbar(good, current.shape);
+    writeUrl(good);
+  });
+  headGroup.addEventListener('click', (event) => {
+    const head = (event.target as HTMLElement).closest('button')?.dataset.head;
+    if (head === undefined || !current) return;
+    good = { ...good, head: Number(head) };
+    current.state = good;
+    surface.setHead(good.head);
+    syncToolbar(good, current.shape);
+    writeUrl(good);
+    renderNumbers(current.reference);
+    void surface.render().then(updateLegend);
+  });
+  let reduction: 'max' | 'mean' = 'max';
+  reductionButton.addEventListener('click', () => {
+    reduction = reduction === 'max' ? 'mean' : 'max';
+    reductionButton.textContent = `blocks: ${reduction}`;
+    surface.setReduction(reduction);
+    void surface.render().then(updateLegend);
+  });
+  resetButton.addEventListener('click', () => {
+    surface.resetView();
+    void surface.render();
+  });
+  cancelButton.addEventListener('click', () => {
+    latest++;
+    runAbort?.abort();
+    reference.cancel();
+    setBusy(null);
+    panel.sync(good);
+    messages.show('info', 'Cancelled; the previous view is kept.', 'cancel');
+  });
+
+  // ---- export ----
+  const stamp = () => `attention-${current ? `${current.shape.heads}x${current.shape.seqLen}x${current.shape.kvLen}` : 'view'}`;
+  exportButtons.png.addEventListener('click', async () => {
+    try {
+      download(await surface.toPngBlob(), `${stamp()}.png`);
+    } catch (error) {
+      messages.show('error', `PNG export failed: ${errorText(error)}`, 'export');
+    }
+  });
+  async function mapForExport(): Promise<{ scores: Float32Array; weights: Float32Array } | null> {
+    const c = current;
+    if (!c) return null;
+    const entries = c.shape.heads * c.shape.seqLen * c.shape.kvLen;
+    if (entries > EXPORT_ENTRIES) {
+      messages.show('error', `Export is limited to ${EXPORT_ENTRIES} map entries; this map has ${entries}. Reduce seqLen or heads, or export the PNG.`, 'export');
+      return null;
+    }
+    if (c.arrays.scores && c.arrays.weights) return { scores: c.arrays.scores, weights: c.arrays.weights };
+    const rows = await attention!.readRows(Array.from({ length: c.shape.seqLen }, (_, i) => i));
+    return rows;
+  }
+  exportButtons.csv.addEventListener('click', async () => {
+    const c = current;
+    const map = await mapForExport().catch((error: unknown) => (messages.show('error', errorText(error), 'export'), null));
+    if (!c || !map) return;
+    const { heads, seqLen, kvLen } = c.shape;
+    const keyTokens = c.example.keyTokens ?? c.example.tokens;
+    const quote = (text: string | undefined) => (text === undefined ? '' : `"${text.replaceAll('"', '""')}"`);
+    const lines = ['head,query,key,query_token,key_token,score,weight'];
+    for (let head = 0; head < heads; head++) {
+      for (let i = 0; i < seqLen; i++) {
+        for (let j = 0; j < kvLen; j++) {
+          const at = (head * seqLen + i) * kvLen + j;
+          lines.push(`${head},${i},${j},${quote(c.example.tokens[i])},${quote(keyTokens[j])},${map.scores[at]},${map.weights[at]}`);
+        }
+      }
+    }
+    download(new Blob([lines.join('\n') + '\n'], { type: 'text/csv' }), `${stamp()}.csv`);
+  });
+  exportButtons.json.addEventListener('click', async () => {
+    const c = current;
+    const map = await mapForExport().catch((error: unknown) => (messages.show('error', errorText(error), 'export'), null));
+    if (!c || !map) return;
+    const { heads, seqLen, kvLen } = c.shape;
+    const rowsOf = (values: Float32Array, head: number) =>
+      Array.from({ length: seqLen }, (_, i) => Array.from(values.subarray((head * seqLen + i) * kvLen, (head * seqLen + i + 1) * kvLen), (v) => (Number.isFinite(v) ? v : null)));
+    const json = {
+      shape: c.shape,
+      state: c.state,
+      tokens: c.example.tokens,
+      keyTokens: c.example.keyTokens ?? c.example.tokens,
+      adapter: adapter?.label ?? 'none (CPU)',
+      note: 'scores = QKᵀ/√dHead (null where masked); weights = row softmax',
+      heads: Array.from({ length: heads }, (_, head) => ({ head, scores: rowsOf(map.scores, head), weights: rowsOf(map.weights, head) })),
+    };
+    download(new Blob([JSON.stringify(json)], { type: 'application/json' }), `${stamp()}.json`);
+  });
+
+  window.addEventListener('unhandledrejection', (event) => {
+    if (event.reason instanceof AttentionError) {
+      messages.show('error', errorText(event.reason), 'unhandled');
+      event.preventDefault();
+    }
+  });
+
+  await apply(good);
+}

@@ -1,0 +1,114 @@
+/**
+ * The control panel: lil-gui for the ordinary fields, plus a log-scale sequence-length control
+ * (lil-gui sliders are linear). The panel edits a draft copy of the state and reports each
+ * committed change; the app decides whether the change is good and may revert the panel.
+ */
+import GUI, { type Controller } from 'lil-gui';
+import 'lil-gui/dist/lil-gui.css';
+import { LIMITS, type AppState, type InputKind, type WeightChoice } from '../state';
+import { h } from './dom';
+
+const INPUT_LABELS: Record<string, InputKind> = {
+  'Sentence (text box)': 'sentence',
+  'Lesson: cat sat (d = 3)': 'cat-sat',
+  'Lesson: 2-D example': 'two-d',
+  'Seeded random': 'random',
+  'Sinusoidal positions': 'sinusoidal',
+};
+const WEIGHT_LABELS: Record<string, WeightChoice> = {
+  'Random (scaled)': 'random',
+  'Identity-like': 'identity',
+  "Lesson's matrices": 'lesson',
+};
+
+/** Inputs whose length comes from the example itself, not the seqLen control. */
+function seqLenFromExample(input: InputKind): boolean {
+  return input === 'sentence' || input === 'cat-sat' || input === 'two-d';
+}
+function fixedShape(input: InputKind): boolean {
+  return input === 'cat-sat' || input === 'two-d';
+}
+
+export class Panel {
+  readonly root = h('section', { class: 'panel' });
+  private readonly draft: AppState;
+  private readonly gui: GUI;
+  private readonly controllers: Controller[] = [];
+  private readonly byField = new Map<keyof AppState, Controller>();
+  private readonly seqRange: HTMLInputElement;
+  private readonly seqNumber: HTMLInputElement;
+  private readonly seqNote: HTMLElement;
+  private maxSeqLen: number;
+
+  constructor(
+    initial: AppState,
+    private readonly onCommit: (next: AppState) => void,
+    maxSeqLen: number,
+  ) {
+    this.draft = { ...initial };
+    this.maxSeqLen = maxSeqLen;
+
+    this.seqRange = h('input', { type: 'range', min: 1, max: Math.log2(maxSeqLen), step: 0.05, 'aria-label': 'sequence length (log scale)', 'data-testid': 'seq-len-slider' });
+    this.seqNumber = h('input', { type: 'number', min: 2, max: maxSeqLen, step: 1, 'aria-label': 'sequence length', 'data-testid': 'seq-len' });
+    this.seqNote = h('span', {}, '');
+    const seqControl = h('div', { class: 'seq-control card' }, h('label', {}, h('span', {}, 'Sequence length (log scale)'), this.seqNote), this.seqRange, this.seqNumber);
+    this.seqRange.addEventListener('input', () => {
+      this.seqNumber.value = String(Math.round(2 ** Number(this.seqRange.value)));
+    });
+    this.seqRange.addEventListener('change', () => this.commitSeqLen(Number(this.seqNumber.value)));
+    this.seqNumber.addEventListener('change', () => this.commitSeqLen(Number(this.seqNumber.value)));
+
+    const guiHost = h('div', {});
+    this.gui = new GUI({ container: guiHost, title: 'Attention', width: 336 });
+    const add = (field: keyof AppState, ctrl: Controller, testid: string) => {
+      ctrl.domElement.dataset.testid = testid;
+      this.controllers.push(ctrl);
+      this.byField.set(field, ctrl);
+      return ctrl;
+    };
+    add('input', this.gui.add(this.draft, 'input', INPUT_LABELS).name('Input'), 'input-kind').onChange(() => this.commit());
+    add('text', this.gui.add(this.draft, 'text').name('Sentence'), 'sentence').onFinishChange(() => this.commit());
+    add('dModel', this.gui.add(this.draft, 'dModel', 1, LIMITS.dModel, 1).name('d_model'), 'd-model').onFinishChange(() => this.commit());
+    add('heads', this.gui.add(this.draft, 'heads', 1, 16, 1).name('heads'), 'heads').onFinishChange(() => this.commit());
+    add('dHead', this.gui.add(this.draft, 'dHead', 1, 256, 1).name('d_head (d_k)'), 'd-head').onFinishChange(() => this.commit());
+    add('causal', this.gui.add(this.draft, 'causal').name('causal mask'), 'causal').onChange(() => this.commit());
+    add('weights', this.gui.add(this.draft, 'weights', WEIGHT_LABELS).name('W_Q, W_K, W_V'), 'weights').onChange(() => this.commit());
+    add('seed', this.gui.add(this.draft, 'seed', 0, 9999, 1).name('seed'), 'seed').onFinishChange(() => this.commit());
+
+    this.root.append(seqControl, guiHost);
+    this.sync(initial);
+  }
+
+  /** The largest seqLen the device can hold as a full map (sets the slider's range). */
+  setMaxSeqLen(maxSeqLen: number): void {
+    this.maxSeqLen = maxSeqLen;
+    this.seqRange.max = String(Math.log2(maxSeqLen));
+    this.seqNumber.max = String(maxSeqLen);
+  }
+
+  private commitSeqLen(value: number): void {
+    // Out-of-range and fractional values go to the app, which names the field in a message and
+    // restores the last good value; the panel itself does not silently clamp.
+    this.draft.seqLen = value;
+    this.commit();
+  }
+
+  private commit(): void {
+    this.onCommit({ ...this.draft });
+  }
+
+  /** Show a state (after a good run, or to revert a bad edit). */
+  sync(state: AppState): void {
+    Object.assign(this.draft, state);
+    for (const ctrl of this.controllers) ctrl.updateDisplay();
+    this.seqNumber.value = String(state.seqLen);
+    this.seqRange.value = String(Math.log2(Math.max(2, state.seqLen)));
+    const fromExample = seqLenFromExample(state.input);
+    this.seqRange.disabled = fromExample;
+    this.seqNumber.disabled = fromExample;
+    this.seqNote.textContent = fromExample ? 'set by the example' : `2 … ${this.maxSeqLen}`;
+    const fixed = fixedShape(state.input);
+    for (const field of ['dModel', 'heads', 'dHead', 'weights', 'seed'] as const) this.byField.get(field)?.disable(fixed);
+    this.byField.get('text')?.show(state.input === 'sentence');
+  }
+}

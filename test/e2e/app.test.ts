@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright';
+import { attentionCpu } from '../../src/index';
+import { buildExample } from '../../src/inputs/build';
+import { parseState } from '../../src/state';
+import { canvasShot, launch, openApp, shot, verdict } from './browser';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Sweep the pointer over the canvas until the readout names a cell; returns its dataset. */
+async function hoverSomeCell(page: Page): Promise<Record<string, string>> {
+  const box = (await page.getByTestId('surface-canvas').boundingBox())!;
+  for (const fy of [0.5, 0.45, 0.55, 0.4, 0.6, 0.35, 0.65]) {
+    for (const fx of [0.5, 0.45, 0.55, 0.4, 0.6, 0.35, 0.65, 0.3, 0.7]) {
+      await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+      const found = await page
+        .waitForFunction(() => document.querySelector('[data-testid="hover-readout"]')?.getAttribute('data-query') !== null && document.querySelector('[data-testid="hover-readout"]')?.getAttribute('data-weight') !== null, undefined, { timeout: 1500 })
+        .then(() => true)
+        .catch(() => false);
+      if (found) {
+        return page.getByTestId('hover-readout').evaluate((el) => ({ ...(el as HTMLElement).dataset }) as Record<string, string>);
+      }
+    }
+  }
+  throw new Error('no position over the canvas produced a hover readout');
+}
+
+describe('first page', () => {
+  it('shows the default example computed on the GPU, verified against the CPU, as a lit 3D surface', async () => {
+    const { page, errors } = await openApp(browser);
+    expect(await verdict(page)).toBe('pass');
+    await expect.poll(() => page.getByTestId('verify-status').textContent()).toContain('PASS');
+    const adapter = await page.getByTestId('adapter').textContent();
+    expect(adapter).not.toContain('starting');
+    console.info(`[e2e] adapter: ${adapter}`);
+    const timings = await page.getByTestId('timings').textContent();
+    expect(timings).toMatch(/GPU timestamps|wall clock/);
+    expect(timings).toContain('softmax');
+    const { colours } = await canvasShot(page, 'default');
+    expect(colours, 'the canvas should show a coloured surface, not a blank fill').toBeGreaterThan(40);
+    await shot(page, 'default');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('hovering the surface shows the score and weight of that cell, equal to the CPU reference', async () => {
+    const query = '?input=sentence&text=I+like+NLP%2C+a+lot+!&heads=2&dModel=16&dHead=8&seed=3';
+    const { page, errors } = await openApp(browser, query);
+    expect(await verdict(page)).toBe('pass');
+    const cell = await hoverSomeCell(page);
+    await shot(page, 'hover');
+    const example = buildExample(parseState(query).state);
+    const reference = attentionCpu(example.shape, example.inputs);
+    const { seqLen } = example.shape;
+    const at = (Number(cell.head) * seqLen + Number(cell.query)) * seqLen + Number(cell.key);
+    expect(Number(cell.weight)).toBeCloseTo(reference.weights[at], 5);
+    expect(Number(cell.score)).toBeCloseTo(reference.scores[at], 4);
+    const text = await page.getByTestId('hover-readout').textContent();
+    expect(text).toContain(example.tokens[Number(cell.query)]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the lesson example "cat sat" shows sat → cat 47.8% and sat → sat 52.2%', async () => {
+    const { page } = await openApp(browser, '?input=cat-sat');
+    expect(await verdict(page)).toBe('pass');
+    const weights = await page.getByTestId('matrix-weights').textContent();
+    expect(weights).toContain('47.8%');
+    expect(weights).toContain('52.2%');
+    await shot(page, 'cat-sat');
+    await page.close();
+  });
+});
+
+describe('long sequences', () => {
+  it('renders seqLen = 2048 and the surface changes between two stages', async () => {
+    const { page, errors } = await openApp(browser, '?input=sinusoidal&seqLen=2048&heads=1&dModel=32&dHead=16');
+    expect(await verdict(page, 170_000)).toBe('pass');
+    const legend = await page.getByTestId('legend').textContent();
+    expect(legend).toMatch(/max|mean/);
+    const weights = await canvasShot(page, 'seq2048-weights');
+    expect(weights.colours).toBeGreaterThan(40);
+    await shot(page, 'seq2048-weights');
+    await page.getByTestId('stage').locator('button[data-stage="scaled"]').click();
+    await page.waitForTimeout(1500);
+    const scaled = await canvasShot(page, 'seq2048-scaled');
+    expect(scaled.colours).toBeGreaterThan(40);
+    expect(Buffer.compare(weights.png, scaled.png)).not.toBe(0);
+    expect(page.url()).toContain('stage=scaled');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('bad input keeps the last good view', () => {
+  it('?seqLen=-5 names seqLen and shows the default view', async () => {
+    const { page } = await openApp(browser, '?input=random&seqLen=-5');
+    expect(await verdict(page)).toBe('pass');
+    const messages = await page.getByTestId('messages').textContent();
+    expect(messages).toContain('seqLen');
+    expect(messages).toContain('-5');
+    expect(await page.getByTestId('seq-len').inputValue()).toBe('64');
+    await shot(page, 'bad-url');
+    await page.close();
+  });
+
+  it('a zero, fractional or too large seqLen typed in the panel is refused with a message', async () => {
+    const { page } = await openApp(browser, '?input=random&seqLen=32');
+    expect(await verdict(page)).toBe('pass');
+    for (const bad of ['0', '2.5', '99999999']) {
+      await page.getByTestId('seq-len').fill(bad);
+      await page.getByTestId('seq-len').press('Enter');
+      await expect.poll(() => page.getByTestId('messages').textContent()).toContain('seqLen');
+      expect(await page.getByTestId('messages').textContent()).toContain(bad);
+      await expect.poll(() => page.getByTestId('seq-len').inputValue()).toBe('32');
+    }
+    expect(await page.getByTestId('verify-status').getAttribute('data-state')).toBe('pass');
+    expect(page.url()).toContain('seqLen=32');
+    await shot(page, 'bad-panel');
+    await page.close();
+  });
+});

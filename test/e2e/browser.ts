@@ -1,0 +1,61 @@
+/**
+ * Playwright helpers for the end-to-end tests: launch the system Chromium with WebGPU on
+ * SwiftShader, open the app, collect console errors, and save screenshots as artifacts.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright';
+import { inject } from 'vitest';
+import { chromiumArgs, requireChromium } from '../../scripts/chromium.ts';
+
+/** Where screenshots go (kept as CI artifacts; look at them). */
+export const ARTIFACTS = join('test-results', 'e2e');
+
+export async function launch(): Promise<Browser> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({ executablePath: requireChromium(), args: chromiumArgs(), headless: true });
+}
+
+/** Open the app with a query string; resolves when the page says the GPU result is verified (or failed). */
+export async function openApp(browser: Browser, query = '', viewport = { width: 1280, height: 800 }): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/favicon/.test(message.text())) errors.push(`console: ${message.text()}`);
+  });
+  await page.goto(`${inject('baseUrl')}${query}`);
+  return { page, errors };
+}
+
+/** Wait until the verification card has a verdict; returns it ('pass' | 'fail' | 'skipped' | 'error'). */
+export async function verdict(page: Page, timeout = 120_000): Promise<string> {
+  const card = page.getByTestId('verify-status');
+  await page.waitForFunction(() => {
+    const state = document.querySelector('[data-testid="verify-status"]')?.getAttribute('data-state');
+    return state !== undefined && state !== null && state !== 'pending';
+  }, undefined, { timeout });
+  return (await card.getAttribute('data-state')) ?? '';
+}
+
+export async function shot(page: Page, name: string): Promise<Buffer> {
+  return page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+/** Screenshot of the canvas alone, and how many distinct colours it has (a blank canvas has ~1). */
+export async function canvasShot(page: Page, name: string): Promise<{ png: Buffer; colours: number }> {
+  const canvas = page.getByTestId('surface-canvas');
+  const png = await canvas.screenshot({ path: join(ARTIFACTS, `${name}-canvas.png`) });
+  const colours = await page.evaluate(async (base64) => {
+    const blob = await (await fetch(`data:image/png;base64,${base64}`)).blob();
+    const bitmap = await createImageBitmap(blob);
+    const off = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = off.getContext('2d')!;
+    ctx.drawImage(bitmap, 0, 0);
+    const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < data.length; i += 4 * 7) seen.add((data[i] >> 3) | ((data[i + 1] >> 3) << 5) | ((data[i + 2] >> 3) << 10));
+    return seen.size;
+  }, png.toString('base64'));
+  return { png, colours };
+}
