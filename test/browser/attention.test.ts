@@ -3,6 +3,8 @@ import {
   AttentionInputError,
   GpuLimitError,
   attentionCpu,
+  attentionCpuRows,
+  sampleRows,
   createGpuAttention,
   makeRandomInputs,
   verifyAttention,
@@ -179,5 +181,36 @@ describe('bad inputs throw typed errors', () => {
     expect(limitError.message).toContain(String(seqLen * seqLen * 4));
     // The instance still works after the refusal.
     await check(shape);
+  });
+});
+
+describe('reading parts of a run back', () => {
+  it('readRows at seqLen 4096 (causal, 2 heads) matches the reference on sampled rows', async () => {
+    const shape = { seqLen: 4096, dModel: 32, heads: 2, dHead: 16, causal: true };
+    const inputs = makeRandomInputs(shape, 21);
+    const run = await attention.run(shape, inputs, { read: ['output'] });
+    console.info(`[gpu] seqLen 4096 × 2 heads causal: ${JSON.stringify(run.timings)}`);
+    const rows = sampleRows(shape.seqLen, 12);
+    expect(rows[0]).toBe(0);
+    expect(rows.at(-1)).toBe(4095);
+    const gpuRows = await attention.readRows(rows);
+    const reference = attentionCpuRows(shape, inputs, rows);
+    const report = verifyAttention({ ...shape, kvLen: shape.seqLen, seqLen: rows.length }, gpuRows, reference);
+    expect(report.pass, describeFailure(report)).toBe(true);
+    expect(report.stages.map((s) => s.name)).toEqual(['scores', 'weights', 'output']);
+  });
+
+  it('readEntries returns the same values as the full readback', async () => {
+    const shape = { seqLen: 37, kvLen: 21, dModel: 8, heads: 3, dHead: 5, causal: true };
+    const full = await attention.run(shape, makeRandomInputs(shape, 4), { read: ['scores', 'weights'] });
+    const cells = [[0, 0, 0], [2, 36, 20], [1, 5, 9], [1, 20, 3]] as const;
+    const entries = await attention.readEntries(cells);
+    cells.forEach(([head, query, key], index) => {
+      const at = (head * 37 + query) * 21 + key;
+      expect(entries[index].score).toBe(full.scores[at]);
+      expect(entries[index].weight).toBe(full.weights[at]);
+    });
+    expect(entries[2].score).toBe(-Infinity);
+    await expect(attention.readEntries([[3, 0, 0]])).rejects.toBeInstanceOf(AttentionInputError);
   });
 });

@@ -180,3 +180,27 @@ describe('reference properties', () => {
     expect(Array.from(r.weights)).toEqual([e, 1 - e, 0.5, 0.5, 0.5, 0.5, 1 - e, e].map((v) => expect.closeTo(v, 6)));
   });
 });
+
+describe('reference on selected rows', () => {
+  it('equals the full reference on those rows', async () => {
+    const { attentionCpuRows, sampleRows } = await import('../../src/index');
+    const shape = { seqLen: 11, kvLen: 7, dModel: 6, heads: 2, dHead: 3, causal: true };
+    const inputs = makeRandomInputs(shape, 8);
+    const full = attentionCpu(shape, inputs);
+    const rows = sampleRows(11, 4);
+    expect(rows).toEqual([0, 3, 5, 10]);
+    const part = attentionCpuRows(shape, inputs, rows);
+    for (let h = 0; h < 2; h++) {
+      rows.forEach((row, r) => {
+        for (let j = 0; j < 7; j++) {
+          expect(part.scores[(h * 4 + r) * 7 + j]).toBe(full.scores[(h * 11 + row) * 7 + j]);
+          expect(part.weights[(h * 4 + r) * 7 + j]).toBeCloseTo(full.weights[(h * 11 + row) * 7 + j], 7);
+        }
+      });
+    }
+    rows.forEach((row, r) => {
+      for (let c = 0; c < 6; c++) expect(part.output[r * 6 + c]).toBeCloseTo(full.output[row * 6 + c], 6);
+    });
+    expect(() => attentionCpuRows(shape, inputs, [11])).toThrow(/row 11/);
+  });
+});
