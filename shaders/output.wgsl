@@ -2,10 +2,9 @@
 //
 // Bindings (group 0): 0 params (uniform), 1 qkv = q | k | v (read), 2 weights (read,
 // heads × seqLen × kvLen), 3 output (read_write, seqLen × width). Layout: see common.wgsl.
-// Dispatch: (ceil(dHead / (WG_X·TILE)), ceil(seqLen / (WG_Y·TILE)), heads).
-// Each invocation computes a TILE × TILE block (queries strided by WG_Y, head columns by WG_X).
-// Under a causal mask, weights past the last query of the block are zero, so the sum stops
-// there.
+// Dispatch: (ceil(dHead / (WG_X·4)), ceil(seqLen / (WG_Y·4)), heads).
+// Each invocation computes a 4 × 4 block (queries strided by WG_Y, head columns by WG_X).
+// Under a causal mask the weights past the block's last query are zero, so the sum stops there.
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -27,43 +26,47 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
   if (i0 >= seqLen || d0 >= dHead) {
     return;
   }
-  let iLast = min(i0 + (TILE - 1u) * WG_Y, seqLen - 1u);
+  let lastQuery = seqLen - 1u;
+  let lastCol = dHead - 1u;
+  let iLast = min(i0 + 3u * WG_Y, lastQuery);
   var keys = kvLen;
   if (params.causal == 1u) {
     keys = min(kvLen, iLast + 1u);
   }
+  let p0 = (head * seqLen + min(i0, lastQuery)) * kvLen;
+  let p1 = (head * seqLen + min(i0 + WG_Y, lastQuery)) * kvLen;
+  let p2 = (head * seqLen + min(i0 + 2u * WG_Y, lastQuery)) * kvLen;
+  let p3 = (head * seqLen + min(i0 + 3u * WG_Y, lastQuery)) * kvLen;
+  let column = params.vOffset + head * dHead;
+  let v0 = column + min(d0, lastCol);
+  let v1 = column + min(d0 + WG_X, lastCol);
+  let v2 = column + min(d0 + 2u * WG_X, lastCol);
+  let v3 = column + min(d0 + 3u * WG_X, lastCol);
 
-  var pBase: array<u32, TILE>;
-  var vCol: array<u32, TILE>;
-  for (var t = 0u; t < TILE; t++) {
-    pBase[t] = (head * seqLen + min(i0 + t * WG_Y, seqLen - 1u)) * kvLen;
-    vCol[t] = params.vOffset + head * dHead + min(d0 + t * WG_X, dHead - 1u);
-  }
-
-  var acc: array<array<f32, TILE>, TILE>;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
   for (var j = 0u; j < keys; j++) {
-    var p: array<f32, TILE>;
-    var v: array<f32, TILE>;
-    for (var t = 0u; t < TILE; t++) {
-      p[t] = weights[pBase[t] + j];
-      v[t] = qkv[vCol[t] + j * width];
-    }
-    for (var r = 0u; r < TILE; r++) {
-      for (var c = 0u; c < TILE; c++) {
-        acc[r][c] = fma(p[r], v[c], acc[r][c]);
-      }
-    }
+    let vRow = j * width;
+    let b = vec4<f32>(qkv[v0 + vRow], qkv[v1 + vRow], qkv[v2 + vRow], qkv[v3 + vRow]);
+    acc0 = fma(vec4<f32>(weights[p0 + j]), b, acc0);
+    acc1 = fma(vec4<f32>(weights[p1 + j]), b, acc1);
+    acc2 = fma(vec4<f32>(weights[p2 + j]), b, acc2);
+    acc3 = fma(vec4<f32>(weights[p3 + j]), b, acc3);
   }
 
+  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var r = 0u; r < TILE; r++) {
     let i = i0 + r * WG_Y;
     if (i >= seqLen) {
       break;
     }
+    let acc = accs[r];
     for (var c = 0u; c < TILE; c++) {
       let d = d0 + c * WG_X;
       if (d < dHead) {
-        output[i * width + head * dHead + d] = acc[r][c];
+        output[i * width + head * dHead + d] = acc[c];
       }
     }
   }

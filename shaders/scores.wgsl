@@ -2,9 +2,9 @@
 //
 // Bindings (group 0): 0 params (uniform), 1 qkv = q | k | v (read), 2 scores (read_write,
 // heads × seqLen × kvLen). Layout: see common.wgsl.
-// Dispatch: (ceil(kvLen / (WG_X·TILE)), ceil(seqLen / (WG_Y·TILE)), heads): all heads at once.
-// Each invocation computes a TILE × TILE block (queries strided by WG_Y, keys by WG_X).
-// Blocks entirely above the causal diagonal skip the dot products and only write −∞.
+// Dispatch: (ceil(kvLen / (WG_X·4)), ceil(seqLen / (WG_Y·4)), heads): all heads at once.
+// Each invocation computes a 4 × 4 block (queries strided by WG_Y, keys by WG_X). Blocks
+// entirely above the causal diagonal skip the dot products and only write −∞.
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -26,44 +26,48 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
     return;
   }
   let causal = params.causal == 1u;
-  let iLast = min(i0 + (TILE - 1u) * WG_Y, seqLen - 1u);
-  let mapBase = head * seqLen * kvLen;
+  let lastQuery = seqLen - 1u;
+  let lastKey = kvLen - 1u;
+  let iLast = min(i0 + 3u * WG_Y, lastQuery);
 
-  var acc: array<array<f32, TILE>, TILE>;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
   // The smallest key of this invocation is j0 and the largest query iLast: if j0 > iLast every
   // cell is masked and no dot product is needed.
   if (!(causal && j0 > iLast)) {
-    var qBase: array<u32, TILE>;
-    var kBase: array<u32, TILE>;
-    for (var t = 0u; t < TILE; t++) {
-      qBase[t] = min(i0 + t * WG_Y, seqLen - 1u) * width + head * dHead;
-      kBase[t] = params.kOffset + min(j0 + t * WG_X, kvLen - 1u) * width + head * dHead;
-    }
+    let column = head * dHead;
+    let q0 = min(i0, lastQuery) * width + column;
+    let q1 = min(i0 + WG_Y, lastQuery) * width + column;
+    let q2 = min(i0 + 2u * WG_Y, lastQuery) * width + column;
+    let q3 = min(i0 + 3u * WG_Y, lastQuery) * width + column;
+    let k0 = params.kOffset + min(j0, lastKey) * width + column;
+    let k1 = params.kOffset + min(j0 + WG_X, lastKey) * width + column;
+    let k2 = params.kOffset + min(j0 + 2u * WG_X, lastKey) * width + column;
+    let k3 = params.kOffset + min(j0 + 3u * WG_X, lastKey) * width + column;
     for (var d = 0u; d < dHead; d++) {
-      var a: array<f32, TILE>;
-      var b: array<f32, TILE>;
-      for (var t = 0u; t < TILE; t++) {
-        a[t] = qkv[qBase[t] + d];
-        b[t] = qkv[kBase[t] + d];
-      }
-      for (var r = 0u; r < TILE; r++) {
-        for (var c = 0u; c < TILE; c++) {
-          acc[r][c] = fma(a[r], b[c], acc[r][c]);
-        }
-      }
+      let b = vec4<f32>(qkv[k0 + d], qkv[k1 + d], qkv[k2 + d], qkv[k3 + d]);
+      acc0 = fma(vec4<f32>(qkv[q0 + d]), b, acc0);
+      acc1 = fma(vec4<f32>(qkv[q1 + d]), b, acc1);
+      acc2 = fma(vec4<f32>(qkv[q2 + d]), b, acc2);
+      acc3 = fma(vec4<f32>(qkv[q3 + d]), b, acc3);
     }
   }
 
   let scale = params.scale;
+  let mapBase = head * seqLen * kvLen;
+  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var r = 0u; r < TILE; r++) {
     let i = i0 + r * WG_Y;
     if (i >= seqLen) {
       break;
     }
+    let acc = accs[r] * scale;
     for (var c = 0u; c < TILE; c++) {
       let j = j0 + c * WG_X;
       if (j < kvLen) {
-        var value = acc[r][c] * scale;
+        var value = acc[c];
         if (causal && j > i) {
           value = negativeInfinity();
         }
