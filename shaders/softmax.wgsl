@@ -80,3 +80,40 @@ fn main(
     weights[base + j] = p;
   }
 }
+
+// The same softmax with one invocation per row and no workgroup memory or barriers. CPU
+// implementations of WebGPU (SwiftShader) pay dearly for barriers and run each invocation's
+// loop over contiguous memory well; GPUs prefer `main` (many invocations per row, coalesced).
+// Dispatch: ceil(rows / WG_SIZE) workgroups, 2-D like `main`.
+@compute @workgroup_size(WG_SIZE, 1, 1)
+fn rowPerInvocation(
+  @builtin(workgroup_id) group: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32,
+) {
+  let row = (group.y * groups.x + group.x) * WG_SIZE + lane;
+  if (row >= params.rows) {
+    return;
+  }
+  let kvLen = params.kvLen;
+  var valid = kvLen;
+  if (params.causal == 1u) {
+    valid = min(kvLen, row % params.seqLen + 1u);
+  }
+  let base = row * kvLen;
+  var m = LOWEST;
+  for (var j = 0u; j < valid; j++) {
+    m = max(m, scores[base + j]);
+  }
+  var l = 0.0;
+  for (var j = 0u; j < valid; j++) {
+    l += exp(scores[base + j] - m);
+  }
+  let inverse = select(0.0, 1.0 / l, l > 0.0);
+  for (var j = 0u; j < valid; j++) {
+    weights[base + j] = exp(scores[base + j] - m) * inverse;
+  }
+  for (var j = valid; j < kvLen; j++) {
+    weights[base + j] = 0.0;
+  }
+}

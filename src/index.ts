@@ -31,5 +31,5 @@ export { compareArrays, maxRowSumError, verifyAttention, defaultTolerances } fro
 export type { Comparison, Tolerance, VerificationReport, StageReport } from './verify/compare';
 export { requestGpuDevice, describeDevice } from './gpu/device';
 export type { GpuDeviceOptions, AdapterDescription } from './gpu/device';
-export { createGpuAttention, DEFAULT_TUNING } from './kernels/attention';
+export { createGpuAttention, DEFAULT_TUNING, SOFTWARE_TUNING, tuningFor } from './kernels/attention';
 export type { GpuAttention, RunOptions, RunResult, AttentionBuffers, AttentionTuning } from './kernels/attention';

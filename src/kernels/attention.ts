@@ -25,16 +25,32 @@ import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
 import { createPassTimer } from '../gpu/timer';
 import { ATTENTION_SHADERS, PARAMS_BYTES, TILE } from './shaders';
 
-/** Workgroup sizes of the kernels (WGSL `override` constants). */
+/** How the kernels are launched (WGSL `override` constants and entry points). */
 export interface AttentionTuning {
   /** Invocations along x and y of the matmul-shaped kernels; each computes a 4×4 tile. */
   matmulWorkgroup: [number, number];
-  /** Invocations per softmax row; a power of two. */
+  /** Softmax workgroup size: invocations per row ('workgroup-per-row') or rows per workgroup. */
   softmaxWorkgroup: number;
+  /**
+   * 'workgroup-per-row': invocations share a row and merge in workgroup memory (GPUs).
+   * 'row-per-invocation': one invocation per row, no barriers (CPU implementations such as
+   * SwiftShader, where a barrier costs more than the arithmetic it saves).
+   */
+  softmaxMode: 'workgroup-per-row' | 'row-per-invocation';
 }
 
-/** Tuning that works well on SwiftShader and on discrete GPUs alike (64 invocations). */
-export const DEFAULT_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64 };
+/** Tuning for GPUs: 64 invocations everywhere, a workgroup per softmax row. */
+export const DEFAULT_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'workgroup-per-row' };
+
+/** Tuning for software adapters (SwiftShader and the like). */
+export const SOFTWARE_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'row-per-invocation' };
+
+/** The tuning this device should use, from its adapter info. */
+export function tuningFor(device: GPUDevice): AttentionTuning {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const text = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.description ?? ''}`.toLowerCase();
+  return /swiftshader|llvmpipe|lavapipe|warp/.test(text) ? SOFTWARE_TUNING : DEFAULT_TUNING;
+}
 
 /** Options of one {@link GpuAttention.run}. */
 export interface RunOptions<K extends ResultName = ResultName> {
@@ -122,7 +138,7 @@ function getPipelines(device: GPUDevice, tuning: AttentionTuning): Promise<Pipel
 async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promise<Pipelines> {
   const [wgX, wgY] = tuning.matmulWorkgroup;
   const matmulConstants = { WG_X: wgX, WG_Y: wgY };
-  const make = async (name: keyof typeof ATTENTION_SHADERS, constants: Record<string, number>) => {
+  const make = async (name: keyof typeof ATTENTION_SHADERS, constants: Record<string, number>, entryPoint = 'main') => {
     const module = device.createShaderModule({ label: `attention/${name} shader`, code: ATTENTION_SHADERS[name] });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
@@ -133,14 +149,14 @@ async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promi
     return device.createComputePipelineAsync({
       label: `attention/${name} pipeline`,
       layout: 'auto',
-      compute: { module, entryPoint: 'main', constants },
+      compute: { module, entryPoint, constants },
     });
   };
   device.pushErrorScope('validation');
   const all = Promise.all([
     make('projections', matmulConstants),
     make('scores', matmulConstants),
-    make('softmax', { WG_SIZE: tuning.softmaxWorkgroup }),
+    make('softmax', { WG_SIZE: tuning.softmaxWorkgroup }, tuning.softmaxMode === 'row-per-invocation' ? 'rowPerInvocation' : 'main'),
     make('output', matmulConstants),
   ]);
   const scopeError = device.popErrorScope();
@@ -166,7 +182,7 @@ function spread(count: number, maxPerDimension: number): [number, number] {
  * Create the GPU attention pipeline on a device (compiles the four kernels; cached per
  * device and tuning). The device stays the caller's: `destroy()` frees only what this made.
  */
-export async function createGpuAttention(device: GPUDevice, tuning: AttentionTuning = DEFAULT_TUNING): Promise<GpuAttention> {
+export async function createGpuAttention(device: GPUDevice, tuning: AttentionTuning = tuningFor(device)): Promise<GpuAttention> {
   const pipelines = await getPipelines(device, tuning);
   let lostReason: GPUDeviceLostInfo | null = null;
   void device.lost.then((info) => {
@@ -237,7 +253,7 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
     const dispatches = {
       projections: [Math.ceil(s.width / blockX), Math.ceil(Math.max(s.seqLen, s.kvLen) / blockY), 3],
       scores: [Math.ceil(s.kvLen / blockX), Math.ceil(s.seqLen / blockY), s.heads],
-      softmax: [...spread(s.heads * s.seqLen, maxGroups), 1],
+      softmax: [...spread(tuning.softmaxMode === 'row-per-invocation' ? Math.ceil((s.heads * s.seqLen) / tuning.softmaxWorkgroup) : s.heads * s.seqLen, maxGroups), 1],
       output: [Math.ceil(s.dHead / blockX), Math.ceil(s.seqLen / blockY), s.heads],
     } satisfies Record<string, number[]>;
     for (const [stage, dims] of Object.entries(dispatches)) {

@@ -8,7 +8,10 @@ import {
   createGpuAttention,
   makeRandomInputs,
   verifyAttention,
+  DEFAULT_TUNING,
+  SOFTWARE_TUNING,
   type AttentionShape,
+  type AttentionTuning,
   type GpuAttention,
   type VerificationReport,
 } from '../../src/index';
@@ -213,4 +216,33 @@ describe('reading parts of a run back', () => {
     expect(entries[2].score).toBe(-Infinity);
     await expect(attention.readEntries([[3, 0, 0]])).rejects.toBeInstanceOf(AttentionInputError);
   });
+});
+
+describe('every tuning variant equals the reference', () => {
+  const variants: Array<[string, AttentionTuning]> = [
+    ['GPU tuning (workgroup per softmax row)', DEFAULT_TUNING],
+    ['software tuning (row per invocation)', SOFTWARE_TUNING],
+    ['4×16 matmul workgroups, 32-wide softmax', { matmulWorkgroup: [4, 16], softmaxWorkgroup: 32, softmaxMode: 'workgroup-per-row' }],
+    ['16×4 matmul workgroups, 128 rows per softmax workgroup', { matmulWorkgroup: [16, 4], softmaxWorkgroup: 128, softmaxMode: 'row-per-invocation' }],
+  ];
+  const variantShapes: AttentionShape[] = [
+    { seqLen: 1, dModel: 3, heads: 1, dHead: 1 },
+    { seqLen: 67, kvLen: 45, dModel: 10, heads: 3, dHead: 9, causal: true },
+    { seqLen: 130, dModel: 64, heads: 2, dHead: 64 },
+  ];
+  for (const [label, tuning] of variants) {
+    it(label, async () => {
+      const variant = await createGpuAttention(gpu(), tuning);
+      try {
+        for (const shape of variantShapes) {
+          const inputs = makeRandomInputs(shape, 13);
+          const report = verifyAttention(shape, await variant.run(shape, inputs), attentionCpu(shape, inputs));
+          record(shape, report);
+          expect(report.pass, `${JSON.stringify(shape)}: ${describeFailure(report)}`).toBe(true);
+        }
+      } finally {
+        variant.destroy();
+      }
+    });
+  }
 });
