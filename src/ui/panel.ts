@@ -4,7 +4,6 @@
  * committed change; the app decides whether the change is good and may revert the panel.
  */
 import GUI, { type Controller } from 'lil-gui';
-import 'lil-gui/dist/lil-gui.css';
 import { LIMITS, type AppState, type InputKind, type WeightChoice } from '../state';
 import { h } from './dom';
 
@@ -66,7 +65,13 @@ export class Panel {
       this.byField.set(field, ctrl);
       return ctrl;
     };
-    add('input', this.gui.add(this.draft, 'input', INPUT_LABELS).name('Input'), 'input-kind').onChange(() => this.commit());
+    add('input', this.gui.add(this.draft, 'input', INPUT_LABELS).name('Input'), 'input-kind').onChange((input: InputKind) => {
+      // Each input comes with the weights that show what it is for: positions need
+      // identity-like projections for q·k to depend on i − j (diagonal bands).
+      if (input === 'sinusoidal') this.draft.weights = 'identity';
+      else if (input === 'sentence' || input === 'random') this.draft.weights = 'random';
+      this.commit();
+    });
     add('text', this.gui.add(this.draft, 'text').name('Sentence'), 'sentence').onFinishChange(() => this.commit());
     add('dModel', this.gui.add(this.draft, 'dModel', 1, LIMITS.dModel, 1).name('d_model'), 'd-model').onFinishChange(() => this.commit());
     add('heads', this.gui.add(this.draft, 'heads', 1, 16, 1).name('heads'), 'heads').onFinishChange(() => this.commit());

@@ -1,0 +1,154 @@
+/**
+ * Axis titles, token labels and head titles as camera-facing sprites with CanvasTexture text,
+ * so they are part of the rendered image (screenshots and PNG export include them) on both the
+ * WebGPU and the WebGL backend.
+ */
+import * as THREE from 'three/webgpu';
+import type { SurfaceLayout } from './layout';
+
+/** Token labels are drawn only when an axis has at most this many entries. */
+export const MAX_TOKEN_LABELS = 32;
+
+/** One label along an axis: the entry it marks and its text. */
+export interface AxisTick {
+  entry: number;
+  text: string;
+}
+
+/**
+ * Labels for an axis of `length` entries: every token when there are few enough and the
+ * token list covers them, otherwise about `maxTicks` evenly spaced indices.
+ */
+export function axisTicks(length: number, tokens: readonly string[], maxTicks = 8): AxisTick[] {
+  if (length <= MAX_TOKEN_LABELS && tokens.length >= length) {
+    return Array.from({ length }, (_, entry) => ({ entry, text: clip(tokens[entry]) }));
+  }
+  const step = niceStep(length / maxTicks);
+  const ticks: AxisTick[] = [];
+  for (let entry = 0; entry < length; entry += step) ticks.push({ entry, text: String(entry) });
+  if (ticks[ticks.length - 1].entry !== length - 1 && length - 1 - ticks[ticks.length - 1].entry >= step / 2) ticks.push({ entry: length - 1, text: String(length - 1) });
+  return ticks;
+}
+
+function clip(token: string): string {
+  const text = token.replace(/\s+/g, ' ').trim() || '␣';
+  return text.length > 12 ? `${text.slice(0, 11)}…` : text;
+}
+
+/** 1, 2 or 5 times a power of ten, at least `raw`. */
+function niceStep(raw: number): number {
+  if (raw <= 1) return 1;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5, 10]) if (m * power >= raw) return m * power;
+  return 10 * power;
+}
+
+interface LabelStyle {
+  /** World height of one line of text. */
+  size: number;
+  color?: string;
+  bold?: boolean;
+  /** Anchor inside the sprite ((0,0) bottom-left … (1,1) top-right). */
+  center?: [number, number];
+  /** Rotation in the screen plane (radians, counter-clockwise). */
+  rotation?: number;
+}
+
+function makeLabel(text: string, style: LabelStyle): THREE.Sprite {
+  const pixels = 48;
+  const font = `${style.bold ? '600 ' : ''}${pixels}px system-ui, sans-serif`;
+  const canvas = document.createElement('canvas');
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('2D canvas unavailable for labels');
+  ctx.font = font;
+  const width = Math.ceil(ctx.measureText(text).width) + 12;
+  canvas.width = width;
+  canvas.height = Math.ceil(pixels * 1.3);
+  ctx.font = font;
+  ctx.textBaseline = 'middle';
+  // A dark outline keeps light text readable over bright surfaces.
+  ctx.lineWidth = 8;
+  ctx.strokeStyle = 'rgba(10, 11, 14, 0.85)';
+  ctx.strokeText(text, 6, canvas.height / 2);
+  ctx.fillStyle = style.color ?? '#e8e8ee';
+  ctx.fillText(text, 6, canvas.height / 2);
+  const texture = new THREE.CanvasTexture(canvas);
+  texture.colorSpace = THREE.SRGBColorSpace;
+  texture.generateMipmaps = false;
+  texture.minFilter = THREE.LinearFilter;
+  // Labels are drawn over everything so the surface never hides them.
+  const material = new THREE.SpriteMaterial({ map: texture, transparent: true, depthTest: false, depthWrite: false, rotation: style.rotation ?? 0 });
+  const sprite = new THREE.Sprite(material);
+  sprite.scale.set((style.size * canvas.width) / canvas.height, style.size, 1);
+  sprite.center.set(...(style.center ?? [0.5, 0.5]));
+  sprite.renderOrder = 10;
+  return sprite;
+}
+
+/** What the label group needs to know about the data. */
+export interface LabelSource {
+  tokens: readonly string[];
+  keyTokens: readonly string[];
+  /** The real head index of each head slot. */
+  headNames: readonly string[];
+}
+
+/** Build every label of a layout; dispose with {@link disposeLabels}. */
+export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.Group {
+  const group = new THREE.Group();
+  group.name = 'labels';
+  const { plan } = layout;
+  const queryTicks = axisTicks(plan.seqLen, source.tokens);
+  const keyTicks = axisTicks(plan.kvLen, source.keyTokens);
+  const single = plan.headCount === 1;
+  const spacingQ = layout.depth / Math.max(plan.seqLen, 1);
+  const spacingK = layout.width / Math.max(plan.kvLen, 1);
+  const fit = (spacing: number, ticks: number, length: number) => Math.min(0.26, 0.85 * spacing * Math.max(1, length / Math.max(ticks, 1)));
+  const querySize = fit(spacingQ, queryTicks.length, plan.seqLen) * (single ? 1 : 0.85);
+  const keySize = fit(spacingK, keyTicks.length, plan.kvLen) * (single ? 1 : 0.85);
+  const pad = 0.08;
+  for (let hz = 0; hz < plan.headCount; hz++) {
+    const [ox, oz] = layout.origins[hz];
+    // Token labels on every surface when one head is shown; on the first column/row of heads otherwise.
+    const showQuery = single || ox === layout.origins[0][0];
+    const showKey = single || hz >= plan.headCount - Math.ceil(Math.sqrt(plan.headCount));
+    if (showQuery) {
+      for (const tick of queryTicks) {
+        const label = makeLabel(tick.text, { size: querySize, center: [1, 0.5] });
+        label.position.set(ox - pad, 0, oz + (tick.entry + 0.5) * spacingQ);
+        group.add(label);
+      }
+    }
+    if (showKey) {
+      for (const tick of keyTicks) {
+        // Rotated a quarter turn so long tokens on a dense key axis do not overlap.
+        const label = makeLabel(tick.text, { size: keySize, center: [1, 0.5], rotation: Math.PI / 2 });
+        label.position.set(ox + (tick.entry + 0.5) * spacingK, 0, oz + layout.depth + pad);
+        group.add(label);
+      }
+    }
+    if (!single) {
+      const title = makeLabel(source.headNames[hz] ?? `head ${hz}`, { size: 0.3, bold: true, center: [0, 0] });
+      title.position.set(ox, 0.02, oz - 0.1);
+      group.add(title);
+    }
+  }
+  const { minX, maxX, minZ, maxZ } = layout.bounds;
+  const queryTitle = makeLabel('query ↓', { size: 0.28, bold: true, color: '#9ad0ff', center: [0.5, 0.5] });
+  queryTitle.position.set(minX - (single ? 1.3 : 1.0), 0, (minZ + maxZ) / 2);
+  const keyTitle = makeLabel('key →', { size: 0.28, bold: true, color: '#ffd27a', center: [0.5, 0.5] });
+  keyTitle.position.set((minX + maxX) / 2, 0, maxZ + (single ? 1.3 : 1.0));
+  group.add(queryTitle, keyTitle);
+  return group;
+}
+
+/** Free the textures and materials of a label group. */
+export function disposeLabels(group: THREE.Group): void {
+  group.traverse((object) => {
+    if (object instanceof THREE.Sprite) {
+      object.material.map?.dispose();
+      object.material.dispose();
+    }
+  });
+  group.removeFromParent();
+}
