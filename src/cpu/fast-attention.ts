@@ -21,13 +21,15 @@
  *   are q_i·k_j, where a head's slice of a k row is already dHead contiguous floats, so K needs
  *   no transposition; the projection weights are transposed once (dModel·width copies) so
  *   that q/k/v columns become contiguous rows too.
- * - A 1×4 register tile: one row of A against four rows of B gives four independent
- *   accumulators (no loop-carried dependency on a single sum) and 5 loads per 4 multiply-adds
- *   instead of 8.
+ * - A 4×2 register tile: four rows of A against two rows of B give eight independent
+ *   accumulators (no loop-carried dependency on one sum) and 6 loads per 8 multiply-adds
+ *   instead of 16.
  * - Blocked over B rows (keys, or weight columns) so a block of B stays in L1 while every
  *   query row of the block streams past it; under a causal mask a row stops at j ≤ i.
- * - P·V runs j outer, d inner over contiguous v rows (four rows per step into one accumulator
- *   row), accumulating a block of query rows in a Float64Array scratch that stays in L1.
+ * - P·V uses the same kernel on each head's Vᵀ (dHead × kvLen, built once per head), so an
+ *   output entry is a row of weights dotted with a row of Vᵀ, and under a causal mask the dot
+ *   stops at j ≤ i. This measured ~1.7× faster in V8 than the j-outer/d-inner loop over v rows
+ *   (which needs a load and a store of the accumulator row per multiply-add group).
  */
 import { AttentionInputError } from '../core/errors';
 import type { AttentionInputs, AttentionResult, AttentionShape, ResolvedShape, StageTimings } from '../core/types';
@@ -70,11 +72,6 @@ export interface FastAttentionBlock extends AttentionResult {
 function blockRows(rowLength: number): number {
   const rows = Math.floor(4096 / Math.max(1, rowLength));
   return Math.max(4, rows - (rows % 4));
-}
-
-/** Query rows per block of the P·V stage: the f64 accumulator block (rows × dHead) stays within 16 KiB. */
-function outputBlockRows(dHead: number): number {
-  return Math.max(1, Math.min(64, Math.floor(2048 / dHead)));
 }
 
 /**
@@ -153,23 +150,31 @@ function gemmNT(
           c[c3 + j] = s3 * scale;
         }
       } else {
-        // The last 1–3 rows: one row at a time, four accumulators (d unrolled by 4).
+        // The last 1–3 rows, one at a time. Each sum runs over d in the same order as in the
+        // tile above, so a row's result does not depend on which path computed it: a run split
+        // by `rows` (or across workers) is bit-identical to the whole run.
         for (let rr = r; rr <= last; rr++) {
           const ai = aOff + rr * aStride;
           const ci = cOff + rr * cStride;
-          const d4 = dEnd - (dEnd % 4);
-          for (let j = j0; j < jEnd; j++) {
-            const bj = bOff + j * bStride;
-            let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            let d = 0;
-            for (; d < d4; d += 4) {
-              s0 += a[ai + d] * b[bj + d];
-              s1 += a[ai + d + 1] * b[bj + d + 1];
-              s2 += a[ai + d + 2] * b[bj + d + 2];
-              s3 += a[ai + d + 3] * b[bj + d + 3];
+          let j = j0;
+          for (; j + 2 <= jEnd; j += 2) {
+            const b0 = bOff + j * bStride;
+            const b1 = b0 + bStride;
+            let s0 = 0;
+            let s1 = 0;
+            for (let d = 0; d < dEnd; d++) {
+              const x = a[ai + d];
+              s0 += x * b[b0 + d];
+              s1 += x * b[b1 + d];
             }
-            for (; d < dEnd; d++) s0 += a[ai + d] * b[bj + d];
-            c[ci + j] = (s0 + s1 + (s2 + s3)) * scale;
+            c[ci + j] = s0 * scale;
+            c[ci + j + 1] = s1 * scale;
+          }
+          if (j < jEnd) {
+            const bj = bOff + j * bStride;
+            let s0 = 0;
+            for (let d = 0; d < dEnd; d++) s0 += a[ai + d] * b[bj + d];
+            c[ci + j] = s0 * scale;
           }
         }
       }
@@ -202,57 +207,6 @@ function softmaxRow(s: Float32Array, w: Float32Array, from: number, count: numbe
   // One division, then multiplies: ≤ 1 ulp more error than dividing each entry.
   const inv = 1 / sum;
   for (let j = from; j < end; j++) w[j] *= inv;
-}
-
-/**
- * out[r, 0 … dHead) = Σ_{j < limit(r)} p[r, j] · v[j, col … col + dHead) for the rows of one
- * head, blocked over query rows (accumulators in f64 scratch) and keys (a block of v rows in L1).
- */
-function weightedSum(
-  p: Float32Array, pOff: number, kvLen: number,
-  v: Float32Array, col: number, width: number,
-  out: Float32Array, outOff: number,
-  m: number, dHead: number, causalFrom: number, acc: Float64Array,
-): void {
-  const rowsPerBlock = outputBlockRows(dHead);
-  const keyBlock = blockRows(dHead);
-  for (let r0 = 0; r0 < m; r0 += rowsPerBlock) {
-    const r1 = Math.min(m, r0 + rowsPerBlock);
-    acc.fill(0, 0, (r1 - r0) * dHead);
-    const lastLimit = causalFrom < 0 ? kvLen : Math.min(kvLen, causalFrom + r1);
-    for (let j0 = 0; j0 < lastLimit; j0 += keyBlock) {
-      const jBlockEnd = Math.min(kvLen, j0 + keyBlock);
-      for (let r = causalFrom < 0 ? r0 : Math.max(r0, j0 - causalFrom); r < r1; r++) {
-        const jEnd = causalFrom < 0 ? jBlockEnd : Math.min(jBlockEnd, causalFrom + r + 1);
-        const pi = pOff + r * kvLen;
-        const ai = (r - r0) * dHead;
-        let j = j0;
-        for (; j + 4 <= jEnd; j += 4) {
-          const p0 = p[pi + j];
-          const p1 = p[pi + j + 1];
-          const p2 = p[pi + j + 2];
-          const p3 = p[pi + j + 3];
-          const v0 = j * width + col;
-          const v1 = v0 + width;
-          const v2 = v1 + width;
-          const v3 = v2 + width;
-          for (let d = 0; d < dHead; d++) {
-            acc[ai + d] += p0 * v[v0 + d] + p1 * v[v1 + d] + p2 * v[v2 + d] + p3 * v[v3 + d];
-          }
-        }
-        for (; j < jEnd; j++) {
-          const pj = p[pi + j];
-          const vj = j * width + col;
-          for (let d = 0; d < dHead; d++) acc[ai + d] += pj * v[vj + d];
-        }
-      }
-    }
-    for (let r = r0; r < r1; r++) {
-      const o = outOff + r * width;
-      const ai = (r - r0) * dHead;
-      for (let d = 0; d < dHead; d++) out[o + d] = acc[ai + d];
-    }
-  }
 }
 
 function checkRows(rows: readonly [number, number] | undefined, seqLen: number): [number, number] {
@@ -324,16 +278,13 @@ function compute(
 
   // Output: O_h = P_h·V_h.
   const output = new Float32Array(mapRows * width);
-  const acc = new Float64Array(outputBlockRows(dHead) * dHead);
+  const vt = new Float32Array(dHead * kvLen);
   for (let h = 0; h < heads; h++) {
     const col = h * dHead;
-    if ((globalThis as any).process?.env?.OUTV === 'gemm') {
-      const vt = new Float32Array(dHead * kvLen);
-      for (let j = 0; j < kvLen; j++) for (let d = 0; d < dHead; d++) vt[d * kvLen + j] = v[j * width + col + d];
-      gemmNT(weights, h * mapSize + (start - base) * kvLen, kvLen, vt, 0, kvLen, output, (start - base) * width + col, width, m, dHead, kvLen, 1, -1, causalFrom);
-    } else
-    weightedSum(weights, h * mapSize + (start - base) * kvLen, kvLen, v, col, width,
-      output, (start - base) * width + col, m, dHead, causalFrom, acc);
+    // V_hᵀ (dHead × kvLen) makes each output entry a row·row dot product like the scores.
+    for (let j = 0; j < kvLen; j++) for (let d = 0; d < dHead; d++) vt[d * kvLen + j] = v[j * width + col + d];
+    gemmNT(weights, h * mapSize + (start - base) * kvLen, kvLen, vt, 0, kvLen,
+      output, (start - base) * width + col, width, m, dHead, kvLen, 1, -1, causalFrom);
   }
   const t4 = timed ? now() : NaN;
 

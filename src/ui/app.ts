@@ -15,7 +15,6 @@ import { createGpuAttention, type GpuAttention, type RunResult } from '../kernel
 import { sampleRows } from '../reference/attention';
 import { createSurfaceView, type CellInfo, type SurfaceView } from '../scene';
 import { STAGE_VIEWS, describeProblem, parseState, serializeState, type AppState, type StageView } from '../state';
-import { verifyAttention } from '../verify/compare';
 import { createReferenceClient } from '../workers/reference-client';
 import { Messages, TimingsCard, VerifyCard, matricesView } from './cards';
 import { fmt, h } from './dom';
@@ -232,12 +231,12 @@ export async function startApp(root: HTMLElement): Promise<void> {
         if (entries * shape.dHead > FULL_REFERENCE_BUDGET) {
           throw new AttentionInputError('seqLen', String(shape.seqLen), `a smaller size on the CPU fallback (heads·seqLen·kvLen·dHead ≤ ${FULL_REFERENCE_BUDGET.toExponential(0)})`, 'too-large');
         }
-        const cpu = await reference.compute(example.shape, example.inputs);
+        const cpu = await reference.verify(example.shape, example.inputs, {}, { returnReference: true });
         if (token !== latest) return;
-        arrays = cpu.result;
-        referenceResult = cpu.result;
-        cpuMs = cpu.ms;
-        await surface.setSource({ shape, tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, cpu: cpu.result });
+        arrays = cpu.reference!;
+        referenceResult = cpu.reference!;
+        cpuMs = cpu.referenceMs;
+        await surface.setSource({ shape, tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, cpu: referenceResult });
       }
       if (token !== latest) return;
       surface.setHead(next.head);
@@ -281,22 +280,25 @@ export async function startApp(root: HTMLElement): Promise<void> {
     const cost = shape.heads * shape.seqLen * shape.kvLen * shape.dHead * 2 + (shape.seqLen + 2 * shape.kvLen) * shape.dModel * shape.width;
     try {
       if (cost <= FULL_REFERENCE_BUDGET) {
-        verify.pending('Computing the f64 reference in a worker…');
-        const { result, ms } = await reference.compute(example.shape, example.inputs);
-        if (token !== latest || !current) return;
-        current.reference = result;
+        verify.pending('Computing the f64 reference and comparing, in a worker…');
         const gpuArrays = run.scores ? run : { ...run, ...(await attention!.readRows(Array.from({ length: shape.seqLen }, (_, i) => i))) };
         if (token !== latest) return;
-        verify.show(verifyAttention(shape, gpuArrays, result), ms, `All ${shapeText} entries and Q, K, V, output compared`);
-        timings.show(run.timings, ms, adapter, shapeText);
-        renderNumbers(result);
+        const small = shape.heads * shape.seqLen * shape.kvLen <= READBACK_ENTRIES;
+        const { timings: _t, ...actual } = gpuArrays;
+        const outcome = await reference.verify(example.shape, example.inputs, actual, { returnReference: small });
+        if (token !== latest || !current) return;
+        current.reference = outcome.reference ?? null;
+        verify.show(outcome.report, outcome.referenceMs, `All ${shapeText} entries and Q, K, V, output compared`);
+        timings.show(run.timings, outcome.referenceMs, adapter, shapeText);
+        renderNumbers(current.reference);
       } else {
         const rows = sampleRows(shape.seqLen, 16);
-        verify.pending(`Map too large for the full reference: checking ${rows.length} sampled query rows…`);
-        const [gpuRows, ref] = await Promise.all([attention!.readRows(rows), reference.computeRows(example.shape, example.inputs, rows)]);
+        verify.pending(`Map too large for the full reference: checking ${rows.length} sampled query rows in a worker…`);
+        const gpuRows = await attention!.readRows(rows);
         if (token !== latest) return;
-        const rowShape = { ...shape, seqLen: rows.length };
-        verify.show(verifyAttention(rowShape, gpuRows, ref.result), ref.ms, `${rows.length} sampled query rows (0, …, ${shape.seqLen - 1}) × all heads and keys compared`);
+        const outcome = await reference.verify(example.shape, example.inputs, gpuRows, { rows });
+        if (token !== latest) return;
+        verify.show(outcome.report, outcome.referenceMs, `${rows.length} sampled query rows (0, …, ${shape.seqLen - 1}) × all heads and keys compared`);
         timings.show(run.timings, null, adapter, shapeText);
       }
     } catch (error) {

@@ -1,14 +1,22 @@
 import type { AttentionInputs, AttentionResult, AttentionShape } from '../core/types';
-import type { AttentionRows } from '../reference/attention';
+import type { VerificationReport } from '../verify/compare';
 
-/** Compute the whole reference, or only the given query rows. */
-export interface ReferenceRequest {
+/**
+ * Compute the f64 reference (whole, or only the given query rows) and verify `actual` against
+ * it, all in the worker: at large sizes both the reference and the comparison take long
+ * enough to freeze a page.
+ */
+export interface VerifyRequest {
   id: number;
   shape: AttentionShape;
   inputs: AttentionInputs;
+  /** The arrays to check; with `rows`, maps are heads × rows × kvLen and output rows × width. */
+  actual: Partial<AttentionResult>;
   rows?: number[];
+  /** Send the reference back (for readouts beside the GPU values). */
+  returnReference?: boolean;
 }
 
-export type ReferenceResponse =
-  | { id: number; ok: true; result: AttentionResult | AttentionRows; ms: number }
+export type VerifyResponse =
+  | { id: number; ok: true; report: VerificationReport; referenceMs: number; reference?: AttentionResult }
   | { id: number; ok: false; error: { name: string; message: string } };

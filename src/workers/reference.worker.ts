@@ -1,24 +1,35 @@
 /// <reference lib="webworker" />
 /**
- * Runs the f64 CPU reference off the main thread, so verifying a large map never freezes the
- * page. One message in, one message out; result arrays travel as transferables.
+ * Runs the f64 CPU reference and the comparison off the main thread, so verifying a large
+ * map never freezes the page. One message in, one message out.
  */
 import { attentionCpu, attentionCpuRows } from '../reference/attention';
-import type { ReferenceRequest, ReferenceResponse } from './protocol';
+import { resolveShape } from '../core/types';
+import { verifyAttention } from '../verify/compare';
+import type { VerifyRequest, VerifyResponse } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
-scope.onmessage = (event: MessageEvent<ReferenceRequest>) => {
-  const { id, shape, inputs, rows } = event.data;
-  const start = performance.now();
+scope.onmessage = (event: MessageEvent<VerifyRequest>) => {
+  const { id, shape, inputs, actual, rows, returnReference } = event.data;
   try {
-    const result = rows ? attentionCpuRows(shape, inputs, rows) : attentionCpu(shape, inputs);
-    const response: ReferenceResponse = { id, ok: true, result, ms: performance.now() - start };
-    const transfer = Object.values(result).flatMap((a) => (a instanceof Float32Array ? [a.buffer] : []));
+    const start = performance.now();
+    let response: VerifyResponse;
+    if (rows) {
+      const reference = attentionCpuRows(shape, inputs, rows);
+      const referenceMs = performance.now() - start;
+      const rowShape = { ...resolveShape(shape), seqLen: rows.length };
+      response = { id, ok: true, report: verifyAttention(rowShape, actual, reference), referenceMs };
+    } else {
+      const reference = attentionCpu(shape, inputs);
+      const referenceMs = performance.now() - start;
+      response = { id, ok: true, report: verifyAttention(shape, actual, reference), referenceMs, reference: returnReference ? reference : undefined };
+    }
+    const transfer = response.ok && response.reference ? Object.values(response.reference).map((a: Float32Array) => a.buffer) : [];
     scope.postMessage(response, transfer);
   } catch (error) {
     const e = error as Error;
-    const response: ReferenceResponse = { id, ok: false, error: { name: e.name, message: e.message } };
+    const response: VerifyResponse = { id, ok: false, error: { name: e.name, message: e.message } };
     scope.postMessage(response);
   }
 };

@@ -1,0 +1,129 @@
+/**
+ * The fast CPU path split across Web Workers (browser only): query rows are cut into chunks of
+ * about equal work (`splitRows`, causal-aware) and each worker computes its chunk with
+ * `attentionCpuFastBlock`, then the main thread copies the blocks into one AttentionResult.
+ *
+ * Each worker gets the inputs (x, xKV, wq, wk, wv) and recomputes the projections it needs
+ * (its own rows of Q, all of K and V) rather than receiving Q, K, V from the main thread: the
+ * projections are O(n·dModel·width), cheap next to the O(n²·dHead) scores, the main thread
+ * stays free for the UI instead of running a serial projection stage before any worker can
+ * start, and Q's cost is split across workers. The price is K and V computed once per worker,
+ * in parallel, so the wall-clock cost is about one K/V projection either way.
+ *
+ * Workers are started per run and terminated after it: a run takes tens of milliseconds or
+ * more, worker start-up a few, and nothing then lingers holding megabytes of maps. The start-up
+ * is inside the measured wall-clock `total`, as it would be for a user.
+ */
+import { AttentionAbortError, AttentionError } from '../core/errors';
+import type { AttentionInputs, AttentionShape } from '../core/types';
+import { validateAttention } from '../core/validate';
+import { splitRows, type FastAttentionBlock, type FastAttentionResult, type FastTimings } from './fast-attention';
+
+/** What the main thread sends a worker. */
+export interface FastWorkerRequest {
+  shape: AttentionShape;
+  inputs: AttentionInputs;
+  rows: [start: number, end: number];
+  /** Whether this worker's k and v are wanted (only one worker's are). */
+  sendKV: boolean;
+}
+
+/** What a worker answers. */
+export type FastWorkerResponse =
+  | { ok: true; block: FastAttentionBlock }
+  | { ok: false; error: { name: string; message: string } };
+
+/** Options of {@link attentionCpuParallel}. */
+export interface ParallelOptions {
+  /** Number of workers (default: navigator.hardwareConcurrency, at most {@link MAX_WORKERS}). */
+  workers?: number;
+  /** Cancels the run: every worker is terminated and the promise rejects with AttentionAbortError. */
+  signal?: AbortSignal;
+}
+
+/** Upper bound on the default worker count: more rarely helps and each holds a copy of the inputs. */
+export const MAX_WORKERS = 8;
+
+/**
+ * Attention computed by the fast CPU path on several workers. Same result as
+ * `attentionCpuFast`; `timings.total` is the wall clock of the whole parallel run (worker
+ * start-up, messaging and merging included) and each stage is the slowest worker's time for it.
+ * Validation errors (AttentionInputError) are thrown by the main thread before any worker starts.
+ */
+export async function attentionCpuParallel(
+  shape: AttentionShape,
+  inputs: AttentionInputs,
+  options: ParallelOptions = {},
+): Promise<FastAttentionResult> {
+  const t0 = performance.now();
+  const { signal } = options;
+  if (signal?.aborted) throw new AttentionAbortError();
+  const s = validateAttention(shape, inputs);
+  const requested = options.workers ?? Math.min(MAX_WORKERS, navigator.hardwareConcurrency || 1);
+  if (!Number.isInteger(requested) || requested < 1) {
+    throw new RangeError(`attentionCpuParallel: workers must be an integer ≥ 1, got ${requested}`);
+  }
+  const chunks = splitRows(s.seqLen, requested, { causal: s.causal, kvLen: s.kvLen });
+  const workers: Worker[] = [];
+  const stopAll = () => workers.forEach((w) => w.terminate());
+
+  let onAbort: (() => void) | undefined;
+  try {
+    const blocks = await new Promise<FastAttentionBlock[]>((resolve, reject) => {
+      const results: FastAttentionBlock[] = [];
+      let remaining = chunks.length;
+      onAbort = () => reject(new AttentionAbortError());
+      signal?.addEventListener('abort', onAbort, { once: true });
+      chunks.forEach((rows, index) => {
+        const worker = new Worker(new URL('./fast.worker.ts', import.meta.url), { type: 'module', name: `fast attention ${index}` });
+        workers.push(worker);
+        worker.onmessage = (event: MessageEvent<FastWorkerResponse>) => {
+          const data = event.data;
+          if (!data.ok) {
+            const error = new AttentionError(data.error.message);
+            error.name = data.error.name;
+            reject(error);
+            return;
+          }
+          results[index] = data.block;
+          if (--remaining === 0) resolve(results);
+        };
+        worker.onerror = (event) => reject(new AttentionError(`A fast-attention worker failed: ${event.message}`));
+        // Inputs are copied (structured clone), so the caller keeps its arrays.
+        const request: FastWorkerRequest = { shape, inputs, rows, sendKV: index === 0 };
+        worker.postMessage(request);
+      });
+    });
+    return merge(s.seqLen, s.kvLen, s.heads, s.width, blocks, t0);
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    stopAll();
+  }
+}
+
+/** Copy row blocks into full-size arrays; stage times are the slowest worker's. */
+function merge(seqLen: number, kvLen: number, heads: number, width: number, blocks: FastAttentionBlock[], t0: number): FastAttentionResult {
+  const q = new Float32Array(seqLen * width);
+  const output = new Float32Array(seqLen * width);
+  const scores = new Float32Array(heads * seqLen * kvLen);
+  const weights = new Float32Array(heads * seqLen * kvLen);
+  const timings: FastTimings = { projections: 0, scores: 0, softmax: 0, output: 0, total: 0, source: 'wall-clock' };
+  for (const b of blocks) {
+    const rows = b.end - b.start;
+    q.set(b.q, b.start * width);
+    output.set(b.output, b.start * width);
+    // A block's map is heads × rows × kvLen: each head's rows go to that head's slab.
+    for (let h = 0; h < heads; h++) {
+      const from = h * rows * kvLen;
+      const to = (h * seqLen + b.start) * kvLen;
+      scores.set(b.scores.subarray(from, from + rows * kvLen), to);
+      weights.set(b.weights.subarray(from, from + rows * kvLen), to);
+    }
+    timings.projections = Math.max(timings.projections, b.timings.projections);
+    timings.scores = Math.max(timings.scores, b.timings.scores);
+    timings.softmax = Math.max(timings.softmax, b.timings.softmax);
+    timings.output = Math.max(timings.output, b.timings.output);
+  }
+  timings.total = performance.now() - t0;
+  return { q, k: blocks[0].k, v: blocks[0].v, scores, weights, output, timings };
+}

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright';
+import { launch, openApp, shot, verdict } from './browser';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('scaling the sequence length live', () => {
+  it('rapid changes: the last request wins, the timings update, and no main-thread task exceeds 200 ms', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // Record long tasks from the start; the test only judges those after the first view is up.
+    await page.addInitScript(() => {
+      const w = window as unknown as { __longTasks: Array<{ start: number; duration: number }> };
+      w.__longTasks = [];
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) w.__longTasks.push({ start: entry.startTime, duration: entry.duration });
+      }).observe({ type: 'longtask', buffered: true });
+    });
+    const { inject } = await import('vitest');
+    await page.goto(`${inject('baseUrl')}?input=random&seqLen=64&heads=2&dModel=32&dHead=16`);
+    expect(await verdict(page)).toBe('pass');
+    const timingsBefore = await page.getByTestId('timings').textContent();
+    expect(timingsBefore).toContain('2×64×64');
+    // Let startup work (shader compilation) settle, then watch only the interaction.
+    await page.waitForTimeout(500);
+    const since = await page.evaluate(() => performance.now());
+
+    const control = page.getByTestId('seq-len');
+    for (const value of ['100', '300', '1000', '200', '700', '384']) {
+      await control.fill(value);
+      await control.press('Enter');
+      await page.waitForTimeout(60);
+    }
+    await expect.poll(() => page.getByTestId('timings').textContent(), { timeout: 120_000 }).toContain('2×384×384');
+    expect(await verdict(page)).toBe('pass');
+    await expect.poll(() => page.getByTestId('verify-status').textContent(), { timeout: 120_000 }).toContain('2×384×384');
+    expect(page.url()).toContain('seqLen=384');
+    expect(await control.inputValue()).toBe('384');
+    const longTasks = await page.evaluate((t0) => (window as unknown as { __longTasks: Array<{ start: number; duration: number }> }).__longTasks.filter((t) => t.start >= t0), since);
+    console.info(`[e2e] long tasks during the changes: ${JSON.stringify(longTasks.map((t) => Math.round(t.duration)))}`);
+    expect(longTasks.filter((t) => t.duration > 200)).toEqual([]);
+    await shot(page, 'scaling-last-wins');
+    await page.close();
+  });
+
+  it('a long run shows progress and can be cancelled, keeping the previous view', async () => {
+    const { page } = await openApp(browser, '?input=random&seqLen=128&heads=1&dModel=32&dHead=16');
+    expect(await verdict(page)).toBe('pass');
+    const control = page.getByTestId('seq-len');
+    await control.fill('8192');
+    await control.press('Enter');
+    await page.getByTestId('busy').waitFor({ state: 'visible' });
+    expect(await page.getByTestId('busy').textContent()).toContain('8192');
+    await page.getByTestId('cancel').click();
+    await page.getByTestId('busy').waitFor({ state: 'hidden' });
+    await expect.poll(() => page.getByTestId('seq-len').inputValue()).toBe('128');
+    expect(page.url()).toContain('seqLen=128');
+    expect(await page.getByTestId('timings').textContent()).toContain('1×128×128');
+    await page.close();
+  });
+});
