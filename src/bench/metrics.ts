@@ -106,7 +106,7 @@ function checkSeries(pairs: Array<[string, readonly number[]]>, minLength: numbe
       }
     });
   }
-  if (first.length < minLength) throw new RangeError(`${firstName} needs at least ${minLength} values, got ${first.length}`);
+  if (first.length < minLength) throw new RangeError(`${firstName} needs at least ${minLength} value${minLength === 1 ? '' : 's'}, got ${first.length}`);
 }
 
 /** A power law y = coefficient · x^slope fitted in log-log space. */
