@@ -14,13 +14,14 @@ scope.onmessage = (event: MessageEvent<FastWorkerRequest>) => {
   const { shape, inputs, rows, sendKV } = event.data;
   try {
     const block = attentionCpuFastBlock(shape, inputs, rows);
-    const empty = new Float32Array(0);
     const response: FastWorkerResponse = {
       ok: true,
-      block: sendKV ? block : { ...block, k: empty, v: empty },
+      block: sendKV ? block : { ...block, k: new Float32Array(0), v: new Float32Array(0) },
     };
     const arrays = [response.block.q, response.block.k, response.block.v, response.block.scores, response.block.weights, response.block.output];
-    scope.postMessage(response, arrays.map((a) => a.buffer));
+    // Transfer each distinct buffer once: two arrays may share one (a transfer list with a
+    // duplicate throws DataCloneError).
+    scope.postMessage(response, [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))]);
   } catch (error) {
     const e = error as Error;
     const response: FastWorkerResponse = { ok: false, error: { name: e.name, message: e.message } };

@@ -10,9 +10,10 @@
  * start, and Q's cost is split across workers. The price is K and V computed once per worker,
  * in parallel, so the wall-clock cost is about one K/V projection either way.
  *
- * Workers are started per run and terminated after it: a run takes tens of milliseconds or
- * more, worker start-up a few, and nothing then lingers holding megabytes of maps. The start-up
- * is inside the measured wall-clock `total`, as it would be for a user.
+ * Workers are kept in a pool between runs, so their JIT-compiled code stays warm: timing a
+ * cold worker each time would compare the GPU against a strawman. The pool is dropped
+ * (workers terminated) on cancellation or failure, and by `releaseCpuWorkers()`. Start-up,
+ * messaging and merging are inside the measured wall-clock `total`, as they are for a user.
  */
 import { AttentionAbortError, AttentionError } from '../core/errors';
 import type { AttentionInputs, AttentionShape } from '../core/types';
@@ -47,7 +48,7 @@ export const MAX_WORKERS = 8;
 /**
  * Attention computed by the fast CPU path on several workers. Same result as
  * `attentionCpuFast`; `timings.total` is the wall clock of the whole parallel run (worker
- * start-up, messaging and merging included) and each stage is the slowest worker's time for it.
+ * start-up, messaging and merging included) and each stage is the mean over workers of its time.
  * Validation errors (AttentionInputError) are thrown by the main thread before any worker starts.
  */
 export async function attentionCpuParallel(
@@ -64,22 +65,28 @@ export async function attentionCpuParallel(
     throw new RangeError(`attentionCpuParallel: workers must be an integer ≥ 1, got ${requested}`);
   }
   const chunks = splitRows(s.seqLen, requested, { causal: s.causal, kvLen: s.kvLen });
-  const workers: Worker[] = [];
-  const stopAll = () => workers.forEach((w) => w.terminate());
+  while (pool.length < chunks.length) {
+    pool.push(new Worker(new URL('./fast.worker.ts', import.meta.url), { type: 'module', name: `fast attention ${pool.length}` }));
+  }
+  const workers = pool.slice(0, chunks.length);
+  let failed = false;
 
   let onAbort: (() => void) | undefined;
   try {
     const blocks = await new Promise<FastAttentionBlock[]>((resolve, reject) => {
       const results: FastAttentionBlock[] = [];
       let remaining = chunks.length;
-      onAbort = () => reject(new AttentionAbortError());
+      onAbort = () => {
+        failed = true;
+        reject(new AttentionAbortError());
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
       chunks.forEach((rows, index) => {
-        const worker = new Worker(new URL('./fast.worker.ts', import.meta.url), { type: 'module', name: `fast attention ${index}` });
-        workers.push(worker);
+        const worker = workers[index];
         worker.onmessage = (event: MessageEvent<FastWorkerResponse>) => {
           const data = event.data;
           if (!data.ok) {
+            failed = true;
             const error = new AttentionError(data.error.message);
             error.name = data.error.name;
             reject(error);
@@ -88,7 +95,10 @@ export async function attentionCpuParallel(
           results[index] = data.block;
           if (--remaining === 0) resolve(results);
         };
-        worker.onerror = (event) => reject(new AttentionError(`A fast-attention worker failed: ${event.message}`));
+        worker.onerror = (event) => {
+          failed = true;
+          reject(new AttentionError(`A fast-attention worker failed: ${event.message}`));
+        };
         // Inputs are copied (structured clone), so the caller keeps its arrays.
         const request: FastWorkerRequest = { shape, inputs, rows, sendKV: index === 0 };
         worker.postMessage(request);
@@ -97,11 +107,23 @@ export async function attentionCpuParallel(
     return merge(s.seqLen, s.kvLen, s.heads, s.width, blocks, t0);
   } finally {
     if (onAbort) signal?.removeEventListener('abort', onAbort);
-    stopAll();
+    // A cancelled or failed run may leave workers busy or broken: start afresh next time.
+    if (failed) releaseCpuWorkers();
   }
 }
 
-/** Copy row blocks into full-size arrays; stage times are the slowest worker's. */
+const pool: Worker[] = [];
+
+/** Terminate the pooled workers (they are started again on the next run). */
+export function releaseCpuWorkers(): void {
+  for (const worker of pool.splice(0)) worker.terminate();
+}
+
+/**
+ * Copy row blocks into full-size arrays. A stage's time is the mean over workers of the time
+ * each spent in it: the stages then add up to the mean worker's compute time, never more than
+ * the wall-clock total (a per-stage maximum could, taken from different workers).
+ */
 function merge(seqLen: number, kvLen: number, heads: number, width: number, blocks: FastAttentionBlock[], t0: number): FastAttentionResult {
   const q = new Float32Array(seqLen * width);
   const output = new Float32Array(seqLen * width);
@@ -119,10 +141,10 @@ function merge(seqLen: number, kvLen: number, heads: number, width: number, bloc
       scores.set(b.scores.subarray(from, from + rows * kvLen), to);
       weights.set(b.weights.subarray(from, from + rows * kvLen), to);
     }
-    timings.projections = Math.max(timings.projections, b.timings.projections);
-    timings.scores = Math.max(timings.scores, b.timings.scores);
-    timings.softmax = Math.max(timings.softmax, b.timings.softmax);
-    timings.output = Math.max(timings.output, b.timings.output);
+    timings.projections += b.timings.projections / blocks.length;
+    timings.scores += b.timings.scores / blocks.length;
+    timings.softmax += b.timings.softmax / blocks.length;
+    timings.output += b.timings.output / blocks.length;
   }
   timings.total = performance.now() - t0;
   return { q, k: blocks[0].k, v: blocks[0].v, scores, weights, output, timings };

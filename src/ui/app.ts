@@ -16,7 +16,9 @@ import { sampleRows } from '../reference/attention';
 import { createSurfaceView, type CellInfo, type SurfaceView } from '../scene';
 import { STAGE_VIEWS, describeProblem, parseState, serializeState, type AppState, type StageView } from '../state';
 import { createReferenceClient } from '../workers/reference-client';
-import { Messages, TimingsCard, VerifyCard, matricesView } from './cards';
+import { Messages, TimingsCard, VerifyCard, matricesView, type TimingsView } from './cards';
+import { attentionBytes, attentionFlops } from '../bench/metrics';
+import { attentionCpuParallel } from '../cpu/parallel';
 import { fmt, h } from './dom';
 import { Panel } from './panel';
 import './styles.css';
@@ -40,7 +42,11 @@ interface Current {
   /** Arrays copied back from the GPU (or computed on the CPU without WebGPU). */
   arrays: Partial<AttentionResult>;
   reference: AttentionResult | null;
+  timings: TimingsView;
 }
+
+/** The fast CPU path is timed automatically up to this many FLOPs (about a second here). */
+const CPU_AUTO_FLOPS = 2e9;
 
 function errorText(error: unknown): string {
   if (error instanceof AttentionInputError) return `Invalid ${error.field}: got ${error.given}; allowed: ${error.allowed}. The previous view is kept.`;
@@ -143,6 +149,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
     messages.show('error', `${text} Meanwhile the app computes on the CPU (small sizes only) and draws with WebGL.`, 'no-webgpu');
   }
   const reference = createReferenceClient();
+  const cpuWorkers = Math.max(1, Math.min(8, navigator.hardwareConcurrency || 2));
   let surface: SurfaceView;
   try {
     surface = await createSurfaceView(canvas, device);
@@ -242,7 +249,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
       surface.setHead(next.head);
       surface.setStage(next.stage);
       good = next;
-      current = { state: next, example, shape, arrays, reference: referenceResult };
+      current = { state: next, example, shape, arrays, reference: referenceResult, timings: current?.timings as TimingsView };
       panel.setMaxSeqLen(maxSeqLenFor(shape.heads));
       panel.sync(shapeIntoState(next, shape));
       syncToolbar(next, shape);
@@ -253,10 +260,26 @@ export async function startApp(root: HTMLElement): Promise<void> {
       setBusy(null);
       clearReadout();
       const shapeText = `${shape.heads}×${shape.seqLen}×${shape.kvLen}${shape.causal ? ' causal' : ''}`;
-      timings.show(run && 'timings' in run ? run.timings! : null, cpuMs, adapter, shapeText);
+      current.timings = {
+        shapeText,
+        gpu: run && 'timings' in run ? run.timings! : null,
+        cpu: { pending: 'The fast CPU path is timed after verification.' },
+        cpuWorkers,
+        flops: attentionFlops(shape),
+        bytes: attentionBytes(shape),
+        referenceMs: cpuMs,
+        adapter,
+      };
+      timings.show(current.timings);
       renderNumbers(null);
       if (attention) await verifyRun(token, example, shape, shapeText, run as RunResult);
       else verify.skipped('No GPU result to compare: without WebGPU the CPU reference itself is drawn.');
+      if (token !== latest) return;
+      if (current.timings.flops.total <= CPU_AUTO_FLOPS) await timeCpu(token);
+      else {
+        current.timings.cpu = { skipped: `Not timed automatically above ${CPU_AUTO_FLOPS / 1e9} GFLOP (this run is ${(current.timings.flops.total / 1e9).toFixed(1)}).`, action: () => void timeCpu(latest) };
+        timings.show(current.timings);
+      }
     } catch (error) {
       if (token !== latest) return;
       setBusy(null);
@@ -289,7 +312,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
         if (token !== latest || !current) return;
         current.reference = outcome.reference ?? null;
         verify.show(outcome.report, outcome.referenceMs, `All ${shapeText} entries and Q, K, V, output compared`);
-        timings.show(run.timings, outcome.referenceMs, adapter, shapeText);
+        current.timings.referenceMs = outcome.referenceMs;
+        timings.show(current.timings);
         renderNumbers(current.reference);
       } else {
         const rows = sampleRows(shape.seqLen, 16);
@@ -299,13 +323,29 @@ export async function startApp(root: HTMLElement): Promise<void> {
         const outcome = await reference.verify(example.shape, example.inputs, gpuRows, { rows });
         if (token !== latest) return;
         verify.show(outcome.report, outcome.referenceMs, `${rows.length} sampled query rows (0, …, ${shape.seqLen - 1}) × all heads and keys compared`);
-        timings.show(run.timings, null, adapter, shapeText);
       }
     } catch (error) {
       if (token !== latest) return;
       if (error instanceof AttentionAbortError) return;
       verify.failed(errorText(error));
     }
+  }
+
+  /** Time the fast CPU path on the current example (workers; cancelled by a newer request). */
+  async function timeCpu(token: number): Promise<void> {
+    const c = current;
+    if (!c || token !== latest) return;
+    c.timings.cpu = { pending: `Timing the fast CPU path on ${cpuWorkers} workers…` };
+    timings.show(c.timings);
+    try {
+      const result = await attentionCpuParallel(c.example.shape, c.example.inputs, { workers: cpuWorkers, signal: runAbort?.signal });
+      if (token !== latest || current !== c) return;
+      c.timings.cpu = result.timings;
+    } catch (error) {
+      if (token !== latest || current !== c) return;
+      c.timings.cpu = { skipped: error instanceof AttentionAbortError ? 'CPU timing cancelled.' : `CPU timing failed: ${errorText(error)}` };
+    }
+    timings.show(c.timings);
   }
 
   function renderNumbers(referenceResult: AttentionResult | null): void {

@@ -89,27 +89,96 @@ export class VerifyCard {
   }
 }
 
-/** The timings card for the current run. */
+/** What the timings card shows for one run. */
+export interface TimingsView {
+  shapeText: string;
+  gpu: StageTimings | null;
+  /** Fast CPU path (Float32, blocked, split over workers), or why there is none yet. */
+  cpu: StageTimings | { pending: string } | { skipped: string; action?: () => void } | null;
+  cpuWorkers: number;
+  /** FLOPs per stage (2 per multiply-add) and the minimum bytes each stage moves. */
+  flops: Record<'projections' | 'scores' | 'softmax' | 'output' | 'total', number>;
+  bytes: Record<'projections' | 'scores' | 'softmax' | 'output' | 'total', number>;
+  referenceMs: number | null;
+  adapter: AdapterDescription | null;
+}
+
+const STAGES = ['projections', 'scores', 'softmax', 'output', 'total'] as const;
+
+function fmtCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return String(n);
+}
+
+function gflopsText(flops: number, ms: number): string {
+  return ms > 0 && Number.isFinite(ms) ? (flops / ms / 1e6).toFixed(2) : '—';
+}
+
+/** The timings card for the current run: GPU and fast CPU per stage, speed-up, GFLOP/s, bytes. */
 export class TimingsCard {
   readonly root = h('section', { class: 'card', 'data-testid': 'timings' }, h('h2', {}, 'Timings'), h('p', { class: 'note' }, 'No run yet.'));
 
-  show(gpu: StageTimings | null, cpuMs: number | null, adapter: AdapterDescription | null, shapeText: string): void {
-    const rows: HTMLElement[] = [];
-    if (gpu) {
-      for (const stage of ['projections', 'scores', 'softmax', 'output', 'total'] as const) {
-        rows.push(h('tr', { 'data-stage': stage }, h('td', { class: 'name' }, stage), h('td', {}, fmtMs(gpu[stage]))));
+  show(view: TimingsView): void {
+    const { gpu, flops, bytes, adapter } = view;
+    const cpu = view.cpu && 'total' in view.cpu ? view.cpu : null;
+    const header = h('tr', {}, ...['stage', gpu ? `GPU${gpu.source === 'timestamp-query' ? ' (timestamps)' : ' (wall clock)'}` : 'GPU', `CPU fast (${view.cpuWorkers} workers)`, 'GPU speed-up'].map((t) => h('th', {}, t)));
+    const rows = STAGES.map((stage) => {
+      const g = gpu ? gpu[stage] : NaN;
+      const c = cpu ? cpu[stage] : NaN;
+      const speedUp = gpu && cpu && g > 0 ? c / g : NaN;
+      return h(
+        'tr',
+        { 'data-stage': stage },
+        h('td', { class: 'name', title: `${fmtCount(flops[stage])}FLOP, ≥ ${formatBytesShort(bytes[stage])} moved` }, stage),
+        h('td', {}, gpu ? fmtMs(g) : '—'),
+        h('td', {}, cpu ? fmtMs(c) : '—'),
+        h('td', { class: Number.isFinite(speedUp) && speedUp < 1 ? 'bad' : '' }, Number.isFinite(speedUp) ? `${speedUp.toFixed(speedUp < 10 ? 2 : 1)}×` : '—'),
+      );
+    });
+    rows.push(
+      h(
+        'tr',
+        { 'data-stage': 'gflops' },
+        h('td', { class: 'name' }, 'GFLOP/s'),
+        h('td', {}, gpu ? gflopsText(flops.total, gpu.total) : '—'),
+        h('td', {}, cpu ? gflopsText(flops.total, cpu.total) : '—'),
+        h('td', {}, ''),
+      ),
+    );
+    let cpuNote: HTMLElement | null = null;
+    if (view.cpu && 'pending' in view.cpu) cpuNote = h('p', { class: 'note' }, view.cpu.pending);
+    else if (view.cpu && 'skipped' in view.cpu) {
+      const action = view.cpu.action;
+      cpuNote = h('p', { class: 'note' }, view.cpu.skipped, ' ');
+      if (action) {
+        const button = h('button', { class: 'btn', 'data-testid': 'time-cpu' }, 'Time the CPU path');
+        button.addEventListener('click', action);
+        cpuNote.append(button);
       }
     }
     this.root.replaceChildren(
-      h('h2', {}, 'Timings', h('span', { class: 'pill' }, shapeText)),
-      gpu
-        ? h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'GPU stage'), h('th', {}, gpu.source === 'timestamp-query' ? 'GPU timestamps' : 'wall clock'))), h('tbody', {}, ...rows))
-        : h('p', { class: 'note' }, 'No GPU run (WebGPU unavailable).'),
-      h('p', { class: 'note' }, cpuMs === null ? 'CPU reference: pending…' : `CPU f64 reference (worker): ${fmtMs(cpuMs)} — a correctness path, not a fast CPU path.`),
+      h('h2', {}, 'Timings', h('span', { class: 'pill' }, view.shapeText)),
+      h('table', {}, h('thead', {}, header), h('tbody', {}, ...rows)),
+      ...(cpuNote ? [cpuNote] : []),
+      h(
+        'p',
+        { class: 'note' },
+        `Work: ${fmtCount(flops.total)}FLOP (2 per multiply-add, 5 per softmax entry, full map counted), ≥ ${formatBytesShort(bytes.total)} moved. ` +
+          (view.referenceMs === null ? '' : `The f64 reference took ${fmtMs(view.referenceMs)} (a correctness path, not timed for speed).`),
+      ),
       ...(adapter ? [h('p', { class: 'note' }, `Adapter: ${adapter.label}`)] : []),
-      ...(adapter?.isSoftware ? [h('p', { class: 'note', style: 'color: var(--warn)' }, 'Software adapter: these are CPU timings of an emulated GPU, not GPU performance.')] : []),
+      ...(adapter?.isSoftware ? [h('p', { class: 'note', style: 'color: var(--warn)' }, 'Software adapter: the “GPU” is emulated on the same CPU cores as the CPU path, so these are CPU timings of an emulated GPU, not GPU performance.')] : []),
     );
   }
+}
+
+function formatBytesShort(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  if (bytes >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
+  return `${bytes} B`;
 }
 
 /** Small matrices with token labels, for examples short enough to read. */
