@@ -11,6 +11,8 @@ export type InputKind = 'cat-sat' | 'two-d' | 'sentence' | 'random' | 'sinusoida
 export type WeightChoice = WeightKind | 'lesson';
 /** What the surface shows: raw QKᵀ, scaled QKᵀ/√d_k, scaled + mask, softmax weights. */
 export type StageView = 'raw' | 'scaled' | 'masked' | 'weights';
+/** The lessons: '' is the explorer (no lesson open). */
+export type LessonId = '' | 'cat-sat' | 'two-d' | 'sentence' | 'experiments' | 'quiz';
 
 export interface AppState {
   input: InputKind;
@@ -26,11 +28,17 @@ export interface AppState {
   /** Head shown alone, or -1 for all heads side by side. */
   head: number;
   stage: StageView;
+  /** The open lesson ('' for none) and its step (1-based). */
+  lesson: LessonId;
+  step: number;
 }
 
 export const INPUT_KINDS: readonly InputKind[] = ['cat-sat', 'two-d', 'sentence', 'random', 'sinusoidal'];
 export const WEIGHT_CHOICES: readonly WeightChoice[] = ['random', 'identity', 'lesson'];
 export const STAGE_VIEWS: readonly StageView[] = ['raw', 'scaled', 'masked', 'weights'];
+export const LESSON_IDS: readonly LessonId[] = ['', 'cat-sat', 'two-d', 'sentence', 'experiments', 'quiz'];
+/** Steps per lesson (the step in the URL must be within 1 … this). */
+export const LESSON_STEPS: Record<Exclude<LessonId, ''>, number> = { 'cat-sat': 7, 'two-d': 7, sentence: 1, experiments: 5, quiz: 3 };
 
 export const DEFAULT_STATE: AppState = {
   input: 'sentence',
@@ -44,6 +52,8 @@ export const DEFAULT_STATE: AppState = {
   weights: 'random',
   head: 0,
   stage: 'weights',
+  lesson: '',
+  step: 1,
 };
 
 /** Upper bounds the panel and URL accept (the device may allow less; the run then says so). */
@@ -101,6 +111,17 @@ export function parseState(search: string, defaults: AppState = DEFAULT_STATE): 
       problems.push({ field: 'head', given: head, allowed: `all, or an integer from 0 to heads − 1` });
     } else {
       state.head = value;
+    }
+  }
+  oneOf('lesson', LESSON_IDS.filter((id) => id !== ''), (v) => (state.lesson = v));
+  const step = params.get('step');
+  if (step !== null) {
+    const max = state.lesson ? LESSON_STEPS[state.lesson] : 7;
+    const value = Number(step);
+    if (step.trim() === '' || !Number.isInteger(value) || value < 1 || value > max) {
+      problems.push({ field: 'step', given: step, allowed: `an integer from 1 to ${max}${state.lesson ? ` (lesson ${state.lesson})` : ''}` });
+    } else {
+      state.step = value;
     }
   }
   const text = params.get('text');

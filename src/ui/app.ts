@@ -14,13 +14,15 @@ import { buildExample } from '../inputs/build';
 import { createGpuAttention, type GpuAttention, type RunResult } from '../kernels/attention';
 import { sampleRows } from '../reference/attention';
 import { createSurfaceView, type CellInfo, type SurfaceView } from '../scene';
-import { STAGE_VIEWS, describeProblem, parseState, serializeState, type AppState, type StageView } from '../state';
+import { LESSON_STEPS, STAGE_VIEWS, describeProblem, parseState, serializeState, type AppState, type LessonId, type StageView } from '../state';
 import { createReferenceClient } from '../workers/reference-client';
 import { Messages, TimingsCard, VerifyCard, matricesView, type TimingsView } from './cards';
 import { attentionBytes, attentionFlops } from '../bench/metrics';
 import { attentionCpuParallel } from '../cpu/parallel';
 import { fmt, h } from './dom';
 import { Panel } from './panel';
+import { LessonView } from './lesson-view';
+import { CAT_SAT_INPUTS, TWO_D_INPUTS, walkAttentionInputs, walkthrough, type WalkInputs } from '../lessons/walkthrough';
 import './styles.css';
 
 /** Above this many multiply-adds the full f64 reference is replaced by sampled rows. */
@@ -75,12 +77,14 @@ export async function startApp(root: HTMLElement): Promise<void> {
   // ---- layout ----
   const messages = new Messages();
   const adapterBadge = h('span', { class: 'badge', 'data-testid': 'adapter' }, 'WebGPU: starting…');
+  const lessonsButton = h('button', { class: 'btn', 'data-testid': 'open-lessons' }, 'Lessons: cat sat, step by step');
   const topbar = h(
     'header',
     { class: 'topbar' },
     h('h1', {}, 'Attention ', h('span', {}, 'Lens')),
     h('span', { class: 'tagline' }, 'WGSL attention kernels, verified against a CPU reference, drawn as 3D surfaces'),
     h('span', { class: 'spacer' }),
+    lessonsButton,
     adapterBadge,
   );
   const canvas = h('canvas', { 'data-testid': 'surface-canvas', 'aria-label': 'attention map as a 3D surface; drag to orbit, scroll to zoom' });
@@ -114,7 +118,17 @@ export async function startApp(root: HTMLElement): Promise<void> {
   };
   const exportCard = h('section', { class: 'card' }, h('h2', {}, 'Export the view'), h('div', { class: 'row-actions' }, ...Object.values(exportButtons)));
   const panel = new Panel(good, (next) => void apply(next), 16384);
-  const sidebar = h('aside', { class: 'sidebar' }, panel.root, verify.root, timings.root, exportCard, numbersHost);
+  let lessonInputs: WalkInputs = structuredClone(good.lesson === 'two-d' ? TWO_D_INPUTS : CAT_SAT_INPUTS);
+  const lessonView = new LessonView({
+    navigate: (lesson, step) => void navigateLesson(lesson, step),
+    editInputs: (inputs) => {
+      lessonInputs = inputs;
+      void apply(good);
+    },
+    invalid: (field, given) => messages.show('error', `Invalid ${field}: got ${JSON.stringify(given)}; allowed: a finite number. The previous value is kept.`, 'input'),
+  });
+  lessonView.root.hidden = true;
+  const sidebar = h('aside', { class: 'sidebar' }, lessonView.root, panel.root, verify.root, timings.root, exportCard, numbersHost);
   root.replaceChildren(topbar, h('main', { class: 'layout' }, viewport, sidebar), messages.root);
   for (const problem of parsed.problems) messages.show('warn', describeProblem(problem), `url-${problem.field}`);
 
@@ -208,7 +222,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
       if (usesSeqLen && Number.isInteger(next.seqLen) && next.seqLen > maxSeqLen) {
         throw new AttentionInputError('seqLen', String(next.seqLen), `an integer from 2 to ${maxSeqLen} (the largest full ${next.heads}-head map this device holds)`, 'too-large');
       }
-      example = buildExample(next);
+      example = exampleFor(next);
       shape = validateAttention(example.shape, example.inputs);
     } catch (error) {
       messages.show('error', errorText(error), 'input');
@@ -272,6 +286,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
       };
       timings.show(current.timings);
       renderNumbers(null);
+      renderLesson();
       if (attention) await verifyRun(token, example, shape, shapeText, run as RunResult);
       else verify.skipped('No GPU result to compare: without WebGPU the CPU reference itself is drawn.');
       if (token !== latest) return;
@@ -366,7 +381,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
     readout.className = 'overlay readout empty';
     readout.replaceChildren('Hover the surface to read a cell.');
     delete readout.dataset.query;
-    surface.highlightRow(null);
+    surface.highlightRow(lessonHighlight());
     void surface.render();
   }
   async function showCell(cell: CellInfo): Promise<void> {
@@ -530,5 +545,78 @@ export async function startApp(root: HTMLElement): Promise<void> {
     }
   });
 
+  // ---- lessons ----
+  /** The example a state runs: a lesson's own inputs, or the explorer's. */
+  function exampleFor(state: AppState): Example {
+    if (state.lesson === 'cat-sat' || state.lesson === 'two-d') {
+      const { shape, inputs } = walkAttentionInputs(lessonInputs);
+      return { shape, inputs, tokens: [...lessonInputs.tokens] };
+    }
+    if (state.lesson === 'sentence') return buildExample({ ...state, input: 'sentence', text: LESSON_SENTENCE, causal: false });
+    return buildExample(state);
+  }
+
+  /** The row a lesson points at: "sat" (query 1 of the worked example, 2 of the sentence). */
+  function lessonHighlight(): CellInfo | null {
+    if (!current) return null;
+    const lesson = current.state.lesson;
+    if (lesson === 'cat-sat' || lesson === 'two-d') return { head: 0, query: 1, key: 0, queryEnd: 2, keyEnd: 1 };
+    if (lesson === 'sentence') return { head: 0, query: SENTENCE_QUERY, key: 0, queryEnd: SENTENCE_QUERY + 1, keyEnd: 1 };
+    return null;
+  }
+
+  function renderLesson(): void {
+    const c = current;
+    const lesson = c?.state.lesson ?? '';
+    lessonView.root.hidden = lesson === '';
+    panel.root.hidden = lesson !== '';
+    lessonsButton.hidden = lesson !== '';
+    if (!c || lesson === '') return;
+    if (lesson === 'cat-sat' || lesson === 'two-d') {
+      const gpu = c.arrays.scores ? (c.arrays as AttentionResult) : undefined;
+      const steps = walkthrough(lessonInputs, gpu);
+      const step = steps[Math.min(c.state.step, steps.length) - 1];
+      lessonView.showWalk(lesson, step.step, steps, lessonInputs, gpu !== undefined);
+      surface.setStage(step.stage);
+      syncToolbar({ ...c.state, stage: step.stage }, c.shape);
+    } else if (lesson === 'sentence') {
+      const w = c.arrays.weights;
+      const row = w ? Array.from(w.subarray(SENTENCE_QUERY * c.shape.kvLen, (SENTENCE_QUERY + 1) * c.shape.kvLen)) : null;
+      lessonView.showSentence(c.example.tokens, SENTENCE_QUERY, row);
+    } else {
+      const content = lesson === 'experiments' ? experimentsContent(c.state.step) : quizContent(c.state.step);
+      lessonView.showContent(lesson, c.state.step, LESSON_STEPS[lesson], content);
+    }
+    surface.highlightRow(lessonHighlight());
+    void surface.render();
+  }
+
+  async function navigateLesson(lesson: LessonId, step: number): Promise<void> {
+    const previous = good.lesson;
+    const next: AppState = { ...good, lesson, step: lesson ? Math.max(1, Math.min(step, LESSON_STEPS[lesson])) : 1 };
+    if (lesson !== previous) {
+      if (lesson === 'cat-sat') lessonInputs = structuredClone(CAT_SAT_INPUTS);
+      if (lesson === 'two-d') lessonInputs = structuredClone(TWO_D_INPUTS);
+      await apply({ ...next, head: 0 });
+      return;
+    }
+    good = next;
+    if (current) current.state = next;
+    writeUrl(next);
+    renderLesson();
+  }
+  lessonsButton.addEventListener('click', () => void navigateLesson('cat-sat', 1));
+
+  function experimentsContent(step: number): HTMLElement {
+    return h('div', { 'data-testid': 'experiment' }, h('h3', {}, `Experiment ${step}`), h('p', { class: 'why' }, 'Coming in the next step of the lessons.'));
+  }
+  function quizContent(step: number): HTMLElement {
+    return h('div', { 'data-testid': 'quiz' }, h('h3', {}, `Question ${step}`));
+  }
+
   await apply(good);
 }
+
+/** The sentence lesson's text and the query it follows ("sat"). */
+const LESSON_SENTENCE = 'The cat sat on the mat';
+const SENTENCE_QUERY = 2;

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright';
+import { launch, openApp, shot, verdict } from './browser';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** The GPU and CPU cells of one number row in the step table. */
+async function cells(page: import('playwright').Page, id: string): Promise<{ gpu: string; cpu: string }> {
+  const row = page.locator(`[data-testid="step-numbers"] tr[data-id="${id}"]`);
+  return { gpu: (await row.locator('td').nth(1).textContent()) ?? '', cpu: (await row.locator('td').nth(2).textContent()) ?? '' };
+}
+
+describe('the "cat sat" lesson', () => {
+  it('?lesson=cat-sat&step=6 shows sat → cat 47.8% and sat → sat 52.2%, on the GPU and the CPU', async () => {
+    const { page, errors } = await openApp(browser, '?lesson=cat-sat&step=6');
+    expect(await verdict(page)).toBe('pass');
+    expect(await page.getByTestId('step-label').textContent()).toBe('Step 6 of 7');
+    expect(await cells(page, 'weight.sat.cat')).toEqual({ gpu: '47.8%', cpu: '47.8%' });
+    expect(await cells(page, 'weight.sat.sat')).toEqual({ gpu: '52.2%', cpu: '52.2%' });
+    await shot(page, 'lesson-step6');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('editing an embedding changes step 6 to the new reference value', async () => {
+    const { page } = await openApp(browser, '?lesson=cat-sat&step=6');
+    expect(await verdict(page)).toBe('pass');
+    // cat[0] = 2: by hand, K(cat) = 0.5·[2·0.8 + 0.5·0.2, 2·0.2 + 0.5·0.8, 0.2] = [0.85, 0.4, 0.1],
+    // Q(sat)·K(cat) = 0.15·0.85 + 0.5·0.4 + 0.4·0.1 = 0.3675, Q(sat)·K(sat) = 0.408,
+    // p(sat → cat) = 1 / (1 + e^((0.408 − 0.3675)/√3)).
+    const expected = 1 / (1 + Math.exp((0.408 - 0.3675) / Math.sqrt(3)));
+    const input = page.getByTestId('edit-x-0-0');
+    await input.fill('2');
+    await input.press('Enter');
+    const text = `${(expected * 100).toFixed(1)}%`;
+    await expect.poll(() => cells(page, 'weight.sat.cat'), { timeout: 30_000 }).toEqual({ gpu: text, cpu: text });
+    expect(text).toBe('49.4%');
+    expect(page.url()).toContain('lesson=cat-sat');
+    await shot(page, 'lesson-edited');
+    // A bad number is refused with a message naming it, and the value stays.
+    await input.fill('abc');
+    await input.press('Enter');
+    await expect.poll(() => page.getByTestId('messages').textContent()).toContain('cat[0]');
+    expect(await input.inputValue()).toBe('2');
+    await page.close();
+  });
+
+  it('steps navigate and keep the URL in step', async () => {
+    const { page } = await openApp(browser, '?lesson=cat-sat&step=1');
+    expect(await verdict(page)).toBe('pass');
+    await page.getByTestId('next-step').click();
+    await page.getByTestId('next-step').click();
+    await page.getByTestId('next-step').click();
+    expect(await page.getByTestId('step-label').textContent()).toBe('Step 4 of 7');
+    expect(page.url()).toContain('step=4');
+    expect((await cells(page, 'dot.sat.cat')).cpu).toBe('0.2575');
+    expect((await cells(page, 'dot.sat.sat')).cpu).toBe('0.4080');
+    await shot(page, 'lesson-step4');
+    await page.close();
+  });
+});
