@@ -23,11 +23,12 @@ struct Params {
   rows: u32,       // heads · seqLen: softmax rows
 };
 
-// The register tile each invocation of the matmul-shaped kernels computes: 4 × 4 outputs, held
-// as four vec4 accumulators (one per row). Written out as named variables rather than private
-// arrays: a CPU implementation (SwiftShader) spills dynamically indexed arrays to memory, and
-// every GPU compiler keeps named vec4s in registers. Each step loads 8 values for 16 FMAs.
-const TILE: u32 = 4u;
+// Register tiles: each invocation of a matmul-shaped kernel computes a block of outputs held
+// in named vec4 accumulators, never in private arrays: a CPU implementation (SwiftShader)
+// spills dynamically indexed arrays to memory, and every GPU compiler keeps named vec4s in
+// registers. Projections (cheap: O(n·d²)) use 4 × 4; scores and output (O(n²·d)) use 8 × 8.
+const PROJ_TILE: u32 = 4u;
+const MAP_TILE: u32 = 8u;
 
 // −∞ for masked scores. WGSL has no infinity literal and refuses one in a const-expression, so
 // the bit pattern goes through a runtime variable.

@@ -30,8 +30,8 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
     srcOffset = params.xKVOffset;
     dstOffset = select(params.vOffset, params.kOffset, which == 1u);
   }
-  let row0 = group.y * WG_Y * TILE + local.y;
-  let col0 = group.x * WG_X * TILE + local.x;
+  let row0 = group.y * WG_Y * PROJ_TILE + local.y;
+  let col0 = group.x * WG_X * PROJ_TILE + local.x;
   if (row0 >= rows || col0 >= width) {
     return;
   }
@@ -61,13 +61,13 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
   }
 
   let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-  for (var r = 0u; r < TILE; r++) {
+  for (var r = 0u; r < PROJ_TILE; r++) {
     let row = row0 + r * WG_Y;
     if (row >= rows) {
       break;
     }
     let acc = accs[r];
-    for (var c = 0u; c < TILE; c++) {
+    for (var c = 0u; c < PROJ_TILE; c++) {
       let col = col0 + c * WG_X;
       if (col < width) {
         qkv[dstOffset + row * width + col] = acc[c];

@@ -23,11 +23,11 @@ import {
 import { validateAttention } from '../core/validate';
 import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
 import { createPassTimer } from '../gpu/timer';
-import { ATTENTION_SHADERS, PARAMS_BYTES, TILE } from './shaders';
+import { ATTENTION_SHADERS, MAP_TILE, PARAMS_BYTES, PROJ_TILE } from './shaders';
 
 /** How the kernels are launched (WGSL `override` constants and entry points). */
 export interface AttentionTuning {
-  /** Invocations along x and y of the matmul-shaped kernels; each computes a 4×4 tile. */
+  /** Invocations along x and y of the matmul-shaped kernels (each computes a 4×4 projection tile or an 8×8 scores/output tile). */
   matmulWorkgroup: [number, number];
   /** Softmax workgroup size: invocations per row ('workgroup-per-row') or rows per workgroup. */
   softmaxWorkgroup: number;
@@ -147,7 +147,7 @@ async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promi
       throw new AttentionError(`The ${name} kernel failed to compile:\n${lines.join('\n')}`);
     }
     return device.createComputePipelineAsync({
-      label: `attention/${name} pipeline`,
+      label: `attention/${name}${entryPoint === 'main' ? '' : `.${entryPoint}`} pipeline`,
       layout: 'auto',
       compute: { module, entryPoint, constants },
     });
@@ -248,13 +248,12 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
 
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     const [wgX, wgY] = tuning.matmulWorkgroup;
-    const blockX = wgX * TILE;
-    const blockY = wgY * TILE;
+    const [mapX, mapY] = [wgX * MAP_TILE, wgY * MAP_TILE];
     const dispatches = {
-      projections: [Math.ceil(s.width / blockX), Math.ceil(Math.max(s.seqLen, s.kvLen) / blockY), 3],
-      scores: [Math.ceil(s.kvLen / blockX), Math.ceil(s.seqLen / blockY), s.heads],
+      projections: [Math.ceil(s.width / (wgX * PROJ_TILE)), Math.ceil(Math.max(s.seqLen, s.kvLen) / (wgY * PROJ_TILE)), 3],
+      scores: [Math.ceil(s.kvLen / mapX), Math.ceil(s.seqLen / mapY), s.heads],
       softmax: [...spread(tuning.softmaxMode === 'row-per-invocation' ? Math.ceil((s.heads * s.seqLen) / tuning.softmaxWorkgroup) : s.heads * s.seqLen, maxGroups), 1],
-      output: [Math.ceil(s.dHead / blockX), Math.ceil(s.seqLen / blockY), s.heads],
+      output: [Math.ceil(s.dHead / mapX), Math.ceil(s.seqLen / mapY), s.heads],
     } satisfies Record<string, number[]>;
     for (const [stage, dims] of Object.entries(dispatches)) {
       const worst = Math.max(...dims);

@@ -1,0 +1,390 @@
+/**
+ * The fused attention path (shaders/flash.wgsl): projections, then one kernel that streams
+ * keys and values past each query with an online softmax, so the seqLen × kvLen map is never
+ * stored and extra memory is O(heads · seqLen) (one log-sum-exp per row). It reaches lengths
+ * whose map would not fit in a storage buffer (65536² · 4 bytes = 16 GiB). For display,
+ * {@link FlashAttention.reducedMap} recomputes block maxima or means of the weights from q, k
+ * and the row log-sum-exps, and {@link FlashAttention.readRows} recomputes whole rows for
+ * verification.
+ */
+import { AttentionAbortError, AttentionError, AttentionInputError, GpuDeviceLostError } from '../core/errors';
+import type { AttentionInputs, AttentionShape, ResolvedShape } from '../core/types';
+import { validateAttention } from '../core/validate';
+import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
+import { createPassTimer } from '../gpu/timer';
+import { ATTENTION_SHADERS, PARAMS_BYTES, PROJ_TILE } from './shaders';
+
+/** Largest dHead of the fused kernel (`MAX_D4` · 4 in flash.wgsl). */
+export const FLASH_MAX_DHEAD = 128;
+
+/** Largest grid side of {@link FlashAttention.reducedMap}. */
+export const FLASH_MAX_GRID_SIDE = 4096;
+
+/** What the fused path can copy back: no scores or weights, but each row's log-sum-exp. */
+export type FlashResultName = 'q' | 'k' | 'v' | 'output' | 'lse';
+
+/** Milliseconds of the two passes of a fused run. */
+export interface FlashTimings {
+  projections: number;
+  /** The fused scores → softmax → output kernel. */
+  attention: number;
+  total: number;
+  source: 'timestamp-query' | 'wall-clock';
+}
+
+/** Options of one {@link FlashAttention.run}. */
+export interface FlashRunOptions<K extends FlashResultName = FlashResultName> {
+  /** Which arrays to copy back (default: all five). */
+  read?: readonly K[];
+  signal?: AbortSignal;
+}
+
+/**
+ * A fused run's arrays: q, k, v, output in the layouts of core/types, and `lse`
+ * (heads × seqLen): m + log Σ exp(s − m) of each row, −∞ for a row with no visible key.
+ */
+export type FlashRunResult<K extends FlashResultName = FlashResultName> = { [N in K]: Float32Array } & { timings: FlashTimings };
+
+/** Device buffers of the last fused run. */
+export interface FlashBuffers {
+  shape: ResolvedShape;
+  /** q | k | v packed as in {@link AttentionBuffers}. */
+  qkv: GPUBuffer;
+  kOffset: number;
+  vOffset: number;
+  output: GPUBuffer;
+  /** heads × seqLen log-sum-exps. */
+  lse: GPUBuffer;
+}
+
+/** A reduced view of the weights: `rows × cols` cells per head, each a block max or mean. */
+export interface ReducedMapRequest {
+  rows: number;
+  cols: number;
+  mode: 'max' | 'mean';
+}
+
+/** Fused attention on one GPUDevice. Create with {@link createFlashAttention}. */
+export interface FlashAttention {
+  readonly device: GPUDevice;
+  /** Validate, upload, project and run the fused kernel; copy back what is asked for. Runs are queued. */
+  run<K extends FlashResultName = FlashResultName>(shape: AttentionShape, inputs: AttentionInputs, options?: FlashRunOptions<K>): Promise<FlashRunResult<K>>;
+  /** Buffers of the last completed run (null before the first). */
+  buffers(): FlashBuffers | null;
+  /**
+   * The weights of the last run reduced to heads × rows × cols (cell (r, c) covers queries
+   * ⌊r·seqLen/rows⌋ … and keys ⌊c·kvLen/cols⌋ …, as src/reference/reduce.ts): the block max,
+   * or the block mean with masked entries counted as zeros (the `weights` plane of
+   * reduceAttention). Recomputes every q·k once: as costly as the scores of the full path.
+   */
+  reducedMap(request: ReducedMapRequest): Promise<Float32Array>;
+  /**
+   * Whole query rows of the last run, recomputed on the CPU from the GPU's q, k, v and
+   * log-sum-exps (scores and weights heads × rows × kvLen; output rows × width read from the
+   * GPU), in the layout of `attentionCpuRows` / `GpuAttention.readRows`.
+   */
+  readRows(rows: readonly number[]): Promise<{ scores: Float32Array; weights: Float32Array; output: Float32Array; lse: Float32Array }>;
+  destroy(): void;
+}
+
+/** Options of {@link createFlashAttention}. */
+export interface FlashOptions {
+  /** Invocations per workgroup of the fused kernel (each owns two query rows). Default 64. */
+  workgroupSize?: number;
+  /** Workgroup of the projections kernel. Default [8, 8]. */
+  projectionWorkgroup?: [number, number];
+}
+
+interface FlashPipelines {
+  projections: GPUComputePipeline;
+  flash: GPUComputePipeline;
+  reduce: GPUComputePipeline;
+}
+
+const cache = new WeakMap<GPUDevice, Map<string, Promise<FlashPipelines>>>();
+
+async function compile(device: GPUDevice, name: 'projections' | 'flash' | 'flashReduce', constants: Record<string, number>): Promise<GPUComputePipeline> {
+  const module = device.createShaderModule({ label: `flash/${name} shader`, code: ATTENTION_SHADERS[name] });
+  const info = await module.getCompilationInfo();
+  const errors = info.messages.filter((m) => m.type === 'error');
+  if (errors.length > 0) {
+    throw new AttentionError(`The ${name} kernel failed to compile:\n${errors.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n')}`);
+  }
+  return device.createComputePipelineAsync({ label: `flash/${name} pipeline`, layout: 'auto', compute: { module, entryPoint: 'main', constants } });
+}
+
+function getPipelines(device: GPUDevice, wg: number, proj: [number, number]): Promise<FlashPipelines> {
+  let perDevice = cache.get(device);
+  if (!perDevice) cache.set(device, (perDevice = new Map()));
+  const key = `${wg}|${proj.join('x')}`;
+  let entry = perDevice.get(key);
+  if (!entry) {
+    entry = (async () => {
+      device.pushErrorScope('validation');
+      const all = Promise.all([
+        compile(device, 'projections', { WG_X: proj[0], WG_Y: proj[1] }),
+        compile(device, 'flash', { WG_SIZE: wg }),
+        compile(device, 'flashReduce', { WG_X: 8, WG_Y: 8 }),
+      ]);
+      const scope = device.popErrorScope();
+      const [projections, flash, reduce] = await all;
+      const error = await scope;
+      if (error) throw new AttentionError(`Compiling the fused kernels failed: ${error.message}`);
+      return { projections, flash, reduce };
+    })();
+    perDevice.set(key, entry);
+    entry.catch(() => perDevice.delete(key));
+  }
+  return entry;
+}
+
+const alignElements = (n: number) => Math.ceil(n / 64) * 64;
+
+/**
+ * Create the fused attention path on a device (kernels cached per device and options). The
+ * device stays the caller's: `destroy()` frees only what this made.
+ */
+export async function createFlashAttention(device: GPUDevice, options: FlashOptions = {}): Promise<FlashAttention> {
+  const wg = options.workgroupSize ?? 64;
+  const proj = options.projectionWorkgroup ?? [8, 8];
+  const pipelines = await getPipelines(device, wg, proj);
+  let lost: GPUDeviceLostInfo | null = null;
+  void device.lost.then((info) => (lost = info));
+  const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const slots = {
+    src: new GrowableBuffer(device, 'flash/src (x | xKV)', storage),
+    w: new GrowableBuffer(device, 'flash/w (wq | wk | wv)', storage),
+    qkv: new GrowableBuffer(device, 'flash/qkv', storage),
+    output: new GrowableBuffer(device, 'flash/output', storage),
+    lse: new GrowableBuffer(device, 'flash/lse', storage),
+    grid: new GrowableBuffer(device, 'flash/grid', storage),
+  };
+  const params = device.createBuffer({ label: 'flash/params', size: PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  const gridParams = device.createBuffer({ label: 'flash/grid params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  const timer = createPassTimer(device, 2, 'flash');
+  let destroyed = false;
+  let last: FlashBuffers | null = null;
+  let queue: Promise<unknown> = Promise.resolve();
+  const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
+    const result = queue.then(task);
+    queue = result.catch(() => undefined);
+    return result;
+  };
+  const checkAlive = () => {
+    if (destroyed) throw new AttentionError('This FlashAttention was destroyed; create a new one.');
+    if (lost) throw new GpuDeviceLostError(lost.reason, lost.message);
+  };
+  const need = () => {
+    checkAlive();
+    if (!last) throw new AttentionError('No fused run has completed yet.');
+    return last;
+  };
+
+  /** Copy [buffer, elementOffset, length] ranges back, one staging buffer. */
+  async function readBack(ranges: Array<[GPUBuffer, number, number]>, label: string): Promise<Float32Array[]> {
+    const total = ranges.reduce((n, [, , len]) => n + len, 0);
+    const staging = device.createBuffer({ label: `flash/${label} readback`, size: Math.max(16, total * 4), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    try {
+      const encoder = device.createCommandEncoder({ label: `flash/${label} readback` });
+      let at = 0;
+      for (const [buffer, offset, len] of ranges) {
+        if (len > 0) encoder.copyBufferToBuffer(buffer, offset * 4, staging, at * 4, len * 4);
+        at += len;
+      }
+      device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const all = new Float32Array(staging.getMappedRange().slice(0));
+      const out: Float32Array[] = [];
+      at = 0;
+      for (const [, , len] of ranges) {
+        out.push(all.subarray(at, at + len));
+        at += len;
+      }
+      return out;
+    } catch (error) {
+      if (lost) throw new GpuDeviceLostError(lost.reason, lost.message);
+      throw error;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  async function runNow<K extends FlashResultName>(shape: AttentionShape, inputs: AttentionInputs, options: FlashRunOptions<K>): Promise<FlashRunResult<K>> {
+    const s = validateAttention(shape, inputs);
+    checkAlive();
+    if (options.signal?.aborted) throw new AttentionAbortError();
+    if (s.dHead > FLASH_MAX_DHEAD) throw new AttentionInputError('dHead', String(s.dHead), `at most ${FLASH_MAX_DHEAD} on the fused path`, 'too-large');
+    const self = inputs.xKV === undefined;
+    const xKVOffset = self ? 0 : alignElements(s.seqLen * s.dModel);
+    const kOffset = alignElements(s.seqLen * s.width);
+    const vOffset = kOffset + alignElements(s.kvLen * s.width);
+    const bytes = {
+      src: 4 * (self ? s.seqLen * s.dModel : xKVOffset + s.kvLen * s.dModel),
+      w: 4 * 3 * s.dModel * s.width,
+      qkv: 4 * (vOffset + s.kvLen * s.width),
+      output: 4 * s.seqLen * s.width,
+      lse: 4 * s.heads * s.seqLen,
+    };
+    for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
+    const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    const projDims = [Math.ceil(s.width / (proj[0] * PROJ_TILE)), Math.ceil(Math.max(s.seqLen, s.kvLen) / (proj[1] * PROJ_TILE)), 3];
+    const flashDims = [Math.ceil(s.seqLen / (wg * 2)), s.heads, 1];
+    if (Math.max(...projDims, ...flashDims) > maxGroups) {
+      throw new AttentionInputError('seqLen', `a dispatch of more than ${maxGroups} workgroups`, `at most ${maxGroups} (maxComputeWorkgroupsPerDimension)`, 'too-large');
+    }
+
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const b = {
+      src: slots.src.ensure(bytes.src),
+      w: slots.w.ensure(bytes.w),
+      qkv: slots.qkv.ensure(bytes.qkv),
+      output: slots.output.ensure(bytes.output),
+      lse: slots.lse.ensure(bytes.lse),
+    };
+    const words = new ArrayBuffer(PARAMS_BYTES);
+    const u32 = new Uint32Array(words);
+    u32.set([s.seqLen, s.kvLen, s.dModel, s.heads, s.dHead, s.width, s.causal ? 1 : 0, xKVOffset, kOffset, vOffset]);
+    new Float32Array(words)[10] = 1 / Math.sqrt(s.dHead);
+    u32[11] = s.heads * s.seqLen;
+    device.queue.writeBuffer(params, 0, words);
+    device.queue.writeBuffer(b.src, 0, inputs.x);
+    if (!self) device.queue.writeBuffer(b.src, xKVOffset * 4, inputs.xKV!);
+    const wBytes = s.dModel * s.width * 4;
+    device.queue.writeBuffer(b.w, 0, inputs.wq);
+    device.queue.writeBuffer(b.w, wBytes, inputs.wk);
+    device.queue.writeBuffer(b.w, 2 * wBytes, inputs.wv);
+    const bind = (pipeline: GPUComputePipeline, name: string, resources: GPUBuffer[]) =>
+      device.createBindGroup({ label: `flash/${name} bind group`, layout: pipeline.getBindGroupLayout(0), entries: [params, ...resources].map((buffer, binding) => ({ binding, resource: { buffer } })) });
+    const passes: Array<[string, GPUComputePipeline, GPUBindGroup, number[]]> = [
+      ['projections', pipelines.projections, bind(pipelines.projections, 'projections', [b.src, b.w, b.qkv]), projDims],
+      ['attention', pipelines.flash, bind(pipelines.flash, 'attention', [b.qkv, b.output, b.lse]), flashDims],
+    ];
+    const encoder = device.createCommandEncoder({ label: 'flash run' });
+    passes.forEach(([name, pipeline, group, dims], index) => {
+      const pass = encoder.beginComputePass({ label: `flash/${name} pass`, ...(timer ? { timestampWrites: timer.passWrites(index) } : {}) });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(dims[0], dims[1], dims[2]);
+      pass.end();
+    });
+    timer?.resolve(encoder);
+    const start = performance.now();
+    device.queue.submit([encoder.finish()]);
+    const validation = await device.popErrorScope();
+    const memory = await device.popErrorScope();
+    if (memory) throw new AttentionError(`The GPU ran out of memory allocating the fused attention buffers (${memory.message}).`);
+    if (validation) throw new AttentionError(`WebGPU rejected the fused attention run: ${validation.message}`);
+    const wanted = [...new Set(options.read ?? (['q', 'k', 'v', 'output', 'lse'] as K[]))];
+    const ranges: Record<FlashResultName, [GPUBuffer, number, number]> = {
+      q: [b.qkv, 0, s.seqLen * s.width],
+      k: [b.qkv, kOffset, s.kvLen * s.width],
+      v: [b.qkv, vOffset, s.kvLen * s.width],
+      output: [b.output, 0, s.seqLen * s.width],
+      lse: [b.lse, 0, s.heads * s.seqLen],
+    };
+    const arrays = await readBack(wanted.map((name) => ranges[name]), 'run');
+    const wall = performance.now() - start;
+    const gpu = timer ? await timer.read() : null;
+    const timings: FlashTimings = gpu
+      ? { projections: gpu.passes[0], attention: gpu.passes[1], total: gpu.total, source: 'timestamp-query' }
+      : { projections: Number.NaN, attention: Number.NaN, total: wall, source: 'wall-clock' };
+    last = { shape: s, qkv: b.qkv, kOffset, vOffset, output: b.output, lse: b.lse };
+    const result = Object.fromEntries(wanted.map((name, i) => [name, arrays[i].slice()])) as { [N in K]: Float32Array };
+    return { ...result, timings };
+  }
+
+  return {
+    device,
+    run(shape, inputs, options = {}) {
+      return enqueue(() => runNow(shape, inputs, options));
+    },
+    buffers: () => last,
+    reducedMap(request) {
+      return enqueue(async () => {
+        const current = need();
+        const { seqLen, kvLen, heads } = current.shape;
+        const { rows, cols } = request;
+        for (const [field, value, length] of [['rows', rows, seqLen], ['cols', cols, kvLen]] as const) {
+          if (!Number.isInteger(value) || value < 1 || value > Math.min(length, FLASH_MAX_GRID_SIDE)) {
+            throw new AttentionInputError(field, String(value), `an integer from 1 to ${Math.min(length, FLASH_MAX_GRID_SIDE)}`, 'shape');
+          }
+        }
+        const cells = heads * rows * cols;
+        device.pushErrorScope('validation');
+        const grid = slots.grid.ensure(cells * 4);
+        device.queue.writeBuffer(gridParams, 0, new Uint32Array([rows, cols, request.mode === 'max' ? 0 : 1, 0]));
+        const group = device.createBindGroup({
+          label: 'flash/reduce bind group',
+          layout: pipelines.reduce.getBindGroupLayout(0),
+          entries: [params, current.qkv, current.lse, grid, gridParams].map((buffer, binding) => ({ binding, resource: { buffer } })),
+        });
+        const encoder = device.createCommandEncoder({ label: 'flash/reduce' });
+        const pass = encoder.beginComputePass({ label: 'flash/reduce pass' });
+        pass.setPipeline(pipelines.reduce);
+        pass.setBindGroup(0, group);
+        pass.dispatchWorkgroups(Math.ceil(cols / 8), Math.ceil(rows / 8), heads);
+        pass.end();
+        device.queue.submit([encoder.finish()]);
+        const error = await device.popErrorScope();
+        if (error) throw new AttentionError(`WebGPU rejected the reduced map: ${error.message}`);
+        const [values] = await readBack([[grid, 0, cells]], 'reduced map');
+        return values.slice();
+      });
+    },
+    readRows(rows) {
+      return enqueue(async () => {
+        const current = need();
+        const { seqLen, kvLen, heads, dHead, width, causal } = current.shape;
+        for (const row of rows) {
+          if (!Number.isInteger(row) || row < 0 || row >= seqLen) throw new AttentionInputError('rows', String(row), `integers from 0 to ${seqLen - 1}`, 'shape');
+        }
+        const ranges: Array<[GPUBuffer, number, number]> = [[current.qkv, current.kOffset, kvLen * width]];
+        for (const row of rows) ranges.push([current.qkv, row * width, width], [current.output, row * width, width]);
+        for (let h = 0; h < heads; h++) for (const row of rows) ranges.push([current.lse, h * seqLen + row, 1]);
+        const parts = await readBack(ranges, 'rows');
+        const k = parts[0];
+        const n = rows.length;
+        const scores = new Float32Array(heads * n * kvLen);
+        const weights = new Float32Array(heads * n * kvLen);
+        const output = new Float32Array(n * width);
+        const lse = new Float32Array(heads * n);
+        const scale = 1 / Math.sqrt(dHead);
+        const line = new Float64Array(kvLen);
+        rows.forEach((i, r) => {
+          const q = parts[1 + 2 * r];
+          output.set(parts[2 + 2 * r], r * width);
+          for (let h = 0; h < heads; h++) {
+            const rowLse = parts[1 + 2 * n + h * n + r][0];
+            lse[h * n + r] = rowLse;
+            for (let j = 0; j < kvLen; j++) {
+              if (causal && j > i) {
+                line[j] = -Infinity;
+                continue;
+              }
+              let dot = 0;
+              for (let d = 0; d < dHead; d++) dot += q[h * dHead + d] * k[j * width + h * dHead + d];
+              line[j] = dot * scale;
+            }
+            const at = (h * n + r) * kvLen;
+            scores.set(line, at);
+            // Weights from the GPU's log-sum-exp, not a fresh softmax: this is what the
+            // fused kernel normalised by, so a wrong lse shows up here.
+            for (let j = 0; j < kvLen; j++) weights[at + j] = line[j] === -Infinity ? 0 : Math.exp(line[j] - rowLse);
+          }
+        });
+        return { scores, weights, output, lse };
+      });
+    },
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      for (const slot of Object.values(slots)) slot.destroy();
+      params.destroy();
+      gridParams.destroy();
+      timer?.destroy();
+      last = null;
+    },
+  };
+}
+

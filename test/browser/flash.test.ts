@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  attentionCpu,
+  attentionCpuRows,
+  makeRandomInputs,
+  sampleRows,
+  verifyAttention,
+  resolveShape,
+  type AttentionShape,
+} from '../../src/index';
+import { createFlashAttention, type FlashAttention } from '../../src/kernels/flash';
+import { reduceAttention, GRID_PLANES } from '../../src/reference/reduce';
+import { gpu, useGpuDevice } from './gpu-fixture';
+
+useGpuDevice();
+
+let flash: FlashAttention;
+beforeAll(async () => {
+  flash = await createFlashAttention(gpu());
+});
+afterAll(() => flash.destroy());
+
+/** The reference log-sum-exp of every row (heads × seqLen), from the f32 reference scores. */
+function referenceLse(scores: Float32Array, rows: number, kvLen: number): Float64Array {
+  const lse = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let j = 0; j < kvLen; j++) m = Math.max(m, scores[r * kvLen + j]);
+    let l = 0;
+    for (let j = 0; j < kvLen; j++) if (scores[r * kvLen + j] !== -Infinity) l += Math.exp(scores[r * kvLen + j] - m);
+    lse[r] = m + Math.log(l);
+  }
+  return lse;
+}
+
+async function check(instance: FlashAttention, shape: AttentionShape, seed = 3): Promise<void> {
+  const inputs = makeRandomInputs(shape, seed);
+  const run = await instance.run(shape, inputs);
+  const reference = attentionCpu(shape, inputs);
+  const report = verifyAttention(shape, { q: run.q, k: run.k, v: run.v, output: run.output }, reference);
+  const failing = report.stages.filter((s) => !s.pass).map((s) => `${s.name}: [${s.worstIndex}] ${s.worstActual} vs ${s.worstExpected}`);
+  expect(report.pass, failing.join('; ')).toBe(true);
+  const s = resolveShape(shape);
+  const lse = referenceLse(reference.scores, s.heads * s.seqLen, s.kvLen);
+  for (let r = 0; r < lse.length; r++) expect(Math.abs(run.lse[r] - lse[r]), `lse row ${r}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(lse[r])));
+  expect(run.timings.total).toBeGreaterThanOrEqual(0);
+}
+
+describe('fused attention equals the f64 reference', () => {
+  const shapes: AttentionShape[] = [
+    { seqLen: 1, dModel: 1, heads: 1, dHead: 1 },
+    { seqLen: 3, dModel: 5, heads: 2, dHead: 1, causal: true },
+    { seqLen: 17, dModel: 16, heads: 4, dHead: 3 },
+    { seqLen: 17, dModel: 33, heads: 5, dHead: 64, causal: true },
+    { seqLen: 130, dModel: 24, heads: 3, dHead: 7, causal: true },
+    { seqLen: 255, dModel: 64, heads: 1, dHead: 64 },
+    { seqLen: 200, dModel: 32, heads: 2, dHead: 100, causal: true },
+    { seqLen: 129, dModel: 20, heads: 1, dHead: 128 },
+    // Cross-attention, and causal with kvLen < seqLen and > seqLen.
+    { seqLen: 3, kvLen: 257, dModel: 8, heads: 2, dHead: 4 },
+    { seqLen: 150, kvLen: 33, dModel: 20, heads: 3, dHead: 64, causal: true },
+    { seqLen: 33, kvLen: 150, dModel: 12, heads: 2, dHead: 9, causal: true },
+  ];
+  for (const shape of shapes) {
+    it(JSON.stringify(shape), async () => {
+      await check(flash, shape);
+    });
+  }
+});
+
+describe('every fused variant equals the reference', () => {
+  for (const workgroupSize of [1, 32, 128]) {
+    it(`workgroup size ${workgroupSize}`, async () => {
+      const variant = await createFlashAttention(gpu(), { workgroupSize, projectionWorkgroup: [4, 16] });
+      try {
+        await check(variant, { seqLen: 67, kvLen: 45, dModel: 10, heads: 3, dHead: 9, causal: true }, 13);
+        await check(variant, { seqLen: 130, dModel: 64, heads: 2, dHead: 64 }, 13);
+      } finally {
+        variant.destroy();
+      }
+    });
+  }
+});
+
+describe('long sequences', () => {
+  it('seqLen 8192 (causal): sampled rows match the reference, the weights sum to 1', async () => {
+    const shape = { seqLen: 8192, dModel: 16, heads: 1, dHead: 16, causal: true };
+    const inputs = makeRandomInputs(shape, 21);
+    const run = await flash.run(shape, inputs, { read: ['output'] });
+    console.info(`[gpu] fused seqLen 8192 causal dHead 16: ${JSON.stringify(run.timings)}`);
+    const rows = sampleRows(shape.seqLen, 8);
+    const gpuRows = await flash.readRows(rows);
+    const reference = attentionCpuRows(shape, inputs, rows);
+    const report = verifyAttention({ ...shape, kvLen: shape.seqLen, seqLen: rows.length }, gpuRows, reference);
+    expect(report.pass, JSON.stringify(report.stages.filter((s) => !s.pass).map((s) => [s.name, s.worstActual, s.worstExpected]))).toBe(true);
+    rows.forEach((row, r) => expect(gpuRows.output.subarray(r * 16, r * 16 + 16)).toEqual(run.output.subarray(row * 16, row * 16 + 16)));
+  });
+});
+
+describe('reduced map', () => {
+  const cases: Array<[AttentionShape, number, number]> = [
+    [{ seqLen: 37, kvLen: 21, dModel: 8, heads: 3, dHead: 5, causal: true }, 37, 21],
+    [{ seqLen: 100, dModel: 16, heads: 2, dHead: 16, causal: true }, 7, 9],
+    [{ seqLen: 64, kvLen: 90, dModel: 12, heads: 1, dHead: 12 }, 16, 30],
+  ];
+  for (const [shape, rows, cols] of cases) {
+    for (const mode of ['max', 'mean'] as const) {
+      it(`${mode} ${rows}×${cols} of ${JSON.stringify(shape)} equals the CPU reduction of the weights`, async () => {
+        const inputs = makeRandomInputs(shape, 8);
+        await flash.run(shape, inputs, { read: [] });
+        const grid = await flash.reducedMap({ rows, cols, mode });
+        const s = resolveShape(shape);
+        const reference = attentionCpu(shape, inputs);
+        const cells = s.heads * rows * cols;
+        const planes = reduceAttention(s, reference, { seqLen: s.seqLen, kvLen: s.kvLen, headFirst: 0, headCount: s.heads, rows, cols, mode });
+        const expected = planes.subarray(GRID_PLANES.indexOf('weights') * cells, (GRID_PLANES.indexOf('weights') + 1) * cells);
+        expect(grid.length).toBe(cells);
+        for (let n = 0; n < cells; n++) expect(Math.abs(grid[n] - expected[n]), `cell ${n}`).toBeLessThan(2e-5 + 1e-4 * expected[n]);
+      });
+    }
+  }
+
+  it('refuses grids larger than the map and runs before any run', async () => {
+    const fresh = await createFlashAttention(gpu());
+    try {
+      await expect(fresh.reducedMap({ rows: 2, cols: 2, mode: 'max' })).rejects.toThrow(/No fused run/);
+      const shape = { seqLen: 4, dModel: 4, heads: 1, dHead: 4 };
+      await fresh.run(shape, makeRandomInputs(shape, 1), { read: [] });
+      await expect(fresh.reducedMap({ rows: 5, cols: 2, mode: 'max' })).rejects.toThrow(/rows/);
+    } finally {
+      fresh.destroy();
+    }
+  });
+});
