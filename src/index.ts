@@ -33,3 +33,14 @@ export { requestGpuDevice, describeDevice } from './gpu/device';
 export type { GpuDeviceOptions, AdapterDescription } from './gpu/device';
 export { createGpuAttention, DEFAULT_TUNING, SOFTWARE_TUNING, tuningFor } from './kernels/attention';
 export type { GpuAttention, RunOptions, RunResult, AttentionBuffers, AttentionTuning } from './kernels/attention';
+export { createFlashAttention, FLASH_MAX_DHEAD, FLASH_MAX_GRID_SIDE } from './kernels/flash';
+export type {
+  FlashAttention,
+  FlashBuffers,
+  FlashOptions,
+  FlashRunOptions,
+  FlashRunResult,
+  FlashResultName,
+  FlashTimings,
+  ReducedMapRequest,
+} from './kernels/flash';

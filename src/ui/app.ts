@@ -22,6 +22,7 @@ import { attentionCpuParallel } from '../cpu/parallel';
 import { fmt, h } from './dom';
 import { Panel } from './panel';
 import { LessonView } from './lesson-view';
+import { experimentContent, quizContent, type ExtrasContext } from './lesson-extras';
 import { CAT_SAT_INPUTS, TWO_D_INPUTS, walkAttentionInputs, walkthrough, type WalkInputs } from '../lessons/walkthrough';
 import './styles.css';
 
@@ -584,7 +585,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
       const row = w ? Array.from(w.subarray(SENTENCE_QUERY * c.shape.kvLen, (SENTENCE_QUERY + 1) * c.shape.kvLen)) : null;
       lessonView.showSentence(c.example.tokens, SENTENCE_QUERY, row);
     } else {
-      const content = lesson === 'experiments' ? experimentsContent(c.state.step) : quizContent(c.state.step);
+      const content = lesson === 'experiments' ? experimentsContent(c.state.step) : quizContentFor(c.state.step);
       lessonView.showContent(lesson, c.state.step, LESSON_STEPS[lesson], content);
     }
     surface.highlightRow(lessonHighlight());
@@ -607,12 +608,21 @@ export async function startApp(root: HTMLElement): Promise<void> {
   }
   lessonsButton.addEventListener('click', () => void navigateLesson('cat-sat', 1));
 
-  function experimentsContent(step: number): HTMLElement {
-    return h('div', { 'data-testid': 'experiment' }, h('h3', {}, `Experiment ${step}`), h('p', { class: 'why' }, 'Coming in the next step of the lessons.'));
-  }
-  function quizContent(step: number): HTMLElement {
-    return h('div', { 'data-testid': 'quiz' }, h('h3', {}, `Question ${step}`));
-  }
+  // The experiments run on their own GpuAttention, so the explorer's buffers (which the
+  // surface and hover readouts read) are never overwritten by a lesson's small runs.
+  let lessonAttention: GpuAttention | null = null;
+  const extras: ExtrasContext = {
+    runGpu: device
+      ? async (shape, inputs) => {
+          lessonAttention ??= await createGpuAttention(device!);
+          const { timings: _timings, ...result } = await lessonAttention.run(shape, inputs);
+          return result;
+        }
+      : null,
+    explore: (patch) => void apply({ ...good, ...patch, lesson: '', step: 1 }),
+  };
+  const experimentsContent = (step: number) => experimentContent(step, extras);
+  const quizContentFor = (step: number) => quizContent(step, extras);
 
   await apply(good);
 }

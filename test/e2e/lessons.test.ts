@@ -65,3 +65,33 @@ describe('the "cat sat" lesson', () => {
     await page.close();
   });
 });
+
+describe('experiments and quiz', () => {
+  it('Q–V vs Q–K: the GPU agrees with the CPU, and Q·V weights follow the values', async () => {
+    const { page } = await openApp(browser, '?lesson=experiments&step=1');
+    expect(await verdict(page)).toBe('pass');
+    const table = page.getByTestId('experiment-qv');
+    // By hand: Q(sat)·V(cat) = 0.384·f, Q(sat)·V(sat) = 0.692·f, scaled by 1/√3; f = 8 → 19.4%.
+    const p8 = 1 / (1 + Math.exp(((0.692 - 0.384) * 8) / Math.sqrt(3)));
+    await expect.poll(() => table.textContent(), { timeout: 30_000 }).toContain(`${(p8 * 100).toFixed(1)}% · ${(p8 * 100).toFixed(1)}%`);
+    expect(await table.textContent()).toContain('47.8% · 47.8%');
+    await shot(page, 'experiment-qv');
+    await page.close();
+  });
+
+  it('quiz: identical words give identical rows until positions are added', async () => {
+    const { page } = await openApp(browser, '?lesson=quiz&step=3');
+    expect(await verdict(page)).toBe('pass');
+    const gaps = page.getByTestId('quiz-gaps');
+    await expect.poll(() => gaps.locator('tr').count(), { timeout: 30_000 }).toBe(3);
+    const rowValues = async () => (await gaps.locator('tbody tr').allTextContents()).join(' | ');
+    expect(await rowValues()).toMatch(/^GPU0\.00e\+00\.00e\+00\.00e\+00\.00e\+0 \| CPU0\.00e\+00\.00e\+00\.00e\+00\.00e\+0$/);
+    await page.getByTestId('quiz-positions').check();
+    await expect.poll(rowValues, { timeout: 30_000 }).toMatch(/^GPU/);
+    expect(await rowValues()).not.toContain('0.00e+0');
+    await page.locator('[data-testid="quiz-answer"] summary').click();
+    expect(await page.getByTestId('quiz-answer').textContent()).toContain('Positional encodings');
+    await shot(page, 'quiz-positions');
+    await page.close();
+  });
+});
