@@ -32,6 +32,8 @@ export type { Comparison, Tolerance, VerificationReport, StageReport } from './v
 export { requestGpuDevice, describeDevice } from './gpu/device';
 export type { GpuDeviceOptions, AdapterDescription } from './gpu/device';
 export { createGpuAttention, DEFAULT_TUNING, SOFTWARE_TUNING, tuningFor } from './kernels/attention';
+export { createAttentionSession } from './kernels/session';
+export type { AttentionSession } from './kernels/session';
 export type { GpuAttention, RunOptions, RunResult, AttentionBuffers, AttentionTuning } from './kernels/attention';
 export { createFlashAttention, FLASH_MAX_DHEAD, FLASH_MAX_GRID_SIDE } from './kernels/flash';
 export type {

@@ -389,17 +389,19 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
         if (lengths[name] > 0) encoder.copyBufferToBuffer(buffer, offset * 4, staging[index], 0, lengths[name] * 4);
       });
       device.queue.submit([encoder.finish()]);
-      const timesPromise = useTimer ? useTimer.read() : Promise.resolve(null);
-      arrays = await Promise.all(
-        unique.map(async (name, index) => {
-          const buffer = staging[index];
-          await buffer.mapAsync(GPUMapMode.READ);
-          const copy = new Float32Array(buffer.getMappedRange(0, lengths[name] * 4).slice(0));
-          buffer.destroy();
-          return [name, copy] as [ResultName, Float32Array];
-        }),
-      );
-      gpuTimes = await timesPromise;
+      // Awaited together, so a loss that rejects both never leaves an unhandled rejection.
+      [arrays, gpuTimes] = await Promise.all([
+        Promise.all(
+          unique.map(async (name, index) => {
+            const buffer = staging[index];
+            await buffer.mapAsync(GPUMapMode.READ);
+            const copy = new Float32Array(buffer.getMappedRange(0, lengths[name] * 4).slice(0));
+            buffer.destroy();
+            return [name, copy] as [ResultName, Float32Array];
+          }),
+        ),
+        useTimer ? useTimer.read() : Promise.resolve(null),
+      ]);
     } catch (error) {
       if (lostReason) throw new GpuDeviceLostError(lostReason.reason, lostReason.message);
       throw error;

@@ -7,11 +7,12 @@
 import { AttentionAbortError, AttentionError, AttentionInputError, GpuLimitError, WebGpuUnavailableError } from '../core/errors';
 import { RESULT_NAMES, type AttentionResult, type ResolvedShape } from '../core/types';
 import { validateAttention } from '../core/validate';
-import { describeDevice, requestGpuDevice, type AdapterDescription } from '../gpu/device';
+import { describeDevice, type AdapterDescription } from '../gpu/device';
 import { maxStorageBytes } from '../gpu/buffers';
 import type { Example } from '../inputs/examples';
 import { buildExample } from '../inputs/build';
 import { createGpuAttention, type GpuAttention, type RunResult } from '../kernels/attention';
+import { createAttentionSession, type AttentionSession } from '../kernels/session';
 import { sampleRows } from '../reference/attention';
 import { createSurfaceView, type CellInfo, type SurfaceView } from '../scene';
 import { LESSON_STEPS, STAGE_VIEWS, describeProblem, parseState, serializeState, type AppState, type LessonId, type StageView } from '../state';
@@ -142,19 +143,20 @@ export async function startApp(root: HTMLElement): Promise<void> {
   let device: GPUDevice | null = null;
   let adapter: AdapterDescription | null = null;
   let attention: GpuAttention | null = null;
-  try {
-    device = await requestGpuDevice();
+  let session: AttentionSession | null = null;
+  const showAdapter = () => {
+    if (!device) return;
     adapter = describeDevice(device);
-    attention = await createGpuAttention(device);
     adapterBadge.textContent = adapter.label;
+    adapterBadge.className = `badge${adapter.isSoftware ? ' warn' : ''}`;
     adapterBadge.title = `${adapter.label}\nfeatures: ${adapter.features.join(', ')}\nmax storage buffer: ${adapter.maxStorageBufferBindingSize} bytes`;
-    if (adapter.isSoftware) adapterBadge.classList.add('warn');
-    void device.lost.then((info) => {
-      if (info.reason === 'destroyed') return;
-      adapterBadge.textContent = 'GPU device lost';
-      adapterBadge.classList.add('bad');
-      messages.show('error', `The GPU device was lost (${info.message || info.reason}). Reload the page to start a new one.`, 'device-lost');
-    });
+  };
+  try {
+    session = await createAttentionSession();
+    device = session.device;
+    attention = session.attention;
+    showAdapter();
+    session.onDeviceChange((event) => void onDeviceChange(event));
   } catch (error) {
     device = null;
     attention = null;
@@ -163,6 +165,40 @@ export async function startApp(root: HTMLElement): Promise<void> {
     const text = error instanceof WebGpuUnavailableError ? error.message : errorText(error);
     messages.show('error', `${text} Meanwhile the app computes on the CPU (small sizes only) and draws with WebGL.`, 'no-webgpu');
   }
+
+  /** Device lost: say so; once the session has a new device, rebuild the scene and recompute. */
+  async function onDeviceChange(event: { recovered: boolean; message: string; error?: Error }): Promise<void> {
+    if (!event.recovered) {
+      latest++;
+      adapterBadge.textContent = 'GPU device lost: recovering…';
+      adapterBadge.className = 'badge bad';
+      messages.show(
+        'error',
+        event.error
+          ? `The GPU device was lost (${event.message}) and a new one could not be created: ${event.error.message}. Reload the page, or check chrome://gpu.`
+          : `The GPU device was lost (${event.message}). Creating a new device, kernels and scene…`,
+        'device-lost',
+      );
+      return;
+    }
+    device = session!.device;
+    attention = session!.attention;
+    lessonAttention = null;
+    showAdapter();
+    surface.destroy();
+    surface = await createSurfaceView(canvas, device);
+    surface.onChange = () => updateLegend();
+    await apply(good);
+    messages.show('info', `Recovered from a lost GPU device (${event.message}): new device, kernels and scene; the view was recomputed.`, 'device-lost', 8000);
+  }
+
+  // A hook for tests and the curious: lose the device on purpose and watch the recovery.
+  (window as unknown as { attentionLens: object }).attentionLens = {
+    loseDevice: () => session?.device.destroy(),
+    get recoveries() {
+      return session?.recoveries ?? 0;
+    },
+  };
   const reference = createReferenceClient();
   const cpuWorkers = Math.max(1, Math.min(8, navigator.hardwareConcurrency || 2));
   let surface: SurfaceView;

@@ -1,0 +1,101 @@
+/**
+ * A GPU attention session that survives device loss: when the device is lost (driver reset,
+ * `device.destroy()` by someone else, GPU process crash) it requests a new device, rebuilds the
+ * kernels and tells its listeners, so the app can rebuild its scene and recompute the view
+ * without a page reload.
+ */
+import { GpuDeviceLostError } from '../core/errors';
+import type { AttentionInputs, AttentionShape, ResultName } from '../core/types';
+import { requestGpuDevice, type GpuDeviceOptions } from '../gpu/device';
+import { createGpuAttention, type GpuAttention, type RunOptions, type RunResult } from './attention';
+
+export interface AttentionSession {
+  /** The current device (replaced after a loss). */
+  readonly device: GPUDevice;
+  /** The current attention pipeline (replaced after a loss). */
+  readonly attention: GpuAttention;
+  /** How many times the session has recovered from a lost device. */
+  readonly recoveries: number;
+  /**
+   * Run on the current device. A run the loss interrupts rejects with GpuDeviceLostError; the
+   * session is already recovering, and `ready()` resolves when the next run can start.
+   */
+  run<K extends ResultName = ResultName>(shape: AttentionShape, inputs: AttentionInputs, options?: RunOptions<K>): Promise<RunResult<K>>;
+  /** Resolves when no recovery is under way (rejects if the last recovery failed). */
+  ready(): Promise<void>;
+  /**
+   * Called when the device is lost (`recovered` false, with the loss message) and again when a
+   * new device and pipeline are ready (`recovered` true), or when recovery failed (`error`).
+   */
+  onDeviceChange(listener: (event: { recovered: boolean; message: string; error?: Error }) => void): () => void;
+  /** Destroy the pipeline and the device, on purpose: no recovery follows. */
+  destroy(): void;
+}
+
+/** Open a session: request a device and build the kernels. */
+export async function createAttentionSession(options: GpuDeviceOptions = {}): Promise<AttentionSession> {
+  let device = await requestGpuDevice(options);
+  let attention = await createGpuAttention(device);
+  let recoveries = 0;
+  let closing = false;
+  let recovering: Promise<void> = Promise.resolve();
+  const listeners = new Set<(event: { recovered: boolean; message: string; error?: Error }) => void>();
+  const emit = (event: { recovered: boolean; message: string; error?: Error }) => listeners.forEach((l) => l(event));
+
+  const watch = (watched: GPUDevice) => {
+    void watched.lost.then((info) => {
+      if (closing || watched !== device) return;
+      const message = info.message || info.reason;
+      emit({ recovered: false, message });
+      recovering = (async () => {
+        try {
+          attention.destroy();
+          device = await requestGpuDevice(options);
+          attention = await createGpuAttention(device);
+          recoveries++;
+          watch(device);
+          emit({ recovered: true, message });
+        } catch (error) {
+          emit({ recovered: false, message, error: error as Error });
+          throw error;
+        }
+      })();
+    });
+  };
+  watch(device);
+
+  return {
+    get device() {
+      return device;
+    },
+    get attention() {
+      return attention;
+    },
+    get recoveries() {
+      return recoveries;
+    },
+    async run(shape, inputs, runOptions) {
+      await recovering;
+      try {
+        return await attention.run(shape, inputs, runOptions);
+      } catch (error) {
+        if (error instanceof GpuDeviceLostError) throw error;
+        // A loss can surface as another error (a failed mapAsync, say) before `lost` settles.
+        if (device.lost && (await Promise.race([device.lost.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))]))) {
+          throw new GpuDeviceLostError('unknown', (error as Error).message);
+        }
+        throw error;
+      }
+    },
+    ready: () => recovering,
+    onDeviceChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    destroy() {
+      closing = true;
+      attention.destroy();
+      device.destroy();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright';
+import { canvasShot, launch, openApp, shot, verdict } from './browser';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('never break', () => {
+  it('a lost GPU device is reported, and device, kernels and scene are recreated without a reload', async () => {
+    const { page } = await openApp(browser, '?input=random&seqLen=200&heads=2&dModel=32&dHead=16');
+    expect(await verdict(page)).toBe('pass');
+    await page.evaluate(() => (window as unknown as { attentionLens: { loseDevice(): void } }).attentionLens.loseDevice());
+    await expect.poll(() => page.evaluate(() => (window as unknown as { attentionLens: { recoveries: number } }).attentionLens.recoveries), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => page.getByTestId('messages').textContent(), { timeout: 60_000 }).toContain('Recovered from a lost GPU device');
+    expect(await verdict(page)).toBe('pass');
+    await expect.poll(() => page.getByTestId('verify-status').getAttribute('data-state'), { timeout: 60_000 }).toBe('pass');
+    const { colours } = await canvasShot(page, 'after-device-loss');
+    expect(colours).toBeGreaterThan(40);
+    expect(await page.getByTestId('adapter').textContent()).not.toContain('lost');
+    await shot(page, 'after-device-loss');
+    await page.close();
+  });
+});
