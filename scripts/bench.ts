@@ -1,0 +1,173 @@
+/**
+ * `npm run bench`: serve the built app (dist/, made by `vite build` in the npm script) with
+ * `vite preview`, open bench.html in headless Chromium through Playwright, run the sweep there
+ * (src/bench/sweep.ts), print the table and write the JSON report (and a CSV beside it).
+ * Exits 0 when every record verified and nothing failed, 1 otherwise, 2 for bad arguments.
+ *
+ * Run with tsx: `tsx scripts/bench.ts --sizes 64,256 --repeats 2`.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { chromium, type Browser } from 'playwright';
+import { preview, type PreviewServer } from 'vite';
+import { BenchArgumentError, benchUsage, parseBenchArgs, type BenchArgs } from '../src/bench/args.ts';
+import { finishReport, formatTable, sweepToCsv, type Peak, type SweepReport, type SweepSettings } from '../src/bench/sweep.ts';
+import { chromiumArgs, requireChromium } from './chromium.ts';
+
+/** Bench results go here by default; the timestamped files are git-ignored. */
+const RESULTS_DIR = 'bench-results';
+
+/**
+ * A justified upper bound on the throughput of this machine's CPU, for a software adapter
+ * (SwiftShader runs the "GPU" on the CPU): physical cores × clock × f32 SIMD lanes × 2 (a
+ * fused multiply-add is 2 FLOPs) × 2 FMA pipes per core. The two pipes are an assumption (true
+ * of AMD Zen and Intel Skylake and later; older or smaller cores have one, halving the peak),
+ * and the base clock is used (turbo would raise it). Null when /proc/cpuinfo is not readable.
+ */
+export function estimateCpuPeak(): Peak | null {
+  let info: string;
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return null;
+  }
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim();
+  const flags = new Set((field('flags') ?? '').split(/\s+/));
+  const logical = cpus().length;
+  const siblings = Number(field('siblings'));
+  const coresPerSocket = Number(field('cpu cores'));
+  const threadsPerCore = siblings > 0 && coresPerSocket > 0 ? Math.max(1, Math.round(siblings / coresPerSocket)) : 1;
+  const cores = Math.max(1, Math.round(logical / threadsPerCore));
+  const mhz = cpus()[0]?.speed || Number(field('cpu MHz')) || 0;
+  if (!(mhz > 0)) return null;
+  const [lanes, isa] = flags.has('avx512f') ? [16, 'AVX-512'] : flags.has('avx2') || flags.has('avx') ? [8, flags.has('avx2') ? 'AVX2' : 'AVX'] : [4, 'SSE'];
+  const fma = flags.has('fma');
+  const perCycle = lanes * 2 * (fma ? 2 : 1);
+  const ghz = mhz / 1000;
+  const gflops = cores * ghz * perCycle;
+  const model = field('model name') ?? 'unknown CPU';
+  return {
+    gflops,
+    source:
+      `estimate for a software adapter (it runs on the CPU: ${model}): ${cores} core${cores === 1 ? '' : 's'} × ${ghz.toFixed(2)} GHz × ` +
+      `${lanes} f32 lanes (${isa}) × ${fma ? '2 (FMA) × 2 FMA pipes per core (assumed, as on Zen and Skylake+)' : '2 (separate add and multiply pipes)'}; base clock, no turbo`,
+  };
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'unknown';
+}
+
+function defaultOut(report: SweepReport): string {
+  const a = report.adapter;
+  const name = a ? slug([a.vendor, a.architecture || a.device].filter(Boolean).join(' ')) : 'no-gpu';
+  const stamp = report.date.replace(/[:.]/g, '-');
+  return join(RESULTS_DIR, `bench-${name}-${stamp}.json`);
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s (--timeout)`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function bench(args: BenchArgs): Promise<number> {
+  if (args.hardware) process.env.CHROMIUM_GPU = 'hardware';
+  if (!existsSync('dist/bench.html')) {
+    throw new Error('dist/bench.html is missing: run `npm run build` first (`npm run bench` builds for you).');
+  }
+  const executablePath = requireChromium();
+  let server: PreviewServer | undefined;
+  let browser: Browser | undefined;
+  try {
+    server = await preview({ preview: { port: 0, host: '127.0.0.1', strictPort: false }, logLevel: 'warn' });
+    const address = server.httpServer.address();
+    if (!address || typeof address === 'string') throw new Error('vite preview did not report a port');
+    browser = await chromium.launch({ executablePath, args: chromiumArgs(), headless: true });
+    const page = await browser.newPage();
+    page.on('console', (message) => {
+      const line = message.text();
+      if (line.startsWith('[bench]')) console.log(line);
+      else if (message.type() === 'error') console.error(`[page] ${line}`);
+    });
+    page.on('pageerror', (error) => console.error(`[page] uncaught: ${error.message}`));
+    await page.goto(`http://127.0.0.1:${address.port}/bench.html`);
+    await page.waitForFunction(() => window.attentionBench !== undefined, undefined, { timeout: 60_000 });
+    const ready = await page.evaluate(() => window.attentionBench!.ready);
+    console.log(`[bench] adapter: ${ready.adapter?.label ?? `none (${ready.error})`}`);
+
+    const peak: Peak | null = args.peakGflops !== null
+      ? { gflops: args.peakGflops, source: '--peak-gflops' }
+      : ready.adapter?.isSoftware ? estimateCpuPeak() : null;
+    const settings: SweepSettings = {
+      sizes: args.sizes,
+      repeats: args.repeats,
+      warmup: args.warmup,
+      paths: args.paths,
+      dModel: args.dModel,
+      heads: args.heads,
+      dHead: args.dHead,
+      causal: args.causal,
+      seed: args.seed,
+      verify: args.verify,
+      peak,
+    };
+    const { report: raw } = await withTimeout(
+      page.evaluate((options) => window.attentionBench!.run(options), settings),
+      args.timeoutMs,
+      'the sweep',
+    );
+    // Recomputed here from the records, so the table and the JSON come from the same code in Node.
+    const report = finishReport(raw);
+    const out = args.out ?? defaultOut(report);
+    mkdirSync(dirname(out) || '.', { recursive: true });
+    const record = {
+      ...report,
+      host: { browser: `${browser.browserType().name()} ${browser.version()}`, chromiumFlags: chromiumArgs(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length },
+    };
+    writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
+    const csv = out.replace(/\.json$/i, '') + '.csv';
+    writeFileSync(csv, sweepToCsv(report));
+    console.log('');
+    console.log(formatTable(report));
+    console.log('');
+    console.log(`wrote ${out} and ${csv}`);
+    if (!report.pass) console.error('bench: some records failed or did not verify (see above)');
+    return report.pass ? 0 : 1;
+  } finally {
+    await browser?.close();
+    if (server) await new Promise<void>((resolve) => server!.httpServer.close(() => resolve()));
+  }
+}
+
+async function main(): Promise<number> {
+  let args: BenchArgs;
+  try {
+    args = parseBenchArgs(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof BenchArgumentError) {
+      console.error(`bench: ${error.message}\nRun with --help for the options.`);
+      return 2;
+    }
+    throw error;
+  }
+  if (args.help) {
+    console.log(benchUsage());
+    return 0;
+  }
+  try {
+    return await bench(args);
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main();

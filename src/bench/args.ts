@@ -1,0 +1,197 @@
+/**
+ * Command-line arguments of `npm run bench` (scripts/bench.ts). Pure: no Node APIs beyond the
+ * array of strings, so the parser is unit-tested like any function, and every bad argument
+ * becomes a {@link BenchArgumentError} naming the option, what was given and what is allowed.
+ */
+import { AttentionError } from '../core/errors';
+import { BENCH_PATHS, BENCH_PATH_IDS, type BenchPathId } from './sweep';
+
+/** A bad command-line argument: which option, what was given, what is allowed. */
+export class BenchArgumentError extends AttentionError {
+  override name = 'BenchArgumentError';
+  constructor(
+    /** The option as typed on the command line, e.g. `'--sizes'` (or the unknown argument itself). */
+    readonly option: string,
+    /** What was given, as text. */
+    readonly given: string,
+    /** What is allowed, as text. */
+    readonly allowed: string,
+  ) {
+    super(`${option}: got ${given}; allowed: ${allowed}`);
+  }
+}
+
+/** Everything `npm run bench` can be told. */
+export interface BenchArgs {
+  /** Sequence lengths, in the order given (duplicates removed). */
+  sizes: number[];
+  repeats: number;
+  warmup: number;
+  paths: BenchPathId[];
+  dModel: number;
+  heads: number;
+  dHead: number;
+  causal: boolean;
+  seed: number;
+  verify: boolean;
+  /** Where the JSON goes; null: bench-results/bench-<adapter>-<timestamp>.json. */
+  out: string | null;
+  /** Launch Chromium with the hardware-GPU flags (CHROMIUM_GPU=hardware) instead of SwiftShader. */
+  hardware: boolean;
+  /** A peak GFLOP/s to report fractions against (e.g. from the GPU's datasheet); null: estimate for software adapters only. */
+  peakGflops: number | null;
+  /** Milliseconds the whole sweep may take before the script gives up. */
+  timeoutMs: number;
+  help: boolean;
+}
+
+/** Default sizes: powers of two from 64 to 2048. */
+export const DEFAULT_SIZES = [64, 128, 256, 512, 1024, 2048];
+
+/** The defaults, a shape of a small transformer layer (width = heads·dHead = dModel). */
+export const DEFAULT_BENCH_ARGS: Readonly<BenchArgs> = {
+  sizes: DEFAULT_SIZES,
+  repeats: 3,
+  warmup: 1,
+  paths: BENCH_PATH_IDS,
+  dModel: 64,
+  heads: 4,
+  dHead: 16,
+  causal: false,
+  seed: 42,
+  verify: true,
+  out: null,
+  hardware: false,
+  peakGflops: null,
+  timeoutMs: 30 * 60_000,
+  help: false,
+};
+
+/** Largest sequence length accepted (the GPU path's own limits apply below it). */
+export const MAX_BENCH_SIZE = 65536;
+
+type ValueOption = '--sizes' | '--repeats' | '--warmup' | '--paths' | '--d-model' | '--heads' | '--d-head' | '--seed' | '--out' | '--peak-gflops' | '--timeout';
+type FlagOption = '--causal' | '--no-causal' | '--no-verify' | '--verify' | '--hardware' | '--help' | '-h';
+
+const VALUE_OPTIONS: readonly ValueOption[] = ['--sizes', '--repeats', '--warmup', '--paths', '--d-model', '--heads', '--d-head', '--seed', '--out', '--peak-gflops', '--timeout'];
+const FLAG_OPTIONS: readonly FlagOption[] = ['--causal', '--no-causal', '--no-verify', '--verify', '--hardware', '--help', '-h'];
+
+function integer(option: string, text: string, min: number, max: number): number {
+  const value = /^\s*[+-]?\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new BenchArgumentError(option, `'${text}'`, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function list(option: string, text: string): string[] {
+  const items = text.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new BenchArgumentError(option, `'${text}'`, 'a comma-separated list with no empty items');
+  return items;
+}
+
+/**
+ * Parse `npm run bench -- …` arguments (argv without node and the script). Accepts
+ * `--option value` and `--option=value`. Throws {@link BenchArgumentError} for an unknown
+ * option, a missing value, a non-integer or out-of-range number, a size < 1 or an unknown path.
+ */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const args: BenchArgs = { ...DEFAULT_BENCH_ARGS, sizes: [...DEFAULT_SIZES], paths: [...BENCH_PATH_IDS] };
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i];
+    const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
+    const name = eq >= 0 ? raw.slice(0, eq) : raw;
+    if ((FLAG_OPTIONS as readonly string[]).includes(name)) {
+      if (eq >= 0) throw new BenchArgumentError(name, `'${raw}'`, `${name} on its own (it takes no value)`);
+      switch (name as FlagOption) {
+        case '--causal': args.causal = true; break;
+        case '--no-causal': args.causal = false; break;
+        case '--no-verify': args.verify = false; break;
+        case '--verify': args.verify = true; break;
+        case '--hardware': args.hardware = true; break;
+        case '--help':
+        case '-h': args.help = true; break;
+      }
+      continue;
+    }
+    if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
+      throw new BenchArgumentError(raw, 'an unknown argument', `one of ${[...VALUE_OPTIONS, ...FLAG_OPTIONS].join(', ')} (see --help)`);
+    }
+    const option = name as ValueOption;
+    let value: string;
+    if (eq >= 0) {
+      value = raw.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      // "--sizes --repeats 2" is a missing value, not a size called "--repeats"; negative numbers are values.
+      if (next === undefined || (next.startsWith('--') && next.length > 2)) {
+        throw new BenchArgumentError(option, 'no value', `${option} followed by a value (see --help)`);
+      }
+      value = next;
+      i++;
+    }
+    if (value.trim() === '') throw new BenchArgumentError(option, 'an empty value', `${option} followed by a value (see --help)`);
+    switch (option) {
+      case '--sizes': {
+        const sizes = list(option, value).map((s) => integer(option, s, 1, MAX_BENCH_SIZE));
+        args.sizes = [...new Set(sizes)];
+        break;
+      }
+      case '--paths': {
+        const paths = list(option, value).map((p) => {
+          if (!(BENCH_PATH_IDS as readonly string[]).includes(p)) {
+            throw new BenchArgumentError(option, `'${p}'`, `a comma-separated list of ${BENCH_PATH_IDS.join(', ')}`);
+          }
+          return p as BenchPathId;
+        });
+        args.paths = [...new Set(paths)];
+        break;
+      }
+      case '--repeats': args.repeats = integer(option, value, 1, 1000); break;
+      case '--warmup': args.warmup = integer(option, value, 0, 1000); break;
+      case '--d-model': args.dModel = integer(option, value, 1, 4096); break;
+      case '--heads': args.heads = integer(option, value, 1, 256); break;
+      case '--d-head': args.dHead = integer(option, value, 1, 4096); break;
+      case '--seed': args.seed = integer(option, value, 0, 2 ** 31 - 1); break;
+      case '--out': args.out = value; break;
+      case '--timeout': args.timeoutMs = integer(option, value, 1, 24 * 3600) * 1000; break;
+      case '--peak-gflops': {
+        const peak = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+        if (!(peak > 0) || !Number.isFinite(peak)) throw new BenchArgumentError(option, `'${value}'`, 'a number > 0 (GFLOP/s)');
+        args.peakGflops = peak;
+        break;
+      }
+    }
+  }
+  return args;
+}
+
+/** The `--help` text. */
+export function benchUsage(): string {
+  const d = DEFAULT_BENCH_ARGS;
+  const paths = BENCH_PATH_IDS.map((id) => `    ${id.padEnd(6)} ${BENCH_PATHS[id].label}: ${BENCH_PATHS[id].description}`).join('\n');
+  return `Usage: npm run bench -- [options]
+
+Builds the app, serves it with vite preview, opens bench.html in headless Chromium (WebGPU on
+SwiftShader unless --hardware) and runs every path on every size: medians and spread over the
+repeats, GFLOP/s, ratios, and each path's max error against the f64 reference. Prints a table
+and writes the JSON report.
+
+Options:
+  --sizes N,N,…       sequence lengths (default ${d.sizes.join(',')})
+  --repeats N         timed repeats per size and path, median reported (default ${d.repeats})
+  --warmup N          untimed runs first (default ${d.warmup})
+  --paths P,P,…       which paths, first is the ratios' baseline (default ${d.paths.join(',')}):
+${paths}
+  --d-model N         embedding width (default ${d.dModel})
+  --heads N           heads (default ${d.heads})
+  --d-head N          width of a head (default ${d.dHead})
+  --causal            causal mask (default off; --no-causal)
+  --seed N            seed of the random inputs (default ${d.seed})
+  --out FILE          JSON report (default bench-results/bench-<adapter>-<timestamp>.json)
+  --no-verify         skip the reference check
+  --hardware          Chromium flags for a real GPU (as CHROMIUM_GPU=hardware)
+  --peak-gflops X     peak GFLOP/s of the device, for "% of peak" (default: estimated for software adapters only)
+  --timeout S         give up after S seconds (default ${d.timeoutMs / 1000})
+  --help              this text`;
+}

@@ -1,0 +1,789 @@
+/**
+ * The benchmark sweep: every selected path (GPU kernels, fast CPU, the tfjs peer, …) on the
+ * same shapes, in the same browser, on the same adapter, with medians and spread over repeats
+ * and each path's error against the f64 reference. Shared by the bench page (`npm run bench`)
+ * and the app's sweep panel, so both measure the same thing the same way.
+ *
+ * Import rules, on purpose: nothing here imports WebGPU kernels or tfjs statically. The GPU
+ * path uses the GpuAttention it is handed (or loads the kernels on demand for another
+ * tuning), and the tfjs peer is imported on demand. That keeps this module loadable in Node
+ * (`scripts/bench.ts` prints the table with {@link formatTable}; unit tests cover the pure
+ * report functions) and keeps tfjs out of any bundle that does not select it.
+ */
+import { STAGE_NAMES, RESULT_NAMES, type AttentionInputs, type AttentionResult, type AttentionShape, type ResultName, type StageName } from '../core/types';
+import { AttentionAbortError, AttentionError } from '../core/errors';
+import type { AdapterDescription } from '../gpu/device';
+import { describeDevice } from '../gpu/device';
+import type { AttentionTuning, GpuAttention } from '../kernels/attention';
+import { attentionCpu, attentionCpuRows, sampleRows } from '../reference/attention';
+import { makeRandomInputs } from '../reference/random';
+import { verifyAttention } from '../verify/compare';
+import { attentionCpuParallel } from '../cpu/parallel';
+import type { FastAttentionResult } from '../cpu/fast-attention';
+import { attentionBytes, attentionFlops, crossover, fitLogLogSlope, median, spread, type LogLogFit, type Spread, type StageCounts } from './metrics';
+
+/** How a path's `total` was measured. */
+export type TimingSource =
+  /** GPU timestamps around each compute pass: device time only, no upload, readback or submit. */
+  | 'timestamp-query'
+  /** `performance.now()` around each stage (or the whole run), on the page's main thread. */
+  | 'wall-clock'
+  /** `performance.now()` around compute plus the readback of the output (a peer with no stage split). */
+  | 'wall-clock+readback';
+
+/** The timings of one repeat of one path. All in milliseconds. */
+export interface RepeatTiming {
+  /** Per stage, or null for a path that cannot split its work into our four stages. */
+  stages: Record<StageName, number> | null;
+  /** The path's primary time (see `source`). */
+  total: number;
+  /**
+   * From the call to the result in JavaScript: uploads, submission, readback of the output
+   * and (CPU) worker start-up included. Every path has one, so wall ratios compare like with like.
+   */
+  wall: number;
+  source: TimingSource;
+  /** Extra measurements a path offers (e.g. tfjs `kernelMs` from its own timestamp queries). */
+  extra?: Record<string, number>;
+}
+
+/** Median and spread of a list of repeats, per stage and for total, wall and extras. */
+export interface TimingSummary {
+  stages: Record<StageName, number> | null;
+  total: number;
+  wall: number;
+  extra?: Record<string, number>;
+}
+
+/** What the reference check found for one path at one size. */
+export interface Verification {
+  /** 'full': every array element; 'sampled-rows': whole query rows (`rows` of them); 'off': --no-verify. */
+  mode: 'full' | 'sampled-rows' | 'off';
+  rows: number;
+  /** Every compared array within the default tolerances of `verifyAttention` (true when off). */
+  pass: boolean;
+  /** Which arrays failed, empty when all passed. */
+  failed: ResultName[];
+}
+
+/** One path at one size. */
+export interface SweepRecord {
+  seqLen: number;
+  path: string;
+  label: string;
+  source: TimingSource;
+  /** Every timed repeat, in order (warm-up runs excluded). */
+  timings: RepeatTiming[];
+  median: TimingSummary;
+  spread: { stages: Record<StageName, Spread> | null; total: Spread; wall: Spread };
+  /** FLOPs per stage (`attentionFlops`, full map whatever the mask, so paths compare directly). */
+  flops: StageCounts;
+  /** Minimum bytes moved per stage by the staged pipeline (`attentionBytes`). */
+  bytes: StageCounts;
+  /** flops.total / median total, in GFLOP/s. */
+  gflops: number;
+  /** Per stage GFLOP/s, or null without a stage split. */
+  stageGflops: Record<StageName, number> | null;
+  /** Largest |actual − reference| per array compared (null when not verified). */
+  maxError: Partial<Record<ResultName, number>> | null;
+  verification: Verification;
+  /** gflops / peak.gflops when the report has a peak. */
+  peakFraction?: number;
+}
+
+/** A (size, path) that threw: recorded so one failure does not lose the rest of the sweep. */
+export interface SweepFailure {
+  seqLen: number;
+  path: string;
+  error: string;
+}
+
+/** A path that could not start at all (e.g. the tfjs peer has no WebGPU backend here). */
+export interface UnavailablePath {
+  path: string;
+  label: string;
+  reason: string;
+}
+
+/** A fitted power law time ∝ seqLen^slope, per path and stage (or 'total'). */
+export interface SlopeFit extends LogLogFit {
+  path: string;
+  stage: StageName | 'total';
+}
+
+/** Where path `a` and path `b` cost the same (median totals, or a stage), by `crossover()`. */
+export interface Crossover {
+  a: string;
+  b: string;
+  stage: StageName | 'total';
+  /** The seqLen where the curves meet, or null if one stays above the other over the sweep. */
+  seqLen: number | null;
+  /** Which path is faster at the largest size. */
+  fasterAtLargest: string;
+}
+
+/** How many times slower `path` is than `baseline` at a size (> 1: the baseline is faster). */
+export interface Ratio {
+  seqLen: number;
+  baseline: string;
+  path: string;
+  /** path median total / baseline median total (each path's primary measure; see `source`). */
+  total: number;
+  /** path median wall / baseline median wall (the same kind of measure for every path). */
+  wall: number;
+}
+
+/** A peak throughput to state fractions against, and why that number. */
+export interface Peak {
+  gflops: number;
+  /** How the number was obtained (a datasheet, `--peak-gflops`, or an estimate and its assumptions). */
+  source: string;
+}
+
+/** Everything `npm run bench` writes: the project's performance record. */
+export interface SweepReport {
+  date: string;
+  userAgent: string;
+  hardwareConcurrency: number;
+  adapter: AdapterDescription | null;
+  /** The device limits the GPU paths ran under. */
+  limits: Record<string, number> | null;
+  options: SweepSettings;
+  records: SweepRecord[];
+  failures: SweepFailure[];
+  unavailable: UnavailablePath[];
+  fits: SlopeFit[];
+  crossovers: Crossover[];
+  ratios: Ratio[];
+  peak: Peak | null;
+  /** True when nothing failed and every verified record passed. */
+  pass: boolean;
+}
+
+/** What {@link runSweep} measures (everything JSON-serialisable, so it goes into the report). */
+export interface SweepSettings {
+  /** Sequence lengths (seqLen = kvLen, self-attention). */
+  sizes: number[];
+  /** Timed repeats per size and path. */
+  repeats: number;
+  /** Untimed runs before the repeats (pipeline compilation, JIT, buffer growth). */
+  warmup: number;
+  /** Paths in the order they run and appear; the first is the baseline of the ratios. */
+  paths: BenchPathId[];
+  dModel: number;
+  heads: number;
+  dHead: number;
+  causal: boolean;
+  seed: number;
+  /** Check each path against the f64 reference (full for small maps, sampled rows above). */
+  verify: boolean;
+  /** A peak to report fractions against (see {@link Peak}); null for none. */
+  peak?: Peak | null;
+}
+
+/** {@link SweepSettings} plus what cannot go into JSON. */
+export interface SweepOptions extends SweepSettings {
+  signal?: AbortSignal;
+  /** Called after each step: `done` of `total` steps, and what just finished. */
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+/** What the page or the app hands the sweep. */
+export interface SweepDeps {
+  /** The GpuAttention of the 'gpu' path (the app's own, so the same pipelines are measured). */
+  attention?: GpuAttention;
+  /** The device for GPU paths that make their own GpuAttention (another tuning); defaults to attention.device. */
+  device?: GPUDevice;
+}
+
+/** The full f64 reference is used while heads·seqLen·kvLen stays at or below this; sampled rows above. */
+export const FULL_REFERENCE_MAX_ENTRIES = 4 * 512 * 512;
+
+/** Query rows compared when the reference is sampled. */
+export const SAMPLED_ROWS = 24;
+
+/** The reference a path is checked against at one size. */
+export type Reference =
+  | { mode: 'full'; rows: null; expected: AttentionResult }
+  | { mode: 'sampled-rows'; rows: number[]; expected: Pick<AttentionResult, 'scores' | 'weights' | 'output'> };
+
+/** One benchmarked implementation, ready for a sweep. */
+export interface PathRunner {
+  /** One run on this shape; `timed` false for warm-up runs (a runner may skip extras then). */
+  run(shape: AttentionShape, inputs: AttentionInputs, timed: boolean, signal?: AbortSignal): Promise<RepeatTiming>;
+  /**
+   * The arrays of the last run in the reference's layout (full arrays, or the reference's rows:
+   * maps heads × rows × kvLen, output rows × width). Only what the path can produce.
+   */
+  actual(shape: AttentionShape, inputs: AttentionInputs, reference: Reference): Promise<Partial<AttentionResult>>;
+  dispose(): void;
+}
+
+/** A path of the sweep: how to label it and how to make its runner. */
+export interface PathSpec {
+  label: string;
+  /** What it is, for `--help` and the README. */
+  description: string;
+  /** Make the runner; throw {@link PathUnavailableError} when it cannot run here (recorded, not fatal). */
+  create(deps: SweepDeps): Promise<PathRunner>;
+}
+
+/** Thrown by a path's `create` when it cannot run on this browser or adapter. */
+export class PathUnavailableError extends AttentionError {
+  override name = 'PathUnavailableError';
+  constructor(readonly path: string, readonly reason: string) {
+    super(`${path}: unavailable: ${reason}`);
+  }
+}
+
+const gpuStages = (t: { projections: number; scores: number; softmax: number; output: number }): Record<StageName, number> => ({
+  projections: t.projections,
+  scores: t.scores,
+  softmax: t.softmax,
+  output: t.output,
+});
+
+/**
+ * A GPU path on a GpuAttention: the one in `deps` (no tuning given) or one made for `tuning`.
+ * Timing repeats read back only 'output', so readback does not dominate the wall time; the
+ * stage times are timestamp queries when the device has them (else per-stage wall clock).
+ */
+export function gpuPath(id: string, tuning?: (device: GPUDevice) => AttentionTuning): PathSpec['create'] {
+  return async (deps) => {
+    const device = deps.device ?? deps.attention?.device;
+    if (!device) throw new PathUnavailableError(id, 'no GPUDevice was given to the sweep (WebGPU unavailable?)');
+    let attention = tuning ? undefined : deps.attention;
+    let owned = false;
+    if (!attention) {
+      // Loaded on demand: see the module comment.
+      const kernels = await import('../kernels/attention');
+      attention = await kernels.createGpuAttention(device, tuning?.(device));
+      owned = true;
+    }
+    const gpu = attention;
+    return {
+      async run(shape, inputs, _timed, signal) {
+        const t0 = performance.now();
+        const result = await gpu.run(shape, inputs, { read: ['output'], signal });
+        const wall = performance.now() - t0;
+        const t = result.timings;
+        return { stages: gpuStages(t), total: t.total, wall, source: t.source };
+      },
+      async actual(shape, inputs, reference) {
+        if (reference.mode === 'full') {
+          const { timings: _ignored, ...arrays } = await gpu.run(shape, inputs);
+          return arrays;
+        }
+        // The buffers of the last timed run hold this shape: read the reference's rows from them.
+        return gpu.readRows(reference.rows);
+      },
+      dispose() {
+        if (owned) gpu.destroy();
+      },
+    };
+  };
+}
+
+/** The fast CPU path across workers (`attentionCpuParallel`): wall-clock stage times. */
+async function createCpuPath(): Promise<PathRunner> {
+  if (typeof Worker === 'undefined') throw new PathUnavailableError('cpu', 'this environment has no Web Workers');
+  let last: FastAttentionResult | null = null;
+  let lastShape: AttentionShape | null = null;
+  return {
+    async run(shape, inputs, _timed, signal) {
+      last = null;
+      const t0 = performance.now();
+      const result = await attentionCpuParallel(shape, inputs, { signal });
+      const wall = performance.now() - t0;
+      last = result;
+      lastShape = shape;
+      const t = result.timings;
+      return { stages: gpuStages(t), total: t.total, wall, source: 'wall-clock' };
+    },
+    async actual(shape, _inputs, reference) {
+      if (!last || lastShape?.seqLen !== shape.seqLen) throw new AttentionError('cpu: no run of this shape to verify');
+      const { timings: _ignored, ...arrays } = last;
+      return reference.mode === 'full' ? arrays : pickRows(shape, arrays, reference.rows);
+    },
+    dispose() {
+      last = null;
+    },
+  };
+}
+
+/** The tfjs-webgpu peer, loaded on demand (see `peer-tfjs.ts`). */
+async function createTfjsPath(): Promise<PathRunner> {
+  const { createTfjsPeer } = await import('./peer-tfjs');
+  return createTfjsPeer();
+}
+
+/**
+ * Every path the sweep knows, in default order. Adding one (e.g. the fused kernel, once it is
+ * a GpuAttention tuning) is one entry here:
+ * `fused: { label: 'GPU fused', description: '…', create: gpuPath('fused', (d) => ({ ...tuningFor(d), mode: 'fused' })) }`.
+ * `--paths` accepts exactly these keys.
+ */
+export const BENCH_PATHS = {
+  gpu: {
+    label: 'GPU unfused',
+    description: 'our WGSL kernels, one pass per stage (projections, scores, softmax, output); timestamp-query stage times',
+    create: gpuPath('gpu'),
+  },
+  cpu: {
+    label: 'CPU fast',
+    description: 'the blocked f32 CPU path split across Web Workers; wall-clock stage times (slowest worker), total includes worker start-up',
+    create: createCpuPath,
+  },
+  tfjs: {
+    label: 'tfjs-webgpu',
+    description: '@tensorflow/tfjs-backend-webgpu: matMul projections, per-head matMul, softmax, matMul; wall clock incl. output readback',
+    create: createTfjsPath,
+  },
+} satisfies Record<string, PathSpec>;
+
+/** Name of a path of {@link BENCH_PATHS}. */
+export type BenchPathId = keyof typeof BENCH_PATHS;
+
+/** The keys of {@link BENCH_PATHS}, in default order. */
+export const BENCH_PATH_IDS = Object.keys(BENCH_PATHS) as BenchPathId[];
+
+/**
+ * Scores, weights and output of chosen query rows out of full arrays, in the layout of
+ * `attentionCpuRows` (maps heads × rows × kvLen, output rows × width). Arrays absent from
+ * `full` stay absent.
+ */
+export function pickRows(shape: AttentionShape, full: Partial<AttentionResult>, rows: readonly number[]): Partial<AttentionResult> {
+  const seqLen = shape.seqLen;
+  const kvLen = shape.kvLen ?? seqLen;
+  const width = shape.heads * shape.dHead;
+  const out: Partial<AttentionResult> = {};
+  const pickMap = (map: Float32Array) => {
+    const picked = new Float32Array(shape.heads * rows.length * kvLen);
+    for (let h = 0; h < shape.heads; h++) {
+      rows.forEach((row, r) => {
+        const from = (h * seqLen + row) * kvLen;
+        picked.set(map.subarray(from, from + kvLen), (h * rows.length + r) * kvLen);
+      });
+    }
+    return picked;
+  };
+  if (full.scores) out.scores = pickMap(full.scores);
+  if (full.weights) out.weights = pickMap(full.weights);
+  if (full.output) {
+    const output = full.output;
+    const picked = new Float32Array(rows.length * width);
+    rows.forEach((row, r) => picked.set(output.subarray(row * width, (row + 1) * width), r * width));
+    out.output = picked;
+  }
+  return out;
+}
+
+/** The reference for a shape: the whole f64 result for small maps, sampled rows above. */
+export function makeReference(shape: AttentionShape, inputs: AttentionInputs): Reference {
+  const entries = shape.heads * shape.seqLen * (shape.kvLen ?? shape.seqLen);
+  if (entries <= FULL_REFERENCE_MAX_ENTRIES) return { mode: 'full', rows: null, expected: attentionCpu(shape, inputs) };
+  const rows = sampleRows(shape.seqLen, SAMPLED_ROWS);
+  const { scores, weights, output } = attentionCpuRows(shape, inputs, rows);
+  return { mode: 'sampled-rows', rows, expected: { scores, weights, output } };
+}
+
+function summarize(timings: RepeatTiming[]): { median: TimingSummary; spread: SweepRecord['spread'] } {
+  const pick = (f: (t: RepeatTiming) => number) => timings.map(f);
+  const hasStages = timings.every((t) => t.stages !== null);
+  const stageMedian = hasStages ? (Object.fromEntries(STAGE_NAMES.map((s) => [s, median(pick((t) => t.stages![s]))])) as Record<StageName, number>) : null;
+  const stageSpread = hasStages ? (Object.fromEntries(STAGE_NAMES.map((s) => [s, spread(pick((t) => t.stages![s]))])) as Record<StageName, Spread>) : null;
+  const extraKeys = [...new Set(timings.flatMap((t) => Object.keys(t.extra ?? {})))];
+  const extra = Object.fromEntries(
+    extraKeys
+      .map((key) => [key, timings.map((t) => t.extra?.[key]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v))] as const)
+      .filter(([, values]) => values.length > 0)
+      .map(([key, values]) => [key, median(values)]),
+  );
+  return {
+    median: {
+      stages: stageMedian,
+      total: median(pick((t) => t.total)),
+      wall: median(pick((t) => t.wall)),
+      ...(extraKeys.length > 0 ? { extra } : {}),
+    },
+    spread: { stages: stageSpread, total: spread(pick((t) => t.total)), wall: spread(pick((t) => t.wall)) },
+  };
+}
+
+/** GFLOP/s of `flops` in `ms`, or 0 when the time is not positive (a timer that read 0). */
+function rate(flops: number, ms: number): number {
+  return ms > 0 && Number.isFinite(ms) ? flops / (ms * 1e6) : 0;
+}
+
+/**
+ * Build one record from a path's repeats and its verification. Pure: the sweep uses it, and
+ * the unit tests build synthetic records with it.
+ */
+export function makeRecord(
+  settings: Pick<SweepSettings, 'dModel' | 'heads' | 'dHead' | 'causal'>,
+  seqLen: number,
+  path: string,
+  label: string,
+  timings: RepeatTiming[],
+  maxError: Partial<Record<ResultName, number>> | null,
+  verification: Verification,
+): SweepRecord {
+  if (timings.length === 0) throw new RangeError(`makeRecord: ${path} at seqLen ${seqLen} has no timed repeats`);
+  const shape: AttentionShape = { seqLen, dModel: settings.dModel, heads: settings.heads, dHead: settings.dHead, causal: settings.causal };
+  const flops = attentionFlops(shape);
+  const { median: med, spread: spr } = summarize(timings);
+  return {
+    seqLen,
+    path,
+    label,
+    source: timings[0].source,
+    timings,
+    median: med,
+    spread: spr,
+    flops,
+    bytes: attentionBytes(shape),
+    gflops: rate(flops.total, med.total),
+    stageGflops: med.stages ? (Object.fromEntries(STAGE_NAMES.map((s) => [s, rate(flops[s], med.stages![s])])) as Record<StageName, number>) : null,
+    maxError,
+    verification,
+  };
+}
+
+/** Ratios of every path to the baseline (the first path) at each size where both ran. */
+export function computeRatios(records: readonly SweepRecord[], paths: readonly string[]): Ratio[] {
+  const [baseline, ...others] = paths;
+  const ratios: Ratio[] = [];
+  if (baseline === undefined) return ratios;
+  const sizes = [...new Set(records.map((r) => r.seqLen))].sort((a, b) => a - b);
+  for (const seqLen of sizes) {
+    const base = records.find((r) => r.seqLen === seqLen && r.path === baseline);
+    if (!base) continue;
+    for (const path of others) {
+      const other = records.find((r) => r.seqLen === seqLen && r.path === path);
+      if (!other) continue;
+      ratios.push({ seqLen, baseline, path, total: other.median.total / base.median.total, wall: other.median.wall / base.median.wall });
+    }
+  }
+  return ratios;
+}
+
+/** log-log slope of time against seqLen per path, per stage and total (paths with ≥ 2 sizes). */
+export function computeFits(records: readonly SweepRecord[], paths: readonly string[]): SlopeFit[] {
+  const fits: SlopeFit[] = [];
+  for (const path of paths) {
+    const own = records.filter((r) => r.path === path).sort((a, b) => a.seqLen - b.seqLen);
+    if (own.length < 2) continue;
+    const xs = own.map((r) => r.seqLen);
+    const series: Array<[StageName | 'total', number[] | null]> = [
+      ['total', own.map((r) => r.median.total)],
+      ...STAGE_NAMES.map((s): [StageName, number[] | null] => [s, own.every((r) => r.median.stages) ? own.map((r) => r.median.stages![s]) : null]),
+    ];
+    for (const [stage, ys] of series) {
+      // A timer that read 0 has no logarithm: no fit rather than a wrong one.
+      if (!ys || ys.some((y) => !(y > 0))) continue;
+      fits.push({ path, stage, ...fitLogLogSlope(xs, ys) });
+    }
+  }
+  return fits;
+}
+
+/** Where `a` and `b` cross (total and each stage), over the sizes both ran. */
+export function computeCrossovers(records: readonly SweepRecord[], a: string, b: string): Crossover[] {
+  const sizes = [...new Set(records.map((r) => r.seqLen))].sort((x, y) => x - y);
+  const pairs = sizes
+    .map((n) => [records.find((r) => r.seqLen === n && r.path === a), records.find((r) => r.seqLen === n && r.path === b)] as const)
+    .filter((p): p is readonly [SweepRecord, SweepRecord] => !!p[0] && !!p[1]);
+  if (pairs.length === 0) return [];
+  const out: Crossover[] = [];
+  const stages: Array<StageName | 'total'> = ['total', ...STAGE_NAMES];
+  for (const stage of stages) {
+    const value = (r: SweepRecord) => (stage === 'total' ? r.median.total : r.median.stages?.[stage]);
+    const ya = pairs.map(([ra]) => value(ra));
+    const yb = pairs.map(([, rb]) => value(rb));
+    if ([...ya, ...yb].some((y) => y === undefined || !(y > 0))) continue;
+    const xs = pairs.map(([ra]) => ra.seqLen);
+    const last = pairs.length - 1;
+    out.push({
+      a,
+      b,
+      stage,
+      seqLen: crossover(xs, ya as number[], yb as number[]),
+      fasterAtLargest: (ya[last] as number) <= (yb[last] as number) ? a : b,
+    });
+  }
+  return out;
+}
+
+/**
+ * Fill in the derived parts of a report (ratios, fits, crossovers, peak fractions, pass)
+ * from its records. Pure; call again after changing `peak`.
+ */
+export function finishReport(report: Omit<SweepReport, 'fits' | 'crossovers' | 'ratios' | 'pass'> & Partial<SweepReport>): SweepReport {
+  const paths = report.options.paths.filter((p) => report.records.some((r) => r.path === p));
+  const records = report.records.map((r) => {
+    const { peakFraction: _old, ...rest } = r;
+    return report.peak && report.peak.gflops > 0 ? { ...rest, peakFraction: r.gflops / report.peak.gflops } : rest;
+  });
+  const crossovers: Crossover[] = [];
+  // GPU against CPU is the question the sweep answers; every other GPU path against the CPU too.
+  for (const gpu of paths.filter((p) => p !== 'cpu' && p !== 'tfjs')) {
+    if (paths.includes('cpu')) crossovers.push(...computeCrossovers(records, gpu, 'cpu'));
+  }
+  return {
+    ...report,
+    records,
+    fits: computeFits(records, paths),
+    crossovers,
+    ratios: computeRatios(records, paths),
+    pass: report.failures.length === 0 && records.every((r) => r.verification.pass),
+  };
+}
+
+const fmt = (value: number | null | undefined, digits = 2): string => {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  if (value !== 0 && Math.abs(value) < 10 ** -digits) return value.toExponential(1);
+  return value.toFixed(digits);
+};
+
+function padTable(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd()).join('\n');
+}
+
+/** The worst (largest) error of a record, and which array it is in. */
+function worstError(r: SweepRecord): string {
+  if (!r.maxError) return '–';
+  let worst: [string, number] | null = null;
+  for (const name of RESULT_NAMES) {
+    const e = r.maxError[name];
+    if (e !== undefined && (worst === null || e > worst[1])) worst = [name, e];
+  }
+  return worst ? `${worst[1].toExponential(1)} ${worst[0]}` : '–';
+}
+
+/**
+ * The report as plain text: one line per size and path (stage medians, total with its IQR,
+ * wall, GFLOP/s, % of peak, worst error), then ratios, slopes and crossovers.
+ */
+export function formatTable(report: SweepReport): string {
+  const o = report.options;
+  const lines: string[] = [];
+  lines.push(
+    `adapter: ${report.adapter?.label ?? 'none'}; shape: dModel ${o.dModel}, heads ${o.heads}, dHead ${o.dHead}${o.causal ? ', causal' : ''}; ` +
+      `${o.repeats} repeats (median), ${o.warmup} warm-up; seed ${o.seed}`,
+  );
+  const header = ['seqLen', 'path', 'proj ms', 'scores ms', 'softmax ms', 'output ms', 'total ms', '±IQR', 'wall ms', 'GFLOP/s'];
+  if (report.peak) header.push('% peak');
+  header.push('max err', 'check');
+  const rows: string[][] = [header];
+  const sorted = [...report.records].sort((a, b) => a.seqLen - b.seqLen || o.paths.indexOf(a.path as BenchPathId) - o.paths.indexOf(b.path as BenchPathId));
+  for (const r of sorted) {
+    const st = r.median.stages;
+    const row = [
+      String(r.seqLen),
+      r.path,
+      fmt(st?.projections, 3),
+      fmt(st?.scores, 3),
+      fmt(st?.softmax, 3),
+      fmt(st?.output, 3),
+      fmt(r.median.total, 3),
+      fmt(r.spread.total.iqr, 3),
+      fmt(r.median.wall, 2),
+      fmt(r.gflops, 2),
+    ];
+    if (report.peak) row.push(r.peakFraction !== undefined ? `${(100 * r.peakFraction).toFixed(1)}%` : '–');
+    row.push(worstError(r), r.verification.mode === 'off' ? 'off' : `${r.verification.pass ? 'pass' : 'FAIL'}${r.verification.mode === 'sampled-rows' ? ` (${r.verification.rows} rows)` : ''}`);
+    rows.push(row);
+  }
+  lines.push(padTable(rows));
+  const sources = [...new Set(report.records.map((r) => `${r.path}: ${r.source}`))];
+  if (sources.length > 0) lines.push(`total = ${sources.join('; ')}. wall = call to result in JS (upload, submit, readback, worker start-up).`);
+  const detailed = sorted.filter((r) => r.median.extra && Object.keys(r.median.extra).length > 0);
+  for (const path of [...new Set(detailed.map((r) => r.path))]) {
+    const parts = detailed
+      .filter((r) => r.path === path)
+      .map((r) => {
+        const extra = r.median.extra!;
+        const plain = Object.entries(extra).filter(([k]) => !k.includes('.')).map(([k, v]) => `${k} ${fmt(v, 1)}`);
+        // Dotted keys break a measure down (kernelMs.Name): name the largest part.
+        const top = Object.entries(extra).filter(([k]) => k.includes('.')).sort((a, b) => b[1] - a[1])[0];
+        return `${r.seqLen}: ${plain.join(', ')}${top ? ` (most: ${top[0].split('.').slice(1).join('.')} ${fmt(top[1], 1)})` : ''}`;
+      });
+    lines.push(`${path} detail (median ms): ${parts.join('; ')}`);
+  }
+  for (const u of report.unavailable) lines.push(`${u.path} (${u.label}) unavailable: ${u.reason}`);
+  for (const f of report.failures) lines.push(`${f.path} at seqLen ${f.seqLen} FAILED: ${f.error}`);
+  if (report.ratios.length > 0) {
+    lines.push('');
+    lines.push(`ratios (time of path / time of ${report.ratios[0].baseline}; > 1 means ${report.ratios[0].baseline} is faster):`);
+    const ratioRows = [['seqLen', 'path', 'total', 'wall']];
+    for (const q of report.ratios) ratioRows.push([String(q.seqLen), q.path, `${fmt(q.total, 2)}×`, `${fmt(q.wall, 2)}×`]);
+    lines.push(padTable(ratioRows));
+  }
+  const totals = report.fits.filter((f) => f.stage === 'total');
+  if (totals.length > 0) {
+    lines.push('');
+    lines.push(`log-log slope of time vs seqLen: ${report.fits.filter((f) => f.stage !== 'softmax').map((f) => `${f.path} ${f.stage} ${f.slope.toFixed(2)}`).join(', ')}`);
+  }
+  if (report.crossovers.length > 0) {
+    lines.push(
+      `crossovers: ${report.crossovers
+        .map((c) => `${c.a}/${c.b} ${c.stage}: ${c.seqLen === null ? `none in range (${c.fasterAtLargest} faster)` : `seqLen ≈ ${Math.round(c.seqLen)}`}`)
+        .join('; ')}`,
+    );
+  }
+  if (report.peak) lines.push(`peak: ${fmt(report.peak.gflops, 1)} GFLOP/s (${report.peak.source})`);
+  return lines.join('\n');
+}
+
+/** One CSV line per record: size, path, source, stage medians, total, IQR, wall, GFLOP/s, errors. */
+export function sweepToCsv(report: SweepReport): string {
+  const header = [
+    'seqLen', 'path', 'source',
+    ...STAGE_NAMES.map((s) => `${s}_ms`),
+    'total_ms', 'total_iqr_ms', 'total_min_ms', 'total_max_ms', 'wall_ms', 'gflops', 'peak_fraction',
+    ...RESULT_NAMES.map((n) => `max_err_${n}`),
+    'verification', 'pass',
+  ];
+  const cell = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '' : String(v));
+  const lines = [header.join(',')];
+  for (const r of report.records) {
+    lines.push(
+      [
+        String(r.seqLen), r.path, r.source,
+        ...STAGE_NAMES.map((s) => cell(r.median.stages?.[s])),
+        cell(r.median.total), cell(r.spread.total.iqr), cell(r.spread.total.min), cell(r.spread.total.max), cell(r.median.wall),
+        cell(r.gflops), cell(r.peakFraction),
+        ...RESULT_NAMES.map((n) => cell(r.maxError?.[n])),
+        r.verification.mode, String(r.verification.pass),
+      ].join(','),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * Run the sweep: per size, seeded random inputs (`makeRandomInputs`) and their reference; per
+ * path, `warmup` untimed runs, `repeats` timed ones, then the check against the reference.
+ * A path that cannot start is reported in `unavailable`; a (size, path) that throws is
+ * reported in `failures` and the sweep goes on. Cancelling through `signal` rejects with
+ * AttentionAbortError.
+ */
+export async function runSweep(options: SweepOptions, deps: SweepDeps = {}): Promise<SweepReport> {
+  const { signal, onProgress } = options;
+  const settings: SweepSettings = {
+    sizes: [...options.sizes],
+    repeats: options.repeats,
+    warmup: options.warmup,
+    paths: [...options.paths],
+    dModel: options.dModel,
+    heads: options.heads,
+    dHead: options.dHead,
+    causal: options.causal,
+    seed: options.seed,
+    verify: options.verify,
+    peak: options.peak ?? null,
+  };
+  for (const [field, value, min] of [['repeats', settings.repeats, 1], ['warmup', settings.warmup, 0]] as const) {
+    if (!Number.isInteger(value) || value < min) throw new RangeError(`runSweep: ${field} must be an integer ≥ ${min}, got ${value}`);
+  }
+  for (const path of settings.paths) {
+    if (!(path in BENCH_PATHS)) throw new RangeError(`runSweep: unknown path '${path}'; known: ${BENCH_PATH_IDS.join(', ')}`);
+  }
+  const checkAbort = () => {
+    if (signal?.aborted) throw new AttentionAbortError();
+  };
+  const device = deps.device ?? deps.attention?.device ?? null;
+  const steps = settings.sizes.length * settings.paths.length + settings.paths.length;
+  let done = 0;
+  const step = (label: string) => onProgress?.(++done, steps, label);
+
+  const runners = new Map<string, PathRunner>();
+  const unavailable: UnavailablePath[] = [];
+  const records: SweepRecord[] = [];
+  const failures: SweepFailure[] = [];
+  try {
+    for (const path of settings.paths) {
+      checkAbort();
+      const spec: PathSpec = BENCH_PATHS[path];
+      try {
+        runners.set(path, await spec.create(deps));
+        step(`${path}: ready`);
+      } catch (error) {
+        const reason = error instanceof PathUnavailableError ? error.reason : errorText(error);
+        unavailable.push({ path, label: spec.label, reason });
+        step(`${path}: unavailable (${reason})`);
+      }
+    }
+    for (const seqLen of settings.sizes) {
+      checkAbort();
+      const shape: AttentionShape = { seqLen, dModel: settings.dModel, heads: settings.heads, dHead: settings.dHead, causal: settings.causal };
+      const inputs = makeRandomInputs(shape, settings.seed);
+      let reference: Reference | null = null;
+      for (const path of settings.paths) {
+        const runner = runners.get(path);
+        if (!runner) continue;
+        checkAbort();
+        try {
+          for (let i = 0; i < settings.warmup; i++) await runner.run(shape, inputs, false, signal);
+          const timings: RepeatTiming[] = [];
+          for (let i = 0; i < settings.repeats; i++) timings.push(await runner.run(shape, inputs, true, signal));
+          let maxError: Partial<Record<ResultName, number>> | null = null;
+          let verification: Verification = { mode: 'off', rows: 0, pass: true, failed: [] };
+          if (settings.verify) {
+            // Computed once per size, after the first path's timing (so it never overlaps a timed run).
+            reference ??= makeReference(shape, inputs);
+            const actual = await runner.actual(shape, inputs, reference);
+            const report = verifyAttention(shape, actual, reference.expected);
+            maxError = Object.fromEntries(report.stages.map((s) => [s.name, s.maxAbsErr]));
+            const failed = report.stages.filter((s) => !s.pass).map((s) => s.name);
+            verification = {
+              mode: reference.mode,
+              rows: reference.mode === 'full' ? seqLen : reference.rows.length,
+              pass: report.stages.length > 0 && failed.length === 0,
+              failed,
+            };
+          }
+          records.push(makeRecord(settings, seqLen, path, BENCH_PATHS[path].label, timings, maxError, verification));
+          step(`${path} seqLen ${seqLen}: ${records[records.length - 1].median.total.toFixed(3)} ms`);
+        } catch (error) {
+          if (error instanceof AttentionAbortError || signal?.aborted) throw new AttentionAbortError();
+          failures.push({ seqLen, path, error: errorText(error) });
+          step(`${path} seqLen ${seqLen}: FAILED (${errorText(error)})`);
+        }
+      }
+    }
+  } finally {
+    for (const runner of runners.values()) runner.dispose();
+  }
+
+  const limits = device ? limitsOf(device) : null;
+  return finishReport({
+    date: new Date().toISOString(),
+    userAgent: typeof navigator === 'undefined' ? 'node' : navigator.userAgent,
+    hardwareConcurrency: typeof navigator === 'undefined' ? 0 : navigator.hardwareConcurrency,
+    adapter: device ? describeDevice(device) : null,
+    limits,
+    options: settings,
+    records,
+    failures,
+    unavailable,
+    peak: settings.peak ?? null,
+  });
+}
+
+/** Every numeric limit of a device (GPUSupportedLimits' properties live on its prototype). */
+function limitsOf(device: GPUDevice): Record<string, number> {
+  const limits: Record<string, number> = {};
+  for (let proto: object | null = device.limits; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      const value = (device.limits as unknown as Record<string, unknown>)[key];
+      if (typeof value === 'number' && !(key in limits)) limits[key] = value;
+    }
+  }
+  return limits;
+}
