@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BENCH_PATHS,
+  BENCH_PATH_IDS,
+  computeCrossovers,
+  computeFits,
+  computeRatios,
+  finishReport,
+  formatTable,
+  makeRecord,
+  pickRows,
+  sweepToCsv,
+  type RepeatTiming,
+  type SweepRecord,
+  type SweepReport,
+  type SweepSettings,
+} from '../../src/bench/sweep';
+import { attentionFlops } from '../../src/bench/metrics';
+import { attentionCpu, attentionCpuRows } from '../../src/reference/attention';
+import { makeRandomInputs } from '../../src/reference/random';
+
+const settings: SweepSettings = {
+  sizes: [64, 256, 1024],
+  repeats: 3,
+  warmup: 1,
+  paths: ['gpu', 'cpu', 'tfjs'],
+  dModel: 64,
+  heads: 4,
+  dHead: 16,
+  causal: false,
+  seed: 42,
+  verify: true,
+  peak: null,
+};
+
+const full = { mode: 'full' as const, rows: 0, pass: true, failed: [] };
+
+/** Stage times t·(1, 2, 3, 4) ms plus a wall of 1.5·total; three repeats around the median. */
+function stageRepeats(t: number, source: RepeatTiming['source'] = 'timestamp-query'): RepeatTiming[] {
+  return [1, 0.9, 1.2].map((f) => {
+    const stages = { projections: t * f, scores: 2 * t * f, softmax: 3 * t * f, output: 4 * t * f };
+    return { stages, total: 10 * t * f, wall: 15 * t * f, source };
+  });
+}
+
+/** Synthetic records: gpu time ∝ n², cpu ∝ n (so they cross), tfjs 3× gpu without stages. */
+function synthetic(): SweepRecord[] {
+  const records: SweepRecord[] = [];
+  for (const n of settings.sizes) {
+    const gpu = 1e-4 * n * n;
+    const cpu = 0.05 * n;
+    records.push(makeRecord(settings, n, 'gpu', 'GPU unfused', stageRepeats(gpu), { q: 1e-7, output: 2e-7 }, { ...full, rows: n }));
+    records.push(makeRecord(settings, n, 'cpu', 'CPU fast', stageRepeats(cpu, 'wall-clock'), { output: 1e-8 }, { ...full, rows: n }));
+    const t = 30 * gpu;
+    records.push(
+      makeRecord(settings, n, 'tfjs', 'tfjs-webgpu', [t, 1.1 * t].map((v) => ({ stages: null, total: v, wall: v, source: 'wall-clock+readback' as const, extra: { kernelMs: v / 2 } })), { output: 3e-7 }, { ...full, rows: n }),
+    );
+  }
+  return records;
+}
+
+function report(records = synthetic(), extra: Partial<SweepReport> = {}): SweepReport {
+  return finishReport({
+    date: '2026-01-01T00:00:00.000Z',
+    userAgent: 'test',
+    hardwareConcurrency: 2,
+    adapter: null,
+    limits: null,
+    options: settings,
+    records,
+    failures: [],
+    unavailable: [],
+    peak: null,
+    ...extra,
+  });
+}
+
+describe('the path list', () => {
+  it('has the unfused GPU path, the fast CPU path and the tfjs peer, each labelled and described', () => {
+    expect(BENCH_PATH_IDS).toEqual(['gpu', 'cpu', 'tfjs']);
+    for (const id of BENCH_PATH_IDS) {
+      expect(BENCH_PATHS[id].label.length).toBeGreaterThan(0);
+      expect(BENCH_PATHS[id].description.length).toBeGreaterThan(10);
+      expect(typeof BENCH_PATHS[id].create).toBe('function');
+    }
+  });
+});
+
+describe('makeRecord', () => {
+  it('takes medians and spread per stage, and GFLOP/s from the median total', () => {
+    const r = makeRecord(settings, 256, 'gpu', 'GPU', stageRepeats(2), null, { mode: 'off', rows: 0, pass: true, failed: [] });
+    expect(r.median.stages).toEqual({ projections: 2, scores: 4, softmax: 6, output: 8 });
+    expect(r.median.total).toBe(20);
+    expect(r.median.wall).toBe(30);
+    expect(r.spread.total.min).toBeCloseTo(18);
+    expect(r.spread.total.max).toBeCloseTo(24);
+    const flops = attentionFlops({ seqLen: 256, dModel: 64, heads: 4, dHead: 16 });
+    expect(r.flops).toEqual(flops);
+    expect(r.gflops).toBeCloseTo(flops.total / (20 * 1e6), 12);
+    expect(r.stageGflops!.scores).toBeCloseTo(flops.scores / (4 * 1e6), 12);
+    expect(r.bytes.total).toBeGreaterThan(0);
+    expect(r.source).toBe('timestamp-query');
+  });
+
+  it('keeps stages null for a path without a stage split, and medians its extras', () => {
+    const r = synthetic().find((x) => x.path === 'tfjs')!;
+    expect(r.median.stages).toBeNull();
+    expect(r.spread.stages).toBeNull();
+    expect(r.stageGflops).toBeNull();
+    expect(r.median.extra!.kernelMs).toBeCloseTo((r.median.total) / 2);
+  });
+
+  it('refuses a record with no repeats', () => {
+    expect(() => makeRecord(settings, 64, 'gpu', 'GPU', [], null, full)).toThrow(/no timed repeats/);
+  });
+});
+
+describe('ratios, fits and crossovers', () => {
+  it('divides every path by the first (the baseline), total and wall', () => {
+    const ratios = computeRatios(synthetic(), ['gpu', 'cpu', 'tfjs']);
+    expect(ratios).toHaveLength(6);
+    const tfjs64 = ratios.find((q) => q.seqLen === 64 && q.path === 'tfjs')!;
+    expect(tfjs64.baseline).toBe('gpu');
+    // tfjs median of two repeats is 1.05·30·gpu; gpu's median total is 10·gpu.
+    expect(tfjs64.total).toBeCloseTo((1.05 * 30) / 10, 10);
+    expect(tfjs64.wall).toBeCloseTo((1.05 * 30) / 15, 10);
+    const cpu1024 = ratios.find((q) => q.seqLen === 1024 && q.path === 'cpu')!;
+    expect(cpu1024.total).toBeCloseTo((0.05 * 1024) / (1e-4 * 1024 * 1024), 10);
+  });
+
+  it('skips sizes where the baseline or the other path is missing', () => {
+    const records = synthetic().filter((r) => !(r.path === 'gpu' && r.seqLen === 256) && !(r.path === 'cpu' && r.seqLen === 64));
+    const ratios = computeRatios(records, ['gpu', 'cpu']);
+    expect(ratios.map((q) => q.seqLen)).toEqual([1024]);
+  });
+
+  it('fits time ∝ n² for the GPU and ∝ n for the CPU, per stage, and only total for a path without stages', () => {
+    const fits = computeFits(synthetic(), ['gpu', 'cpu', 'tfjs']);
+    const slope = (path: string, stage: string) => fits.find((f) => f.path === path && f.stage === stage)!.slope;
+    expect(slope('gpu', 'total')).toBeCloseTo(2, 10);
+    expect(slope('gpu', 'scores')).toBeCloseTo(2, 10);
+    expect(slope('cpu', 'output')).toBeCloseTo(1, 10);
+    expect(fits.filter((f) => f.path === 'tfjs').map((f) => f.stage)).toEqual(['total']);
+  });
+
+  it('finds where the GPU and CPU curves cross (1e-4·n² = 0.05·n at n = 500)', () => {
+    const crossings = computeCrossovers(synthetic(), 'gpu', 'cpu');
+    const total = crossings.find((c) => c.stage === 'total')!;
+    expect(total.seqLen).toBeCloseTo(500, 6);
+    expect(total.fasterAtLargest).toBe('cpu');
+    expect(crossings.map((c) => c.stage)).toEqual(['total', 'projections', 'scores', 'softmax', 'output']);
+  });
+});
+
+describe('finishReport', () => {
+  it('adds ratios, fits, GPU–CPU crossovers and pass; peak fractions only with a peak', () => {
+    const r = report();
+    expect(r.pass).toBe(true);
+    expect(r.crossovers.every((c) => c.a === 'gpu' && c.b === 'cpu')).toBe(true);
+    expect(r.records.every((x) => x.peakFraction === undefined)).toBe(true);
+    const withPeak = finishReport({ ...r, peak: { gflops: 100, source: 'test' } });
+    for (const x of withPeak.records) expect(x.peakFraction).toBeCloseTo(x.gflops / 100, 12);
+  });
+
+  it('fails when a record did not verify or a run failed', () => {
+    const records = synthetic();
+    records[1] = { ...records[1], verification: { mode: 'full', rows: 64, pass: false, failed: ['output'] } };
+    expect(report(records).pass).toBe(false);
+    expect(report(undefined, { failures: [{ seqLen: 64, path: 'gpu', error: 'boom' }] }).pass).toBe(false);
+  });
+
+  it('survives a JSON round trip unchanged (the report is what bench writes)', () => {
+    const r = report();
+    expect(finishReport(JSON.parse(JSON.stringify(r)))).toEqual(JSON.parse(JSON.stringify(r)));
+  });
+});
+
+describe('formatTable', () => {
+  it('has one line per size and path, stage medians, GFLOP/s, errors, ratios, slopes and crossovers', () => {
+    const text = formatTable(report(undefined, { peak: { gflops: 100, source: 'test peak' } }));
+    const lines = text.split('\n');
+    const header = lines.find((l) => l.startsWith('seqLen'))!;
+    for (const column of ['proj ms', 'scores ms', 'softmax ms', 'output ms', 'total ms', '±IQR', 'wall ms', 'GFLOP/s', 'max err', 'check']) {
+      expect(header).toContain(column);
+    }
+    // The main table ends at the first blank line (the ratios table follows it).
+    const rows = lines.slice(0, lines.indexOf('')).filter((l) => /^\d+\s+(gpu|cpu|tfjs)\s/.test(l));
+    expect(rows).toHaveLength(9);
+    // Sorted by size, then in path order.
+    expect(rows.map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual([
+      '64 gpu', '64 cpu', '64 tfjs', '256 gpu', '256 cpu', '256 tfjs', '1024 gpu', '1024 cpu', '1024 tfjs',
+    ]);
+    const gpu256 = rows[3];
+    // 1e-4·256² = 6.5536 ms per unit: projections 6.554, scores 13.107, total 65.536.
+    expect(gpu256).toContain('6.554');
+    expect(gpu256).toContain('13.107');
+    expect(gpu256).toContain('65.536');
+    expect(gpu256).toContain('2.0e-7 output');
+    expect(gpu256).toContain('pass');
+    expect(rows[2]).toMatch(/^64\s+tfjs\s+–\s+–\s+–\s+–/);
+    expect(text).toContain('ratios (time of path / time of gpu');
+    expect(text).toMatch(/log-log slope of time vs seqLen: gpu total 2\.00/);
+    expect(text).toContain('gpu/cpu total: seqLen ≈ 500');
+    expect(text).toContain('% peak');
+    expect(text).toContain('peak: 100.0 GFLOP/s (test peak)');
+  });
+
+  it('reports unavailable paths with their reason, failures and failed checks', () => {
+    const records = synthetic().filter((r) => r.path !== 'tfjs');
+    records[0] = { ...records[0], verification: { mode: 'sampled-rows', rows: 24, pass: false, failed: ['output'] } };
+    const text = formatTable(
+      report(records, {
+        unavailable: [{ path: 'tfjs', label: 'tfjs-webgpu', reason: "tf.setBackend('webgpu') failed: no adapter" }],
+        failures: [{ seqLen: 1024, path: 'cpu', error: 'RangeError: too big' }],
+      }),
+    );
+    expect(text).toContain("tfjs (tfjs-webgpu) unavailable: tf.setBackend('webgpu') failed: no adapter");
+    expect(text).toContain('cpu at seqLen 1024 FAILED: RangeError: too big');
+    expect(text).toContain('FAIL (24 rows)');
+  });
+});
+
+describe('sweepToCsv', () => {
+  it('writes a header and one parseable line per record, empty cells for what a path lacks', () => {
+    const r = report();
+    const lines = sweepToCsv(r).trimEnd().split('\n');
+    const header = lines[0].split(',');
+    expect(header.slice(0, 8)).toEqual(['seqLen', 'path', 'source', 'projections_ms', 'scores_ms', 'softmax_ms', 'output_ms', 'total_ms']);
+    expect(lines).toHaveLength(1 + r.records.length);
+    const rows = lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
+    for (const row of rows) expect(Object.keys(row)).toHaveLength(header.length);
+    const gpu64 = rows.find((x) => x.seqLen === '64' && x.path === 'gpu')!;
+    expect(Number(gpu64.total_ms)).toBeCloseTo(1e-4 * 64 * 64 * 10, 12);
+    expect(Number(gpu64.max_err_output)).toBe(2e-7);
+    expect(gpu64.max_err_k).toBe('');
+    expect(gpu64.pass).toBe('true');
+    const tfjs = rows.find((x) => x.path === 'tfjs')!;
+    expect(tfjs.scores_ms).toBe('');
+    expect(tfjs.source).toBe('wall-clock+readback');
+  });
+});
+
+describe('pickRows', () => {
+  it('takes the same rows, in the same layout, as attentionCpuRows', () => {
+    const shape = { seqLen: 9, dModel: 8, heads: 2, dHead: 4, causal: true };
+    const inputs = makeRandomInputs(shape, 3);
+    const rows = [0, 4, 8];
+    const picked = pickRows(shape, attentionCpu(shape, inputs), rows);
+    const expected = attentionCpuRows(shape, inputs, rows);
+    for (const name of ['scores', 'weights', 'output'] as const) {
+      expect(picked[name]!.length).toBe(expected[name].length);
+      picked[name]!.forEach((v, i) => {
+        const e = expected[name][i];
+        if (e === -Infinity) expect(v).toBe(-Infinity);
+        else expect(Math.abs(v - e)).toBeLessThan(1e-6);
+      });
+    }
+    expect(pickRows(shape, { output: new Float32Array(9 * 8) }, rows)).toEqual({ output: new Float32Array(3 * 8) });
+  });
+});
