@@ -22,6 +22,7 @@ import { attentionBytes, attentionFlops } from '../bench/metrics';
 import { attentionCpuParallel } from '../cpu/parallel';
 import { fmt, h } from './dom';
 import { Panel } from './panel';
+import { SweepPanel } from './sweep-panel';
 import { LessonView } from './lesson-view';
 import { experimentContent, quizContent, type ExtrasContext } from './lesson-extras';
 import { CAT_SAT_INPUTS, TWO_D_INPUTS, walkAttentionInputs, walkthrough, type WalkInputs } from '../lessons/walkthrough';
@@ -108,7 +109,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
   const busyProgress = h('progress', {});
   const cancelButton = h('button', { class: 'btn', 'data-testid': 'cancel' }, 'Cancel');
   const busy = h('div', { class: 'overlay busy', 'data-testid': 'busy', hidden: true }, busyProgress, busyText, cancelButton);
-  const viewport = h('section', { class: 'viewport' }, canvas, toolbar, legend, readout, busy);
+  const chartHost = h('div', { class: 'overlay chart-host', hidden: true });
+  const viewport = h('section', { class: 'viewport' }, canvas, toolbar, legend, readout, busy, chartHost);
 
   const verify = new VerifyCard();
   const timings = new TimingsCard();
@@ -130,7 +132,27 @@ export async function startApp(root: HTMLElement): Promise<void> {
     invalid: (field, given) => messages.show('error', `Invalid ${field}: got ${JSON.stringify(given)}; allowed: a finite number. The previous value is kept.`, 'input'),
   });
   lessonView.root.hidden = true;
-  const sidebar = h('aside', { class: 'sidebar' }, lessonView.root, panel.root, verify.root, timings.root, exportCard, numbersHost);
+  let sweepAttention: GpuAttention | null = null;
+  const sweepPanel = new SweepPanel(
+    {
+      shape: () => ({ dModel: good.dModel, heads: good.heads, dHead: good.dHead, causal: good.causal, seed: good.seed }),
+      run: async (options) => {
+        const { runSweep } = await import('../bench/sweep');
+        // Its own GpuAttention (same cached pipelines), so the view's buffers are left alone.
+        if (device) sweepAttention ??= await createGpuAttention(device);
+        const paths = device ? options.paths : options.paths.filter((p) => p !== 'gpu' && p !== 'tfjs');
+        return runSweep({ ...options, paths }, sweepAttention ? { attention: sweepAttention, device: device! } : {});
+      },
+      showChart: (content) => {
+        chartHost.hidden = content === null;
+        chartHost.replaceChildren(...(content ? [content] : []));
+      },
+      download,
+      message: (kind, text) => messages.show(kind, text, 'sweep'),
+    },
+    2048,
+  );
+  const sidebar = h('aside', { class: 'sidebar' }, lessonView.root, panel.root, verify.root, timings.root, sweepPanel.root, exportCard, numbersHost);
   root.replaceChildren(topbar, h('main', { class: 'layout' }, viewport, sidebar), messages.root);
   for (const problem of parsed.problems) messages.show('warn', describeProblem(problem), `url-${problem.field}`);
 
@@ -222,6 +244,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
     return Math.max(2, Math.floor(Math.sqrt(bytes / 4 / heads)));
   };
   panel.setMaxSeqLen(maxSeqLenFor(good.heads));
+  sweepPanel.setMaxSeqLen(maxSeqLenFor(good.heads));
 
   function updateLegend(): void {
     const info = surface.legend();

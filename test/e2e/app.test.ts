@@ -40,7 +40,9 @@ describe('first page', () => {
     expect(adapter).not.toContain('starting');
     console.info(`[e2e] adapter: ${adapter}`);
     const timings = await page.getByTestId('timings').textContent();
-    expect(timings).toMatch(/GPU timestamps|wall clock/);
+    expect(timings).toMatch(/GPU \(timestamps\)|GPU \(wall clock\)/);
+    expect(timings).toContain("CPU fast");
+    expect(timings).toContain("GFLOP/s");
     expect(timings).toContain('softmax');
     const { colours } = await canvasShot(page, 'default');
     expect(colours, 'the canvas should show a coloured surface, not a blank fill').toBeGreaterThan(40);
