@@ -170,7 +170,7 @@ export function decodeFloats(bytes: Uint8Array, begin: number, count: number, st
   // float32 is copied (slice is one memcpy into an aligned buffer); the other types are
   // converted into a new array anyway, so their input is copied only when it is unaligned.
   const at = bytes.byteOffset + begin;
-  const raw = stored === 'f32' || at % size !== 0 ? bytes.slice(begin, begin + count * size) : undefined;
+  const raw = stored === 'f32' || at % size !== 0 ? Uint8Array.prototype.slice.call(bytes, begin, begin + count * size) : undefined;
   const buffer = raw === undefined ? bytes.buffer : raw.buffer;
   const offset = raw === undefined ? at : 0;
   switch (stored) {

@@ -22,6 +22,7 @@ import { attentionBytes, attentionFlops } from '../bench/metrics';
 import { attentionCpuParallel } from '../cpu/parallel';
 import { fmt, h } from './dom';
 import { Panel } from './panel';
+import { ImportDialog, createExportButtons } from './import-dialog';
 import { SweepPanel } from './sweep-panel';
 import { LessonView } from './lesson-view';
 import { experimentContent, quizContent, type ExtrasContext } from './lesson-extras';
@@ -81,12 +82,14 @@ export async function startApp(root: HTMLElement): Promise<void> {
   const messages = new Messages();
   const adapterBadge = h('span', { class: 'badge', 'data-testid': 'adapter' }, 'WebGPU: starting…');
   const lessonsButton = h('button', { class: 'btn', 'data-testid': 'open-lessons' }, 'Lessons: cat sat, step by step');
+  const importButton = h('button', { class: 'btn', 'data-testid': 'open-import', title: 'load X and W_Q/W_K/W_V, or Q, K, V, from .npy or .safetensors files (or drop them on the view)' }, 'Import tensors');
   const topbar = h(
     'header',
     { class: 'topbar' },
     h('h1', {}, 'Attention ', h('span', {}, 'Lens')),
     h('span', { class: 'tagline' }, 'WGSL attention kernels, verified against a CPU reference, drawn as 3D surfaces'),
     h('span', { class: 'spacer' }),
+    importButton,
     lessonsButton,
     adapterBadge,
   );
@@ -120,8 +123,36 @@ export async function startApp(root: HTMLElement): Promise<void> {
     csv: h('button', { class: 'btn', 'data-testid': 'export-csv' }, 'CSV'),
     json: h('button', { class: 'btn', 'data-testid': 'export-json' }, 'JSON'),
   };
-  const exportCard = h('section', { class: 'card' }, h('h2', {}, 'Export the view'), h('div', { class: 'row-actions' }, ...Object.values(exportButtons)));
-  const panel = new Panel(good, (next) => void apply(next), 16384);
+  const exportCard = h(
+    'section',
+    { class: 'card' },
+    h('h2', {}, 'Export'),
+    h('p', { class: 'note' }, 'The view as PNG; the map (scores and weights) as CSV or JSON; the inputs X, W_Q, W_K, W_V as .npy or .safetensors (they import back).'),
+    h(
+      'div',
+      { class: 'row-actions' },
+      ...Object.values(exportButtons),
+      ...createExportButtons(() => (current ? { shape: current.example.shape, inputs: current.example.inputs } : null), (kind, text) => messages.show(kind, text, 'export')),
+    ),
+  );
+  /** An imported example replaces the explorer's inputs until the panel is used again. */
+  let imported: Example | null = null;
+  const panel = new Panel(
+    good,
+    (next) => {
+      imported = null;
+      void apply(next);
+    },
+    16384,
+  );
+  const importDialog = new ImportDialog({
+    apply: (example) => {
+      imported = example;
+      void apply({ ...good, lesson: '', step: 1, head: 0 });
+    },
+    message: (kind, text) => messages.show(kind, text, 'import'),
+  });
+  importButton.addEventListener('click', () => importDialog.open());
   let lessonInputs: WalkInputs = structuredClone(good.lesson === 'two-d' ? TWO_D_INPUTS : CAT_SAT_INPUTS);
   const lessonView = new LessonView({
     navigate: (lesson, step) => void navigateLesson(lesson, step),
@@ -236,6 +267,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
     void surface.render();
   });
   resizeObserver.observe(viewport);
+  importDialog.attachDropTarget(viewport);
 
   /** Largest seqLen whose full map (heads × seqLen²) fits one storage buffer. */
   const maxSeqLenFor = (heads: number) => {
@@ -608,6 +640,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
   // ---- lessons ----
   /** The example a state runs: a lesson's own inputs, or the explorer's. */
   function exampleFor(state: AppState): Example {
+    if (imported && state.lesson === '') return imported;
     if (state.lesson === 'cat-sat' || state.lesson === 'two-d') {
       const { shape, inputs } = walkAttentionInputs(lessonInputs);
       return { shape, inputs, tokens: [...lessonInputs.tokens] };
