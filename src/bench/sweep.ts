@@ -331,7 +331,7 @@ export const BENCH_PATHS = {
   },
   cpu: {
     label: 'CPU fast',
-    description: 'the blocked f32 CPU path split across Web Workers; wall-clock stage times (slowest worker), total includes worker start-up',
+    description: 'the blocked f32 CPU path split across Web Workers; wall-clock stage times (mean over workers), total includes messaging and merging (workers are pooled and warm)',
     create: createCpuPath,
   },
   tfjs: {
