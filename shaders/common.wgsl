@@ -26,9 +26,12 @@ struct Params {
 // Register tiles: each invocation of a matmul-shaped kernel computes a block of outputs held
 // in named vec4 accumulators, never in private arrays: a CPU implementation (SwiftShader)
 // spills dynamically indexed arrays to memory, and every GPU compiler keeps named vec4s in
-// registers. Projections (cheap: O(n·d²)) use 4 × 4; scores and output (O(n²·d)) use 8 × 8.
+// registers. Projections (cheap: O(n·d²)) use 4 × 4; scores and output (O(n²·d)) use 8 × 8
+// (output has a 16 × 4 variant for small heads).
 const PROJ_TILE: u32 = 4u;
 const MAP_TILE: u32 = 8u;
+// The output kernel's narrow variant (small dHead): 16 queries × 4 head columns per invocation.
+const NARROW_ROWS: u32 = 16u;
 
 // −∞ for masked scores. WGSL has no infinity literal and refuses one in a const-expression, so
 // the bit pattern goes through a runtime variable.

@@ -113,3 +113,101 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
     }
   }
 }
+
+// Narrow variant for small heads (dHead at most half the 8 × 8 tile's width, e.g. 16 or 32):
+// each invocation computes 16 queries (strided by WG_Y) × 4 head columns (strided by WG_X), in
+// sixteen named vec4 accumulators (one per query): 20 loads per 64 multiply-adds. The host
+// picks WG_X ≈ ceil(dHead / 4) so that no invocation computes only clamped columns, and WG_Y
+// so the workgroup keeps its size. Dispatch: (ceil(dHead / (WG_X·4)), ceil(seqLen / (WG_Y·16)), heads).
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn narrow(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
+  let seqLen = params.seqLen;
+  let kvLen = params.kvLen;
+  let width = params.width;
+  let dHead = params.dHead;
+  let head = group.z;
+  let i0 = group.y * WG_Y * NARROW_ROWS + local.y;
+  let d0 = group.x * WG_X * 4u + local.x;
+  if (i0 >= seqLen || d0 >= dHead) {
+    return;
+  }
+  let lastQuery = seqLen - 1u;
+  let lastCol = dHead - 1u;
+  let iLast = min(i0 + (NARROW_ROWS - 1u) * WG_Y, lastQuery);
+  var keys = kvLen;
+  if (params.causal == 1u) {
+    keys = min(kvLen, iLast + 1u);
+  }
+  let p0 = (head * seqLen + min(i0 + 0u * WG_Y, lastQuery)) * kvLen;
+  let p1 = (head * seqLen + min(i0 + 1u * WG_Y, lastQuery)) * kvLen;
+  let p2 = (head * seqLen + min(i0 + 2u * WG_Y, lastQuery)) * kvLen;
+  let p3 = (head * seqLen + min(i0 + 3u * WG_Y, lastQuery)) * kvLen;
+  let p4 = (head * seqLen + min(i0 + 4u * WG_Y, lastQuery)) * kvLen;
+  let p5 = (head * seqLen + min(i0 + 5u * WG_Y, lastQuery)) * kvLen;
+  let p6 = (head * seqLen + min(i0 + 6u * WG_Y, lastQuery)) * kvLen;
+  let p7 = (head * seqLen + min(i0 + 7u * WG_Y, lastQuery)) * kvLen;
+  let p8 = (head * seqLen + min(i0 + 8u * WG_Y, lastQuery)) * kvLen;
+  let p9 = (head * seqLen + min(i0 + 9u * WG_Y, lastQuery)) * kvLen;
+  let p10 = (head * seqLen + min(i0 + 10u * WG_Y, lastQuery)) * kvLen;
+  let p11 = (head * seqLen + min(i0 + 11u * WG_Y, lastQuery)) * kvLen;
+  let p12 = (head * seqLen + min(i0 + 12u * WG_Y, lastQuery)) * kvLen;
+  let p13 = (head * seqLen + min(i0 + 13u * WG_Y, lastQuery)) * kvLen;
+  let p14 = (head * seqLen + min(i0 + 14u * WG_Y, lastQuery)) * kvLen;
+  let p15 = (head * seqLen + min(i0 + 15u * WG_Y, lastQuery)) * kvLen;
+  let column = params.vOffset + head * dHead;
+  let v0 = column + min(d0 + 0u * WG_X, lastCol);
+  let v1 = column + min(d0 + 1u * WG_X, lastCol);
+  let v2 = column + min(d0 + 2u * WG_X, lastCol);
+  let v3 = column + min(d0 + 3u * WG_X, lastCol);
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  var acc4 = vec4<f32>(0.0);
+  var acc5 = vec4<f32>(0.0);
+  var acc6 = vec4<f32>(0.0);
+  var acc7 = vec4<f32>(0.0);
+  var acc8 = vec4<f32>(0.0);
+  var acc9 = vec4<f32>(0.0);
+  var acc10 = vec4<f32>(0.0);
+  var acc11 = vec4<f32>(0.0);
+  var acc12 = vec4<f32>(0.0);
+  var acc13 = vec4<f32>(0.0);
+  var acc14 = vec4<f32>(0.0);
+  var acc15 = vec4<f32>(0.0);
+  for (var j = 0u; j < keys; j++) {
+    let vRow = j * width;
+    let b = vec4<f32>(qkv[v0 + vRow], qkv[v1 + vRow], qkv[v2 + vRow], qkv[v3 + vRow]);
+    acc0 = fma(vec4<f32>(weights[p0 + j]), b, acc0);
+    acc1 = fma(vec4<f32>(weights[p1 + j]), b, acc1);
+    acc2 = fma(vec4<f32>(weights[p2 + j]), b, acc2);
+    acc3 = fma(vec4<f32>(weights[p3 + j]), b, acc3);
+    acc4 = fma(vec4<f32>(weights[p4 + j]), b, acc4);
+    acc5 = fma(vec4<f32>(weights[p5 + j]), b, acc5);
+    acc6 = fma(vec4<f32>(weights[p6 + j]), b, acc6);
+    acc7 = fma(vec4<f32>(weights[p7 + j]), b, acc7);
+    acc8 = fma(vec4<f32>(weights[p8 + j]), b, acc8);
+    acc9 = fma(vec4<f32>(weights[p9 + j]), b, acc9);
+    acc10 = fma(vec4<f32>(weights[p10 + j]), b, acc10);
+    acc11 = fma(vec4<f32>(weights[p11 + j]), b, acc11);
+    acc12 = fma(vec4<f32>(weights[p12 + j]), b, acc12);
+    acc13 = fma(vec4<f32>(weights[p13 + j]), b, acc13);
+    acc14 = fma(vec4<f32>(weights[p14 + j]), b, acc14);
+    acc15 = fma(vec4<f32>(weights[p15 + j]), b, acc15);
+  }
+
+  let accs = array<vec4<f32>, 16>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8, acc9, acc10, acc11, acc12, acc13, acc14, acc15);
+  for (var r = 0u; r < NARROW_ROWS; r++) {
+    let i = i0 + r * WG_Y;
+    if (i >= seqLen) {
+      break;
+    }
+    let acc = accs[r];
+    for (var c = 0u; c < 4u; c++) {
+      let d = d0 + c * WG_X;
+      if (d < dHead) {
+        output[i * width + head * dHead + d] = acc[c];
+      }
+    }
+  }
+}

@@ -102,12 +102,12 @@ fn rowPerInvocation(
   }
   let base = row * kvLen;
   var m = LOWEST;
-  for (var j = 0u; j < valid; j++) {
-    m = max(m, scores[base + j]);
-  }
   var l = 0.0;
   for (var j = 0u; j < valid; j++) {
-    l += exp(scores[base + j] - m);
+    let s = scores[base + j];
+    let mNew = max(m, s);
+    l = l * exp(m - mNew) + exp(s - mNew);
+    m = mNew;
   }
   let inverse = select(0.0, 1.0 / l, l > 0.0);
   for (var j = 0u; j < valid; j++) {

@@ -23,7 +23,7 @@ import {
 import { validateAttention } from '../core/validate';
 import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
 import { createPassTimer } from '../gpu/timer';
-import { ATTENTION_SHADERS, MAP_TILE, PARAMS_BYTES, PROJ_TILE } from './shaders';
+import { ATTENTION_SHADERS, MAP_TILE, NARROW_ROWS, PARAMS_BYTES, PROJ_TILE } from './shaders';
 
 /** How the kernels are launched (WGSL `override` constants and entry points). */
 export interface AttentionTuning {
@@ -115,6 +115,33 @@ interface Pipelines {
   scores: GPUComputePipeline;
   softmax: GPUComputePipeline;
   output: GPUComputePipeline;
+  /** The output kernel's narrow variant, per workgroup shape `${x}x${y}`, compiled on first use. */
+  outputNarrow: (workgroup: [number, number]) => Promise<GPUComputePipeline>;
+}
+
+/** How the output (P·V) stage is launched for one shape. */
+export interface OutputLaunch {
+  /** 'wide': 8 queries × 8 columns per invocation; 'narrow': 16 queries × 4 columns (small dHead). */
+  variant: 'wide' | 'narrow';
+  /** Workgroup size (x along head columns, y along queries). */
+  workgroup: [number, number];
+  /** Head columns and queries one workgroup covers. */
+  tile: [number, number];
+}
+
+/**
+ * Choose the output kernel for a head size: the 8 × 8 tile while a head fills at least half of
+ * a workgroup's columns; otherwise the 16 × 4 variant with just enough invocations along x to
+ * cover dHead (a power of two), the rest along y (at most 16, so a workgroup spans ≤ 256 queries).
+ */
+export function outputLaunch(dHead: number, tuning: AttentionTuning): OutputLaunch {
+  const [wgX, wgY] = tuning.matmulWorkgroup;
+  if (2 * dHead > wgX * MAP_TILE) return { variant: 'wide', workgroup: [wgX, wgY], tile: [wgX * MAP_TILE, wgY * MAP_TILE] };
+  const total = wgX * wgY;
+  let x = 1;
+  while (x < Math.ceil(dHead / 4) && 2 * x <= total) x *= 2;
+  const y = Math.max(1, Math.min(16, Math.floor(total / x)));
+  return { variant: 'narrow', workgroup: [x, y], tile: [x * 4, y * NARROW_ROWS] };
 }
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<Pipelines>>>();
@@ -163,7 +190,18 @@ async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promi
   const [projections, scores, softmax, output] = await all;
   const error = await scopeError;
   if (error) throw new AttentionError(`Compiling the attention kernels failed: ${error.message}`);
-  return { projections, scores, softmax, output };
+  const narrow = new Map<string, Promise<GPUComputePipeline>>();
+  const outputNarrow = ([x, y]: [number, number]) => {
+    const key = `${x}x${y}`;
+    let pipeline = narrow.get(key);
+    if (!pipeline) {
+      pipeline = make('output', { WG_X: x, WG_Y: y }, 'narrow');
+      narrow.set(key, pipeline);
+      pipeline.catch(() => narrow.delete(key));
+    }
+    return pipeline;
+  };
+  return { projections, scores, softmax, output, outputNarrow };
 }
 
 /** Round an element offset up so the byte offset is a multiple of 256 (binding alignment). */
@@ -249,11 +287,12 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     const [wgX, wgY] = tuning.matmulWorkgroup;
     const [mapX, mapY] = [wgX * MAP_TILE, wgY * MAP_TILE];
+    const outLaunch = outputLaunch(s.dHead, tuning);
     const dispatches = {
       projections: [Math.ceil(s.width / (wgX * PROJ_TILE)), Math.ceil(Math.max(s.seqLen, s.kvLen) / (wgY * PROJ_TILE)), 3],
       scores: [Math.ceil(s.kvLen / mapX), Math.ceil(s.seqLen / mapY), s.heads],
       softmax: [...spread(tuning.softmaxMode === 'row-per-invocation' ? Math.ceil((s.heads * s.seqLen) / tuning.softmaxWorkgroup) : s.heads * s.seqLen, maxGroups), 1],
-      output: [Math.ceil(s.dHead / mapX), Math.ceil(s.seqLen / mapY), s.heads],
+      output: [Math.ceil(s.dHead / outLaunch.tile[0]), Math.ceil(s.seqLen / outLaunch.tile[1]), s.heads],
     } satisfies Record<string, number[]>;
     for (const [stage, dims] of Object.entries(dispatches)) {
       const worst = Math.max(...dims);
@@ -267,6 +306,10 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
         );
       }
     }
+
+    const outputPipeline = outLaunch.variant === 'wide' ? pipelines.output : await pipelines.outputNarrow(outLaunch.workgroup);
+    checkAlive();
+    checkAbort(options.signal);
 
     // Allocation, upload and encoding happen synchronously inside one error scope, so a
     // failed allocation or a validation error is reported here and nothing else's errors leak in.
@@ -306,7 +349,7 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
       { name: 'projections', pipeline: pipelines.projections, group: bind(pipelines.projections, 'projections', [buffers.src, buffers.w, buffers.qkv]), dims: dispatches.projections },
       { name: 'scores', pipeline: pipelines.scores, group: bind(pipelines.scores, 'scores', [buffers.qkv, buffers.scores]), dims: dispatches.scores },
       { name: 'softmax', pipeline: pipelines.softmax, group: bind(pipelines.softmax, 'softmax', [buffers.scores, buffers.weights]), dims: dispatches.softmax },
-      { name: 'output', pipeline: pipelines.output, group: bind(pipelines.output, 'output', [buffers.qkv, buffers.weights, buffers.output]), dims: dispatches.output },
+      { name: 'output', pipeline: outputPipeline, group: bind(outputPipeline, 'output', [buffers.qkv, buffers.weights, buffers.output]), dims: dispatches.output },
     ];
 
     const useTimer = timer && options.timing !== 'wall-clock' ? timer : null;

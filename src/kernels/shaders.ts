@@ -26,6 +26,9 @@ export const PROJ_TILE = 4;
 /** Register tile edge of the scores and output kernels (`MAP_TILE` in common.wgsl). */
 export const MAP_TILE = 8;
 
+/** Queries per invocation of the output kernel's narrow variant (`NARROW_ROWS` in common.wgsl). */
+export const NARROW_ROWS = 16;
+
 /** @deprecated Use {@link PROJ_TILE} or {@link MAP_TILE}; kept for existing imports. */
 export const TILE = PROJ_TILE;
 

@@ -15,6 +15,7 @@ import {
   type GpuAttention,
   type VerificationReport,
 } from '../../src/index';
+import { outputLaunch } from '../../src/kernels/attention';
 import { gpu, useGpuDevice } from './gpu-fixture';
 
 useGpuDevice();
@@ -243,6 +244,39 @@ describe('every tuning variant equals the reference', () => {
       } finally {
         variant.destroy();
       }
+    });
+  }
+});
+
+describe('output kernel variants (8 × 8 tile, 16 × 4 narrow tile for small heads)', () => {
+  it('picks the variant and workgroup shape by dHead', () => {
+    const pick = (dHead: number, tuning: AttentionTuning = SOFTWARE_TUNING) => {
+      const launch = outputLaunch(dHead, tuning);
+      return `${launch.variant} ${launch.workgroup.join('x')}`;
+    };
+    expect([1, 3, 4, 5, 7, 8, 9, 16, 17, 32, 33, 64, 100, 128].map((d) => pick(d))).toEqual([
+      'narrow 1x16', 'narrow 1x16', 'narrow 1x16', 'narrow 2x16', 'narrow 2x16', 'narrow 2x16', 'narrow 4x16',
+      'narrow 4x16', 'narrow 8x8', 'narrow 8x8', 'wide 8x8', 'wide 8x8', 'wide 8x8', 'wide 8x8',
+    ]);
+    expect(pick(64, { ...DEFAULT_TUNING, matmulWorkgroup: [16, 4] })).toBe('narrow 16x4');
+    expect(pick(17, { ...DEFAULT_TUNING, matmulWorkgroup: [4, 16] })).toBe('wide 4x16');
+  });
+
+  // Each narrow workgroup shape, with seqLen and kvLen that are not multiples of the tile
+  // (16 queries × WG_Y rows, 4 × WG_X columns), self-, causal and cross-attention; then wide.
+  const variantShapes: AttentionShape[] = [
+    { seqLen: 513, dModel: 8, heads: 2, dHead: 2, causal: true },
+    { seqLen: 300, kvLen: 77, dModel: 12, heads: 3, dHead: 6 },
+    { seqLen: 300, dModel: 40, heads: 3, dHead: 16, causal: true },
+    { seqLen: 129, kvLen: 260, dModel: 24, heads: 2, dHead: 13, causal: true },
+    { seqLen: 257, kvLen: 70, dModel: 20, heads: 2, dHead: 32 },
+    { seqLen: 130, dModel: 16, heads: 2, dHead: 29, causal: true },
+    { seqLen: 97, dModel: 16, heads: 1, dHead: 33, causal: true },
+    { seqLen: 70, dModel: 16, heads: 1, dHead: 128 },
+  ];
+  for (const shape of variantShapes) {
+    it(`${outputLaunch(shape.dHead, SOFTWARE_TUNING).variant} ${JSON.stringify(shape)}`, async () => {
+      await check(shape, 7);
     });
   }
 });
