@@ -23,6 +23,7 @@ import {
 import { validateAttention } from '../core/validate';
 import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
 import { createPassTimer } from '../gpu/timer';
+import { packedLayout, uploadInputs } from './packing';
 import { ATTENTION_SHADERS, MAP_TILE, NARROW_ROWS, PARAMS_BYTES, PROJ_TILE } from './shaders';
 
 /** How the kernels are launched (WGSL `override` constants and entry points). */
@@ -204,11 +205,6 @@ async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promi
   return { projections, scores, softmax, output, outputNarrow };
 }
 
-/** Round an element offset up so the byte offset is a multiple of 256 (binding alignment). */
-function alignElements(elements: number): number {
-  return Math.ceil(elements / 64) * 64;
-}
-
 /** A 2-D dispatch size holding `count` workgroups within `maxPerDimension`. */
 function spread(count: number, maxPerDimension: number): [number, number] {
   if (count <= maxPerDimension) return [count, 1];
@@ -270,14 +266,10 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
     checkAlive();
     checkAbort(options.signal);
     const lengths = resultLengths(s);
-    const selfAttention = inputs.xKV === undefined;
-    const xKVOffset = selfAttention ? 0 : alignElements(s.seqLen * s.dModel);
-    const kOffset = alignElements(s.seqLen * s.width);
-    const vOffset = kOffset + alignElements(s.kvLen * s.width);
+    const layout = packedLayout(s, inputs);
+    const { kOffset, vOffset } = layout;
     const bytes = {
-      src: 4 * (selfAttention ? s.seqLen * s.dModel : xKVOffset + s.kvLen * s.dModel),
-      w: 4 * 3 * s.dModel * s.width,
-      qkv: 4 * (vOffset + s.kvLen * s.width),
+      ...layout.bytes,
       scores: 4 * lengths.scores,
       weights: 4 * lengths.weights,
       output: 4 * lengths.output,
@@ -326,18 +318,7 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
     };
     if (Object.entries(buffers).some(([k, b]) => before[k] !== b)) generation++;
 
-    const paramWords = new ArrayBuffer(PARAMS_BYTES);
-    const u32 = new Uint32Array(paramWords);
-    u32.set([s.seqLen, s.kvLen, s.dModel, s.heads, s.dHead, s.width, s.causal ? 1 : 0, xKVOffset, kOffset, vOffset]);
-    new Float32Array(paramWords)[10] = 1 / Math.sqrt(s.dHead);
-    u32[11] = s.heads * s.seqLen;
-    device.queue.writeBuffer(params, 0, paramWords);
-    device.queue.writeBuffer(buffers.src, 0, inputs.x);
-    if (!selfAttention) device.queue.writeBuffer(buffers.src, xKVOffset * 4, inputs.xKV!);
-    const wBytes = s.dModel * s.width * 4;
-    device.queue.writeBuffer(buffers.w, 0, inputs.wq);
-    device.queue.writeBuffer(buffers.w, wBytes, inputs.wk);
-    device.queue.writeBuffer(buffers.w, 2 * wBytes, inputs.wv);
+    uploadInputs(device, { params, src: buffers.src, w: buffers.w }, s, inputs, layout);
 
     const bind = (pipeline: GPUComputePipeline, name: string, resources: GPUBuffer[]) =>
       device.createBindGroup({

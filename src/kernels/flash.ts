@@ -7,6 +7,7 @@
  * and the row log-sum-exps, and {@link FlashAttention.readRows} recomputes whole rows for
  * verification.
  */
+import { packedLayout, uploadInputs } from './packing';
 import { AttentionAbortError, AttentionError, AttentionInputError, GpuDeviceLostError } from '../core/errors';
 import type { AttentionInputs, AttentionShape, ResolvedShape } from '../core/types';
 import { validateAttention } from '../core/validate';
@@ -138,7 +139,6 @@ function getPipelines(device: GPUDevice, wg: number, proj: [number, number]): Pr
   return entry;
 }
 
-const alignElements = (n: number) => Math.ceil(n / 64) * 64;
 
 /**
  * Create the fused attention path on a device (kernels cached per device and options). The
@@ -214,14 +214,10 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
     checkAlive();
     if (options.signal?.aborted) throw new AttentionAbortError();
     if (s.dHead > FLASH_MAX_DHEAD) throw new AttentionInputError('dHead', String(s.dHead), `at most ${FLASH_MAX_DHEAD} on the fused path`, 'too-large');
-    const self = inputs.xKV === undefined;
-    const xKVOffset = self ? 0 : alignElements(s.seqLen * s.dModel);
-    const kOffset = alignElements(s.seqLen * s.width);
-    const vOffset = kOffset + alignElements(s.kvLen * s.width);
+    const layout = packedLayout(s, inputs);
+    const { kOffset, vOffset } = layout;
     const bytes = {
-      src: 4 * (self ? s.seqLen * s.dModel : xKVOffset + s.kvLen * s.dModel),
-      w: 4 * 3 * s.dModel * s.width,
-      qkv: 4 * (vOffset + s.kvLen * s.width),
+      ...layout.bytes,
       output: 4 * s.seqLen * s.width,
       lse: 4 * s.heads * s.seqLen,
     };
@@ -242,18 +238,7 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
       output: slots.output.ensure(bytes.output),
       lse: slots.lse.ensure(bytes.lse),
     };
-    const words = new ArrayBuffer(PARAMS_BYTES);
-    const u32 = new Uint32Array(words);
-    u32.set([s.seqLen, s.kvLen, s.dModel, s.heads, s.dHead, s.width, s.causal ? 1 : 0, xKVOffset, kOffset, vOffset]);
-    new Float32Array(words)[10] = 1 / Math.sqrt(s.dHead);
-    u32[11] = s.heads * s.seqLen;
-    device.queue.writeBuffer(params, 0, words);
-    device.queue.writeBuffer(b.src, 0, inputs.x);
-    if (!self) device.queue.writeBuffer(b.src, xKVOffset * 4, inputs.xKV!);
-    const wBytes = s.dModel * s.width * 4;
-    device.queue.writeBuffer(b.w, 0, inputs.wq);
-    device.queue.writeBuffer(b.w, wBytes, inputs.wk);
-    device.queue.writeBuffer(b.w, 2 * wBytes, inputs.wv);
+    uploadInputs(device, { params, src: b.src, w: b.w }, s, inputs, layout);
     const bind = (pipeline: GPUComputePipeline, name: string, resources: GPUBuffer[]) =>
       device.createBindGroup({ label: `flash/${name} bind group`, layout: pipeline.getBindGroupLayout(0), entries: [params, ...resources].map((buffer, binding) => ({ binding, resource: { buffer } })) });
     const passes: Array<[string, GPUComputePipeline, GPUBindGroup, number[]]> = [
