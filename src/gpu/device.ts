@@ -15,9 +15,9 @@ export interface GpuDeviceOptions {
 }
 
 const HOW_TO_GET_WEBGPU =
-  'Use a browser with WebGPU: Chrome or Edge 113+ on Windows, macOS or ChromeOS, Chrome 144+ on Linux ' +
-  '(or an older one started with --enable-unsafe-webgpu --enable-features=Vulkan), Safari 26+, or Firefox 141+ on Windows. ' +
-  'The page must be served over https or from localhost.';
+  'Use a browser with WebGPU: Chrome or Edge 113+ on Windows, macOS or ChromeOS; on Linux, a recent Chrome with WebGPU ' +
+  'enabled (chrome://flags/#enable-unsafe-webgpu, or start it with --enable-unsafe-webgpu --enable-features=Vulkan); ' +
+  'Safari 26+; Firefox 141+ on Windows. The page must be served over https or from localhost.';
 
 /**
  * Request a high-performance adapter and a device with the adapter's maximum buffer limits,

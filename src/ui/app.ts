@@ -361,7 +361,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
       syncToolbar(next, shape);
       writeUrl(next);
       messages.clear('input');
-      await surface.render();
+      const frameMs = await surface.render();
+      canvas.dataset.frameMs = frameMs.toFixed(1);
       updateLegend();
       setBusy(null);
       clearReadout();
@@ -375,6 +376,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
         bytes: attentionBytes(shape),
         referenceMs: cpuMs,
         adapter,
+        frameMs,
       };
       timings.show(current.timings);
       renderNumbers(null);

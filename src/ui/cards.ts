@@ -101,6 +101,8 @@ export interface TimingsView {
   bytes: Record<'projections' | 'scores' | 'softmax' | 'output' | 'total', number>;
   referenceMs: number | null;
   adapter: AdapterDescription | null;
+  /** One 3D frame of the surface: render call to GPU done. */
+  frameMs?: number;
 }
 
 const STAGES = ['projections', 'scores', 'softmax', 'output', 'total'] as const;
@@ -166,7 +168,8 @@ export class TimingsCard {
         'p',
         { class: 'note' },
         `Work: ${fmtCount(flops.total)}FLOP (2 per multiply-add, 5 per softmax entry, full map counted), ≥ ${formatBytesShort(bytes.total)} moved. ` +
-          (view.referenceMs === null ? '' : `The f64 reference took ${fmtMs(view.referenceMs)} (a correctness path, not timed for speed).`),
+          (view.referenceMs === null ? '' : `The f64 reference took ${fmtMs(view.referenceMs)} (a correctness path, not timed for speed).`) +
+          (view.frameMs === undefined ? '' : ` One 3D frame: ${fmtMs(view.frameMs)}.`),
       ),
       ...(adapter ? [h('p', { class: 'note' }, `Adapter: ${adapter.label}`)] : []),
       ...(adapter?.isSoftware ? [h('p', { class: 'note', style: 'color: var(--warn)' }, 'Software adapter: the “GPU” is emulated on the same CPU cores as the CPU path, so these are CPU timings of an emulated GPU, not GPU performance.')] : []),

@@ -1,0 +1,31 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright';
+import { inject } from 'vitest';
+import { canvasShot, launch, shot, verdict } from './browser';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('a browser without WebGPU', () => {
+  it('says so and what to do, and still computes on the CPU and draws with WebGL', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // As in a browser that has no WebGPU at all.
+    await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
+    await page.goto(`${inject('baseUrl')}?input=sentence&text=The+cat+sat+on+the+mat`);
+    expect(await verdict(page)).toBe('skipped');
+    const messages = await page.getByTestId('messages').textContent();
+    expect(messages).toContain('no WebGPU');
+    expect(messages).toMatch(/Chrome|Edge|Safari|Firefox/);
+    expect(await page.getByTestId('adapter').textContent()).toContain('No WebGPU');
+    const { colours } = await canvasShot(page, 'no-webgpu');
+    expect(colours, 'the WebGL fallback draws the CPU result').toBeGreaterThan(40);
+    expect(await page.getByTestId('timings').textContent()).toContain('f64 reference took');
+    await shot(page, 'no-webgpu');
+    await page.close();
+  });
+});
