@@ -37,8 +37,6 @@ import type { AttentionBuffers } from '../kernels/attention';
 import { createGridReducer, type GridReducer } from '../kernels/reduce';
 import {
   GRID_CELL_CAPACITY,
-  blockOf,
-  blockStart,
   isExact,
   planGrid,
   reduceAttention,
@@ -47,6 +45,7 @@ import {
 } from '../reference/reduce';
 import type { StageView } from '../state';
 import { MASKED_COLOR, VIRIDIS_KEYS, viridisCss } from './colormap';
+import { cellOfEntry, cellSizeText, cellStart, checkPrecomputed, downsampleGrid, planPrecomputed, weightsOnlyPlanes, type PrecomputedGridSpec } from './grid';
 import { buildLabels, disposeLabels } from './labels';
 import {
   PLANE_COUNT,
@@ -63,6 +62,21 @@ import {
 
 export { viridis, viridisCss, VIRIDIS_KEYS, MASKED_COLOR } from './colormap';
 export { axisTicks, MAX_TOKEN_LABELS } from './labels';
+export { cellOfEntry, cellStart, downsampleGrid, planPrecomputed } from './grid';
+
+/**
+ * A precomputed grid of the softmax WEIGHTS, as the fused path's `reducedMap` returns it:
+ * heads × rows × cols (all heads of the shape), cell (r, c) the block max or mean of queries
+ * [blockStart(r, rows, seqLen), blockStart(r + 1, rows, seqLen)) and keys likewise (blocks of
+ * src/reference/reduce.ts). Scores do not exist on that path, so only the weights stage does.
+ * A GPUBuffer must live on the device given to {@link createSurfaceView} and have COPY_SRC
+ * usage; it is copied GPU-side into the scene's grid when no further shrinking is needed (one
+ * head, or all heads whose rows/cols fit maxSideFor of src/reference/reduce.ts), else read back and shrunk on the
+ * CPU. Without WebGPU only a Float32Array works.
+ */
+export interface PrecomputedGrid extends PrecomputedGridSpec {
+  weights: GPUBuffer | Float32Array;
+}
 
 /** The data a surface draws. */
 export interface SurfaceSource {
@@ -75,6 +89,12 @@ export interface SurfaceSource {
   gpu?: AttentionBuffers;
   /** CPU arrays, used when there is no WebGPU (or no `gpu` buffers). */
   cpu?: { q: Float32Array; k: Float32Array; scores: Float32Array; weights: Float32Array };
+  /**
+   * The fused path: a precomputed grid of the weights only (no `gpu`, no `cpu`). Takes
+   * precedence over both. `setReduction` does not apply (the grid's own mode is shown);
+   * `setHead` works without new data.
+   */
+  grid?: PrecomputedGrid;
 }
 
 /**
@@ -101,6 +121,10 @@ export interface LegendInfo {
   reduction: string;
   /** How masked entries look in this stage. */
   masked: string;
+  /** True when the source is a precomputed weights grid (fused path). */
+  fused: boolean;
+  /** Anything else the legend should say (e.g. why a chosen stage is not shown); '' when nothing. */
+  note: string;
 }
 
 /** A 3D attention surface bound to one canvas. Create with {@link createSurfaceView}. */
@@ -108,8 +132,14 @@ export interface SurfaceView {
   readonly backend: 'webgpu' | 'webgl';
   /** Recompute the grid (GPU reduction when needed) and redraw. */
   setSource(source: SurfaceSource): Promise<void>;
-  /** Morph to a stage over a few frames, rendering each on demand. */
+  /**
+   * Morph to a stage over a few frames, rendering each on demand. A stage the source does not
+   * have (see {@link SurfaceView.availableStages}) is remembered but the weights stay shown, and
+   * `legend().note` says why; it comes back when a source that has it is set.
+   */
   setStage(stage: StageView): void;
+  /** The stages the current source can show: all four, or ['weights'] for a precomputed grid. */
+  availableStages(): StageView[];
   /** Show one head, or all heads side by side (−1). */
   setHead(head: number): void;
   /** How blocks become cells when the map is larger than the grid. */
@@ -135,6 +165,10 @@ export interface SurfaceView {
 }
 
 const STAGE_INDEX: Record<StageView, number> = { raw: 0, scaled: 1, masked: 2, weights: 3 };
+const ALL_STAGES: StageView[] = ['raw', 'scaled', 'masked', 'weights'];
+const FUSED_STAGES: StageView[] = ['weights'];
+/** What the legend says when a stage other than the weights is asked for on the fused path. */
+export const FUSED_ONLY_WEIGHTS = 'only the weights exist on the fused path (scores are never stored)';
 const STAGE_TITLES: Record<StageView, string> = {
   raw: 'raw scores QKᵀ',
   scaled: 'scaled scores QKᵀ/√d_k (on the raw scale)',
@@ -164,6 +198,9 @@ function isSwiftShader(device: GPUDevice): boolean {
 
 interface Current {
   plan: GridPlan;
+  /** Cells per head of a precomputed grid along queries/keys (undefined: reduced from the full map). */
+  gridRows?: number;
+  gridCols?: number;
   layout: SurfaceLayout;
   planes: Float32Array;
   cells: number;
@@ -271,8 +308,14 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
   let source: SurfaceSource | null = null;
   let head = 0;
   let mode: ReductionMode = 'max';
+  /** The stage asked for; the source may not have it (see stagesOf). */
   let stage: StageView = 'weights';
   let mixNow: StageMix = oneHot(stage);
+  /** The stage the mix is at or morphing to. */
+  let mixStage: StageView = stage;
+  const stagesOf = (src: SurfaceSource | null): StageView[] => (src?.grid ? FUSED_STAGES : ALL_STAGES);
+  /** The stage drawn: the one asked for when the current data has it, else the weights. */
+  const shownStage = (): StageView => (current?.gridRows === undefined || stage === 'weights' ? stage : 'weights');
   let current: Current | null = null;
   let highlighted: CellInfo | null = null;
   let destroyed = false;
@@ -322,8 +365,8 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
       return;
     }
     uHiHead.value = hz;
-    uHiRow.value = blockOf(highlighted.query, cur.plan.rows, cur.plan.seqLen);
-    uHiCol.value = blockOf(highlighted.key, cur.plan.cols, cur.plan.kvLen);
+    uHiRow.value = cellOfEntry(highlighted.query, cur.plan.rows, cur.plan.seqLen, cur.gridRows);
+    uHiCol.value = cellOfEntry(highlighted.key, cur.plan.cols, cur.plan.kvLen, cur.gridCols);
   }
 
   function buildAxes(layout: SurfaceLayout): void {
@@ -396,23 +439,100 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     return next;
   }
 
+  /** The planes of a full-path source (GPU reduction, or the CPU reference). */
+  async function reducedPlanes(src: SurfaceSource, plan: GridPlan): Promise<Float32Array> {
+    if (reducer && src.gpu) {
+      await reducer.reduce(src.gpu, plan);
+      return reducer.read(plan);
+    }
+    if (src.cpu) {
+      const planes = reduceAttention(src.shape, src.cpu, plan);
+      reducer?.upload(planes, plan);
+      return planes;
+    }
+    throw new Error(webgpu ? 'SurfaceSource has neither gpu buffers, cpu arrays nor a grid.' : 'Without WebGPU the surface needs the cpu arrays or a Float32Array grid of SurfaceSource.');
+  }
+
+  /** Copy `count` floats from `offset` (elements) of a buffer on our device back to the CPU. */
+  async function readFloats(buffer: GPUBuffer, offset: number, count: number): Promise<Float32Array> {
+    const gpuDevice = device!;
+    const staging = gpuDevice.createBuffer({ label: 'scene/grid readback', size: Math.max(4, count * 4), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    try {
+      gpuDevice.pushErrorScope('validation');
+      const encoder = gpuDevice.createCommandEncoder({ label: 'scene/grid readback' });
+      encoder.copyBufferToBuffer(buffer, offset * 4, staging, 0, count * 4);
+      gpuDevice.queue.submit([encoder.finish()]);
+      const error = await gpuDevice.popErrorScope();
+      if (error) throw new Error(`SurfaceSource.grid: reading the weights buffer failed (${error.message}).`);
+      await staging.mapAsync(GPUMapMode.READ);
+      return new Float32Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /**
+   * The planes of a precomputed weights grid: a GPUBuffer is copied GPU-side into our grid when
+   * its cells are the plan's cells (then the planes are read back for picking and ranges, as on
+   * the full path), otherwise read back and shrunk; a Float32Array is shrunk if needed and uploaded.
+   */
+  async function precomputedPlanes(grid: PrecomputedGrid, shape: ResolvedShape, plan: GridPlan): Promise<Float32Array> {
+    const isArray = grid.weights instanceof Float32Array;
+    const problem = checkPrecomputed(shape, grid, isArray ? (grid.weights as Float32Array).length : Math.floor((grid.weights as GPUBuffer).size / 4));
+    if (problem) throw new Error(`SurfaceSource.grid: ${problem}`);
+    const perHead = grid.rows * grid.cols;
+    const cells = plan.headCount * plan.rows * plan.cols;
+    const direct = plan.rows === grid.rows && plan.cols === grid.cols;
+    const first = plan.headFirst * perHead;
+    const count = plan.headCount * perHead;
+    if (isArray) {
+      const values = (grid.weights as Float32Array).subarray(first, first + count);
+      const planes = weightsOnlyPlanes(direct ? values : downsampleGrid(values, grid, plan), plan, shape.causal, grid.rows, grid.cols);
+      reducer?.upload(planes, plan);
+      return planes;
+    }
+    const buffer = grid.weights as GPUBuffer;
+    if (!reducer || !device) throw new Error('SurfaceSource.grid: a GPUBuffer grid needs the WebGPU backend on the buffer’s device; pass a Float32Array instead.');
+    if (!(buffer.usage & GPUBufferUsage.COPY_SRC)) throw new Error('SurfaceSource.grid: the weights GPUBuffer needs COPY_SRC usage.');
+    if (!direct) {
+      const values = await readFloats(buffer, first, count);
+      const planes = weightsOnlyPlanes(downsampleGrid(values, grid, plan), plan, shape.causal, grid.rows, grid.cols);
+      reducer.upload(planes, plan);
+      return planes;
+    }
+    // Zero-copy: the other planes from the CPU (zeros and mask fractions), the weights GPU-side.
+    const rest = weightsOnlyPlanes(new Float32Array(cells), plan, shape.causal, grid.rows, grid.cols);
+    const stride = reducer.planeStride * 4;
+    device.pushErrorScope('validation');
+    for (const p of [0, 1, 2, 4]) device.queue.writeBuffer(reducer.grid, p * stride, rest, p * cells, cells);
+    const encoder = device.createCommandEncoder({ label: 'scene/grid copy' });
+    encoder.copyBufferToBuffer(buffer, first * 4, reducer.grid, 3 * stride, cells * 4);
+    device.queue.submit([encoder.finish()]);
+    const error = await device.popErrorScope();
+    if (error) throw new Error(`SurfaceSource.grid: copying the weights buffer failed (is it on the scene's device?): ${error.message}`);
+    return reducer.read(plan);
+  }
+
   async function rebuild(): Promise<void> {
     const src = source;
     if (!src || destroyed) return;
     const shape = src.shape;
-    const plan = planGrid(shape, head >= shape.heads ? shape.heads - 1 : head, mode);
-    const cells = plan.headCount * plan.rows * plan.cols;
+    const headShown = head >= shape.heads ? shape.heads - 1 : head;
+    let plan: GridPlan;
     let planes: Float32Array;
-    if (reducer && src.gpu) {
-      await reducer.reduce(src.gpu, plan);
-      planes = await reducer.read(plan);
-    } else if (src.cpu) {
-      planes = reduceAttention(shape, src.cpu, plan);
-      reducer?.upload(planes, plan);
+    let gridRows: number | undefined;
+    let gridCols: number | undefined;
+    if (src.grid) {
+      plan = planPrecomputed(shape, src.grid, headShown);
+      gridRows = src.grid.rows;
+      gridCols = src.grid.cols;
+      planes = await precomputedPlanes(src.grid, shape, plan);
     } else {
-      throw new Error(webgpu ? 'SurfaceSource has neither gpu buffers nor cpu arrays.' : 'Without WebGPU the surface needs the cpu arrays of SurfaceSource.');
+      plan = planGrid(shape, headShown, mode);
+      planes = await reducedPlanes(src, plan);
     }
     if (destroyed) return;
+    const cells = plan.headCount * plan.rows * plan.cols;
     const layout = makeLayout(plan);
     const layoutKey = JSON.stringify([plan.headCount, plan.rows, plan.cols, layout.width, layout.depth]);
     const ranges = displayRanges(planes, cells);
@@ -421,7 +541,15 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
       buildGeometry(layout, planes, cells);
       buildAxes(layout);
     }
-    current = { plan, layout, planes, cells, ranges, heights: new Float32Array(cells), layoutKey };
+    current = { plan, gridRows, gridCols, layout, planes, cells, ranges, heights: new Float32Array(cells), layoutKey };
+    // A source without the stage on show (the fused path has only the weights) snaps to the
+    // weights, and back to the chosen stage when a full source returns.
+    const wanted = shownStage();
+    if (mixStage !== wanted) {
+      animationToken++;
+      mixStage = wanted;
+      mixNow = oneHot(wanted);
+    }
     uLo.value = ranges.lo;
     uSpan.value = ranges.hi - ranges.lo;
     uWMax.value = ranges.wMax;
@@ -450,9 +578,15 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     },
     setStage(next) {
       stage = next;
+      const target = current ? shownStage() : next;
+      if (target === mixStage && current) {
+        void render(); // the legend note may change
+        return;
+      }
+      mixStage = target;
       const token = ++animationToken;
       const from: StageMix = [...mixNow];
-      const to = oneHot(next);
+      const to = oneHot(target);
       animation = (async () => {
         for (let frame = 1; frame <= MORPH_FRAMES; frame++) {
           if (token !== animationToken || destroyed) return;
@@ -473,6 +607,9 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
       mode = next;
       if (source) void scheduleRebuild().catch((error) => console.error('[scene] reduction change failed:', error));
     },
+    availableStages() {
+      return [...stagesOf(source)];
+    },
     resetView,
     pick(canvasX, canvasY) {
       const cur = current;
@@ -488,10 +625,10 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
       const { plan } = cur;
       return {
         head: plan.headFirst + hit.hz,
-        query: blockStart(hit.r, plan.rows, plan.seqLen),
-        queryEnd: blockStart(hit.r + 1, plan.rows, plan.seqLen),
-        key: blockStart(hit.c, plan.cols, plan.kvLen),
-        keyEnd: blockStart(hit.c + 1, plan.cols, plan.kvLen),
+        query: cellStart(hit.r, plan.rows, plan.seqLen, cur.gridRows),
+        queryEnd: cellStart(hit.r + 1, plan.rows, plan.seqLen, cur.gridRows),
+        key: cellStart(hit.c, plan.cols, plan.kvLen, cur.gridCols),
+        keyEnd: cellStart(hit.c + 1, plan.cols, plan.kvLen, cur.gridCols),
       };
     },
     highlightRow(next) {
@@ -501,26 +638,43 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     },
     legend() {
       const cur = current;
-      const logits = stage !== 'weights';
+      const shown = shownStage();
+      const logits = shown !== 'weights';
       const info: LegendInfo = {
-        title: STAGE_TITLES[stage],
+        title: STAGE_TITLES[shown],
         min: cur ? (logits ? cur.ranges.lo : 0) : 0,
         max: cur ? (logits ? cur.ranges.hi : cur.ranges.wMax) : 1,
         gradientCss: viridisCss('to right'),
         reduction: 'exact (1 cell = 1 entry)',
         masked: 'no mask (not causal)',
+        fused: false,
+        note: '',
       };
       if (!cur || !source) return info;
       const { plan } = cur;
+      if (cur.gridRows !== undefined) {
+        const exact = plan.rows === plan.seqLen && plan.cols === plan.kvLen;
+        const blocks = `${cellSizeText(plan.rows, plan.seqLen, cur.gridRows)}×${cellSizeText(plan.cols, plan.kvLen, cur.gridCols)} blocks (query × key)`;
+        info.fused = true;
+        info.title = `${STAGE_TITLES.weights} — fused path`;
+        info.reduction = exact ? 'fused path: exact (1 cell = 1 entry); scores never stored' : `fused path: ${plan.mode} over ${blocks}; scores never stored`;
+        if (plan.mode === 'mean' && !exact) info.reduction += ' (masked entries count as 0)';
+        info.note = stage === 'weights' ? FUSED_ONLY_WEIGHTS : `${STAGE_TITLES[stage]} is not available: ${FUSED_ONLY_WEIGHTS}`;
+        if (source.shape.causal) {
+          info.masked = `grey floor = fully masked ${exact ? 'entries (key after query)' : 'blocks (every key after every query)'}`;
+          if (!exact) info.masked += plan.mode === 'max' ? '; partly masked blocks show their unmasked maximum' : '; partly masked blocks average their masked entries as 0';
+        }
+        return info;
+      }
       if (!isExact(plan)) {
         const blocks = `${blockText(plan.seqLen, plan.rows)}×${blockText(plan.kvLen, plan.cols)} blocks (query × key)`;
         if (plan.mode === 'max') info.reduction = `max over ${blocks}`;
-        else if (stage === 'masked') info.reduction = `mean over the unmasked entries of ${blocks}`;
-        else if (stage === 'weights') info.reduction = `mean over ${blocks}`;
+        else if (shown === 'masked') info.reduction = `mean over the unmasked entries of ${blocks}`;
+        else if (shown === 'weights') info.reduction = `mean over ${blocks}`;
         else info.reduction = `mean over ${blocks}, exact via block means q̄·k̄`;
       }
       if (source.shape.causal) {
-        if (stage === 'raw' || stage === 'scaled') info.masked = 'mask not applied yet: masked entries show their real q·k';
+        if (shown === 'raw' || shown === 'scaled') info.masked = 'mask not applied yet: masked entries show their real q·k';
         else info.masked = `grey floor = masked (key after query)${isExact(plan) ? '' : '; partly masked blocks show their unmasked entries'}`;
       }
       return info;

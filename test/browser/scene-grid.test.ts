@@ -1,0 +1,222 @@
+/**
+ * The surface fed by a precomputed weights grid (the fused path's reducedMap): drawn, legend,
+ * picking by blocks, only the weights stage; Float32Array and GPUBuffer grids give one picture.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attentionCpu, makeRandomInputs, resolveShape, type AttentionShape } from '../../src/index';
+import { createFlashAttention, type FlashAttention } from '../../src/kernels/flash';
+import { blockStart, maxSideFor } from '../../src/reference/reduce';
+import { FUSED_ONLY_WEIGHTS, createSurfaceView, type SurfaceView } from '../../src/scene/index';
+import { cellStart } from '../../src/scene/grid';
+import { gpu, useGpuDevice } from './gpu-fixture';
+
+useGpuDevice();
+
+let flash: FlashAttention;
+beforeAll(async () => {
+  flash = await createFlashAttention(gpu());
+});
+afterAll(() => flash?.destroy());
+
+async function pixelsOf(blob: Blob): Promise<Uint8ClampedArray> {
+  const bitmap = await createImageBitmap(blob);
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('no 2D context');
+  ctx.drawImage(bitmap, 0, 0);
+  return ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+}
+
+function distinctColours(pixels: Uint8ClampedArray): number {
+  const seen = new Set<number>();
+  for (let i = 0; i < pixels.length; i += 4) seen.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
+  return seen.size;
+}
+
+function differingPixels(a: Uint8ClampedArray, b: Uint8ClampedArray): number {
+  let count = 0;
+  for (let i = 0; i < a.length; i += 4) {
+    if (Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]) > 24) count++;
+  }
+  return count;
+}
+
+function makeCanvas(width: number, height: number): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  canvas.width = width;
+  canvas.height = height;
+  document.body.appendChild(canvas);
+  return canvas;
+}
+
+function gridBuffer(values: Float32Array): GPUBuffer {
+  const buffer = gpu().createBuffer({ label: 'test/grid', size: values.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  gpu().queue.writeBuffer(buffer, 0, values);
+  return buffer;
+}
+
+/** Pick at a few points near the middle until something is hit. */
+function pickMiddle(view: SurfaceView, width: number, height: number) {
+  for (const [dx, dy] of [[0, 0], [0, 8], [8, 0], [-8, 0], [0, -8], [16, 16]]) {
+    const cell = view.pick(width / 2 + dx, height / 2 + dy);
+    if (cell) return cell;
+  }
+  return null;
+}
+
+describe('the surface from a fused-path weights grid', () => {
+  let view: SurfaceView | null = null;
+  let canvas: HTMLCanvasElement | null = null;
+  const buffers: GPUBuffer[] = [];
+  afterAll(() => {
+    view?.destroy();
+    canvas?.remove();
+    for (const b of buffers) b.destroy();
+  });
+
+  it('draws the weights of reducedMap, says so in the legend, picks blocks, has only the weights stage', async () => {
+    canvas = makeCanvas(240, 180);
+    view = await createSurfaceView(canvas, gpu());
+    const shape: AttentionShape = { seqLen: 64, dModel: 16, heads: 2, dHead: 8, causal: true };
+    const s = resolveShape(shape);
+    await flash.run(shape, makeRandomInputs(shape, 4), { read: [] });
+    const weights = await flash.reducedMap({ rows: 16, cols: 16, mode: 'max' });
+    const grid = { weights, rows: 16, cols: 16, mode: 'max' as const };
+    const source = { shape: s, tokens: [], keyTokens: [], grid };
+    await view.setSource(source);
+    expect(view.availableStages()).toEqual(['weights']);
+    const drawn = await pixelsOf(await view.toPngBlob());
+    expect(distinctColours(drawn)).toBeGreaterThan(20);
+
+    const legend = view.legend();
+    expect(legend.fused).toBe(true);
+    expect(legend.title).toContain('softmax weights');
+    expect(legend.title).toContain('fused');
+    expect(legend.reduction).toContain('fused path: max over 4×4 blocks');
+    expect(legend.reduction).toContain('scores never stored');
+    expect(legend.masked).toContain('grey floor');
+    expect(legend.note).toBe(FUSED_ONLY_WEIGHTS);
+    expect(legend.min).toBe(0);
+    expect(legend.max).toBeCloseTo(Math.max(...weights), 6);
+
+    const cell = pickMiddle(view, 240, 180);
+    expect(cell).not.toBeNull();
+    const r = cell!.query / 4;
+    const c = cell!.key / 4;
+    expect(cell!.query).toBe(blockStart(r, 16, 64));
+    expect(cell!.queryEnd).toBe(blockStart(r + 1, 16, 64));
+    expect(cell!.key).toBe(blockStart(c, 16, 64));
+    expect(cell!.keyEnd).toBe(blockStart(c + 1, 16, 64));
+    expect(view.pick(2, 2)).toBeNull();
+
+    // Another stage: the weights stay, the legend says why.
+    view.setStage('raw');
+    await view.whenIdle();
+    const raw = await pixelsOf(await view.toPngBlob());
+    expect(differingPixels(drawn, raw)).toBeLessThan(20);
+    expect(view.legend().title).toContain('softmax weights');
+    expect(view.legend().note).toMatch(/raw scores.*not available.*only the weights exist on the fused path/);
+
+    view.highlightRow(cell);
+    await view.whenIdle();
+    const lit = await pixelsOf(await view.toPngBlob());
+    expect(differingPixels(raw, lit)).toBeGreaterThan(20);
+
+    // The same grid as a GPUBuffer (copied GPU-side) draws the same picture.
+    view.highlightRow(null);
+    const buffer = gridBuffer(weights);
+    buffers.push(buffer);
+    await view.setSource({ ...source, grid: { ...grid, weights: buffer } });
+    const fromBuffer = await pixelsOf(await view.toPngBlob());
+    expect(differingPixels(drawn, fromBuffer)).toBeLessThan(20);
+
+    // All heads side by side.
+    view.setHead(-1);
+    await view.whenIdle();
+    const both = await pixelsOf(await view.toPngBlob());
+    expect(differingPixels(fromBuffer, both)).toBeGreaterThan(200);
+
+    // Back to a full source: the chosen stage (raw) returns with all stages.
+    await view.setSource({ shape: s, tokens: [], keyTokens: [], cpu: attentionCpu(shape, makeRandomInputs(shape, 4)) });
+    expect(view.availableStages()).toEqual(['raw', 'scaled', 'masked', 'weights']);
+    expect(view.legend().title).toBe('raw scores QKᵀ');
+    expect(view.legend().fused).toBe(false);
+    expect(view.legend().note).toBe('');
+  });
+
+  it('shrinks a grid too large for all heads side by side (array and buffer agree), picks composed blocks', async () => {
+    const c2 = makeCanvas(240, 180);
+    const v2 = await createSurfaceView(c2, gpu());
+    try {
+      const s = resolveShape({ seqLen: 600, dModel: 16, heads: 4, dHead: 4, causal: true });
+      const side = 200; // > maxSideFor(4)
+      expect(side).toBeGreaterThan(maxSideFor(4));
+      const weights = new Float32Array(4 * side * side);
+      for (let h = 0; h < 4; h++) {
+        for (let r = 0; r < side; r++) {
+          for (let c = 0; c < side; c++) {
+            const masked = blockStart(c, side, 600) > blockStart(r + 1, side, 600) - 1;
+            weights[(h * side + r) * side + c] = masked ? 0 : 0.2 + 0.8 * Math.abs(Math.sin(0.05 * (r + 3 * h) + 0.11 * c));
+          }
+        }
+      }
+      const grid = { weights, rows: side, cols: side, mode: 'max' as const };
+      v2.setHead(-1);
+      await v2.setSource({ shape: s, tokens: [], keyTokens: [], grid });
+      const fromArray = await pixelsOf(await v2.toPngBlob());
+      expect(distinctColours(fromArray)).toBeGreaterThan(20);
+      expect(v2.legend().reduction).toMatch(/fused path: max over \d+–\d+×\d+–\d+ blocks/);
+      const cell = pickMiddle(v2, 240, 180);
+      expect(cell).not.toBeNull();
+      const rows = maxSideFor(4);
+      let r = 0;
+      while (cellStart(r + 1, rows, 600, side) <= cell!.query) r++;
+      expect(cell!.query).toBe(cellStart(r, rows, 600, side));
+      expect(cell!.queryEnd).toBe(cellStart(r + 1, rows, 600, side));
+
+      const buffer = gridBuffer(weights);
+      try {
+        await v2.setSource({ shape: s, tokens: [], keyTokens: [], grid: { ...grid, weights: buffer } });
+        const fromBuffer = await pixelsOf(await v2.toPngBlob());
+        expect(differingPixels(fromArray, fromBuffer)).toBeLessThan(20);
+        // One head: no shrinking, the GPU copy path.
+        v2.setHead(3);
+        await v2.whenIdle();
+        expect(v2.legend().reduction).toContain('fused path: max over 3×3 blocks');
+      } finally {
+        buffer.destroy();
+      }
+
+      await expect(v2.setSource({ shape: s, tokens: [], keyTokens: [], grid: { ...grid, weights: weights.subarray(0, 10) } })).rejects.toThrow(/heads × rows × cols/);
+    } finally {
+      v2.destroy();
+      c2.remove();
+    }
+  });
+});
+
+
+describe('a weights grid without WebGPU', () => {
+  it('draws a Float32Array grid on WebGL2 and refuses a GPUBuffer', async () => {
+    const canvas = makeCanvas(200, 150);
+    const view = await createSurfaceView(canvas, null);
+    try {
+      const s = resolveShape({ seqLen: 32, dModel: 8, heads: 1, dHead: 8, causal: true });
+      const weights = new Float32Array(8 * 8).map((_, n) => (n % 8 > n >> 3 ? 0 : 0.1 + ((n * 37) % 11) / 11));
+      await view.setSource({ shape: s, tokens: [], keyTokens: [], grid: { weights, rows: 8, cols: 8, mode: 'max' } });
+      expect(distinctColours(await pixelsOf(await view.toPngBlob()))).toBeGreaterThan(20);
+      expect(view.availableStages()).toEqual(['weights']);
+      const buffer = gridBuffer(weights);
+      try {
+        await expect(view.setSource({ shape: s, tokens: [], keyTokens: [], grid: { weights: buffer, rows: 8, cols: 8, mode: 'max' } })).rejects.toThrow(/Float32Array/);
+      } finally {
+        buffer.destroy();
+      }
+    } finally {
+      view.destroy();
+      canvas.remove();
+    }
+  });
+});
