@@ -4,7 +4,7 @@
  * `apply`, which validates first, keeps the last good view on any error, and lets a newer
  * request supersede an older one.
  */
-import { AttentionAbortError, AttentionError, AttentionInputError, GpuLimitError, WebGpuUnavailableError } from '../core/errors';
+import { AttentionAbortError, AttentionError, AttentionInputError, GpuLimitError, WebGpuUnavailableError, formatBytes } from '../core/errors';
 import { RESULT_NAMES, type AttentionResult, type ResolvedShape } from '../core/types';
 import { validateAttention } from '../core/validate';
 import { describeDevice, type AdapterDescription } from '../gpu/device';
@@ -13,6 +13,7 @@ import type { Example } from '../inputs/examples';
 import { buildExample } from '../inputs/build';
 import { createGpuAttention, type GpuAttention, type RunResult } from '../kernels/attention';
 import { createAttentionSession, type AttentionSession } from '../kernels/session';
+import { createFlashAttention, FLASH_MAX_DHEAD, type FlashAttention } from '../kernels/flash';
 import { sampleRows } from '../reference/attention';
 import { createSurfaceView, type CellInfo, type SurfaceView } from '../scene';
 import { LESSON_STEPS, STAGE_VIEWS, describeProblem, parseState, serializeState, type AppState, type LessonId, type StageView } from '../state';
@@ -49,7 +50,12 @@ interface Current {
   arrays: Partial<AttentionResult>;
   reference: AttentionResult | null;
   timings: TimingsView;
+  /** Computed on the fused path: no scores or weights on the device, only a reduced grid. */
+  fused: boolean;
 }
+
+/** The longest sequence the app offers on the fused path. */
+const FUSED_MAX_SEQ_LEN = 65536;
 
 /** The fast CPU path is timed automatically up to this many FLOPs (about a second here). */
 const CPU_AUTO_FLOPS = 2e9;
@@ -237,6 +243,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
     device = session!.device;
     attention = session!.attention;
     lessonAttention = null;
+    sweepAttention = null;
+    fused = null;
     showAdapter();
     surface.destroy();
     surface = await createSurfaceView(canvas, device);
@@ -269,13 +277,18 @@ export async function startApp(root: HTMLElement): Promise<void> {
   resizeObserver.observe(viewport);
   importDialog.attachDropTarget(viewport);
 
+  let reduction: 'max' | 'mean' = 'max';
+  let fused: FlashAttention | null = null;
+
   /** Largest seqLen whose full map (heads × seqLen²) fits one storage buffer. */
   const maxSeqLenFor = (heads: number) => {
     if (!device) return 2048;
     const bytes = maxStorageBytes(device).bytes;
     return Math.max(2, Math.floor(Math.sqrt(bytes / 4 / heads)));
   };
-  panel.setMaxSeqLen(maxSeqLenFor(good.heads));
+  /** Largest seqLen the app offers: full maps, then the fused path where it applies. */
+  const reachFor = (heads: number, dHead: number) => (device && dHead <= FLASH_MAX_DHEAD ? FUSED_MAX_SEQ_LEN : maxSeqLenFor(heads));
+  panel.setMaxSeqLen(reachFor(good.heads, good.dHead));
   sweepPanel.setMaxSeqLen(maxSeqLenFor(good.heads));
 
   function updateLegend(): void {
@@ -285,15 +298,24 @@ export async function startApp(root: HTMLElement): Promise<void> {
     legendMin.textContent = fmt(info.min, 3);
     legendMax.textContent = fmt(info.max, 3);
     legendNote.textContent = info.reduction;
-    legendMasked.textContent = info.masked;
+    legendMasked.textContent = info.note ? `${info.masked} ${info.note}` : info.masked;
+    const available = surface.availableStages();
+    for (const button of stageButtons) button.disabled = !available.includes(button.dataset.stage as StageView);
   }
 
   function syncToolbar(state: AppState, shape: ResolvedShape): void {
     for (const button of stageButtons) button.setAttribute('aria-pressed', String(button.dataset.stage === state.stage));
     const heads = shape.heads;
-    const buttons: HTMLButtonElement[] = [];
+    const buttons: HTMLElement[] = [];
     if (heads > 1) buttons.push(h('button', { 'data-head': '-1', 'aria-pressed': String(state.head === -1) }, 'all heads'));
-    for (let head = 0; head < Math.min(heads, 16); head++) buttons.push(h('button', { 'data-head': String(head), 'aria-pressed': String(state.head === head) }, `h${head}`));
+    if (heads <= 8) {
+      for (let head = 0; head < heads; head++) buttons.push(h('button', { 'data-head': String(head), 'aria-pressed': String(state.head === head) }, `h${head}`));
+    } else {
+      // Many heads: one menu instead of a row of buttons that would cover the view.
+      const select = h('select', { 'aria-label': 'head', 'data-testid': 'head-select' }, ...Array.from({ length: heads }, (_, head) => h('option', { value: head, selected: state.head === head }, `head ${head}`)));
+      select.addEventListener('change', () => selectHead(Number(select.value)));
+      buttons.push(select);
+    }
     headGroup.replaceChildren(...buttons);
     headGroup.hidden = heads === 1;
   }
@@ -311,8 +333,10 @@ export async function startApp(root: HTMLElement): Promise<void> {
     try {
       const usesSeqLen = next.input === 'random' || next.input === 'sinusoidal';
       const maxSeqLen = maxSeqLenFor(Number.isInteger(next.heads) && next.heads > 0 ? next.heads : 1);
-      if (usesSeqLen && Number.isInteger(next.seqLen) && next.seqLen > maxSeqLen) {
-        throw new AttentionInputError('seqLen', String(next.seqLen), `an integer from 2 to ${maxSeqLen} (the largest full ${next.heads}-head map this device holds)`, 'too-large');
+      const reach = device && Number.isInteger(next.dHead) && next.dHead <= FLASH_MAX_DHEAD ? FUSED_MAX_SEQ_LEN : maxSeqLen;
+      if (usesSeqLen && Number.isInteger(next.seqLen) && next.seqLen > reach) {
+        const why = reach > maxSeqLen ? `up to ${maxSeqLen} as a full map, beyond that on the fused path` : `the largest full ${next.heads}-head map this device holds${device ? `; the fused path needs dHead ≤ ${FLASH_MAX_DHEAD}` : ''}`;
+        throw new AttentionInputError('seqLen', String(next.seqLen), `an integer from 2 to ${reach} (${why})`, 'too-large');
       }
       example = exampleFor(next);
       shape = validateAttention(example.shape, example.inputs);
@@ -334,7 +358,32 @@ export async function startApp(root: HTMLElement): Promise<void> {
       let run: RunResult | Partial<RunResult> | null = null;
       let referenceResult: AttentionResult | null = null;
       let cpuMs: number | null = null;
-      if (attention) {
+      const fullBytes = 4 * entries;
+      const fits = !device || fullBytes <= maxStorageBytes(device).bytes;
+      let fusedRun = false;
+      if (attention && device && !fits) {
+        // The full map does not fit one storage buffer: the fused path computes the output
+        // without ever storing the map, and a reduced map of the weights for the surface.
+        fusedRun = true;
+        messages.show(
+          'info',
+          `The full ${shape.heads}×${shape.seqLen}×${shape.kvLen} map needs ${formatBytes(fullBytes)}, more than one storage buffer holds (${formatBytes(maxStorageBytes(device).bytes)}): computing on the fused path (FlashAttention-style). Only the weights, reduced to blocks, are drawn; scores are never stored.`,
+          'fused',
+          12000,
+        );
+        fused ??= await createFlashAttention(device);
+        setBusy(`Fused path: computing ${shape.heads}×${shape.seqLen}×${shape.kvLen} without storing the map…`);
+        const result = await fused.run(example.shape, example.inputs, { read: ['output'], signal: abort.signal });
+        if (token !== latest) return;
+        setBusy('Fused path: reducing the weights to the surface grid…');
+        const rows = Math.min(shape.seqLen, 256);
+        const cols = Math.min(shape.kvLen, 256);
+        const grid = await fused.reducedMap({ rows, cols, mode: reduction });
+        if (token !== latest) return;
+        arrays = { output: result.output };
+        run = { timings: { projections: result.timings.projections, scores: result.timings.attention, softmax: Number.NaN, output: Number.NaN, total: result.timings.total, source: result.timings.source } };
+        await surface.setSource({ shape, tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, grid: { weights: grid, rows, cols, mode: reduction } });
+      } else if (attention) {
         const read = entries <= READBACK_ENTRIES ? RESULT_NAMES : (['q', 'k', 'v', 'output'] as const);
         run = await attention.run(example.shape, example.inputs, { read, signal: abort.signal });
         if (token !== latest) return;
@@ -355,8 +404,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
       surface.setHead(next.head);
       surface.setStage(next.stage);
       good = next;
-      current = { state: next, example, shape, arrays, reference: referenceResult, timings: current?.timings as TimingsView };
-      panel.setMaxSeqLen(maxSeqLenFor(shape.heads));
+      current = { state: next, example, shape, arrays, reference: referenceResult, timings: current?.timings as TimingsView, fused: fusedRun };
+      panel.setMaxSeqLen(reachFor(shape.heads, shape.dHead));
       panel.sync(shapeIntoState(next, shape));
       syncToolbar(next, shape);
       writeUrl(next);
@@ -378,13 +427,18 @@ export async function startApp(root: HTMLElement): Promise<void> {
         adapter,
         frameMs,
       };
+      if (fusedRun) current.timings.note = 'Fused path: the scores row holds the whole fused kernel (scores → softmax → output in one pass).';
       timings.show(current.timings);
       renderNumbers(null);
       renderLesson();
-      if (attention) await verifyRun(token, example, shape, shapeText, run as RunResult);
+      if (fusedRun) await verifyFused(token, example, shape);
+      else if (attention) await verifyRun(token, example, shape, shapeText, run as RunResult);
       else verify.skipped('No GPU result to compare: without WebGPU the CPU reference itself is drawn.');
       if (token !== latest) return;
-      if (current.timings.flops.total <= CPU_AUTO_FLOPS) await timeCpu(token);
+      if (fusedRun) {
+        current.timings.cpu = { skipped: 'The fast CPU path stores the full map, which at this size does not fit; it is not timed on the fused path.' };
+        timings.show(current.timings);
+      } else if (current.timings.flops.total <= CPU_AUTO_FLOPS) await timeCpu(token);
       else {
         current.timings.cpu = { skipped: `Not timed automatically above ${CPU_AUTO_FLOPS / 1e9} GFLOP (this run is ${(current.timings.flops.total / 1e9).toFixed(1)}).`, action: () => void timeCpu(latest) };
         timings.show(current.timings);
@@ -406,6 +460,23 @@ export async function startApp(root: HTMLElement): Promise<void> {
   /** The panel shows the example's real sizes (lesson examples fix them). */
   function shapeIntoState(state: AppState, shape: ResolvedShape): AppState {
     return { ...state, seqLen: shape.seqLen, dModel: shape.dModel, heads: shape.heads, dHead: shape.dHead, causal: shape.causal };
+  }
+
+  /** Fused path: sampled rows, recomputed from the GPU's q, k and row log-sum-exps, and its output rows. */
+  async function verifyFused(token: number, example: Example, shape: ResolvedShape): Promise<void> {
+    try {
+      const rows = sampleRows(shape.seqLen, 8);
+      verify.pending(`Fused path: checking ${rows.length} sampled query rows in a worker…`);
+      const gpuRows = await fused!.readRows(rows);
+      if (token !== latest) return;
+      const { lse: _lse, ...actual } = gpuRows;
+      const outcome = await reference.verify(example.shape, example.inputs, actual, { rows });
+      if (token !== latest) return;
+      verify.show(outcome.report, outcome.referenceMs, `Fused path: ${rows.length} sampled query rows × all heads and keys; weights rebuilt from the GPU's q, k and log-sum-exps, output read from the GPU`);
+    } catch (error) {
+      if (token !== latest || error instanceof AttentionAbortError) return;
+      verify.failed(errorText(error));
+    }
   }
 
   async function verifyRun(token: number, example: Example, shape: ResolvedShape, shapeText: string, run: RunResult): Promise<void> {
@@ -489,6 +560,11 @@ export async function startApp(root: HTMLElement): Promise<void> {
     if (c.arrays.scores && c.arrays.weights) {
       score = c.arrays.scores[at];
       weight = c.arrays.weights[at];
+    } else if (c.fused && fused) {
+      const row = await fused.readRows([cell.query]);
+      if (token !== hoverToken) return;
+      score = row.scores[cell.head * kvLen + cell.key];
+      weight = row.weights[cell.head * kvLen + cell.key];
     } else if (attention) {
       [{ score, weight }] = await attention.readEntries([[cell.head, cell.query, cell.key]]);
       if (token !== hoverToken) return;
@@ -545,19 +621,26 @@ export async function startApp(root: HTMLElement): Promise<void> {
   });
   headGroup.addEventListener('click', (event) => {
     const head = (event.target as HTMLElement).closest('button')?.dataset.head;
-    if (head === undefined || !current) return;
-    good = { ...good, head: Number(head) };
+    if (head !== undefined) selectHead(Number(head));
+  });
+  function selectHead(head: number): void {
+    if (!current) return;
+    good = { ...good, head };
     current.state = good;
     surface.setHead(good.head);
     syncToolbar(good, current.shape);
     writeUrl(good);
     renderNumbers(current.reference);
     void surface.render().then(updateLegend);
-  });
-  let reduction: 'max' | 'mean' = 'max';
+  }
   reductionButton.addEventListener('click', () => {
     reduction = reduction === 'max' ? 'mean' : 'max';
     reductionButton.textContent = `blocks: ${reduction}`;
+    // The fused path's grid is reduced on the GPU in one mode: recompute it in the other.
+    if (current?.fused) {
+      void apply(good);
+      return;
+    }
     surface.setReduction(reduction);
     void surface.render().then(updateLegend);
   });

@@ -103,6 +103,8 @@ export interface TimingsView {
   adapter: AdapterDescription | null;
   /** One 3D frame of the surface: render call to GPU done. */
   frameMs?: number;
+  /** A line about how the GPU numbers were taken (e.g. the fused path). */
+  note?: string;
 }
 
 const STAGES = ['projections', 'scores', 'softmax', 'output', 'total'] as const;
@@ -164,6 +166,7 @@ export class TimingsCard {
       h('h2', {}, 'Timings', h('span', { class: 'pill' }, view.shapeText)),
       h('table', {}, h('thead', {}, header), h('tbody', {}, ...rows)),
       ...(cpuNote ? [cpuNote] : []),
+      ...(view.note ? [h('p', { class: 'note' }, view.note)] : []),
       h(
         'p',
         { class: 'note' },
