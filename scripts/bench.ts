@@ -100,6 +100,14 @@ async function bench(args: BenchArgs): Promise<number> {
     page.on('pageerror', (error) => console.error(`[page] uncaught: ${error.message}`));
     await page.goto(`http://127.0.0.1:${address.port}/bench.html`);
     await page.waitForFunction(() => window.attentionBench !== undefined, undefined, { timeout: 60_000 });
+    if (args.chartFrom) {
+      const saved = JSON.parse(readFileSync(args.chartFrom, 'utf8')) as SweepReport;
+      await page.evaluate((report) => window.attentionBench!.chart(report), saved);
+      const png = args.chartFrom.replace(/\.json$/i, '') + '.png';
+      await page.locator('#chart').screenshot({ path: png });
+      console.log(`wrote the chart ${png}`);
+      return 0;
+    }
     const ready = await page.evaluate(() => window.attentionBench!.ready);
     console.log(`[bench] adapter: ${ready.adapter?.label ?? `none (${ready.error})`}`);
 
@@ -135,10 +143,12 @@ async function bench(args: BenchArgs): Promise<number> {
     writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
     const csv = out.replace(/\.json$/i, '') + '.csv';
     writeFileSync(csv, sweepToCsv(report));
+    const png = out.replace(/\.json$/i, '') + '.png';
+    await page.locator('#chart').screenshot({ path: png });
     console.log('');
     console.log(formatTable(report));
     console.log('');
-    console.log(`wrote ${out} and ${csv}`);
+    console.log(`wrote ${out}, ${csv} and the chart ${png}`);
     if (!report.pass) console.error('bench: some records failed or did not verify (see above)');
     return report.pass ? 0 : 1;
   } finally {

@@ -42,6 +42,8 @@ export interface BenchArgs {
   peakGflops: number | null;
   /** Milliseconds the whole sweep may take before the script gives up. */
   timeoutMs: number;
+  /** Redraw the chart of a saved JSON report (writes FILE.png beside it) instead of running. */
+  chartFrom: string | null;
   help: boolean;
 }
 
@@ -64,16 +66,17 @@ export const DEFAULT_BENCH_ARGS: Readonly<BenchArgs> = {
   hardware: false,
   peakGflops: null,
   timeoutMs: 30 * 60_000,
+  chartFrom: null,
   help: false,
 };
 
 /** Largest sequence length accepted (the GPU path's own limits apply below it). */
 export const MAX_BENCH_SIZE = 65536;
 
-type ValueOption = '--sizes' | '--repeats' | '--warmup' | '--paths' | '--d-model' | '--heads' | '--d-head' | '--seed' | '--out' | '--peak-gflops' | '--timeout';
+type ValueOption = '--sizes' | '--repeats' | '--warmup' | '--paths' | '--d-model' | '--heads' | '--d-head' | '--seed' | '--out' | '--peak-gflops' | '--timeout' | '--chart-from';
 type FlagOption = '--causal' | '--no-causal' | '--no-verify' | '--verify' | '--hardware' | '--help' | '-h';
 
-const VALUE_OPTIONS: readonly ValueOption[] = ['--sizes', '--repeats', '--warmup', '--paths', '--d-model', '--heads', '--d-head', '--seed', '--out', '--peak-gflops', '--timeout'];
+const VALUE_OPTIONS: readonly ValueOption[] = ['--sizes', '--repeats', '--warmup', '--paths', '--d-model', '--heads', '--d-head', '--seed', '--out', '--peak-gflops', '--timeout', '--chart-from'];
 const FLAG_OPTIONS: readonly FlagOption[] = ['--causal', '--no-causal', '--no-verify', '--verify', '--hardware', '--help', '-h'];
 
 function integer(option: string, text: string, min: number, max: number): number {
@@ -154,6 +157,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case '--d-head': args.dHead = integer(option, value, 1, 4096); break;
       case '--seed': args.seed = integer(option, value, 0, 2 ** 31 - 1); break;
       case '--out': args.out = value; break;
+      case '--chart-from':
+        if (!/\.json$/i.test(value)) throw new BenchArgumentError(option, `'${value}'`, 'a JSON report written by npm run bench (…\.json)');
+        args.chartFrom = value;
+        break;
       case '--timeout': args.timeoutMs = integer(option, value, 1, 24 * 3600) * 1000; break;
       case '--peak-gflops': {
         const peak = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
@@ -193,5 +200,6 @@ ${paths}
   --hardware          Chromium flags for a real GPU (as CHROMIUM_GPU=hardware)
   --peak-gflops X     peak GFLOP/s of the device, for "% of peak" (default: estimated for software adapters only)
   --timeout S         give up after S seconds (default ${d.timeoutMs / 1000})
+  --chart-from FILE   redraw the chart of a saved report as FILE.png (no sweep)
   --help              this text`;
 }

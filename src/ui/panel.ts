@@ -14,6 +14,9 @@ const INPUT_LABELS: Record<string, InputKind> = {
   'Seeded random': 'random',
   'Sinusoidal positions': 'sinusoidal',
 };
+/** The sentences the lessons use. */
+export const SENTENCE_PRESETS = ['The cat sat on the mat', 'I like NLP, a lot !', 'The dog chased the cat', 'The animal didn’t cross the street because it was too tired'];
+
 const WEIGHT_LABELS: Record<string, WeightChoice> = {
   'Random (scaled)': 'random',
   'Identity-like': 'identity',
@@ -38,6 +41,7 @@ export class Panel {
   private readonly seqNumber: HTMLInputElement;
   private readonly seqNote: HTMLElement;
   private maxSeqLen: number;
+  private sentencePreset: Controller | null = null;
 
   constructor(
     initial: AppState,
@@ -73,6 +77,20 @@ export class Panel {
       this.commit();
     });
     add('text', this.gui.add(this.draft, 'text').name('Sentence'), 'sentence').onFinishChange(() => this.commit());
+    // The lessons' sentences, one click away (the text box takes any other).
+    const presets = { sentence: '' };
+    this.sentencePreset = this.gui
+      .add(presets, 'sentence', ['', ...SENTENCE_PRESETS])
+      .name('… or a lesson sentence')
+      .onChange((text: string) => {
+        if (!text) return;
+        this.draft.text = text;
+        this.draft.input = 'sentence';
+        presets.sentence = '';
+        this.sentencePreset?.updateDisplay();
+        this.commit();
+      });
+    this.sentencePreset.domElement.dataset.testid = 'sentence-preset';
     add('dModel', this.gui.add(this.draft, 'dModel', 1, LIMITS.dModel, 1).name('d_model'), 'd-model').onFinishChange(() => this.commit());
     add('heads', this.gui.add(this.draft, 'heads', 1, 16, 1).name('heads'), 'heads').onFinishChange(() => this.commit());
     add('dHead', this.gui.add(this.draft, 'dHead', 1, 256, 1).name('d_head (d_k)'), 'd-head').onFinishChange(() => this.commit());
@@ -115,5 +133,6 @@ export class Panel {
     const fixed = fixedShape(state.input);
     for (const field of ['dModel', 'heads', 'dHead', 'weights', 'seed'] as const) this.byField.get(field)?.disable(fixed);
     this.byField.get('text')?.show(state.input === 'sentence');
+    this.sentencePreset?.show(state.input === 'sentence');
   }
 }

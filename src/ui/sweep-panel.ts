@@ -3,11 +3,10 @@
  * runner as `npm run bench`, a log-log chart (uPlot) of time against seqLen per path and stage,
  * the fitted slopes and where the lines cross. Results export as JSON and CSV.
  */
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
-import { STAGE_NAMES } from '../core/types';
+import type uPlot from 'uplot';
 import type { SweepReport, SweepOptions } from '../bench/sweep';
 import { h } from './dom';
+import { renderSweepChart, sweepChartCaption } from './sweep-chart';
 
 export interface SweepPanelHooks {
   /** Current explorer shape (sizes other than seqLen). */
@@ -20,8 +19,6 @@ export interface SweepPanelHooks {
   message(kind: 'error' | 'info', text: string): void;
 }
 
-const STAGE_COLOURS: Record<string, string> = { projections: '#3b528b', scores: '#21918c', softmax: '#5ec962', output: '#f89540', total: '#fde725' };
-const PATH_DASH: Record<string, number[]> = { gpu: [], cpu: [6, 4], tfjs: [2, 3] };
 
 /** The sidebar card with the sweep's settings, progress, summary and exports. */
 export class SweepPanel {
@@ -121,26 +118,6 @@ export class SweepPanel {
 
   private showChart(report: SweepReport): void {
     this.plot?.destroy();
-    const sizes = report.options.sizes;
-    const series: uPlot.Series[] = [{ label: 'seqLen' }];
-    const data: Array<Array<number | null>> = [sizes];
-    for (const path of report.options.paths) {
-      const records = sizes.map((n) => report.records.find((r) => r.seqLen === n && r.path === path) ?? null);
-      if (records.every((r) => r === null)) continue;
-      const hasStages = records.some((r) => r?.median.stages);
-      for (const stage of [...(hasStages ? STAGE_NAMES : []), 'total' as const]) {
-        const fit = report.fits.find((f) => f.path === path && f.stage === stage);
-        series.push({
-          label: `${path} ${stage}${fit ? ` (slope ${fit.slope.toFixed(2)})` : ''}`,
-          stroke: STAGE_COLOURS[stage],
-          dash: PATH_DASH[path] ?? [],
-          width: stage === 'total' ? 2.5 : 1.5,
-          points: { show: true, size: 5 },
-          show: stage === 'total' || stage === 'scores' || stage === 'softmax',
-        });
-        data.push(records.map((r) => (r ? (stage === 'total' ? r.median.total : (r.median.stages?.[stage] ?? null)) : null)).map((v) => (v !== null && v > 0 ? v : null)));
-      }
-    }
     const host = h('div', { class: 'sweep-chart', 'data-testid': 'sweep-chart' });
     const close = h('button', { class: 'btn', 'aria-label': 'close the chart' }, 'Close');
     close.addEventListener('click', () => {
@@ -148,30 +125,15 @@ export class SweepPanel {
       this.plot = null;
       this.hooks.showChart(null);
     });
-    const crossings = report.crossovers.filter((c) => c.a === 'gpu' && c.b === 'cpu').map((c) => `${c.stage}: ${c.seqLen === null ? `no crossing; ${c.fasterAtLargest} faster throughout` : `cross at seqLen ≈ ${Math.round(c.seqLen)}, ${c.fasterAtLargest} faster above`}`);
     const panel = h(
       'div',
       { class: 'sweep-overlay' },
       h('div', { class: 'sweep-head' }, h('strong', {}, `Time against seqLen (log-log), ${report.adapter?.label ?? 'no GPU'}`), close),
       host,
-      h('p', { class: 'note' }, `Solid: GPU (timestamp queries); dashed: fast CPU (${report.hardwareConcurrency} workers, wall clock); dotted: tfjs-webgpu. Click a legend entry to show or hide a series. ${crossings.join(' · ')}`),
+      h('p', { class: 'note' }, `${sweepChartCaption(report)} Click a legend entry to show or hide a series.`),
     );
     this.hooks.showChart(panel);
-    this.plot = new uPlot(
-      {
-        width: Math.max(360, host.clientWidth || 640),
-        height: 340,
-        scales: { x: { time: false, distr: 3, log: 2 }, y: { distr: 3, log: 10 } },
-        axes: [
-          { label: 'seqLen', stroke: '#9aa3b5', grid: { stroke: '#2a3142' }, ticks: { stroke: '#2a3142' } },
-          { label: 'ms (median)', stroke: '#9aa3b5', grid: { stroke: '#2a3142' }, ticks: { stroke: '#2a3142' }, size: 60 },
-        ],
-        series,
-        legend: { live: false },
-      },
-      data as uPlot.AlignedData,
-      host,
-    );
+    this.plot = renderSweepChart(host, report, Math.max(360, host.clientWidth || 640));
   }
 }
 

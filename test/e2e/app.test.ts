@@ -128,3 +128,42 @@ describe('bad input keeps the last good view', () => {
     await page.close();
   });
 });
+
+describe('export', () => {
+  it('CSV and JSON hold the map equal to the CPU reference; PNG is an image', async () => {
+    const query = '?input=sentence&text=I+like+NLP%2C+a+lot+!&heads=2&dModel=16&dHead=8&seed=3';
+    const { page } = await openApp(browser, query);
+    expect(await verdict(page)).toBe('pass');
+    const example = buildExample(parseState(query).state);
+    const reference = attentionCpu(example.shape, example.inputs);
+    const n = example.shape.seqLen;
+
+    const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+    const csv = (await streamText(await csvDownload.createReadStream())).trim().split('\n');
+    expect(csv[0]).toBe('head,query,key,query_token,key_token,score,weight');
+    expect(csv).toHaveLength(1 + 2 * n * n);
+    // Head 1, query 2 ("NLP"), key 4 ("a"); tokens are quoted.
+    const row = csv[1 + 1 * n * n + 2 * n + 4].split(',');
+    expect(row.slice(0, 5)).toEqual(['1', '2', '4', '"NLP"', '"a"']);
+    const at = (1 * n + 2) * n + 4;
+    expect(Number(row[5])).toBeCloseTo(reference.scores[at], 4);
+    expect(Number(row[6])).toBeCloseTo(reference.weights[at], 5);
+
+    const [jsonDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
+    const json = JSON.parse(await streamText(await jsonDownload.createReadStream())) as { tokens: string[]; heads: Array<{ weights: number[][] }> };
+    expect(json.tokens).toEqual(example.tokens);
+    expect(json.heads[1].weights[2][4]).toBeCloseTo(reference.weights[at], 5);
+
+    const [pngDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-png').click()]);
+    const png = Buffer.from(await streamText(await pngDownload.createReadStream(), 'latin1'), 'latin1');
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(png.length).toBeGreaterThan(10_000);
+    await page.close();
+  });
+});
+
+async function streamText(stream: NodeJS.ReadableStream, encoding: BufferEncoding = 'utf8'): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString(encoding);
+}

@@ -36,7 +36,7 @@ describe('parseBenchArgs', () => {
     ]);
     expect(args).toEqual({
       sizes: [64, 256], repeats: 2, warmup: 0, paths: ['cpu', 'gpu'], dModel: 32, heads: 2, dHead: 8, causal: true, seed: 7,
-      verify: false, out: 'x/y.json', hardware: true, peakGflops: 1500.5, timeoutMs: 90_000, help: false,
+      verify: false, out: 'x/y.json', hardware: true, peakGflops: 1500.5, timeoutMs: 90_000, chartFrom: null, help: false,
     });
   });
 
@@ -130,5 +130,16 @@ describe('parseBenchArgs: bad arguments', () => {
     const error = argError(['--causal=yes']);
     expect(error.option).toBe('--causal');
     expect(error.allowed).toContain('takes no value');
+  });
+});
+
+describe('--chart-from', () => {
+  it('takes a JSON report and refuses anything else, naming the option', async () => {
+    const { parseBenchArgs, BenchArgumentError } = await import('../../src/bench/args');
+    expect(parseBenchArgs(['--chart-from', 'bench-results/swiftshader.json']).chartFrom).toBe('bench-results/swiftshader.json');
+    expect(parseBenchArgs([]).chartFrom).toBeNull();
+    expect(() => parseBenchArgs(['--chart-from', 'report.txt'])).toThrow(BenchArgumentError);
+    expect(() => parseBenchArgs(['--chart-from', 'report.txt'])).toThrow(/--chart-from: got 'report.txt'/);
+    expect(() => parseBenchArgs(['--chart-from'])).toThrow(/--chart-from/);
   });
 });
