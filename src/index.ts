@@ -18,6 +18,7 @@ export {
   AttentionAbortError,
   GpuLimitError,
   GpuDeviceLostError,
+  GpuOutOfMemoryError,
   WebGpuUnavailableError,
   formatBytes,
 } from './core/errors';

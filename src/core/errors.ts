@@ -46,6 +46,14 @@ export class GpuLimitError extends AttentionError {
   }
 }
 
+/** The device could not allocate a buffer (an out-of-memory error scope caught it). */
+export class GpuOutOfMemoryError extends AttentionError {
+  override name = 'GpuOutOfMemoryError';
+  constructor(detail: string) {
+    super(`The GPU ran out of memory allocating the attention buffers (${detail}). Use a smaller seqLen, kvLen or heads, or the fused path.`);
+  }
+}
+
 /** This browser or machine offers no usable WebGPU. */
 export class WebGpuUnavailableError extends AttentionError {
   override name = 'WebGpuUnavailableError';

@@ -8,6 +8,7 @@ import {
   AttentionError,
   AttentionInputError,
   GpuDeviceLostError,
+  GpuOutOfMemoryError,
 } from '../core/errors';
 import {
   RESULT_NAMES,
@@ -376,7 +377,9 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
     const outOfMemory = device.popErrorScope();
     const [validationError, memoryError] = await Promise.all([validation, outOfMemory]);
     if (memoryError) {
-      throw new AttentionError(`The GPU ran out of memory allocating the attention buffers (${memoryError.message}). Use a smaller seqLen, kvLen or heads.`);
+      // Free what was half-allocated so a retry (or the fused path) starts from nothing.
+      for (const slot of Object.values(slots)) slot.destroy();
+      throw new GpuOutOfMemoryError(memoryError.message);
     }
     if (validationError) throw new AttentionError(`WebGPU rejected the attention run: ${validationError.message}`);
     try {

@@ -4,7 +4,7 @@
  * `apply`, which validates first, keeps the last good view on any error, and lets a newer
  * request supersede an older one.
  */
-import { AttentionAbortError, AttentionError, AttentionInputError, GpuLimitError, WebGpuUnavailableError, formatBytes } from '../core/errors';
+import { AttentionAbortError, AttentionError, AttentionInputError, GpuLimitError, GpuOutOfMemoryError, WebGpuUnavailableError, formatBytes } from '../core/errors';
 import { RESULT_NAMES, type AttentionResult, type ResolvedShape } from '../core/types';
 import { validateAttention } from '../core/validate';
 import { describeDevice, type AdapterDescription } from '../gpu/device';
@@ -355,42 +355,52 @@ export async function startApp(root: HTMLElement): Promise<void> {
     setBusy(`Computing ${shape.heads}×${shape.seqLen}×${shape.kvLen} on the ${attention ? 'GPU' : 'CPU'}…`);
     verify.pending('Running…');
     try {
-      let arrays: Partial<AttentionResult>;
+      let arrays: Partial<AttentionResult> = {};
       let run: RunResult | Partial<RunResult> | null = null;
       let referenceResult: AttentionResult | null = null;
       let cpuMs: number | null = null;
       const fullBytes = 4 * entries;
       const fits = !device || fullBytes <= maxStorageBytes(device).bytes;
       let fusedRun = false;
-      if (attention && device && !fits) {
-        // The full map does not fit one storage buffer: the fused path computes the output
-        // without ever storing the map, and a reduced map of the weights for the surface.
+      // The full map does not fit one storage buffer, or the device could not allocate it: the
+      // fused path computes the output without ever storing the map, and a reduced map of the
+      // weights for the surface.
+      const runFused = async (why: string) => {
         fusedRun = true;
-        messages.show(
-          'info',
-          `The full ${shape.heads}×${shape.seqLen}×${shape.kvLen} map needs ${formatBytes(fullBytes)}, more than one storage buffer holds (${formatBytes(maxStorageBytes(device).bytes)}): computing on the fused path (FlashAttention-style). Only the weights, reduced to blocks, are drawn; scores are never stored.`,
-          'fused',
-          12000,
-        );
-        fused ??= await createFlashAttention(device);
+        messages.show('info', `${why}: computing on the fused path (FlashAttention-style). Only the weights, reduced to blocks, are drawn; scores are never stored.`, 'fused', 12000);
+        fused ??= await createFlashAttention(device!);
         setBusy(`Fused path: computing ${shape.heads}×${shape.seqLen}×${shape.kvLen} without storing the map…`);
         const result = await fused.run(example.shape, example.inputs, { read: ['output'], signal: abort.signal });
-        if (token !== latest) return;
+        if (token !== latest) return false;
         setBusy('Fused path: reducing the weights to the surface grid…');
         const rows = Math.min(shape.seqLen, 256);
         const cols = Math.min(shape.kvLen, 256);
         const grid = await fused.reducedMap({ rows, cols, mode: reduction });
-        if (token !== latest) return;
+        if (token !== latest) return false;
         arrays = { output: result.output };
         run = { timings: { projections: result.timings.projections, scores: result.timings.attention, softmax: Number.NaN, output: Number.NaN, total: result.timings.total, source: result.timings.source } };
         await surface.setSource({ shape, tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, grid: { weights: grid, rows, cols, mode: reduction } });
-      } else if (attention) {
-        const read = entries <= READBACK_ENTRIES ? RESULT_NAMES : (['q', 'k', 'v', 'output'] as const);
-        run = await attention.run(example.shape, example.inputs, { read, signal: abort.signal });
-        if (token !== latest) return;
-        arrays = run;
-        await surface.setSource({ shape, tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, gpu: attention.buffers()! });
-      } else {
+        return true;
+      };
+      let fullFailed: GpuOutOfMemoryError | null = null;
+      if (attention && fits) {
+        try {
+          const read = entries <= READBACK_ENTRIES ? RESULT_NAMES : (['q', 'k', 'v', 'output'] as const);
+          run = await attention.run(example.shape, example.inputs, { read, signal: abort.signal });
+          if (token !== latest) return;
+          arrays = run;
+          await surface.setSource({ shape, tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, gpu: attention.buffers()! });
+        } catch (error) {
+          if (!(error instanceof GpuOutOfMemoryError) || shape.dHead > FLASH_MAX_DHEAD) throw error;
+          fullFailed = error;
+        }
+      }
+      if (attention && device && (!fits || fullFailed)) {
+        const why = fullFailed
+          ? `The device could not allocate the full ${formatBytes(fullBytes)} map twice (scores and weights)`
+          : `The full ${shape.heads}×${shape.seqLen}×${shape.kvLen} map needs ${formatBytes(fullBytes)}, more than one storage buffer holds (${formatBytes(maxStorageBytes(device).bytes)})`;
+        if (!(await runFused(why))) return;
+      } else if (!attention) {
         if (entries * shape.dHead > FULL_REFERENCE_BUDGET) {
           throw new AttentionInputError('seqLen', String(shape.seqLen), `a smaller size on the CPU fallback (heads·seqLen·kvLen·dHead ≤ ${FULL_REFERENCE_BUDGET.toExponential(0)})`, 'too-large');
         }
