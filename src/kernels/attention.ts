@@ -25,6 +25,7 @@ import { validateAttention } from '../core/validate';
 import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
 import { createPassTimer } from '../gpu/timer';
 import { packedLayout, uploadInputs } from './packing';
+import { createSerialQueue } from '../core/serial';
 import { ATTENTION_SHADERS, MAP_TILE, NARROW_ROWS, PARAMS_BYTES, PROJ_TILE } from './shaders';
 
 /** How the kernels are launched (WGSL `override` constants and entry points). */
@@ -242,13 +243,7 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
   let destroyed = false;
   let last: AttentionBuffers | null = null;
   let generation = 0;
-  let queue: Promise<unknown> = Promise.resolve();
-  /** Run `task` after everything queued before it; a failure does not block later tasks. */
-  const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
-    const result = queue.then(task);
-    queue = result.catch(() => undefined);
-    return result;
-  };
+  const enqueue = createSerialQueue();
 
   const checkAlive = () => {
     if (destroyed) throw new AttentionError('This GpuAttention was destroyed; create a new one.');

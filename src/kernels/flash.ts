@@ -8,6 +8,7 @@
  * verification.
  */
 import { packedLayout, uploadInputs } from './packing';
+import { createSerialQueue } from '../core/serial';
 import { AttentionAbortError, AttentionError, AttentionInputError, GpuDeviceLostError } from '../core/errors';
 import type { AttentionInputs, AttentionShape, ResolvedShape } from '../core/types';
 import { validateAttention } from '../core/validate';
@@ -164,12 +165,7 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
   const timer = createPassTimer(device, 2, 'flash');
   let destroyed = false;
   let last: FlashBuffers | null = null;
-  let queue: Promise<unknown> = Promise.resolve();
-  const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
-    const result = queue.then(task);
-    queue = result.catch(() => undefined);
-    return result;
-  };
+  const enqueue = createSerialQueue();
   const checkAlive = () => {
     if (destroyed) throw new AttentionError('This FlashAttention was destroyed; create a new one.');
     if (lost) throw new GpuDeviceLostError(lost.reason, lost.message);
