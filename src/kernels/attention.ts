@@ -26,7 +26,7 @@ import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
 import { createPassTimer } from '../gpu/timer';
 import { packedLayout, uploadInputs } from './packing';
 import { createSerialQueue } from '../core/serial';
-import { ATTENTION_SHADERS, MAP_TILE, NARROW_ROWS, PARAMS_BYTES, PROJ_TILE } from './shaders';
+import { ATTENTION_SHADERS, ATTENTION_SHADER_FILES, MAP_TILE, NARROW_ROWS, PARAMS_BYTES, PROJ_TILE } from './shaders';
 
 /** How the kernels are launched (WGSL `override` constants and entry points). */
 export interface AttentionTuning {
@@ -38,21 +38,37 @@ export interface AttentionTuning {
    * 'workgroup-per-row': invocations share a row and merge in workgroup memory (GPUs).
    * 'row-per-invocation': one invocation per row, no barriers (CPU implementations such as
    * SwiftShader, where a barrier costs more than the arithmetic it saves).
+   * 'subgroup': a workgroup per row as 'workgroup-per-row', reduced with subgroupMax /
+   * subgroupAdd so only the merge across subgroups goes through workgroup memory (one barrier).
+   * Needs the device feature 'subgroups'; {@link createGpuAttention} throws an
+   * {@link AttentionError} where it is missing.
    */
-  softmaxMode: 'workgroup-per-row' | 'row-per-invocation';
+  softmaxMode: 'workgroup-per-row' | 'row-per-invocation' | 'subgroup';
 }
 
-/** Tuning for GPUs: 64 invocations everywhere, a workgroup per softmax row. */
-export const DEFAULT_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'workgroup-per-row' };
+/** Tuning for GPUs with the 'subgroups' feature: 64 invocations everywhere, a workgroup per softmax row reduced with subgroup operations. */
+export const DEFAULT_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'subgroup' };
+
+/** Tuning for GPUs without 'subgroups': {@link DEFAULT_TUNING} with the workgroup-memory tree reduction. */
+export const WORKGROUP_TUNING: AttentionTuning = { ...DEFAULT_TUNING, softmaxMode: 'workgroup-per-row' };
 
 /** Tuning for software adapters (SwiftShader and the like). */
 export const SOFTWARE_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'row-per-invocation' };
 
-/** The tuning this device should use, from its adapter info. */
+/**
+ * The tuning this device should use: {@link SOFTWARE_TUNING} on software adapters (from the
+ * adapter info), else {@link DEFAULT_TUNING} where the device has 'subgroups', else
+ * {@link WORKGROUP_TUNING}.
+ */
 export function tuningFor(device: GPUDevice): AttentionTuning {
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   const text = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.description ?? ''}`.toLowerCase();
-  return /swiftshader|llvmpipe|lavapipe|warp/.test(text) ? SOFTWARE_TUNING : DEFAULT_TUNING;
+  if (/swiftshader|llvmpipe|lavapipe|warp/.test(text)) return SOFTWARE_TUNING;
+  return hasSubgroups(device) ? DEFAULT_TUNING : WORKGROUP_TUNING;
+}
+
+function hasSubgroups(device: GPUDevice): boolean {
+  return device.features.has('subgroups' as GPUFeatureName);
 }
 
 /** Options of one {@link GpuAttention.run}. */
@@ -173,7 +189,7 @@ async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promi
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0) {
-      const lines = errors.map((m) => `${name}.wgsl (with common.wgsl) line ${m.lineNum}:${m.linePos}: ${m.message}`);
+      const lines = errors.map((m) => `${ATTENTION_SHADER_FILES[name]} (with common.wgsl) line ${m.lineNum}:${m.linePos}: ${m.message}`);
       throw new AttentionError(`The ${name} kernel failed to compile:\n${lines.join('\n')}`);
     }
     return device.createComputePipelineAsync({
@@ -186,7 +202,9 @@ async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promi
   const all = Promise.all([
     make('projections', matmulConstants),
     make('scores', matmulConstants),
-    make('softmax', { WG_SIZE: tuning.softmaxWorkgroup }, tuning.softmaxMode === 'row-per-invocation' ? 'rowPerInvocation' : 'main'),
+    tuning.softmaxMode === 'subgroup'
+      ? make('softmaxSubgroup', { WG_SIZE: tuning.softmaxWorkgroup })
+      : make('softmax', { WG_SIZE: tuning.softmaxWorkgroup }, tuning.softmaxMode === 'row-per-invocation' ? 'rowPerInvocation' : 'main'),
     make('output', matmulConstants),
   ]);
   const scopeError = device.popErrorScope();
@@ -219,6 +237,11 @@ function spread(count: number, maxPerDimension: number): [number, number] {
  * device and tuning). The device stays the caller's: `destroy()` frees only what this made.
  */
 export async function createGpuAttention(device: GPUDevice, tuning: AttentionTuning = tuningFor(device)): Promise<GpuAttention> {
+  if (tuning.softmaxMode === 'subgroup' && !hasSubgroups(device)) {
+    throw new AttentionError(
+      "softmaxMode 'subgroup' needs the WebGPU feature 'subgroups', which is missing on this device; use softmaxMode 'workgroup-per-row' (tuningFor(device) picks it).",
+    );
+  }
   const pipelines = await getPipelines(device, tuning);
   let lostReason: GPUDeviceLostInfo | null = null;
   void device.lost.then((info) => {

@@ -9,6 +9,20 @@ import softmax from '../../shaders/softmax.wgsl?raw';
 import output from '../../shaders/output.wgsl?raw';
 import flash from '../../shaders/flash.wgsl?raw';
 import flashReduce from '../../shaders/flash-reduce.wgsl?raw';
+import softmaxSubgroup from '../../shaders/softmax-subgroup.wgsl?raw';
+
+/**
+ * Prefix a kernel with common.wgsl. Directives (`enable …;`, `requires …;`, `diagnostic(…);`)
+ * must precede every declaration in a module, so a kernel's own directive lines are hoisted
+ * above common.wgsl (and left as blank lines in place, keeping the kernel's line count).
+ */
+function withCommon(kernel: string): string {
+  const directive = /^\s*(enable|requires|diagnostic)\b[^;]*;\s*$/;
+  const lines = kernel.split('\n');
+  const hoisted = lines.filter((line) => directive.test(line));
+  const body = lines.map((line) => (directive.test(line) ? '' : line)).join('\n');
+  return hoisted.length > 0 ? `${hoisted.join('\n')}\n${common}\n${body}` : `${common}\n${body}`;
+}
 
 /** Full WGSL source of each attention kernel, ready for `createShaderModule`. */
 export const ATTENTION_SHADERS = {
@@ -18,7 +32,20 @@ export const ATTENTION_SHADERS = {
   output: `${common}\n${output}`,
   flash: `${common}\n${flash}`,
   flashReduce: `${common}\n${flashReduce}`,
+  /** Needs the 'subgroups' feature (`enable subgroups;`): compile only where the device has it. */
+  softmaxSubgroup: withCommon(softmaxSubgroup),
 } as const;
+
+/** The file each kernel of {@link ATTENTION_SHADERS} comes from, for error messages. */
+export const ATTENTION_SHADER_FILES: Record<keyof typeof ATTENTION_SHADERS, string> = {
+  projections: 'projections.wgsl',
+  scores: 'scores.wgsl',
+  softmax: 'softmax.wgsl',
+  output: 'output.wgsl',
+  flash: 'flash.wgsl',
+  flashReduce: 'flash-reduce.wgsl',
+  softmaxSubgroup: 'softmax-subgroup.wgsl',
+};
 
 /** Register tile edge of the projections kernel (`PROJ_TILE` in common.wgsl). */
 export const PROJ_TILE = 4;

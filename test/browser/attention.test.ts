@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AttentionError,
   AttentionInputError,
   GpuLimitError,
   attentionCpu,
@@ -7,6 +8,7 @@ import {
   sampleRows,
   createGpuAttention,
   makeRandomInputs,
+  requestGpuDevice,
   verifyAttention,
   DEFAULT_TUNING,
   SOFTWARE_TUNING,
@@ -15,7 +17,7 @@ import {
   type GpuAttention,
   type VerificationReport,
 } from '../../src/index';
-import { outputLaunch } from '../../src/kernels/attention';
+import { WORKGROUP_TUNING, outputLaunch, tuningFor } from '../../src/kernels/attention';
 import { gpu, useGpuDevice } from './gpu-fixture';
 
 useGpuDevice();
@@ -221,7 +223,7 @@ describe('reading parts of a run back', () => {
 
 describe('every tuning variant equals the reference', () => {
   const variants: Array<[string, AttentionTuning]> = [
-    ['GPU tuning (workgroup per softmax row)', DEFAULT_TUNING],
+    ['GPU tuning without subgroups (workgroup per softmax row)', WORKGROUP_TUNING],
     ['software tuning (row per invocation)', SOFTWARE_TUNING],
     ['4×16 matmul workgroups, 32-wide softmax', { matmulWorkgroup: [4, 16], softmaxWorkgroup: 32, softmaxMode: 'workgroup-per-row' }],
     ['16×4 matmul workgroups, 128 rows per softmax workgroup', { matmulWorkgroup: [16, 4], softmaxWorkgroup: 128, softmaxMode: 'row-per-invocation' }],
@@ -246,6 +248,110 @@ describe('every tuning variant equals the reference', () => {
       }
     });
   }
+
+  it('tuningFor picks subgroup softmax only where the device has the feature (software adapters: row per invocation)', () => {
+    const tuning = tuningFor(gpu());
+    if (tuning.softmaxMode !== 'row-per-invocation') {
+      expect(tuning.softmaxMode).toBe(gpu().features.has('subgroups' as GPUFeatureName) ? 'subgroup' : 'workgroup-per-row');
+    }
+    expect(DEFAULT_TUNING.softmaxMode).toBe('subgroup');
+    expect(SOFTWARE_TUNING.softmaxMode).toBe('row-per-invocation');
+  });
+});
+
+describe('subgroup softmax (subgroupMax / subgroupAdd; needs the subgroups feature)', () => {
+  const has = () => gpu().features.has('subgroups' as GPUFeatureName);
+  // kvLen 1, 3, 63, 64, 65, 1000 around the 64 / 32 / 128-wide workgroups; causal and cross.
+  const subgroupShapes: AttentionShape[] = [
+    { seqLen: 1, dModel: 3, heads: 1, dHead: 1 },
+    { seqLen: 5, kvLen: 1, dModel: 4, heads: 2, dHead: 2, causal: true },
+    { seqLen: 3, dModel: 5, heads: 2, dHead: 3, causal: true },
+    { seqLen: 9, kvLen: 3, dModel: 6, heads: 1, dHead: 4 },
+    { seqLen: 63, dModel: 16, heads: 2, dHead: 8, causal: true },
+    { seqLen: 64, dModel: 16, heads: 3, dHead: 5 },
+    { seqLen: 65, dModel: 16, heads: 2, dHead: 8, causal: true },
+    { seqLen: 17, kvLen: 65, dModel: 12, heads: 2, dHead: 6 },
+    { seqLen: 1000, dModel: 32, heads: 1, dHead: 32, causal: true },
+    { seqLen: 7, kvLen: 1000, dModel: 16, heads: 2, dHead: 8 },
+    { seqLen: 1000, kvLen: 63, dModel: 8, heads: 1, dHead: 8, causal: true },
+  ];
+  const tunings: Array<[string, AttentionTuning]> = [
+    ['64-wide (DEFAULT_TUNING)', DEFAULT_TUNING],
+    ['32-wide', { ...DEFAULT_TUNING, softmaxWorkgroup: 32 }],
+    ['128-wide', { matmulWorkgroup: [16, 4], softmaxWorkgroup: 128, softmaxMode: 'subgroup' }],
+  ];
+  for (const [label, tuning] of tunings) {
+    it(`${label}: equals the reference where supported, else a typed AttentionError`, async () => {
+      if (!has()) {
+        const error = await createGpuAttention(gpu(), tuning).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(AttentionError);
+        expect((error as Error).message).toContain('softmaxMode');
+        expect((error as Error).message).toMatch(/subgroups.*missing/);
+        return;
+      }
+      const variant = await createGpuAttention(gpu(), tuning);
+      try {
+        for (const shape of subgroupShapes) {
+          const inputs = makeRandomInputs(shape, 17);
+          const result = await variant.run(shape, inputs);
+          const report = verifyAttention(shape, result, attentionCpu(shape, inputs));
+          record(shape, report);
+          expect(report.pass, `${JSON.stringify(shape)}: ${describeFailure(report)}`).toBe(true);
+          if (shape.causal) {
+            const kvLen = shape.kvLen ?? shape.seqLen;
+            for (let row = 0; row < shape.heads * shape.seqLen; row++) {
+              const query = row % shape.seqLen;
+              for (let j = query + 1; j < kvLen; j++) expect(result.weights[row * kvLen + j]).toBe(0);
+            }
+          }
+        }
+      } finally {
+        variant.destroy();
+      }
+    });
+  }
+
+  it('a device without the feature: typed AttentionError for mode subgroup, tuningFor falls back, the fallback runs', async () => {
+    const plain = await requestGpuDevice({ subgroups: false });
+    try {
+      expect(plain.features.has('subgroups' as GPUFeatureName)).toBe(false);
+      const error = await createGpuAttention(plain, DEFAULT_TUNING).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AttentionError);
+      expect((error as Error).message).toContain('softmaxMode');
+      expect((error as Error).message).toMatch(/subgroups.*missing/);
+      expect(tuningFor(plain).softmaxMode).not.toBe('subgroup');
+      const fallback = await createGpuAttention(plain, WORKGROUP_TUNING);
+      try {
+        const shape = { seqLen: 65, kvLen: 63, dModel: 8, heads: 2, dHead: 4, causal: true };
+        const inputs = makeRandomInputs(shape, 19);
+        const report = verifyAttention(shape, await fallback.run(shape, inputs), attentionCpu(shape, inputs));
+        expect(report.pass, describeFailure(report)).toBe(true);
+      } finally {
+        fallback.destroy();
+      }
+    } finally {
+      plain.destroy();
+    }
+  });
+
+  it('agrees with the workgroup-memory softmax (huge logits included)', async () => {
+    if (!has()) return expect(createGpuAttention(gpu(), DEFAULT_TUNING)).rejects.toBeInstanceOf(AttentionError);
+    const shape = { seqLen: 130, kvLen: 70, dModel: 4, heads: 2, dHead: 2, causal: true };
+    const inputs = makeRandomInputs(shape, 3);
+    for (const w of [inputs.wq, inputs.wk]) for (let i = 0; i < w.length; i++) w[i] *= 30;
+    const [sub, tree] = await Promise.all([createGpuAttention(gpu(), DEFAULT_TUNING), createGpuAttention(gpu(), WORKGROUP_TUNING)]);
+    try {
+      const a = await sub.run(shape, inputs, { read: ['weights'] });
+      const b = await tree.run(shape, inputs, { read: ['weights'] });
+      for (let i = 0; i < a.weights.length; i++) {
+        expect(Number.isFinite(a.weights[i])).toBe(true);
+        expect(Math.abs(a.weights[i] - b.weights[i])).toBeLessThanOrEqual(1e-5);
+      }
+    } finally {
+      sub.destroy();
+      tree.destroy();
+    }
+  });
 });
 
 describe('output kernel variants (8 × 8 tile, 16 × 4 narrow tile for small heads)', () => {
