@@ -4,7 +4,7 @@
  * becomes a {@link BenchArgumentError} naming the option, what was given and what is allowed.
  */
 import { AttentionError } from '../core/errors';
-import { BENCH_PATHS, BENCH_PATH_IDS, type BenchPathId } from './sweep';
+import { BENCH_PATHS, BENCH_PATH_IDS, DEFAULT_BENCH_PATH_IDS, type BenchPathId } from './sweep';
 
 /** A bad command-line argument: which option, what was given, what is allowed. */
 export class BenchArgumentError extends AttentionError {
@@ -55,7 +55,7 @@ export const DEFAULT_BENCH_ARGS: Readonly<BenchArgs> = {
   sizes: DEFAULT_SIZES,
   repeats: 3,
   warmup: 1,
-  paths: BENCH_PATH_IDS,
+  paths: [...DEFAULT_BENCH_PATH_IDS],
   dModel: 64,
   heads: 4,
   dHead: 16,
@@ -99,7 +99,7 @@ function list(option: string, text: string): string[] {
  * option, a missing value, a non-integer or out-of-range number, a size < 1 or an unknown path.
  */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { ...DEFAULT_BENCH_ARGS, sizes: [...DEFAULT_SIZES], paths: [...BENCH_PATH_IDS] };
+  const args: BenchArgs = { ...DEFAULT_BENCH_ARGS, sizes: [...DEFAULT_SIZES], paths: [...DEFAULT_BENCH_PATH_IDS] };
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i];
     const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
@@ -176,6 +176,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 /** The `--help` text. */
 export function benchUsage(): string {
   const d = DEFAULT_BENCH_ARGS;
+  const optIn = BENCH_PATH_IDS.filter((id) => !d.paths.includes(id));
   const paths = BENCH_PATH_IDS.map((id) => `    ${id.padEnd(6)} ${BENCH_PATHS[id].label}: ${BENCH_PATHS[id].description}`).join('\n');
   return `Usage: npm run bench -- [options]
 
@@ -190,6 +191,7 @@ Options:
   --warmup N          untimed runs first (default ${d.warmup})
   --paths P,P,…       which paths, first is the ratios' baseline (default ${d.paths.join(',')}):
 ${paths}
+                      ${optIn.length > 0 ? `${optIn.join(', ')} ${optIn.length === 1 ? 'is' : 'are'} opt-in, e.g. --paths gpu,fused,cpu (fused is checked on sampled rows only and is slow on SwiftShader at long lengths)` : ''}
   --d-model N         embedding width (default ${d.dModel})
   --heads N           heads (default ${d.heads})
   --d-head N          width of a head (default ${d.dHead})

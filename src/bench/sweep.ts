@@ -64,6 +64,8 @@ export interface Verification {
   pass: boolean;
   /** Which arrays failed, empty when all passed. */
   failed: ResultName[];
+  /** Why the check is what it is, when the path constrains it (e.g. the fused path: sampled rows only). */
+  note?: string;
 }
 
 /** One path at one size. */
@@ -216,6 +218,11 @@ export interface PathRunner {
    * maps heads × rows × kvLen, output rows × width). Only what the path can produce.
    */
   actual(shape: AttentionShape, inputs: AttentionInputs, reference: Reference): Promise<Partial<AttentionResult>>;
+  /**
+   * Set when the path can only be checked on sampled rows (it never holds the full maps): the
+   * sweep then hands {@link actual} a sampled-rows reference at every size, and records why.
+   */
+  sampledRowsOnly?: { reason: string };
   dispose(): void;
 }
 
@@ -224,8 +231,11 @@ export interface PathSpec {
   label: string;
   /** What it is, for `--help` and the README. */
   description: string;
-  /** Make the runner; throw {@link PathUnavailableError} when it cannot run here (recorded, not fatal). */
-  create(deps: SweepDeps): Promise<PathRunner>;
+  /**
+   * Make the runner for a sweep with these settings (shape limits can be checked here); throw
+   * {@link PathUnavailableError} when it cannot run here (recorded, not fatal).
+   */
+  create(deps: SweepDeps, settings: SweepSettings): Promise<PathRunner>;
 }
 
 /** Thrown by a path's `create` when it cannot run on this browser or adapter. */
@@ -311,6 +321,49 @@ async function createCpuPath(): Promise<PathRunner> {
   };
 }
 
+/**
+ * The fused FlashAttention-style path (`createFlashAttention`, loaded on demand): projections,
+ * then one kernel with an online softmax, so the scores and weights are never stored. Its
+ * timings are the two passes' timestamp queries: no stage split in our four stages (the
+ * fused kernel is scores, softmax and output at once), so `stages` is null, `total` is the
+ * device time of both passes and `extra` holds `projections` and `fusedKernel`. Checked on
+ * sampled rows only, recomputed from its q, k and row log-sum-exps (`readRows`).
+ */
+async function createFusedPath(deps: SweepDeps, settings: SweepSettings): Promise<PathRunner> {
+  const device = deps.device ?? deps.attention?.device;
+  if (!device) throw new PathUnavailableError('fused', 'no GPUDevice was given to the sweep (WebGPU unavailable?)');
+  // Loaded on demand: see the module comment.
+  const kernels = await import('../kernels/flash');
+  if (settings.dHead > kernels.FLASH_MAX_DHEAD) {
+    throw new PathUnavailableError('fused', `dHead ${settings.dHead} > ${kernels.FLASH_MAX_DHEAD}, the largest the fused kernel supports`);
+  }
+  const flash = await kernels.createFlashAttention(device);
+  return {
+    async run(shape, inputs, _timed, signal) {
+      const t0 = performance.now();
+      const result = await flash.run(shape, inputs, { read: ['output'], signal });
+      const wall = performance.now() - t0;
+      const t = result.timings;
+      const extra: Record<string, number> = {};
+      // Without timestamp queries the passes have no times (NaN): leave them out rather than record NaN.
+      if (Number.isFinite(t.projections)) extra.projections = t.projections;
+      if (Number.isFinite(t.attention)) extra.fusedKernel = t.attention;
+      return { stages: null, total: t.total, wall, source: t.source, extra };
+    },
+    async actual(shape, _inputs, reference) {
+      if (reference.mode !== 'sampled-rows') throw new AttentionError('fused: only sampled rows can be checked (the map is never stored)');
+      const { scores, weights, output } = await flash.readRows(reference.rows);
+      return { scores, weights, output };
+    },
+    sampledRowsOnly: {
+      reason: 'the fused kernel never stores scores or weights: sampled rows recomputed on the CPU from its q, k and row log-sum-exps, output rows read from the GPU',
+    },
+    dispose() {
+      flash.destroy();
+    },
+  };
+}
+
 /** The tfjs-webgpu peer, loaded on demand (see `peer-tfjs.ts`). */
 async function createTfjsPath(): Promise<PathRunner> {
   const { createTfjsPeer } = await import('./peer-tfjs');
@@ -318,16 +371,23 @@ async function createTfjsPath(): Promise<PathRunner> {
 }
 
 /**
- * Every path the sweep knows, in default order. Adding one (e.g. the fused kernel, once it is
- * a GpuAttention tuning) is one entry here:
- * `fused: { label: 'GPU fused', description: '…', create: gpuPath('fused', (d) => ({ ...tuningFor(d), mode: 'fused' })) }`.
- * `--paths` accepts exactly these keys.
+ * Every path the sweep knows, in table order. Adding one (e.g. another GpuAttention tuning)
+ * is one entry here: `gpu64: { label: '…', description: '…', create: gpuPath('gpu64', (d) => ({ … })) }`.
+ * `--paths` accepts exactly these keys; {@link DEFAULT_BENCH_PATH_IDS} is what runs by default.
  */
 export const BENCH_PATHS = {
   gpu: {
     label: 'GPU unfused',
     description: 'our WGSL kernels, one pass per stage (projections, scores, softmax, output); timestamp-query stage times',
     create: gpuPath('gpu'),
+  },
+  fused: {
+    label: 'GPU fused',
+    description:
+      'FlashAttention-style kernel: projections, then one pass with an online softmax, the seqLen × kvLen map never stored; ' +
+      'total = timestamp queries of both passes, no four-stage split (table stages –; projections and fusedKernel in its detail line); ' +
+      'always checked on sampled rows (recomputed from its row log-sum-exps); unavailable for dHead > 128',
+    create: createFusedPath,
   },
   cpu: {
     label: 'CPU fast',
@@ -344,8 +404,15 @@ export const BENCH_PATHS = {
 /** Name of a path of {@link BENCH_PATHS}. */
 export type BenchPathId = keyof typeof BENCH_PATHS;
 
-/** The keys of {@link BENCH_PATHS}, in default order. */
+/** The keys of {@link BENCH_PATHS}, in table order. */
 export const BENCH_PATH_IDS = Object.keys(BENCH_PATHS) as BenchPathId[];
+
+/**
+ * The paths a sweep runs when none are named. 'fused' is opt-in (`--paths gpu,fused,cpu`): its
+ * check is sampled rows even where the others are checked in full, and on SwiftShader it is
+ * the slowest path at long lengths.
+ */
+export const DEFAULT_BENCH_PATH_IDS: readonly BenchPathId[] = ['gpu', 'cpu', 'tfjs'];
 
 /**
  * Scores, weights and output of chosen query rows out of full arrays, in the layout of
@@ -378,6 +445,17 @@ export function pickRows(shape: AttentionShape, full: Partial<AttentionResult>, 
   return out;
 }
 
+/**
+ * A sampled-rows reference: `reference` itself when it is one, else {@link SAMPLED_ROWS} rows
+ * picked out of the full one (no recomputation), for paths that can only be checked on rows.
+ */
+export function sampledReference(shape: AttentionShape, reference: Reference): Extract<Reference, { mode: 'sampled-rows' }> {
+  if (reference.mode === 'sampled-rows') return reference;
+  const rows = sampleRows(shape.seqLen, SAMPLED_ROWS);
+  const { scores, weights, output } = pickRows(shape, reference.expected, rows);
+  return { mode: 'sampled-rows', rows, expected: { scores: scores!, weights: weights!, output: output! } };
+}
+
 /** The reference for a shape: the whole f64 result for small maps, sampled rows above. */
 export function makeReference(shape: AttentionShape, inputs: AttentionInputs): Reference {
   const entries = shape.heads * shape.seqLen * (shape.kvLen ?? shape.seqLen);
@@ -390,8 +468,11 @@ export function makeReference(shape: AttentionShape, inputs: AttentionInputs): R
 function summarize(timings: RepeatTiming[]): { median: TimingSummary; spread: SweepRecord['spread'] } {
   const pick = (f: (t: RepeatTiming) => number) => timings.map(f);
   const hasStages = timings.every((t) => t.stages !== null);
-  const stageMedian = hasStages ? (Object.fromEntries(STAGE_NAMES.map((s) => [s, median(pick((t) => t.stages![s]))])) as Record<StageName, number>) : null;
-  const stageSpread = hasStages ? (Object.fromEntries(STAGE_NAMES.map((s) => [s, spread(pick((t) => t.stages![s]))])) as Record<StageName, Spread>) : null;
+  // A stage a repeat could not time (NaN) has no median: NaN, which the table shows as – and the CSV leaves empty.
+  const timed = (s: StageName) => pick((t) => t.stages![s]).every((v) => Number.isFinite(v));
+  const untimed: Spread = { min: NaN, max: NaN, median: NaN, q1: NaN, q3: NaN, iqr: NaN, mad: NaN };
+  const stageMedian = hasStages ? (Object.fromEntries(STAGE_NAMES.map((s) => [s, timed(s) ? median(pick((t) => t.stages![s])) : NaN])) as Record<StageName, number>) : null;
+  const stageSpread = hasStages ? (Object.fromEntries(STAGE_NAMES.map((s) => [s, timed(s) ? spread(pick((t) => t.stages![s])) : { ...untimed }])) as Record<StageName, Spread>) : null;
   const extraKeys = [...new Set(timings.flatMap((t) => Object.keys(t.extra ?? {})))];
   const extra = Object.fromEntries(
     extraKeys
@@ -611,6 +692,10 @@ export function formatTable(report: SweepReport): string {
       });
     lines.push(`${path} detail (median ms): ${parts.join('; ')}`);
   }
+  const notes = new Map(sorted.filter((r) => r.verification.note).map((r) => [r.path, r.verification.note!]));
+  for (const [path, note] of notes) lines.push(`${path} check: ${note}.`);
+  const stageless = [...new Set(sorted.filter((r) => !r.median.stages).map((r) => r.path))];
+  if (stageless.length > 0) lines.push(`– in a stage column: ${stageless.join(', ')} has no split into these four stages (see its detail line).`);
   for (const u of report.unavailable) lines.push(`${u.path} (${u.label}) unavailable: ${u.reason}`);
   for (const f of report.failures) lines.push(`${f.path} at seqLen ${f.seqLen} FAILED: ${f.error}`);
   if (report.ratios.length > 0) {
@@ -711,7 +796,7 @@ export async function runSweep(options: SweepOptions, deps: SweepDeps = {}): Pro
       checkAbort();
       const spec: PathSpec = BENCH_PATHS[path];
       try {
-        runners.set(path, await spec.create(deps));
+        runners.set(path, await spec.create(deps, settings));
         step(`${path}: ready`);
       } catch (error) {
         const reason = error instanceof PathUnavailableError ? error.reason : errorText(error);
@@ -737,15 +822,17 @@ export async function runSweep(options: SweepOptions, deps: SweepDeps = {}): Pro
           if (settings.verify) {
             // Computed once per size, after the first path's timing (so it never overlaps a timed run).
             reference ??= makeReference(shape, inputs);
-            const actual = await runner.actual(shape, inputs, reference);
-            const report = verifyAttention(shape, actual, reference.expected);
+            const against = runner.sampledRowsOnly ? sampledReference(shape, reference) : reference;
+            const actual = await runner.actual(shape, inputs, against);
+            const report = verifyAttention(shape, actual, against.expected);
             maxError = Object.fromEntries(report.stages.map((s) => [s.name, s.maxAbsErr]));
             const failed = report.stages.filter((s) => !s.pass).map((s) => s.name);
             verification = {
-              mode: reference.mode,
-              rows: reference.mode === 'full' ? seqLen : reference.rows.length,
+              mode: against.mode,
+              rows: against.mode === 'full' ? seqLen : against.rows.length,
               pass: report.stages.length > 0 && failed.length === 0,
               failed,
+              ...(runner.sampledRowsOnly ? { note: runner.sampledRowsOnly.reason } : {}),
             };
           }
           records.push(makeRecord(settings, seqLen, path, BENCH_PATHS[path].label, timings, maxError, verification));

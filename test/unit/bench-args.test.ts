@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BenchArgumentError, DEFAULT_BENCH_ARGS, DEFAULT_SIZES, benchUsage, parseBenchArgs } from '../../src/bench/args';
-import { BENCH_PATH_IDS } from '../../src/bench/sweep';
+import { BENCH_PATH_IDS, DEFAULT_BENCH_PATH_IDS } from '../../src/bench/sweep';
 
 /** The error parseBenchArgs throws for argv (fails the test if it does not throw one). */
 function argError(argv: string[]): BenchArgumentError {
@@ -14,12 +14,13 @@ function argError(argv: string[]): BenchArgumentError {
 }
 
 describe('parseBenchArgs', () => {
-  it('gives the defaults with no arguments: powers of two 64…2048, every path, 3 repeats', () => {
+  it('gives the defaults with no arguments: powers of two 64…2048, every path but the opt-in fused one, 3 repeats', () => {
     const args = parseBenchArgs([]);
     expect(args.sizes).toEqual([64, 128, 256, 512, 1024, 2048]);
     expect(args.sizes).toEqual(DEFAULT_SIZES);
-    expect(args.paths).toEqual(BENCH_PATH_IDS);
-    expect(args.paths).toEqual(expect.arrayContaining(['gpu', 'cpu', 'tfjs']));
+    expect(args.paths).toEqual(DEFAULT_BENCH_PATH_IDS);
+    expect(args.paths).toEqual(['gpu', 'cpu', 'tfjs']);
+    expect(args.paths).not.toContain('fused');
     expect(args).toMatchObject({ repeats: 3, warmup: 1, dModel: 64, heads: 4, dHead: 16, causal: false, seed: 42, verify: true, out: null, hardware: false, peakGflops: null, help: false });
   });
 
@@ -59,6 +60,13 @@ describe('parseBenchArgs', () => {
       expect(usage).toContain(option);
     }
     for (const path of BENCH_PATH_IDS) expect(usage).toContain(`    ${path}`);
+    expect(usage).toContain('--paths gpu,fused,cpu');
+  });
+
+  it("accepts the opt-in 'fused' path, in the order given", () => {
+    expect(BENCH_PATH_IDS).toContain('fused');
+    expect(parseBenchArgs(['--paths', 'gpu,fused,cpu']).paths).toEqual(['gpu', 'fused', 'cpu']);
+    expect(parseBenchArgs(['--paths=fused']).paths).toEqual(['fused']);
   });
 });
 

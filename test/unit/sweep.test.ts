@@ -2,13 +2,17 @@ import { describe, expect, it } from 'vitest';
 import {
   BENCH_PATHS,
   BENCH_PATH_IDS,
+  DEFAULT_BENCH_PATH_IDS,
+  PathUnavailableError,
   computeCrossovers,
   computeFits,
   computeRatios,
   finishReport,
   formatTable,
   makeRecord,
+  makeReference,
   pickRows,
+  sampledReference,
   sweepToCsv,
   type RepeatTiming,
   type SweepRecord,
@@ -76,8 +80,12 @@ function report(records = synthetic(), extra: Partial<SweepReport> = {}): SweepR
 }
 
 describe('the path list', () => {
-  it('has the unfused GPU path, the fast CPU path and the tfjs peer, each labelled and described', () => {
-    expect(BENCH_PATH_IDS).toEqual(['gpu', 'cpu', 'tfjs']);
+  it('has the unfused and fused GPU paths, the fast CPU path and the tfjs peer, each labelled and described', () => {
+    expect(BENCH_PATH_IDS).toEqual(['gpu', 'fused', 'cpu', 'tfjs']);
+    expect(DEFAULT_BENCH_PATH_IDS).toEqual(['gpu', 'cpu', 'tfjs']);
+    expect(BENCH_PATHS.fused.label).toBe('GPU fused');
+    expect(BENCH_PATHS.fused.description).toMatch(/online softmax/);
+    expect(BENCH_PATHS.fused.description).toMatch(/sampled rows/);
     for (const id of BENCH_PATH_IDS) {
       expect(BENCH_PATHS[id].label.length).toBeGreaterThan(0);
       expect(BENCH_PATHS[id].description.length).toBeGreaterThan(10);
@@ -217,6 +225,85 @@ describe('formatTable', () => {
     expect(text).toContain("tfjs (tfjs-webgpu) unavailable: tf.setBackend('webgpu') failed: no adapter");
     expect(text).toContain('cpu at seqLen 1024 FAILED: RangeError: too big');
     expect(text).toContain('FAIL (24 rows)');
+  });
+});
+
+/** A fused-path record: no four-stage split, timestamp total, extras, sampled-rows check with its note. */
+function fusedRecord(n: number, verification = { mode: 'sampled-rows' as const, rows: 24, pass: true, failed: [], note: 'the fused kernel never stores scores or weights' }): SweepRecord {
+  const timings: RepeatTiming[] = [1, 1.2].map((f) => ({ stages: null, total: 3 * f, wall: 5 * f, source: 'timestamp-query', extra: { projections: 0.5 * f, fusedKernel: 2.5 * f } }));
+  return makeRecord(settings, n, 'fused', 'GPU fused', timings, { scores: 1e-6, weights: 2e-7, output: 3e-7 }, verification);
+}
+
+describe('a path without a four-stage split (the fused kernel)', () => {
+  const withFused = (records: SweepRecord[]) =>
+    finishReport({ ...report(records), options: { ...settings, paths: ['gpu', 'fused', 'cpu'] } });
+
+  it("shows – in the stage columns, its total, the sampled-rows check and why, and its passes in a detail line", () => {
+    const records = [...synthetic().filter((r) => r.path !== 'tfjs'), ...settings.sizes.map((n) => fusedRecord(n))];
+    const r = withFused(records);
+    expect(r.pass).toBe(true);
+    const text = formatTable(r);
+    const rows = text.split('\n').filter((l) => /^\d+\s+(gpu|fused|cpu)\s/.test(l));
+    expect(rows.map((l) => l.split(/\s+/).slice(0, 2).join(' ')).slice(0, 3)).toEqual(['64 gpu', '64 fused', '64 cpu']);
+    const fused = rows[1];
+    expect(fused).toMatch(/^64\s+fused\s+–\s+–\s+–\s+–\s+3\.300\s/);
+    expect(fused).toContain('1.0e-6 scores');
+    expect(fused).toContain('pass (24 rows)');
+    expect(text).toContain('fused detail (median ms): 64: projections 0.6, fusedKernel 2.8');
+    expect(text).toContain('fused check: the fused kernel never stores scores or weights.');
+    expect(text).toContain('– in a stage column: fused has no split into these four stages');
+    // Only total is fitted and crossed for it; the ratio is against the baseline's total.
+    expect(r.fits.filter((f) => f.path === 'fused').map((f) => f.stage)).toEqual(['total']);
+    expect(r.crossovers.filter((c) => c.a === 'fused').map((c) => c.stage)).toEqual(['total']);
+    expect(r.ratios.find((q) => q.path === 'fused' && q.seqLen === 64)!.total).toBeCloseTo(3.3 / (1e-4 * 64 * 64 * 10), 10);
+    const csv = sweepToCsv(r).trimEnd().split('\n');
+    const header = csv[0].split(',');
+    const row = Object.fromEntries(csv.find((l) => l.startsWith('64,fused,'))!.split(',').map((v, i) => [header[i], v]));
+    expect([row.projections_ms, row.scores_ms, row.softmax_ms, row.output_ms]).toEqual(['', '', '', '']);
+    expect(Number(row.total_ms)).toBeCloseTo(3.3, 12);
+    expect(row.source).toBe('timestamp-query');
+    expect(row.verification).toBe('sampled-rows');
+  });
+
+  it('renders a stage it could not time (NaN, e.g. no timestamp queries) as – and an empty CSV cell, never as a number', () => {
+    const partial: RepeatTiming[] = [2, 2.2].map((t) => ({ stages: { projections: t, scores: 3 * t, softmax: Number.NaN, output: Number.NaN }, total: 5 * t, wall: 6 * t, source: 'wall-clock' }));
+    const r = report([makeRecord(settings, 64, 'gpu', 'GPU', partial, null, { mode: 'off', rows: 0, pass: true, failed: [] })]);
+    const row = formatTable(r).split('\n').find((l) => l.startsWith('64'))!;
+    expect(row).toMatch(/^64\s+gpu\s+2\.100\s+6\.300\s+–\s+–\s+10\.500\s/);
+    expect(row).toContain('off');
+    const [header, line] = sweepToCsv(r).trimEnd().split('\n').map((l) => l.split(','));
+    const cells = Object.fromEntries(line.map((v, i) => [header[i], v]));
+    expect(cells.softmax_ms).toBe('');
+    expect(cells.output_ms).toBe('');
+    expect(Number(cells.scores_ms)).toBeCloseTo(6.3, 12);
+    expect(r.fits).toEqual([]);
+  });
+
+  it('is unavailable, with a reason, without a GPUDevice or for dHead above the fused kernel limit', async () => {
+    await expect(BENCH_PATHS.fused.create({}, settings)).rejects.toThrow(PathUnavailableError);
+    await expect(BENCH_PATHS.fused.create({}, settings)).rejects.toThrow(/no GPUDevice/);
+    const fakeDevice = {} as GPUDevice;
+    const error = await BENCH_PATHS.fused.create({ device: fakeDevice }, { ...settings, dHead: 256 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PathUnavailableError);
+    expect((error as PathUnavailableError).reason).toMatch(/dHead 256 > 128/);
+  });
+});
+
+describe('sampledReference', () => {
+  it('picks SAMPLED_ROWS rows out of a full reference, equal to the rows reference of a larger shape', () => {
+    const shape = { seqLen: 64, dModel: 16, heads: 2, dHead: 8, causal: true };
+    const inputs = makeRandomInputs(shape, 5);
+    const fullRef = makeReference(shape, inputs);
+    expect(fullRef.mode).toBe('full');
+    const sampled = sampledReference(shape, fullRef);
+    expect(sampled.mode).toBe('sampled-rows');
+    expect(sampled.rows).toHaveLength(24);
+    const expected = attentionCpuRows(shape, inputs, sampled.rows);
+    for (const name of ['weights', 'output'] as const) {
+      expect(sampled.expected[name].length).toBe(expected[name].length);
+      sampled.expected[name].forEach((v, i) => expect(Math.abs(v - expected[name][i])).toBeLessThan(1e-6));
+    }
+    expect(sampledReference(shape, sampled)).toBe(sampled);
   });
 });
 
