@@ -9,7 +9,7 @@ import { STAGE_NAMES } from '../core/types';
 import type { SweepReport } from '../bench/sweep';
 
 const STAGE_COLOURS: Record<string, string> = { projections: '#3b528b', scores: '#21918c', softmax: '#5ec962', output: '#f89540', total: '#fde725' };
-const PATH_DASH: Record<string, number[]> = { gpu: [], cpu: [6, 4], tfjs: [2, 3] };
+const PATH_DASH: Record<string, number[]> = { gpu: [], fused: [12, 3, 2, 3], cpu: [6, 4], tfjs: [2, 3] };
 
 /** Draw the chart into `host`; `allStages` shows every stage (else total, scores, softmax). */
 export function renderSweepChart(host: HTMLElement, report: SweepReport, width: number, allStages = false): uPlot {
@@ -60,5 +60,5 @@ export function sweepCrossings(report: SweepReport): string {
 
 /** The legend line under the chart. */
 export function sweepChartCaption(report: SweepReport): string {
-  return `Solid: GPU (timestamp queries); dashed: fast CPU (${report.hardwareConcurrency} workers, wall clock); dotted: tfjs-webgpu (wall clock with readback). ${sweepCrossings(report)}`;
+  return `Solid: GPU (timestamp queries); dash-dot: GPU fused path (timestamp queries); dashed: fast CPU (${report.hardwareConcurrency} workers, wall clock); dotted: tfjs-webgpu (wall clock with readback). ${sweepCrossings(report)}`;
 }
