@@ -9,6 +9,7 @@ import { blockStart, maxSideFor } from '../../src/reference/reduce';
 import { FUSED_ONLY_WEIGHTS, createSurfaceView, type SurfaceView } from '../../src/scene/index';
 import { cellStart } from '../../src/scene/grid';
 import { gpu, useGpuDevice } from './gpu-fixture';
+import { differingPixels, distinctColours, makeCanvas, pixelsOf } from './scene-pixels';
 
 useGpuDevice();
 
@@ -17,39 +18,6 @@ beforeAll(async () => {
   flash = await createFlashAttention(gpu());
 });
 afterAll(() => flash?.destroy());
-
-async function pixelsOf(blob: Blob): Promise<Uint8ClampedArray> {
-  const bitmap = await createImageBitmap(blob);
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-  const ctx = canvas.getContext('2d');
-  if (!ctx) throw new Error('no 2D context');
-  ctx.drawImage(bitmap, 0, 0);
-  return ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-}
-
-function distinctColours(pixels: Uint8ClampedArray): number {
-  const seen = new Set<number>();
-  for (let i = 0; i < pixels.length; i += 4) seen.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
-  return seen.size;
-}
-
-function differingPixels(a: Uint8ClampedArray, b: Uint8ClampedArray): number {
-  let count = 0;
-  for (let i = 0; i < a.length; i += 4) {
-    if (Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]) > 24) count++;
-  }
-  return count;
-}
-
-function makeCanvas(width: number, height: number): HTMLCanvasElement {
-  const canvas = document.createElement('canvas');
-  canvas.style.width = `${width}px`;
-  canvas.style.height = `${height}px`;
-  canvas.width = width;
-  canvas.height = height;
-  document.body.appendChild(canvas);
-  return canvas;
-}
 
 function gridBuffer(values: Float32Array): GPUBuffer {
   const buffer = gpu().createBuffer({ label: 'test/grid', size: values.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
