@@ -122,6 +122,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
   const viewport = h('section', { class: 'viewport' }, canvas, toolbar, legend, readout, busy, chartHost);
 
   const verify = new VerifyCard();
+  const sourceNote = h('section', { class: 'card', 'data-testid': 'source-note', hidden: true });
   const timings = new TimingsCard();
   const numbersHost = h('div', {});
   const exportButtons = {
@@ -189,7 +190,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
     },
     2048,
   );
-  const sidebar = h('aside', { class: 'sidebar' }, lessonView.root, panel.root, verify.root, timings.root, sweepPanel.root, exportCard, numbersHost);
+  const sidebar = h('aside', { class: 'sidebar' }, lessonView.root, sourceNote, panel.root, verify.root, timings.root, sweepPanel.root, exportCard, numbersHost);
   root.replaceChildren(topbar, h('main', { class: 'layout' }, viewport, sidebar), messages.root);
   for (const problem of parsed.problems) messages.show('warn', describeProblem(problem), `url-${problem.field}`);
 
@@ -418,6 +419,14 @@ export async function startApp(root: HTMLElement): Promise<void> {
       current = { state: next, example, shape, arrays, reference: referenceResult, timings: current?.timings as TimingsView, fused: fusedRun };
       panel.setMaxSeqLen(reachFor(shape.heads, shape.dHead));
       panel.sync(shapeIntoState(next, shape));
+      const showingImport = imported !== null && example === imported;
+      sourceNote.hidden = !showingImport;
+      if (showingImport) {
+        sourceNote.replaceChildren(
+          h('h2', {}, 'Imported tensors', h('span', { class: 'pill' }, `${shape.heads}×${shape.seqLen}×${shape.kvLen}`)),
+          h('p', { class: 'note' }, `${((imported as Example & { summary?: string }).summary ?? 'From your files').replace(/\.?$/, '.')} The panel's sizes show the imported shape; change any setting to return to the explorer's inputs. Imported data is not in the URL.`),
+        );
+      }
       syncToolbar(next, shape);
       writeUrl(next);
       messages.clear('input');

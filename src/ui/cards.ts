@@ -128,16 +128,20 @@ export class TimingsCard {
     const { gpu, flops, bytes, adapter } = view;
     const cpu = view.cpu && 'total' in view.cpu ? view.cpu : null;
     const header = h('tr', {}, ...['stage', gpu ? `GPU${gpu.source === 'timestamp-query' ? ' (timestamps)' : ' (wall clock)'}` : 'GPU', `CPU fast (${view.cpuWorkers} workers)`, 'GPU speed-up'].map((t) => h('th', {}, t)));
+    // performance.now() is coarsened to 0.1 ms in pages that are not cross-origin isolated: a CPU
+    // stage below that reads as 0, and a speed-up against it would mean nothing.
+    const CLOCK_RESOLUTION_MS = 0.1;
+    const cpuText = (ms: number) => (ms < CLOCK_RESOLUTION_MS ? `< ${CLOCK_RESOLUTION_MS} ms` : fmtMs(ms));
     const rows = STAGES.map((stage) => {
       const g = gpu ? gpu[stage] : NaN;
       const c = cpu ? cpu[stage] : NaN;
-      const speedUp = gpu && cpu && g > 0 ? c / g : NaN;
+      const speedUp = gpu && cpu && g > 0 && c >= CLOCK_RESOLUTION_MS ? c / g : NaN;
       return h(
         'tr',
         { 'data-stage': stage },
         h('td', { class: 'name', title: `${fmtCount(flops[stage])}FLOP, ≥ ${formatBytesShort(bytes[stage])} moved` }, stage),
         h('td', {}, gpu ? fmtMs(g) : '—'),
-        h('td', {}, cpu ? fmtMs(c) : '—'),
+        h('td', {}, cpu ? cpuText(c) : '—'),
         h('td', { class: Number.isFinite(speedUp) && speedUp < 1 ? 'bad' : '' }, Number.isFinite(speedUp) ? `${speedUp.toFixed(speedUp < 10 ? 2 : 1)}×` : '—'),
       );
     });
