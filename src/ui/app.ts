@@ -368,7 +368,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
       // weights for the surface.
       const runFused = async (why: string) => {
         fusedRun = true;
-        messages.show('info', `${why}: computing on the fused path (FlashAttention-style). Only the weights, reduced to blocks, are drawn; scores are never stored.`, 'fused', 12000);
+        messages.show('info', `${why}: computing on the fused path (FlashAttention-style). Only the weights, reduced to blocks, are drawn; scores are never stored.`, 'fused', 0);
         fused ??= await createFlashAttention(device!);
         setBusy(`Fused path: computing ${shape.heads}×${shape.seqLen}×${shape.kvLen} without storing the map…`);
         const result = await fused.run(example.shape, example.inputs, { read: ['output'], signal: abort.signal });
@@ -399,7 +399,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
       if (attention && device && (!fits || fullFailed)) {
         const why = fullFailed
           ? `The device could not allocate the full ${formatBytes(fullBytes)} map twice (scores and weights)`
-          : `The full ${shape.heads}×${shape.seqLen}×${shape.kvLen} map needs ${formatBytes(fullBytes)}, more than one storage buffer holds (${formatBytes(maxStorageBytes(device).bytes)})`;
+          : `The full ${shape.heads}×${shape.seqLen}×${shape.kvLen} map needs ${formatBytes(fullBytes)} (${fullBytes} bytes), more than one storage buffer holds (${formatBytes(maxStorageBytes(device).bytes)}, ${maxStorageBytes(device).bytes} bytes)`;
         if (!(await runFused(why))) return;
       } else if (!attention) {
         if (entries * shape.dHead > FULL_REFERENCE_BUDGET) {
@@ -419,6 +419,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
       current = { state: next, example, shape, arrays, reference: referenceResult, timings: current?.timings as TimingsView, fused: fusedRun };
       panel.setMaxSeqLen(reachFor(shape.heads, shape.dHead));
       panel.sync(shapeIntoState(next, shape));
+      if (!fusedRun) messages.clear('fused');
       const showingImport = imported !== null && example === imported;
       sourceNote.hidden = !showingImport;
       if (showingImport) {

@@ -26,3 +26,21 @@ describe('never break', () => {
     await page.close();
   });
 });
+
+describe('maps that do not fit', () => {
+  it('switch to the fused path, say so, draw the reduced weights and verify sampled rows', async () => {
+    // 16 heads × 4100² entries × 4 bytes = 1.08 GB: more than one 1 GiB storage buffer.
+    const { page, errors } = await openApp(browser, '?input=random&seqLen=4100&heads=16&dModel=4&dHead=1');
+    expect(await verdict(page, 170_000)).toBe('pass');
+    expect(await page.getByTestId('messages').textContent()).toContain('fused path');
+    expect(await page.getByTestId('legend').textContent()).toContain('fused path');
+    expect(await page.getByTestId('verify-status').textContent()).toContain('sampled query rows');
+    expect(await page.getByTestId('timings').textContent()).toContain('16×4100×4100');
+    expect(await page.getByTestId('stage').locator('button[data-stage="raw"]').isDisabled()).toBe(true);
+    const { colours } = await canvasShot(page, 'fused');
+    expect(colours).toBeGreaterThan(40);
+    await shot(page, 'fused');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
