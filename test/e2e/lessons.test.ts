@@ -95,3 +95,29 @@ describe('experiments and quiz', () => {
     await page.close();
   });
 });
+
+describe('the sentence lesson', () => {
+  it('"The cat sat on the mat": the words "sat" attends to, equal to the reference row', async () => {
+    const { page } = await openApp(browser, '?lesson=sentence');
+    expect(await verdict(page)).toBe('pass');
+    expect(await page.getByTestId('lesson').textContent()).toContain('What does “sat” attend to?');
+    const rows = await page.locator('[data-testid="sentence-weights"] tbody tr').allTextContents();
+    expect(rows).toHaveLength(6);
+    const percents = rows.map((r) => Number(/([\d.]+)%$/.exec(r)![1]));
+    expect(percents.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 0);
+    // Sorted from most to least attended.
+    expect([...percents].sort((a, b) => b - a)).toEqual(percents);
+    // The same row from the f64 reference, computed in Node from the same example.
+    const { buildExample } = await import('../../src/inputs/build');
+    const { parseState } = await import('../../src/state');
+    const { attentionCpu } = await import('../../src/index');
+    const ex = buildExample({ ...parseState('').state, input: 'sentence', text: 'The cat sat on the mat', causal: false });
+    const ref = attentionCpu(ex.shape, ex.inputs);
+    const refRow = Array.from(ref.weights.subarray(2 * 6, 3 * 6));
+    const best = refRow.indexOf(Math.max(...refRow));
+    expect(rows[0]).toContain(`${best} “${ex.tokens[best]}”`);
+    expect(percents[0]).toBeCloseTo(refRow[best] * 100, 1);
+    await shot(page, 'lesson-sentence');
+    await page.close();
+  });
+});
