@@ -101,3 +101,8 @@ export function describeDevice(device: GPUDevice): AdapterDescription {
     maxBufferSize: device.limits.maxBufferSize,
   };
 }
+
+/** Resolves when the device has finished all work submitted so far. */
+export function waitForGpu(device: GPUDevice): Promise<void> {
+  return device.queue.onSubmittedWorkDone();
+}

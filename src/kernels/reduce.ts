@@ -4,6 +4,7 @@
  * the device. The grid buffer is allocated once at full capacity so the 3D scene can bind it
  * once (three.js caches its bindings) and every later reduction simply overwrites it.
  */
+import { readBuffer } from '../gpu/buffers';
 import { AttentionError } from '../core/errors';
 import { GRID_CELL_CAPACITY, GRID_PLANES, type GridPlan } from '../reference/reduce';
 import type { AttentionBuffers } from './attention';
@@ -32,6 +33,14 @@ export interface GridReducer {
   upload(planes: Float32Array, plan: GridPlan): void;
   /** Copy the planes of `plan` back, compacted to the layout of `reduceAttention`. */
   read(plan: GridPlan): Promise<Float32Array>;
+  /**
+   * Fill the grid from a precomputed weights grid on this device: every plane but `weightsPlane`
+   * from `planes` (CPU, plane-major), the weights plane copied GPU-side from `source` (cells
+   * starting at element `sourceOffset`). Rejects with the validation error if the copy is refused.
+   */
+  fillWithWeights(planes: Float32Array, source: GPUBuffer, sourceOffset: number, weightsPlane: number, plan: GridPlan): Promise<void>;
+  /** Copy `count` floats from element `offset` of a buffer on this device back to the CPU. */
+  readFloats(source: GPUBuffer, offset: number, count: number): Promise<Float32Array>;
   destroy(): void;
 }
 
@@ -135,6 +144,31 @@ export async function createGridReducer(device: GPUDevice): Promise<GridReducer>
       } finally {
         staging.destroy();
       }
+    },
+    async fillWithWeights(planes, source, sourceOffset, weightsPlane, plan) {
+      checkAlive();
+      if (!(source.usage & GPUBufferUsage.COPY_SRC)) throw new AttentionError('The weights grid buffer needs COPY_SRC usage to be copied into the surface.');
+      const cells = cellsOf(plan);
+      device.pushErrorScope('validation');
+      for (let p = 0; p < GRID_PLANES.length; p++) {
+        if (p !== weightsPlane) device.queue.writeBuffer(grid, p * planeStride * 4, planes, p * cells, cells);
+      }
+      const encoder = device.createCommandEncoder({ label: 'reduce/grid copy' });
+      encoder.copyBufferToBuffer(source, sourceOffset * 4, grid, weightsPlane * planeStride * 4, cells * 4);
+      device.queue.submit([encoder.finish()]);
+      const error = await device.popErrorScope();
+      if (error) throw new AttentionError(`Copying the weights grid failed (is the buffer on the scene's device?): ${error.message}`);
+    },
+    async readFloats(source, offset, count) {
+      checkAlive();
+      device.pushErrorScope('validation');
+      const reading = readBuffer(device, source, offset * 4, count * 4, 'reduce/weights grid');
+      const error = await device.popErrorScope();
+      if (error) {
+        reading.catch(() => undefined);
+        throw new AttentionError(`Reading the weights grid failed: ${error.message}`);
+      }
+      return reading;
     },
     destroy() {
       if (destroyed) return;

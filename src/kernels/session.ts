@@ -28,6 +28,11 @@ export interface AttentionSession {
    * new device and pipeline are ready (`recovered` true), or when recovery failed (`error`).
    */
   onDeviceChange(listener: (event: { recovered: boolean; message: string; error?: Error }) => void): () => void;
+  /**
+   * Destroy the current device as a driver reset would, so the recovery can be seen and tested
+   * (the session recovers exactly as from a real loss).
+   */
+  loseDevice(): void;
   /** Destroy the pipeline and the device, on purpose: no recovery follows. */
   destroy(): void;
 }
@@ -88,6 +93,7 @@ export async function createAttentionSession(options: GpuDeviceOptions = {}): Pr
       }
     },
     ready: () => recovering,
+    loseDevice: () => device.destroy(),
     onDeviceChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

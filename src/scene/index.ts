@@ -44,6 +44,8 @@ import {
   type ReductionMode,
 } from '../reference/reduce';
 import type { StageView } from '../state';
+import { GRID_PLANES } from '../reference/reduce';
+import { waitForGpu } from '../gpu/device';
 import { MASKED_COLOR, VIRIDIS_KEYS, viridisCss } from './colormap';
 import { cellOfEntry, cellSizeText, cellStart, checkPrecomputed, downsampleGrid, planPrecomputed, weightsOnlyPlanes, type PrecomputedGridSpec } from './grid';
 import { buildLabels, disposeLabels } from './labels';
@@ -327,7 +329,7 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
   let waiting: Promise<number> | null = null;
   const gl = webgpu ? null : (renderer.backend as unknown as { gl?: WebGL2RenderingContext }).gl ?? null;
   async function finishGpu(): Promise<void> {
-    if (device) await device.queue.onSubmittedWorkDone();
+    if (device) await waitForGpu(device);
     else if (gl) gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4)); // blocks until drawn
   }
   function renderNow(): void {
@@ -453,24 +455,6 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     throw new Error(webgpu ? 'SurfaceSource has neither gpu buffers, cpu arrays nor a grid.' : 'Without WebGPU the surface needs the cpu arrays or a Float32Array grid of SurfaceSource.');
   }
 
-  /** Copy `count` floats from `offset` (elements) of a buffer on our device back to the CPU. */
-  async function readFloats(buffer: GPUBuffer, offset: number, count: number): Promise<Float32Array> {
-    const gpuDevice = device!;
-    const staging = gpuDevice.createBuffer({ label: 'scene/grid readback', size: Math.max(4, count * 4), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-    try {
-      gpuDevice.pushErrorScope('validation');
-      const encoder = gpuDevice.createCommandEncoder({ label: 'scene/grid readback' });
-      encoder.copyBufferToBuffer(buffer, offset * 4, staging, 0, count * 4);
-      gpuDevice.queue.submit([encoder.finish()]);
-      const error = await gpuDevice.popErrorScope();
-      if (error) throw new Error(`SurfaceSource.grid: reading the weights buffer failed (${error.message}).`);
-      await staging.mapAsync(GPUMapMode.READ);
-      return new Float32Array(staging.getMappedRange().slice(0));
-    } finally {
-      staging.destroy();
-    }
-  }
-
   /**
    * The planes of a precomputed weights grid: a GPUBuffer is copied GPU-side into our grid when
    * its cells are the plan's cells (then the planes are read back for picking and ranges, as on
@@ -493,23 +477,15 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     }
     const buffer = grid.weights as GPUBuffer;
     if (!reducer || !device) throw new Error('SurfaceSource.grid: a GPUBuffer grid needs the WebGPU backend on the buffer’s device; pass a Float32Array instead.');
-    if (!(buffer.usage & GPUBufferUsage.COPY_SRC)) throw new Error('SurfaceSource.grid: the weights GPUBuffer needs COPY_SRC usage.');
     if (!direct) {
-      const values = await readFloats(buffer, first, count);
+      const values = await reducer.readFloats(buffer, first, count);
       const planes = weightsOnlyPlanes(downsampleGrid(values, grid, plan), plan, shape.causal, grid.rows, grid.cols);
       reducer.upload(planes, plan);
       return planes;
     }
     // Zero-copy: the other planes from the CPU (zeros and mask fractions), the weights GPU-side.
     const rest = weightsOnlyPlanes(new Float32Array(cells), plan, shape.causal, grid.rows, grid.cols);
-    const stride = reducer.planeStride * 4;
-    device.pushErrorScope('validation');
-    for (const p of [0, 1, 2, 4]) device.queue.writeBuffer(reducer.grid, p * stride, rest, p * cells, cells);
-    const encoder = device.createCommandEncoder({ label: 'scene/grid copy' });
-    encoder.copyBufferToBuffer(buffer, first * 4, reducer.grid, 3 * stride, cells * 4);
-    device.queue.submit([encoder.finish()]);
-    const error = await device.popErrorScope();
-    if (error) throw new Error(`SurfaceSource.grid: copying the weights buffer failed (is it on the scene's device?): ${error.message}`);
+    await reducer.fillWithWeights(rest, buffer, first, GRID_PLANES.indexOf('weights'), plan);
     return reducer.read(plan);
   }
 

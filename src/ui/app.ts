@@ -256,7 +256,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
 
   // A hook for tests and the curious: lose the device on purpose and watch the recovery.
   (window as unknown as { attentionLens: object }).attentionLens = {
-    loseDevice: () => session?.device.destroy(),
+    loseDevice: () => session?.loseDevice(),
     get recoveries() {
       return session?.recoveries ?? 0;
     },
