@@ -269,8 +269,10 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
   const enqueue = createSerialQueue();
 
   const checkAlive = () => {
-    if (destroyed) throw new AttentionError('This GpuAttention was destroyed; create a new one.');
+    // A loss first: the session destroys the pipeline of a lost device, and the caller must
+    // learn that the device went, not that someone destroyed the pipeline.
     if (lostReason) throw new GpuDeviceLostError(lostReason.reason, lostReason.message);
+    if (destroyed) throw new AttentionError('This GpuAttention was destroyed; create a new one.');
   };
   const checkAbort = (signal: AbortSignal | undefined) => {
     if (signal?.aborted) throw new AttentionAbortError();

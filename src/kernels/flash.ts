@@ -167,8 +167,8 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
   let last: FlashBuffers | null = null;
   const enqueue = createSerialQueue();
   const checkAlive = () => {
-    if (destroyed) throw new AttentionError('This FlashAttention was destroyed; create a new one.');
     if (lost) throw new GpuDeviceLostError(lost.reason, lost.message);
+    if (destroyed) throw new AttentionError('This FlashAttention was destroyed; create a new one.');
   };
   const need = () => {
     checkAlive();

@@ -81,12 +81,14 @@ export async function createAttentionSession(options: GpuDeviceOptions = {}): Pr
     },
     async run(shape, inputs, runOptions) {
       await recovering;
+      // The device this run uses: a recovery may replace `device` before the run settles.
+      const runDevice = device;
       try {
         return await attention.run(shape, inputs, runOptions);
       } catch (error) {
         if (error instanceof GpuDeviceLostError) throw error;
         // A loss can surface as another error (a failed mapAsync, say) before `lost` settles.
-        if (device.lost && (await Promise.race([device.lost.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))]))) {
+        if (await Promise.race([runDevice.lost.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))])) {
           throw new GpuDeviceLostError('unknown', (error as Error).message);
         }
         throw error;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GpuDeviceLostError, attentionCpu, makeRandomInputs, verifyAttention } from '../../src/index';
+import { GpuDeviceLostError, attentionCpu, createFlashAttention, createGpuAttention, makeRandomInputs, requestGpuDevice, verifyAttention } from '../../src/index';
 import { createAttentionSession } from '../../src/kernels/session';
 
 describe('device loss', () => {
@@ -39,5 +39,22 @@ describe('device loss', () => {
     const inputs = makeRandomInputs(small, 2);
     expect(verifyAttention(small, await session.run(small, inputs), attentionCpu(small, inputs)).pass).toBe(true);
     session.destroy();
+  });
+
+  it('a pipeline destroyed after its device was lost says the device was lost (the order the session recovers in)', async () => {
+    const shape = { seqLen: 16, dModel: 8, heads: 1, dHead: 8 };
+    const inputs = makeRandomInputs(shape, 5);
+    const device = await requestGpuDevice();
+    const attention = await createGpuAttention(device);
+    const flash = await createFlashAttention(device);
+    device.destroy();
+    await device.lost;
+    attention.destroy();
+    flash.destroy();
+    const errors = await Promise.all([attention.run(shape, inputs).catch((e: unknown) => e), flash.run(shape, inputs).catch((e: unknown) => e)]);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(GpuDeviceLostError);
+      expect((error as Error).message).toMatch(/destroyed|lost/i);
+    }
   });
 });
