@@ -104,10 +104,13 @@ fn rowPerInvocation(
   var m = LOWEST;
   var l = 0.0;
   for (var j = 0u; j < valid; j++) {
+    // One exp per element, no branch: exp(−|s − m|) is the factor that rescales the running
+    // sum when s is a new maximum, and the new term when it is not (a CPU implementation runs
+    // both sides of a branch, so the branchy form costs two).
     let s = scores[base + j];
-    let mNew = max(m, s);
-    l = l * exp(m - mNew) + exp(s - mNew);
-    m = mNew;
+    let e = exp(-abs(s - m));
+    l = select(l + e, fma(l, e, 1.0), s > m);
+    m = max(m, s);
   }
   let inverse = select(0.0, 1.0 / l, l > 0.0);
   for (var j = 0u; j < valid; j++) {

@@ -32,7 +32,7 @@ export { compareArrays, maxRowSumError, verifyAttention, defaultTolerances } fro
 export type { Comparison, Tolerance, VerificationReport, StageReport } from './verify/compare';
 export { requestGpuDevice, describeDevice } from './gpu/device';
 export type { GpuDeviceOptions, AdapterDescription } from './gpu/device';
-export { createGpuAttention, DEFAULT_TUNING, SOFTWARE_TUNING, WORKGROUP_TUNING, tuningFor } from './kernels/attention';
+export { createGpuAttention, DEFAULT_TUNING, SOFTWARE_TUNING, WORKGROUP_TUNING, LANE_TUNING, hasFourLaneSubgroups, tuningFor } from './kernels/attention';
 export { createAttentionSession } from './kernels/session';
 export type { AttentionSession } from './kernels/session';
 export type { GpuAttention, RunOptions, RunResult, AttentionBuffers, AttentionTuning } from './kernels/attention';

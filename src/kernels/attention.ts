@@ -26,7 +26,8 @@ import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
 import { createPassTimer } from '../gpu/timer';
 import { packedLayout, uploadInputs } from './packing';
 import { createSerialQueue } from '../core/serial';
-import { ATTENTION_SHADERS, ATTENTION_SHADER_FILES, MAP_TILE, NARROW_ROWS, PARAMS_BYTES, PROJ_TILE } from './shaders';
+import { ATTENTION_SHADERS, ATTENTION_SHADER_FILES, LANE_SHADERS, LANE_SHADER_FILES, MAP_TILE, NARROW_ROWS, PARAMS_BYTES, PROJ_TILE } from './shaders';
+import type { LaneTile } from './lane-tiles';
 
 /** How the kernels are launched (WGSL `override` constants and entry points). */
 export interface AttentionTuning {
@@ -44,6 +45,14 @@ export interface AttentionTuning {
    * {@link AttentionError} where it is missing.
    */
   softmaxMode: 'workgroup-per-row' | 'row-per-invocation' | 'subgroup';
+  /**
+   * Lane tiles (shaders/*-lanes.wgsl): the matrix products computed by teams of 4 lanes that
+   * share loads through subgroupBroadcast, the block each team computes per kernel. For CPU
+   * implementations (SwiftShader), where a subgroup is one 4-wide SIMD register and loads cost
+   * most; needs 'subgroups' exactly 4 lanes wide ({@link createGpuAttention} throws an
+   * {@link AttentionError} otherwise). Absent: the per-invocation register tiles.
+   */
+  laneTiles?: { projections: LaneTile; scores: LaneTile; output: LaneTile };
 }
 
 /** Tuning for GPUs with the 'subgroups' feature: 64 invocations everywhere, a workgroup per softmax row reduced with subgroup operations. */
@@ -56,19 +65,40 @@ export const WORKGROUP_TUNING: AttentionTuning = { ...DEFAULT_TUNING, softmaxMod
 export const SOFTWARE_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'row-per-invocation' };
 
 /**
- * The tuning this device should use: {@link SOFTWARE_TUNING} on software adapters (from the
- * adapter info), else {@link DEFAULT_TUNING} where the device has 'subgroups', else
- * {@link WORKGROUP_TUNING}.
+ * Tuning for software adapters whose subgroups are 4 lanes wide (SwiftShader): {@link
+ * SOFTWARE_TUNING} with lane tiles for the three matrix products. The tile sizes were measured
+ * on SwiftShader at seqLen 2048, dModel 64, one head of 64 (total 188 ms against 310 ms for the
+ * per-invocation tiles); 16 × 16 scores tiles were ~25% slower, 16 × 64 slower again.
+ */
+export const LANE_TUNING: AttentionTuning = {
+  ...SOFTWARE_TUNING,
+  laneTiles: { projections: { rows: 16, cols: 32 }, scores: { rows: 32, cols: 32 }, output: { rows: 32, cols: 32 } },
+};
+
+/**
+ * The tuning this device should use: on software adapters (from the adapter info) {@link
+ * LANE_TUNING} where subgroups are 4 lanes wide, else {@link SOFTWARE_TUNING}; on GPUs {@link
+ * DEFAULT_TUNING} where the device has 'subgroups', else {@link WORKGROUP_TUNING}.
  */
 export function tuningFor(device: GPUDevice): AttentionTuning {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const info = adapterInfo(device);
   const text = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.description ?? ''}`.toLowerCase();
-  if (/swiftshader|llvmpipe|lavapipe|warp/.test(text)) return SOFTWARE_TUNING;
+  if (/swiftshader|llvmpipe|lavapipe|warp/.test(text)) return hasFourLaneSubgroups(device) ? LANE_TUNING : SOFTWARE_TUNING;
   return hasSubgroups(device) ? DEFAULT_TUNING : WORKGROUP_TUNING;
+}
+
+function adapterInfo(device: GPUDevice): (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined {
+  return (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
 }
 
 function hasSubgroups(device: GPUDevice): boolean {
   return device.features.has('subgroups' as GPUFeatureName);
+}
+
+/** 'subgroups' with every subgroup exactly 4 lanes wide (what the lane-tile kernels assume). */
+export function hasFourLaneSubgroups(device: GPUDevice): boolean {
+  const info = adapterInfo(device);
+  return hasSubgroups(device) && info?.subgroupMinSize === 4 && info?.subgroupMaxSize === 4;
 }
 
 /** Options of one {@link GpuAttention.run}. */
@@ -136,12 +166,17 @@ interface Pipelines {
   output: GPUComputePipeline;
   /** The output kernel's narrow variant, per workgroup shape `${x}x${y}`, compiled on first use. */
   outputNarrow: (workgroup: [number, number]) => Promise<GPUComputePipeline>;
+  /** The lane-tile output kernel for a column count (lane tunings only), compiled on first use. */
+  outputLanes: (cols: number) => Promise<GPUComputePipeline>;
 }
 
 /** How the output (P·V) stage is launched for one shape. */
 export interface OutputLaunch {
-  /** 'wide': 8 queries × 8 columns per invocation; 'narrow': 16 queries × 4 columns (small dHead). */
-  variant: 'wide' | 'narrow';
+  /**
+   * 'wide': 8 queries × 8 columns per invocation; 'narrow': 16 queries × 4 columns (small
+   * dHead); 'lanes': the lane-tile kernel (tunings with laneTiles), 4 teams of 4 lanes.
+   */
+  variant: 'wide' | 'narrow' | 'lanes';
   /** Workgroup size (x along head columns, y along queries). */
   workgroup: [number, number];
   /** Head columns and queries one workgroup covers. */
@@ -154,6 +189,13 @@ export interface OutputLaunch {
  * cover dHead (a power of two), the rest along y (at most 16, so a workgroup spans ≤ 256 queries).
  */
 export function outputLaunch(dHead: number, tuning: AttentionTuning): OutputLaunch {
+  if (tuning.laneTiles) {
+    // Columns: the smallest power of two from 4 that covers dHead, at most the tuning's.
+    const { rows, cols: most } = tuning.laneTiles.output;
+    let cols = 4;
+    while (cols < dHead && cols * 2 <= most) cols *= 2;
+    return { variant: 'lanes', workgroup: [16, 1], tile: [cols, 4 * rows] };
+  }
   const [wgX, wgY] = tuning.matmulWorkgroup;
   if (2 * dHead > wgX * MAP_TILE) return { variant: 'wide', workgroup: [wgX, wgY], tile: [wgX * MAP_TILE, wgY * MAP_TILE] };
   const total = wgX * wgY;
@@ -184,31 +226,36 @@ function getPipelines(device: GPUDevice, tuning: AttentionTuning): Promise<Pipel
 async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promise<Pipelines> {
   const [wgX, wgY] = tuning.matmulWorkgroup;
   const matmulConstants = { WG_X: wgX, WG_Y: wgY };
-  const make = async (name: keyof typeof ATTENTION_SHADERS, constants: Record<string, number>, entryPoint = 'main') => {
-    const module = device.createShaderModule({ label: `attention/${name} shader`, code: ATTENTION_SHADERS[name] });
+  const compile = async (label: string, file: string, code: string, constants: Record<string, number>, entryPoint = 'main') => {
+    const module = device.createShaderModule({ label: `attention/${label} shader`, code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0) {
-      const lines = errors.map((m) => `${ATTENTION_SHADER_FILES[name]} (with common.wgsl) line ${m.lineNum}:${m.linePos}: ${m.message}`);
-      throw new AttentionError(`The ${name} kernel failed to compile:\n${lines.join('\n')}`);
+      const lines = errors.map((m) => `${file} (with common.wgsl) line ${m.lineNum}:${m.linePos}: ${m.message}`);
+      throw new AttentionError(`The ${label} kernel failed to compile:\n${lines.join('\n')}`);
     }
     return device.createComputePipelineAsync({
-      label: `attention/${name}${entryPoint === 'main' ? '' : `.${entryPoint}`} pipeline`,
+      label: `attention/${label}${entryPoint === 'main' ? '' : `.${entryPoint}`} pipeline`,
       layout: 'auto',
       compute: { module, entryPoint, constants },
     });
   };
+  const make = (name: keyof typeof ATTENTION_SHADERS, constants: Record<string, number>, entryPoint = 'main') =>
+    compile(name, ATTENTION_SHADER_FILES[name], ATTENTION_SHADERS[name], constants, entryPoint);
+  const lanes = tuning.laneTiles;
+  const makeLanes = (name: keyof typeof LANE_SHADERS, tile: LaneTile) =>
+    compile(`${name} lanes ${tile.rows}×${tile.cols}`, LANE_SHADER_FILES[name], LANE_SHADERS[name](tile), {});
   device.pushErrorScope('validation');
   const all = Promise.all([
-    make('projections', matmulConstants),
-    make('scores', matmulConstants),
+    lanes ? makeLanes('projections', lanes.projections) : make('projections', matmulConstants),
+    lanes ? makeLanes('scores', lanes.scores) : make('scores', matmulConstants),
     tuning.softmaxMode === 'subgroup'
       ? make('softmaxSubgroup', { WG_SIZE: tuning.softmaxWorkgroup })
       : make('softmax', { WG_SIZE: tuning.softmaxWorkgroup }, tuning.softmaxMode === 'row-per-invocation' ? 'rowPerInvocation' : 'main'),
-    make('output', matmulConstants),
+    lanes ? null : make('output', matmulConstants),
   ]);
   const scopeError = device.popErrorScope();
-  const [projections, scores, softmax, output] = await all;
+  const [projections, scores, softmax, wide] = await all;
   const error = await scopeError;
   if (error) throw new AttentionError(`Compiling the attention kernels failed: ${error.message}`);
   const narrow = new Map<string, Promise<GPUComputePipeline>>();
@@ -222,7 +269,20 @@ async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promi
     }
     return pipeline;
   };
-  return { projections, scores, softmax, output, outputNarrow };
+  const laneOutputs = new Map<number, Promise<GPUComputePipeline>>();
+  const outputLanes = (cols: number) => {
+    if (!lanes) return Promise.reject(new AttentionError('This tuning has no lane tiles.'));
+    let pipeline = laneOutputs.get(cols);
+    if (!pipeline) {
+      pipeline = makeLanes('output', { rows: lanes.output.rows, cols });
+      laneOutputs.set(cols, pipeline);
+      pipeline.catch(() => laneOutputs.delete(cols));
+    }
+    return pipeline;
+  };
+  // With lane tiles the wide output kernel is never launched (outputLaunch picks 'lanes').
+  const output = wide ?? (await outputLanes(lanes!.output.cols));
+  return { projections, scores, softmax, output, outputNarrow, outputLanes };
 }
 
 /** A 2-D dispatch size holding `count` workgroups within `maxPerDimension`. */
@@ -237,6 +297,12 @@ function spread(count: number, maxPerDimension: number): [number, number] {
  * device and tuning). The device stays the caller's: `destroy()` frees only what this made.
  */
 export async function createGpuAttention(device: GPUDevice, tuning: AttentionTuning = tuningFor(device)): Promise<GpuAttention> {
+  if (tuning.laneTiles && !hasFourLaneSubgroups(device)) {
+    const info = adapterInfo(device);
+    throw new AttentionError(
+      `Lane tiles need the WebGPU feature 'subgroups' with subgroups exactly 4 lanes wide; this device has ${hasSubgroups(device) ? `subgroups of ${info?.subgroupMinSize ?? '?'} to ${info?.subgroupMaxSize ?? '?'} lanes` : "no 'subgroups'"} (tuningFor(device) picks a tuning without them).`,
+    );
+  }
   if (tuning.softmaxMode === 'subgroup' && !hasSubgroups(device)) {
     throw new AttentionError(
       "softmaxMode 'subgroup' needs the WebGPU feature 'subgroups', which is missing on this device; use softmaxMode 'workgroup-per-row' (tuningFor(device) picks it).",
@@ -301,9 +367,14 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
     const [wgX, wgY] = tuning.matmulWorkgroup;
     const [mapX, mapY] = [wgX * MAP_TILE, wgY * MAP_TILE];
     const outLaunch = outputLaunch(s.dHead, tuning);
+    const lanes = tuning.laneTiles;
     const dispatches = {
-      projections: [Math.ceil(s.width / (wgX * PROJ_TILE)), Math.ceil(Math.max(s.seqLen, s.kvLen) / (wgY * PROJ_TILE)), 3],
-      scores: [Math.ceil(s.kvLen / mapX), Math.ceil(s.seqLen / mapY), s.heads],
+      projections: lanes
+        ? [Math.ceil(s.width / lanes.projections.cols), Math.ceil(Math.max(s.seqLen, s.kvLen) / (4 * lanes.projections.rows)), 3]
+        : [Math.ceil(s.width / (wgX * PROJ_TILE)), Math.ceil(Math.max(s.seqLen, s.kvLen) / (wgY * PROJ_TILE)), 3],
+      scores: lanes
+        ? [Math.ceil(s.kvLen / (4 * lanes.scores.cols)), Math.ceil(s.seqLen / (4 * lanes.scores.rows)), s.heads]
+        : [Math.ceil(s.kvLen / mapX), Math.ceil(s.seqLen / mapY), s.heads],
       softmax: [...spread(tuning.softmaxMode === 'row-per-invocation' ? Math.ceil((s.heads * s.seqLen) / tuning.softmaxWorkgroup) : s.heads * s.seqLen, maxGroups), 1],
       output: [Math.ceil(s.dHead / outLaunch.tile[0]), Math.ceil(s.seqLen / outLaunch.tile[1]), s.heads],
     } satisfies Record<string, number[]>;
@@ -320,7 +391,12 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
       }
     }
 
-    const outputPipeline = outLaunch.variant === 'wide' ? pipelines.output : await pipelines.outputNarrow(outLaunch.workgroup);
+    const outputPipeline =
+      outLaunch.variant === 'wide'
+        ? pipelines.output
+        : outLaunch.variant === 'lanes'
+          ? await pipelines.outputLanes(outLaunch.tile[0])
+          : await pipelines.outputNarrow(outLaunch.workgroup);
     checkAlive();
     checkAbort(options.signal);
 

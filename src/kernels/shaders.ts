@@ -10,6 +10,10 @@ import output from '../../shaders/output.wgsl?raw';
 import flash from '../../shaders/flash.wgsl?raw';
 import flashReduce from '../../shaders/flash-reduce.wgsl?raw';
 import softmaxSubgroup from '../../shaders/softmax-subgroup.wgsl?raw';
+import projectionsLanes from '../../shaders/projections-lanes.wgsl?raw';
+import scoresLanes from '../../shaders/scores-lanes.wgsl?raw';
+import outputLanes from '../../shaders/output-lanes.wgsl?raw';
+import { expandLaneTemplate, type LaneTile } from './lane-tiles';
 
 /**
  * Prefix a kernel with common.wgsl. Directives (`enable …;`, `requires …;`, `diagnostic(…);`)
@@ -35,6 +39,23 @@ export const ATTENTION_SHADERS = {
   /** Needs the 'subgroups' feature (`enable subgroups;`): compile only where the device has it. */
   softmaxSubgroup: withCommon(softmaxSubgroup),
 } as const;
+
+/**
+ * The lane-tile kernels (4-lane subgroups, software adapters), expanded for a tile size. Need
+ * the 'subgroups' feature.
+ */
+export const LANE_SHADERS = {
+  projections: (tile: LaneTile) => withCommon(expandLaneTemplate(projectionsLanes, tile)),
+  scores: (tile: LaneTile) => withCommon(expandLaneTemplate(scoresLanes, tile)),
+  output: (tile: LaneTile) => withCommon(expandLaneTemplate(outputLanes, tile)),
+} as const;
+
+/** The template file of each lane-tile kernel, for error messages. */
+export const LANE_SHADER_FILES: Record<keyof typeof LANE_SHADERS, string> = {
+  projections: 'projections-lanes.wgsl',
+  scores: 'scores-lanes.wgsl',
+  output: 'output-lanes.wgsl',
+};
 
 /** The file each kernel of {@link ATTENTION_SHADERS} comes from, for error messages. */
 export const ATTENTION_SHADER_FILES: Record<keyof typeof ATTENTION_SHADERS, string> = {

@@ -12,6 +12,8 @@ import {
   verifyAttention,
   DEFAULT_TUNING,
   SOFTWARE_TUNING,
+  LANE_TUNING,
+  hasFourLaneSubgroups,
   type AttentionShape,
   type AttentionTuning,
   type GpuAttention,
@@ -52,9 +54,9 @@ function describeFailure(report: VerificationReport): string {
     .join('; ');
 }
 
-async function check(shape: AttentionShape, seed = 1): Promise<VerificationReport> {
+async function check(shape: AttentionShape, seed = 1, on: GpuAttention = attention): Promise<VerificationReport> {
   const inputs = makeRandomInputs(shape, seed);
-  const gpuResult = await attention.run(shape, inputs);
+  const gpuResult = await on.run(shape, inputs);
   const reference = attentionCpu(shape, inputs);
   const report = verifyAttention(shape, gpuResult, reference);
   record(shape, report);
@@ -256,7 +258,52 @@ describe('every tuning variant equals the reference', () => {
     }
     expect(DEFAULT_TUNING.softmaxMode).toBe('subgroup');
     expect(SOFTWARE_TUNING.softmaxMode).toBe('row-per-invocation');
+    // Lane tiles only where subgroups are exactly 4 lanes wide, and only on software adapters.
+    if (tuning.laneTiles) {
+      expect(hasFourLaneSubgroups(gpu())).toBe(true);
+      expect(tuning.softmaxMode).toBe('row-per-invocation');
+    }
   });
+});
+
+describe('lane tiles (teams of 4 lanes sharing loads by subgroupBroadcast; 4-lane subgroups only)', () => {
+  const tile = (rows: number, cols: number) => ({ rows, cols });
+  const tunings: Array<[string, AttentionTuning]> = [
+    ['LANE_TUNING (16×32, 32×32, 32×32)', LANE_TUNING],
+    ['4×4 everywhere', { ...LANE_TUNING, laneTiles: { projections: tile(4, 4), scores: tile(4, 4), output: tile(4, 4) } }],
+    ['8×16, 16×8, 8×64', { ...LANE_TUNING, laneTiles: { projections: tile(8, 16), scores: tile(16, 8), output: tile(8, 64) } }],
+  ];
+  // Sizes around the team blocks (4 teams × rows, 4 teams × cols per workgroup): not multiples
+  // of 4, one token, dHead above and below the output tile's columns, causal and cross.
+  const laneShapes: AttentionShape[] = [
+    { seqLen: 1, dModel: 1, heads: 1, dHead: 1 },
+    { seqLen: 2, dModel: 3, heads: 2, dHead: 1, causal: true },
+    { seqLen: 67, kvLen: 45, dModel: 10, heads: 3, dHead: 9, causal: true },
+    { seqLen: 45, kvLen: 67, dModel: 10, heads: 3, dHead: 9, causal: true },
+    { seqLen: 129, dModel: 33, heads: 2, dHead: 33 },
+    { seqLen: 130, dModel: 64, heads: 2, dHead: 64, causal: true },
+    { seqLen: 257, kvLen: 3, dModel: 20, heads: 1, dHead: 100 },
+    { seqLen: 3, kvLen: 300, dModel: 7, heads: 5, dHead: 6 },
+  ];
+  beforeAll(() => {
+    console.info(`[gpu] lane tiles: ${hasFourLaneSubgroups(gpu()) ? 'run (subgroups are 4 lanes wide)' : 'not supported here (typed error checked)'}`);
+  });
+  for (const [label, tuning] of tunings) {
+    it(`${label}: equals the reference where supported, else a typed AttentionError`, async () => {
+      if (!hasFourLaneSubgroups(gpu())) {
+        const error = await createGpuAttention(gpu(), tuning).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(AttentionError);
+        expect((error as Error).message).toContain('4 lanes');
+        return;
+      }
+      const variant = await createGpuAttention(gpu(), tuning);
+      try {
+        for (const shape of laneShapes) await check(shape, 23, variant);
+      } finally {
+        variant.destroy();
+      }
+    });
+  }
 });
 
 describe('subgroup softmax (subgroupMax / subgroupAdd; needs the subgroups feature)', () => {
@@ -380,9 +427,15 @@ describe('output kernel variants (8 × 8 tile, 16 × 4 narrow tile for small hea
     { seqLen: 97, dModel: 16, heads: 1, dHead: 33, causal: true },
     { seqLen: 70, dModel: 16, heads: 1, dHead: 128 },
   ];
+  // SOFTWARE_TUNING launches these variants on every adapter (tuningFor may pick lane tiles).
+  let software: GpuAttention;
+  beforeAll(async () => {
+    software = await createGpuAttention(gpu(), SOFTWARE_TUNING);
+  });
+  afterAll(() => software.destroy());
   for (const shape of variantShapes) {
     it(`${outputLaunch(shape.dHead, SOFTWARE_TUNING).variant} ${JSON.stringify(shape)}`, async () => {
-      await check(shape, 7);
+      await check(shape, 7, software);
     });
   }
 });
