@@ -33,6 +33,21 @@ const MAP_TILE: u32 = 8u;
 // The output kernel's narrow variant (small dHead): 16 queries × 4 head columns per invocation.
 const NARROW_ROWS: u32 = 16u;
 
+// What one z-slice of a projections dispatch computes: 0 Q from x (seqLen rows), 1 K and 2 V
+// from xKV (kvLen rows), each written at its offset in `qkv`.
+struct Projection {
+  rows: u32,
+  srcOffset: u32,
+  dstOffset: u32,
+};
+
+fn projectionOf(which: u32) -> Projection {
+  if (which == 0u) {
+    return Projection(params.seqLen, 0u, 0u);
+  }
+  return Projection(params.kvLen, params.xKVOffset, select(params.vOffset, params.kOffset, which == 1u));
+}
+
 // −∞ for masked scores. WGSL has no infinity literal and refuses one in a const-expression, so
 // the bit pattern goes through a runtime variable.
 fn negativeInfinity() -> f32 {

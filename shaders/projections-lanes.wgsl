@@ -25,14 +25,10 @@ fn main(
   let which = group.z;
   let width = params.width;
   let dModel = params.dModel;
-  var rows = params.seqLen;
-  var srcOffset = 0u;
-  var dstOffset = 0u;
-  if (which > 0u) {
-    rows = params.kvLen;
-    srcOffset = params.xKVOffset;
-    dstOffset = select(params.vOffset, params.kOffset, which == 1u);
-  }
+  let slice = projectionOf(which);
+  let rows = slice.rows;
+  let srcOffset = slice.srcOffset;
+  let dstOffset = slice.dstOffset;
   let row0 = (group.y * 4u + index / 4u) * TILE_ROWS;
   let col0 = group.x * TILE_COLS;
   let lastRow = rows - 1u;

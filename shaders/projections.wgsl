@@ -22,14 +22,10 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
   let which = group.z;
   let width = params.width;
   let dModel = params.dModel;
-  var rows = params.seqLen;
-  var srcOffset = 0u;
-  var dstOffset = 0u;
-  if (which > 0u) {
-    rows = params.kvLen;
-    srcOffset = params.xKVOffset;
-    dstOffset = select(params.vOffset, params.kOffset, which == 1u);
-  }
+  let slice = projectionOf(which);
+  let rows = slice.rows;
+  let srcOffset = slice.srcOffset;
+  let dstOffset = slice.dstOffset;
   let row0 = group.y * WG_Y * PROJ_TILE + local.y;
   let col0 = group.x * WG_X * PROJ_TILE + local.x;
   if (row0 >= rows || col0 >= width) {
