@@ -33,6 +33,11 @@ const MAP_TILE: u32 = 8u;
 // The output kernel's narrow variant (small dHead): 16 queries × 4 head columns per invocation.
 const NARROW_ROWS: u32 = 16u;
 
+// Terms per partial sum where one invocation sums a whole softmax row (softmax.wgsl's
+// rowPerInvocation, flash.wgsl): a serial f32 sum of n terms drifts by up to n·2⁻²⁴, in blocks
+// by (SUM_BLOCK + n/SUM_BLOCK)·2⁻²⁴.
+const SUM_BLOCK: u32 = 64u;
+
 // What one z-slice of a projections dispatch computes: 0 Q from x (seqLen rows), 1 K and 2 V
 // from xKV (kvLen rows), each written at its offset in `qkv`.
 struct Projection {

@@ -73,8 +73,12 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   }
   var mA = LOWEST;
   var mB = LOWEST;
-  var lA = 0.0;
-  var lB = 0.0;
+  // Running sums in two parts (see SUM_BLOCK in common.wgsl): `block*` gathers up to SUM_BLOCK
+  // terms, then folds into `total*`; both are rescaled when the max grows.
+  var totalA = 0.0;
+  var totalB = 0.0;
+  var blockA = 0.0;
+  var blockB = 0.0;
   for (var j = 0u; j < keys; j++) {
     let kRow = params.kOffset + j * width + column;
     let vRow = params.vOffset + j * width + column;
@@ -102,8 +106,15 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     let aA = select(1.0, alphaA, keepA);
     mA = select(mA, mANew, keepA);
     mB = mBNew;
-    lA = lA * aA + pA;
-    lB = lB * alphaB + pB;
+    totalA *= aA;
+    totalB *= alphaB;
+    blockA = fma(blockA, aA, pA);
+    blockB = fma(blockB, alphaB, pB);
+    let fold = (j % SUM_BLOCK) == SUM_BLOCK - 1u;
+    totalA = select(totalA, totalA + blockA, fold);
+    totalB = select(totalB, totalB + blockB, fold);
+    blockA = select(blockA, 0.0, fold);
+    blockB = select(blockB, 0.0, fold);
     for (var c = 0u; c < d4; c++) {
       let v = load4(vRow, c, dHead);
       accA[c] = fma(vec4<f32>(pA), v, accA[c] * aA);
@@ -111,6 +122,8 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     }
   }
 
+  let lA = totalA + blockA;
+  let lB = totalB + blockB;
   let invA = select(0.0, 1.0 / lA, lA > 0.0);
   let invB = select(0.0, 1.0 / lB, lB > 0.0);
   for (var c = 0u; c < d4; c++) {

@@ -9,6 +9,8 @@ import {
   type AttentionShape,
 } from '../../src/index';
 import { createFlashAttention, type FlashAttention } from '../../src/kernels/flash';
+import { createGpuAttention } from '../../src/kernels/attention';
+import { makeWeights, sinusoidalPositions } from '../../src/inputs/examples';
 import { reduceAttention, GRID_PLANES } from '../../src/reference/reduce';
 import { gpu, useGpuDevice } from './gpu-fixture';
 
@@ -94,6 +96,39 @@ describe('long sequences', () => {
     const report = verifyAttention({ ...shape, kvLen: shape.seqLen, seqLen: rows.length }, gpuRows, reference);
     expect(report.pass, JSON.stringify(report.stages.filter((s) => !s.pass).map((s) => [s.name, s.worstActual, s.worstExpected]))).toBe(true);
     rows.forEach((row, r) => expect(gpuRows.output.subarray(r * 16, r * 16 + 16)).toEqual(run.output.subarray(row * 16, row * 16 + 16)));
+  });
+});
+
+describe('row sums over 16384 keys (sinusoidal positions, sharp identity-like weights, as the app builds them)', () => {
+  // A serial f32 running sum drifted by 6e-5 here (the app's 16384-token view failed its
+  // row-sum check); summed in blocks of SUM_BLOCK terms it is ~1e-6. Both paths, 8 sampled
+  // queries (cross-attention onto all 16384 positions), against the f64 reference.
+  const kvLen = 16384;
+  const dModel = 64;
+  const positions = sinusoidalPositions(kvLen, dModel);
+  const rows = sampleRows(kvLen, 8);
+  const x = new Float32Array(rows.length * dModel);
+  rows.forEach((row, r) => x.set(positions.subarray(row * dModel, (row + 1) * dModel), r * dModel));
+  const shape = { seqLen: rows.length, kvLen, dModel, heads: 1, dHead: dModel };
+  const inputs = { x, xKV: positions, ...makeWeights('identity', dModel, 1, dModel, 1, 2) };
+  const reference = attentionCpuRows(shape, inputs, rows.map((_, r) => r));
+
+  it('fused: weights rebuilt from the log-sum-exps sum to 1 within 1e-5 and match the reference', async () => {
+    await flash.run(shape, inputs, { read: [] });
+    const report = verifyAttention(shape, await flash.readRows(rows.map((_, r) => r)), reference);
+    expect(report.rowSum.maxErr).toBeLessThan(1e-5);
+    expect(report.pass, JSON.stringify(report.stages.filter((st) => !st.pass).map((st) => [st.name, st.maxAbsErr]))).toBe(true);
+  });
+
+  it('unfused (the tuning this device picks): weights sum to 1 within 1e-5 and match the reference', async () => {
+    const unfused = await createGpuAttention(gpu());
+    try {
+      const report = verifyAttention(shape, await unfused.run(shape, inputs), reference);
+      expect(report.rowSum.maxErr).toBeLessThan(1e-5);
+      expect(report.pass, JSON.stringify(report.stages.filter((st) => !st.pass).map((st) => [st.name, st.maxAbsErr]))).toBe(true);
+    } finally {
+      unfused.destroy();
+    }
   });
 });
 
