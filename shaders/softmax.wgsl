@@ -106,22 +106,23 @@ fn rowPerInvocation(
   // `total`. A serial f32 sum of n terms drifts by up to n·2⁻²⁴ (6e-5 was seen at kvLen 16384
   // with sinusoidal inputs); in blocks it is (SUM_BLOCK + n/SUM_BLOCK)·2⁻²⁴.
   var total = 0.0;
-  var block = 0.0;
-  for (var j = 0u; j < valid; j++) {
-    // One exp per element, no branch: exp(−|s − m|) is the factor that rescales the running
-    // sum when s is a new maximum, and the new term when it is not (a CPU implementation runs
-    // both sides of a branch, so the branchy form costs two).
-    let s = scores[base + j];
-    let e = exp(-abs(s - m));
-    let grows = s > m;
-    total = select(total, total * e, grows);
-    block = select(block + e, fma(block, e, 1.0), grows);
-    m = max(m, s);
-    let fold = (j % SUM_BLOCK) == SUM_BLOCK - 1u;
-    total = select(total, total + block, fold);
-    block = select(block, 0.0, fold);
+  for (var start = 0u; start < valid; start += SUM_BLOCK) {
+    let end = min(start + SUM_BLOCK, valid);
+    var block = 0.0;
+    for (var j = start; j < end; j++) {
+      // One exp per element, no branch: exp(−|s − m|) is the factor that rescales the running
+      // sums when s is a new maximum, and the new term when it is not (a CPU implementation
+      // runs both sides of a branch, so the branchy form costs two).
+      let s = scores[base + j];
+      let e = exp(-abs(s - m));
+      let grows = s > m;
+      total = select(total, total * e, grows);
+      block = select(block + e, fma(block, e, 1.0), grows);
+      m = max(m, s);
+    }
+    total += block;
   }
-  let l = total + block;
+  let l = total;
   let inverse = select(0.0, 1.0 / l, l > 0.0);
   for (var j = 0u; j < valid; j++) {
     weights[base + j] = exp(scores[base + j] - m) * inverse;
