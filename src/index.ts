@@ -24,6 +24,7 @@ export {
 } from './core/errors';
 export type { InputErrorKind } from './core/errors';
 export { validateShape, validateInputs, validateAttention, MAX_ELEMENTS } from './core/validate';
+export type { ShapeRules } from './core/validate';
 export { attentionCpu, attentionCpu64, attentionCpuRows, sampleRows, softmaxRowInPlace } from './reference/attention';
 export type { AttentionResult64, AttentionRows } from './reference/attention';
 export { makeRng, makeUniform, makeRandomInputs } from './reference/random';

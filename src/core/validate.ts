@@ -27,12 +27,22 @@ function checkSize(field: string, value: unknown): void {
   }
 }
 
+/** What a computation keeps in memory, which decides the size rules of {@link validateShape}. */
+export interface ShapeRules {
+  /**
+   * Whether the heads × seqLen × kvLen map is stored whole (default true). The fused path and
+   * the sampled-row reference never store it, so only the arrays they do hold (x, W, Q, K, V,
+   * output) must fit in {@link MAX_ELEMENTS}: seqLen 65536 with one head is 2³² map entries.
+   */
+  storesMap?: boolean;
+}
+
 /**
  * Check a shape and fill in its defaults. Throws {@link AttentionInputError} naming the first
  * bad field: sizes must be integers ≥ 1 (zero, negatives, fractions, NaN and non-numbers are
  * refused), `causal` a boolean, and the largest array must fit in {@link MAX_ELEMENTS}.
  */
-export function validateShape(shape: AttentionShape): ResolvedShape {
+export function validateShape(shape: AttentionShape, rules: ShapeRules = {}): ResolvedShape {
   if (typeof shape !== 'object' || shape === null) {
     throw new AttentionInputError('shape', describe(shape), 'an object { seqLen, dModel, heads, dHead }', 'shape');
   }
@@ -43,7 +53,7 @@ export function validateShape(shape: AttentionShape): ResolvedShape {
   }
   const s = resolveShape(shape);
   const products: Array<[string, number]> = [
-    ['heads·seqLen·kvLen', s.heads * s.seqLen * s.kvLen],
+    ...(rules.storesMap === false ? [] : ([['heads·seqLen·kvLen', s.heads * s.seqLen * s.kvLen]] as Array<[string, number]>)),
     ['seqLen·heads·dHead', s.seqLen * s.width],
     ['kvLen·heads·dHead', s.kvLen * s.width],
     ['dModel·heads·dHead', s.dModel * s.width],
@@ -104,8 +114,8 @@ export function validateInputs(shape: ResolvedShape, inputs: AttentionInputs): v
 }
 
 /** Validate a shape and its inputs together; returns the resolved shape. */
-export function validateAttention(shape: AttentionShape, inputs: AttentionInputs): ResolvedShape {
-  const resolved = validateShape(shape);
+export function validateAttention(shape: AttentionShape, inputs: AttentionInputs, rules: ShapeRules = {}): ResolvedShape {
+  const resolved = validateShape(shape, rules);
   validateInputs(resolved, inputs);
   return resolved;
 }

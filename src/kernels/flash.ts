@@ -206,7 +206,7 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
   }
 
   async function runNow<K extends FlashResultName>(shape: AttentionShape, inputs: AttentionInputs, options: FlashRunOptions<K>): Promise<FlashRunResult<K>> {
-    const s = validateAttention(shape, inputs);
+    const s = validateAttention(shape, inputs, { storesMap: false });
     checkAlive();
     if (options.signal?.aborted) throw new AttentionAbortError();
     if (s.dHead > FLASH_MAX_DHEAD) throw new AttentionInputError('dHead', String(s.dHead), `at most ${FLASH_MAX_DHEAD} on the fused path`, 'too-large');

@@ -128,7 +128,7 @@ export interface AttentionRows {
  * reference still be checked, on sampled rows.
  */
 export function attentionCpuRows(shape: AttentionShape, inputs: AttentionInputs, rows: readonly number[]): AttentionRows {
-  const s = validateAttention(shape, inputs);
+  const s = validateAttention(shape, inputs, { storesMap: false });
   const { seqLen, kvLen, dModel, heads, dHead, causal, width } = s;
   for (const row of rows) {
     if (!Number.isInteger(row) || row < 0 || row >= seqLen) {

@@ -300,7 +300,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
     legendMin.textContent = fmt(info.min, 3);
     legendMax.textContent = fmt(info.max, 3);
     legendNote.textContent = info.reduction;
-    legendMasked.textContent = info.note ? `${info.masked} ${info.note}` : info.masked;
+    legendMasked.textContent = info.note ? `${info.masked} · ${info.note}` : info.masked;
     const available = surface.availableStages();
     for (const button of stageButtons) button.disabled = !available.includes(button.dataset.stage as StageView);
   }
@@ -341,7 +341,9 @@ export async function startApp(root: HTMLElement): Promise<void> {
         throw new AttentionInputError('seqLen', String(next.seqLen), `an integer from 2 to ${reach} (${why})`, 'too-large');
       }
       example = exampleFor(next);
-      shape = validateAttention(example.shape, example.inputs);
+      // The path is chosen below: a map too large to store goes to the fused path, so only the
+      // arrays every path holds are checked here (each path checks its own on run).
+      shape = validateAttention(example.shape, example.inputs, { storesMap: false });
     } catch (error) {
       messages.show('error', errorText(error), 'input');
       panel.sync(good);

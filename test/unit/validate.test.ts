@@ -48,6 +48,16 @@ describe('shape validation', () => {
     expect(error.message).toContain('4294967296');
   });
 
+  it('a path that never stores the map (fused, sampled rows) takes 65536 tokens but still bounds what it holds', () => {
+    const long = { seqLen: 65536, dModel: 64, heads: 1, dHead: 64 };
+    expect(validateShape(long, { storesMap: false }).seqLen).toBe(65536);
+    expect(inputError(() => validateShape(long)).field).toBe('heads·seqLen·kvLen');
+    // Q alone: seqLen · heads · dHead = 65536 · 64 · 512 > 2³¹ − 1.
+    const error = inputError(() => validateShape({ seqLen: 65536, dModel: 1, heads: 64, dHead: 512 }, { storesMap: false }));
+    expect(error.field).toBe('seqLen·heads·dHead');
+    expect(error.message).toContain(String(65536 * 64 * 512));
+  });
+
   it('fills the defaults', () => {
     expect(validateShape(good)).toEqual({ seqLen: 3, kvLen: 3, dModel: 4, heads: 2, dHead: 2, causal: false, width: 4 });
   });
