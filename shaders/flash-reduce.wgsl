@@ -6,7 +6,8 @@
 //
 // Bindings (group 0): 0 params (uniform, common.wgsl), 1 qkv (read), 2 lse (read,
 // heads × seqLen), 3 grid (read_write, heads × rows × cols), 4 grid params (uniform).
-// Dispatch: (ceil(cols / WG_X), ceil(rows / WG_Y), heads): one invocation per cell.
+// Dispatch: (ceil(cols / WG_X), grid rows in this chunk / WG_Y, heads): one invocation per cell,
+// rows from gridParams.firstRow.
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -17,7 +18,7 @@ struct GridParams {
   rows: u32,
   cols: u32,
   mode: u32, // 0: max, 1: mean
-  pad: u32,
+  firstRow: u32, // the dispatch covers grid rows firstRow … (long reductions run in chunks)
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -41,7 +42,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let rows = gridParams.rows;
   let cols = gridParams.cols;
   let c = id.x;
-  let r = id.y;
+  let r = gridParams.firstRow + id.y;
   let head = id.z;
   if (c >= cols || r >= rows) {
     return;

@@ -5,8 +5,10 @@
 //
 // Bindings (group 0): 0 params (uniform, common.wgsl), 1 qkv = q | k | v (read, layout of
 // common.wgsl), 2 output (read_write, seqLen × width), 3 lse (read_write, heads × seqLen:
-// m + log l of each row, −∞ for a row with nothing to attend to).
-// Dispatch: (ceil(seqLen / (WG_SIZE · 2)), heads, 1). Each invocation owns two query rows of one
+// m + log l of each row, −∞ for a row with nothing to attend to), 4 chunk (uniform: the first
+// query block of this dispatch).
+// Dispatch: (query blocks in this chunk, heads, 1); a block is WG_SIZE · 2 queries, all blocks
+// over the chunks cover ceil(seqLen / (WG_SIZE · 2)). Each invocation owns two query rows of one
 // head (rows r and r + WG_SIZE of its workgroup's block), so every key and value load serves two
 // queries. dHead ≤ MAX_DHEAD; q and the accumulators live in private arrays of vec4.
 //
@@ -22,6 +24,16 @@ const LOWEST: f32 = -3.4028234663852886e38;
 @group(0) @binding(1) var<storage, read> qkvScalar: array<f32>;
 @group(0) @binding(2) var<storage, read_write> output: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lse: array<f32>;
+// The dispatch covers query blocks firstBlock … firstBlock + groups.x − 1: a long run is split
+// into several submissions (src/kernels/flash.ts), so the page can draw and report progress
+// between them and a cancel takes effect.
+struct Chunk {
+  firstBlock: u32,
+  pad0: u32,
+  pad1: u32,
+  pad2: u32,
+};
+@group(0) @binding(4) var<uniform> chunk: Chunk;
 
 // Four consecutive elements of a q/k/v row as a vec4, zero past dHead (dHead % 4 ≠ 0). Rows
 // are not vec4-aligned in general (width may be odd), so the loads are scalar; the arithmetic
@@ -44,7 +56,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   let dHead = params.dHead;
   let d4 = (dHead + 3u) / 4u;
   let head = group.y;
-  let iA = group.x * WG_SIZE * 2u + lane;
+  let iA = (chunk.firstBlock + group.x) * WG_SIZE * 2u + lane;
   let iB = iA + WG_SIZE;
   if (iA >= seqLen) {
     return;

@@ -32,7 +32,7 @@ export function buildExample(state: AppState): Example {
   const shape = { seqLen, dModel, heads, dHead, causal };
   // Check the sizes before allocating anything from them (a negative or huge size must give a
   // message naming it, not a RangeError from a typed-array constructor).
-  validateShape(shape);
+  validateShape(shape, { storesMap: false }); // the map may go to the fused path
   if (!Number.isInteger(seed) || seed < 0) throw new AttentionInputError('seed', String(seed), 'an integer ≥ 0', 'shape');
   let x: Float32Array;
   if (state.input === 'sentence') x = embedTokens(tokens, dModel, true);

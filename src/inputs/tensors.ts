@@ -508,7 +508,7 @@ export function shapeFromRoles(roles: RoleMap, tensors: readonly Tensor[], heads
     const shape = { seqLen, kvLen, dModel, heads, dHead: width / heads };
     const inputs: AttentionInputs = { x: x.data, wq: ws.wq, wk: ws.wk, wv: ws.wv };
     if (xKV !== undefined) inputs.xKV = xKV.data;
-    validateAttention(shape, inputs);
+    validateAttention(shape, inputs, { storesMap: false });
     return { mode: 'weights', shape, inputs };
   }
 
@@ -527,7 +527,7 @@ export function shapeFromRoles(roles: RoleMap, tensors: readonly Tensor[], heads
     }
     const shape: DirectShape = { seqLen, kvLen, width, heads, dHead: width / heads };
     // Same size rules as the full pipeline: dModel stands in as 1, since no projection runs.
-    validateShape({ seqLen, kvLen, dModel: 1, heads, dHead: shape.dHead });
+    validateShape({ seqLen, kvLen, dModel: 1, heads, dHead: shape.dHead }, { storesMap: false });
     for (const [role, t] of [['q', q], ['k', k], ['v', v]] as const) {
       if (t !== undefined) checkFinite(role, t);
     }
@@ -559,7 +559,7 @@ function checkFinite(role: string, t: Tensor): void {
  * round-trip.
  */
 export function tensorsFromInputs(shape: AttentionShape, inputs: AttentionInputs): Tensor[] {
-  const s = validateAttention(shape, inputs);
+  const s = validateAttention(shape, inputs, { storesMap: false });
   const tensor = (name: string, rows: number, cols: number, data: Float32Array): Tensor => ({
     name,
     shape: [rows, cols],

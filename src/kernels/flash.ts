@@ -14,6 +14,7 @@ import type { AttentionInputs, AttentionShape, ResolvedShape } from '../core/typ
 import { validateAttention } from '../core/validate';
 import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
 import { createPassTimer } from '../gpu/timer';
+import { describeDevice } from '../gpu/device';
 import { ATTENTION_SHADERS, PARAMS_BYTES, PROJ_TILE } from './shaders';
 
 /** Largest dHead of the fused kernel (`MAX_D4` · 4 in flash.wgsl). */
@@ -28,9 +29,11 @@ export type FlashResultName = 'q' | 'k' | 'v' | 'output' | 'lse';
 /** Milliseconds of the two passes of a fused run. */
 export interface FlashTimings {
   projections: number;
-  /** The fused scores → softmax → output kernel. */
+  /** The fused scores → softmax → output kernel (summed over its chunks). */
   attention: number;
   total: number;
+  /** Submissions the fused kernel was split into (see {@link FlashOptions.chunkWork}). */
+  chunks: number;
   source: 'timestamp-query' | 'wall-clock';
 }
 
@@ -38,7 +41,10 @@ export interface FlashTimings {
 export interface FlashRunOptions<K extends FlashResultName = FlashResultName> {
   /** Which arrays to copy back (default: all five). */
   read?: readonly K[];
+  /** Cancels the run between two chunks (an {@link AttentionAbortError}). */
   signal?: AbortSignal;
+  /** Called after each chunk of the fused kernel: query blocks done and in all. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -64,6 +70,10 @@ export interface ReducedMapRequest {
   rows: number;
   cols: number;
   mode: 'max' | 'mean';
+  /** Cancels between two chunks of grid rows (an {@link AttentionAbortError}). */
+  signal?: AbortSignal;
+  /** Called after each chunk: grid rows done and in all. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Fused attention on one GPUDevice. Create with {@link createFlashAttention}. */
@@ -95,6 +105,13 @@ export interface FlashOptions {
   workgroupSize?: number;
   /** Workgroup of the projections kernel. Default [8, 8]. */
   projectionWorkgroup?: [number, number];
+  /**
+   * Multiply-adds per submission of the fused kernel and of the reduced map (default 2²⁷ on
+   * software adapters, about a quarter second there; 2³¹ on GPUs). Long runs are split into
+   * chunks of about this much work, each submitted after the previous one finished, so the
+   * page keeps drawing, progress is reported and a cancel takes effect between them.
+   */
+  chunkWork?: number;
 }
 
 interface FlashPipelines {
@@ -162,7 +179,15 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
   };
   const params = device.createBuffer({ label: 'flash/params', size: PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const gridParams = device.createBuffer({ label: 'flash/grid params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  const timer = createPassTimer(device, 2, 'flash');
+  const chunkParams = device.createBuffer({ label: 'flash/chunk', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  const chunkWork = options.chunkWork ?? (describeDevice(device).isSoftware ? 2 ** 27 : 2 ** 31);
+  if (!(chunkWork >= 1)) throw new AttentionInputError('chunkWork', String(chunkWork), 'a number ≥ 1 (multiply-adds per submission)', 'shape');
+  /** Between two chunks: give the queue back to the page, then stop if cancelled or lost. */
+  const betweenChunks = async (signal: AbortSignal | undefined) => {
+    await device.queue.onSubmittedWorkDone();
+    checkAlive();
+    if (signal?.aborted) throw new AttentionAbortError();
+  };
   let destroyed = false;
   let last: FlashBuffers | null = null;
   const enqueue = createSerialQueue();
@@ -225,6 +250,9 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
       throw new AttentionInputError('seqLen', `a dispatch of more than ${maxGroups} workgroups`, `at most ${maxGroups} (maxComputeWorkgroupsPerDimension)`, 'too-large');
     }
 
+    // From here the buffers of the previous run are overwritten (or replaced when they grow):
+    // until this run completes there is no run to read back or reduce.
+    last = null;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     const b = {
@@ -237,42 +265,71 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
     uploadInputs(device, { params, src: b.src, w: b.w }, s, inputs, layout);
     const bind = (pipeline: GPUComputePipeline, name: string, resources: GPUBuffer[]) =>
       device.createBindGroup({ label: `flash/${name} bind group`, layout: pipeline.getBindGroupLayout(0), entries: [params, ...resources].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-    const passes: Array<[string, GPUComputePipeline, GPUBindGroup, number[]]> = [
-      ['projections', pipelines.projections, bind(pipelines.projections, 'projections', [b.src, b.w, b.qkv]), projDims],
-      ['attention', pipelines.flash, bind(pipelines.flash, 'attention', [b.qkv, b.output, b.lse]), flashDims],
-    ];
-    const encoder = device.createCommandEncoder({ label: 'flash run' });
-    passes.forEach(([name, pipeline, group, dims], index) => {
-      const pass = encoder.beginComputePass({ label: `flash/${name} pass`, ...(timer ? { timestampWrites: timer.passWrites(index) } : {}) });
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(dims[0], dims[1], dims[2]);
-      pass.end();
-    });
-    timer?.resolve(encoder);
-    const start = performance.now();
-    device.queue.submit([encoder.finish()]);
-    const validation = await device.popErrorScope();
-    const memory = await device.popErrorScope();
-    if (memory) throw new AttentionError(`The GPU ran out of memory allocating the fused attention buffers (${memory.message}).`);
-    if (validation) throw new AttentionError(`WebGPU rejected the fused attention run: ${validation.message}`);
-    const wanted = [...new Set(options.read ?? (['q', 'k', 'v', 'output', 'lse'] as K[]))];
-    const ranges: Record<FlashResultName, [GPUBuffer, number, number]> = {
-      q: [b.qkv, 0, s.seqLen * s.width],
-      k: [b.qkv, kOffset, s.kvLen * s.width],
-      v: [b.qkv, vOffset, s.kvLen * s.width],
-      output: [b.output, 0, s.seqLen * s.width],
-      lse: [b.lse, 0, s.heads * s.seqLen],
-    };
-    const arrays = await readBack(wanted.map((name) => ranges[name]), 'run');
-    const wall = performance.now() - start;
-    const gpu = timer ? await timer.read() : null;
-    const timings: FlashTimings = gpu
-      ? { projections: gpu.passes[0], attention: gpu.passes[1], total: gpu.total, source: 'timestamp-query' }
-      : { projections: Number.NaN, attention: Number.NaN, total: wall, source: 'wall-clock' };
-    last = { shape: s, qkv: b.qkv, kOffset, vOffset, output: b.output, lse: b.lse };
-    const result = Object.fromEntries(wanted.map((name, i) => [name, arrays[i].slice()])) as { [N in K]: Float32Array };
-    return { ...result, timings };
+    // The fused kernel in chunks of query blocks (see FlashOptions.chunkWork); every chunk is
+    // its own submission, timed by its own timestamp pair.
+    const blocks = flashDims[0];
+    const perBlock = wg * 2 * s.kvLen * s.dHead * s.heads * (s.causal ? 0.5 : 1);
+    const chunkBlocks = Math.max(1, Math.min(blocks, maxGroups, Math.floor(chunkWork / perBlock)));
+    const chunks = Math.min(Math.ceil(blocks / chunkBlocks), 2047);
+    const blocksPerChunk = Math.ceil(blocks / chunks);
+    const timer = createPassTimer(device, 1 + chunks, 'flash');
+    try {
+      const projectionGroup = bind(pipelines.projections, 'projections', [b.src, b.w, b.qkv]);
+      const flashGroup = bind(pipelines.flash, 'attention', [b.qkv, b.output, b.lse, chunkParams]);
+      const start = performance.now();
+      for (let chunk = 0; chunk < chunks; chunk++) {
+        const first = chunk * blocksPerChunk;
+        const count = Math.min(blocksPerChunk, blocks - first);
+        device.queue.writeBuffer(chunkParams, 0, new Uint32Array([first, 0, 0, 0]));
+        const encoder = device.createCommandEncoder({ label: `flash run, chunk ${chunk + 1} of ${chunks}` });
+        if (chunk === 0) {
+          const pass = encoder.beginComputePass({ label: 'flash/projections pass', ...(timer ? { timestampWrites: timer.passWrites(0) } : {}) });
+          pass.setPipeline(pipelines.projections);
+          pass.setBindGroup(0, projectionGroup);
+          pass.dispatchWorkgroups(projDims[0], projDims[1], projDims[2]);
+          pass.end();
+        }
+        const pass = encoder.beginComputePass({ label: 'flash/attention pass', ...(timer ? { timestampWrites: timer.passWrites(1 + chunk) } : {}) });
+        pass.setPipeline(pipelines.flash);
+        pass.setBindGroup(0, flashGroup);
+        pass.dispatchWorkgroups(count, flashDims[1], flashDims[2]);
+        pass.end();
+        if (chunk === chunks - 1) timer?.resolve(encoder);
+        device.queue.submit([encoder.finish()]);
+        if (chunk === 0) {
+          const validation = await device.popErrorScope();
+          const memory = await device.popErrorScope();
+          if (memory) throw new AttentionError(`The GPU ran out of memory allocating the fused attention buffers (${memory.message}).`);
+          if (validation) throw new AttentionError(`WebGPU rejected the fused attention run: ${validation.message}`);
+        }
+        if (chunk < chunks - 1) {
+          await betweenChunks(options.signal);
+          options.onProgress?.(first + count, blocks);
+        }
+      }
+      const wanted = [...new Set(options.read ?? (['q', 'k', 'v', 'output', 'lse'] as K[]))];
+      const ranges: Record<FlashResultName, [GPUBuffer, number, number]> = {
+        q: [b.qkv, 0, s.seqLen * s.width],
+        k: [b.qkv, kOffset, s.kvLen * s.width],
+        v: [b.qkv, vOffset, s.kvLen * s.width],
+        output: [b.output, 0, s.seqLen * s.width],
+        lse: [b.lse, 0, s.heads * s.seqLen],
+      };
+      const arrays = await readBack(wanted.map((name) => ranges[name]), 'run');
+      const wall = performance.now() - start;
+      options.onProgress?.(blocks, blocks);
+      const gpu = timer ? await timer.read() : null;
+      // Device time: projections plus every chunk (the idle gaps between submissions excluded).
+      const attention = gpu ? gpu.passes.slice(1).reduce((sum, ms) => sum + ms, 0) : Number.NaN;
+      const timings: FlashTimings = gpu
+        ? { projections: gpu.passes[0], attention, total: gpu.passes[0] + attention, chunks, source: 'timestamp-query' }
+        : { projections: Number.NaN, attention: Number.NaN, total: wall, chunks, source: 'wall-clock' };
+      last = { shape: s, qkv: b.qkv, kOffset, vOffset, output: b.output, lse: b.lse };
+      const result = Object.fromEntries(wanted.map((name, i) => [name, arrays[i].slice()])) as { [N in K]: Float32Array };
+      return { ...result, timings };
+    } finally {
+      timer?.destroy();
+    }
   }
 
   return {
@@ -292,24 +349,38 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
           }
         }
         const cells = heads * rows * cols;
+        if (request.signal?.aborted) throw new AttentionAbortError();
         device.pushErrorScope('validation');
         const grid = slots.grid.ensure(cells * 4);
-        device.queue.writeBuffer(gridParams, 0, new Uint32Array([rows, cols, request.mode === 'max' ? 0 : 1, 0]));
         const group = device.createBindGroup({
           label: 'flash/reduce bind group',
           layout: pipelines.reduce.getBindGroupLayout(0),
           entries: [params, current.qkv, current.lse, grid, gridParams].map((buffer, binding) => ({ binding, resource: { buffer } })),
         });
-        const encoder = device.createCommandEncoder({ label: 'flash/reduce' });
-        const pass = encoder.beginComputePass({ label: 'flash/reduce pass' });
-        pass.setPipeline(pipelines.reduce);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(Math.ceil(cols / 8), Math.ceil(rows / 8), heads);
-        pass.end();
-        device.queue.submit([encoder.finish()]);
-        const error = await device.popErrorScope();
-        if (error) throw new AttentionError(`WebGPU rejected the reduced map: ${error.message}`);
+        // Grid rows in chunks of about chunkWork multiply-adds (a multiple of the 8-row
+        // workgroup), each its own submission, as the fused run.
+        const perRow = Math.ceil(seqLen / rows) * kvLen * current.shape.dHead * heads * (current.shape.causal ? 0.5 : 1);
+        const chunkRows = Math.min(Math.ceil(rows / 8) * 8, Math.max(8, Math.floor(chunkWork / perRow / 8) * 8));
+        for (let first = 0; first < rows; first += chunkRows) {
+          device.queue.writeBuffer(gridParams, 0, new Uint32Array([rows, cols, request.mode === 'max' ? 0 : 1, first]));
+          const encoder = device.createCommandEncoder({ label: 'flash/reduce' });
+          const pass = encoder.beginComputePass({ label: 'flash/reduce pass' });
+          pass.setPipeline(pipelines.reduce);
+          pass.setBindGroup(0, group);
+          pass.dispatchWorkgroups(Math.ceil(cols / 8), Math.min(chunkRows, rows - first + 7) >> 3, heads);
+          pass.end();
+          device.queue.submit([encoder.finish()]);
+          if (first === 0) {
+            const error = await device.popErrorScope();
+            if (error) throw new AttentionError(`WebGPU rejected the reduced map: ${error.message}`);
+          }
+          if (first + chunkRows < rows) {
+            await betweenChunks(request.signal);
+            request.onProgress?.(first + chunkRows, rows);
+          }
+        }
         const [values] = await readBack([[grid, 0, cells]], 'reduced map');
+        request.onProgress?.(rows, rows);
         return values.slice();
       });
     },
@@ -363,7 +434,7 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
       for (const slot of Object.values(slots)) slot.destroy();
       params.destroy();
       gridParams.destroy();
-      timer?.destroy();
+      chunkParams.destroy();
       last = null;
     },
   };

@@ -13,7 +13,7 @@ import type { Example } from '../inputs/examples';
 import { buildExample } from '../inputs/build';
 import { createGpuAttention, type GpuAttention, type RunResult } from '../kernels/attention';
 import { createAttentionSession, type AttentionSession } from '../kernels/session';
-import { createFlashAttention, FLASH_MAX_DHEAD, type FlashAttention } from '../kernels/flash';
+import { createFlashAttention, FLASH_MAX_DHEAD, type FlashAttention, type FlashBuffers } from '../kernels/flash';
 import { sampleRows } from '../reference/attention';
 import { createSurfaceView, type CellInfo, type SurfaceView } from '../scene';
 import { LESSON_STEPS, STAGE_VIEWS, describeProblem, parseState, serializeState, type AppState, type LessonId, type StageView } from '../state';
@@ -52,6 +52,8 @@ interface Current {
   timings: TimingsView;
   /** Computed on the fused path: no scores or weights on the device, only a reduced grid. */
   fused: boolean;
+  /** The fused run this view came from: hover recomputes rows from its q, k and lse. */
+  fusedBuffers: FlashBuffers | null;
 }
 
 /** The longest sequence the app offers on the fused path. */
@@ -194,9 +196,12 @@ export async function startApp(root: HTMLElement): Promise<void> {
   root.replaceChildren(topbar, h('main', { class: 'layout' }, viewport, sidebar), messages.root);
   for (const problem of parsed.problems) messages.show('warn', describeProblem(problem), `url-${problem.field}`);
 
-  const setBusy = (text: string | null) => {
+  /** Show (or hide, with null) the busy overlay; `fraction` fills its bar (indeterminate when absent). */
+  const setBusy = (text: string | null, fraction?: number) => {
     busy.hidden = text === null;
     busyText.textContent = text ?? '';
+    if (fraction === undefined) busyProgress.removeAttribute('value');
+    else busyProgress.value = Math.min(1, Math.max(0, fraction));
   };
 
   // ---- devices ----
@@ -372,13 +377,30 @@ export async function startApp(root: HTMLElement): Promise<void> {
         fusedRun = true;
         messages.show('info', `${why}: computing on the fused path (FlashAttention-style). Only the weights, reduced to blocks, are drawn; scores are never stored.`, 'fused', 0);
         fused ??= await createFlashAttention(device!);
-        setBusy(`Fused path: computing ${shape.heads}×${shape.seqLen}×${shape.kvLen} without storing the map…`);
-        const result = await fused.run(example.shape, example.inputs, { read: ['output'], signal: abort.signal });
+        // Two passes over the whole map (the output, then the reduced weights), each reported
+        // as half of the bar; both run in chunks, so the page draws and Cancel works between.
+        const computing = `Fused path: computing ${shape.heads}×${shape.seqLen}×${shape.kvLen} without storing the map`;
+        setBusy(`${computing}…`, 0);
+        const result = await fused.run(example.shape, example.inputs, {
+          read: ['output'],
+          signal: abort.signal,
+          onProgress: (done, total) => {
+            if (token === latest) setBusy(`${computing}: ${done} of ${total} query blocks…`, done / total / 2);
+          },
+        });
         if (token !== latest) return false;
-        setBusy('Fused path: reducing the weights to the surface grid…');
+        setBusy('Fused path: reducing the weights to the surface grid…', 0.5);
         const rows = Math.min(shape.seqLen, 256);
         const cols = Math.min(shape.kvLen, 256);
-        const grid = await fused.reducedMap({ rows, cols, mode: reduction });
+        const grid = await fused.reducedMap({
+          rows,
+          cols,
+          mode: reduction,
+          signal: abort.signal,
+          onProgress: (done, total) => {
+            if (token === latest) setBusy(`Fused path: reducing the weights to the surface grid: ${done} of ${total} rows…`, 0.5 + done / total / 2);
+          },
+        });
         if (token !== latest) return false;
         arrays = { output: result.output };
         run = { timings: { projections: result.timings.projections, scores: result.timings.attention, softmax: Number.NaN, output: Number.NaN, total: result.timings.total, source: result.timings.source } };
@@ -418,7 +440,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
       surface.setHead(next.head);
       surface.setStage(next.stage);
       good = next;
-      current = { state: next, example, shape, arrays, reference: referenceResult, timings: current?.timings as TimingsView, fused: fusedRun };
+      current = { state: next, example, shape, arrays, reference: referenceResult, timings: current?.timings as TimingsView, fused: fusedRun, fusedBuffers: fusedRun ? fused!.buffers() : null };
       panel.setMaxSeqLen(reachFor(shape.heads, shape.dHead));
       panel.sync(shapeIntoState(next, shape));
       if (!fusedRun) messages.clear('fused');
@@ -590,6 +612,13 @@ export async function startApp(root: HTMLElement): Promise<void> {
       score = c.arrays.scores[at];
       weight = c.arrays.weights[at];
     } else if (c.fused && fused) {
+      if (fused.buffers() !== c.fusedBuffers) {
+        // A later fused run finished and was then cancelled (or superseded) while reducing its
+        // map: its q, k and lse replaced this view's, so a readout would mix the two.
+        readout.className = 'overlay readout';
+        readout.replaceChildren(h('p', {}, 'Cell values are not available: a newer fused run replaced this view’s data on the GPU. Change any setting (or re-enter the sequence length) to recompute.'));
+        return;
+      }
       const row = await fused.readRows([cell.query]);
       if (token !== hoverToken) return;
       score = row.scores[cell.head * kvLen + cell.key];

@@ -5,6 +5,7 @@ import {
   makeRandomInputs,
   sampleRows,
   verifyAttention,
+  AttentionAbortError,
   resolveShape,
   type AttentionShape,
 } from '../../src/index';
@@ -128,6 +129,67 @@ describe('row sums over 16384 keys (sinusoidal positions, sharp identity-like we
       expect(report.pass, JSON.stringify(report.stages.filter((st) => !st.pass).map((st) => [st.name, st.maxAbsErr]))).toBe(true);
     } finally {
       unfused.destroy();
+    }
+  });
+});
+
+describe('chunked submissions (long runs report progress, can be cancelled, and leave the page room to draw)', () => {
+  const shape = { seqLen: 700, kvLen: 300, dModel: 12, heads: 2, dHead: 10, causal: true };
+  const inputs = makeRandomInputs(shape, 41);
+
+  it('one query block per chunk gives bit-identical output, lse and reduced map, with progress up to the total', async () => {
+    const whole = await flash.run(shape, inputs, { read: ['output', 'lse'] });
+    const wholeGrid = await flash.reducedMap({ rows: 50, cols: 30, mode: 'mean' });
+    expect(whole.timings.chunks).toBe(1);
+    const chunked = await createFlashAttention(gpu(), { chunkWork: 1 });
+    try {
+      const progress: Array<[number, number]> = [];
+      const run = await chunked.run(shape, inputs, { read: ['output', 'lse'], onProgress: (done, total) => progress.push([done, total]) });
+      const blocks = Math.ceil(shape.seqLen / 128); // 64 invocations × 2 queries per block
+      expect(run.timings.chunks).toBe(blocks);
+      expect(progress.map(([done]) => done)).toEqual(Array.from({ length: blocks }, (_, i) => i + 1));
+      expect(progress.every(([, total]) => total === blocks)).toBe(true);
+      expect(run.output).toEqual(whole.output);
+      expect(run.lse).toEqual(whole.lse);
+      if (run.timings.source === 'timestamp-query') expect(run.timings.total).toBeCloseTo(run.timings.projections + run.timings.attention, 6);
+      const gridProgress: number[] = [];
+      const grid = await chunked.reducedMap({ rows: 50, cols: 30, mode: 'mean', onProgress: (done) => gridProgress.push(done) });
+      expect(grid).toEqual(wholeGrid);
+      expect(gridProgress).toEqual([8, 16, 24, 32, 40, 48, 50]);
+      const reference = attentionCpuRows(shape, inputs, [0, 349, 699]);
+      const rows = await chunked.readRows([0, 349, 699]);
+      expect(verifyAttention({ ...shape, seqLen: 3 }, rows, reference).pass).toBe(true);
+    } finally {
+      chunked.destroy();
+    }
+  });
+
+  it('a cancel between chunks rejects with AttentionAbortError, leaves no half-made run to read, and the next run works', async () => {
+    const chunked = await createFlashAttention(gpu(), { chunkWork: 1 });
+    try {
+      const small = { seqLen: 5, dModel: 4, heads: 1, dHead: 4 };
+      await chunked.run(small, makeRandomInputs(small, 2), { read: [] });
+      expect(chunked.buffers()?.shape.seqLen).toBe(5);
+      const abort = new AbortController();
+      const error = await chunked
+        .run(shape, inputs, { read: ['output'], signal: abort.signal, onProgress: (done) => done === 2 && abort.abort() })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AttentionAbortError);
+      // The cancelled run had already overwritten the small run's buffers.
+      expect(chunked.buffers()).toBeNull();
+      await expect(chunked.reducedMap({ rows: 5, cols: 5, mode: 'max' })).rejects.toThrow(/No fused run/);
+      const big = { ...shape, seqLen: 2000, causal: false };
+      const bigInputs = makeRandomInputs(big, 3);
+      await chunked.run(big, bigInputs, { read: [] });
+      const gridAbort = new AbortController();
+      const gridError = await chunked.reducedMap({ rows: 40, cols: 20, mode: 'max', signal: gridAbort.signal, onProgress: () => gridAbort.abort() }).catch((e: unknown) => e);
+      expect(gridError).toBeInstanceOf(AttentionAbortError);
+      const again = await chunked.run(shape, inputs, { read: ['output'] });
+      const reference = attentionCpuRows(shape, inputs, [1, 698]);
+      expect(verifyAttention({ ...shape, seqLen: 2 }, await chunked.readRows([1, 698]), reference).pass).toBe(true);
+      expect(again.timings.chunks).toBe(6);
+    } finally {
+      chunked.destroy();
     }
   });
 });
