@@ -107,9 +107,11 @@ export interface FlashOptions {
   projectionWorkgroup?: [number, number];
   /**
    * Multiply-adds per submission of the fused kernel and of the reduced map (default 2²⁷ on
-   * software adapters, about a quarter second there; 2³¹ on GPUs). Long runs are split into
-   * chunks of about this much work, each submitted after the previous one finished, so the
-   * page keeps drawing, progress is reported and a cancel takes effect between them.
+   * software adapters, about a quarter second there; 2³¹ on GPUs), but never fewer than enough
+   * workgroups to fill the device (4 per CPU thread on software adapters, 1024 on GPUs; given
+   * explicitly, the chunks are exactly this small). Long runs are split into chunks, each
+   * submitted after the previous one finished, so the page keeps drawing, progress is
+   * reported and a cancel takes effect between them.
    */
   chunkWork?: number;
 }
@@ -180,7 +182,10 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
   const params = device.createBuffer({ label: 'flash/params', size: PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const gridParams = device.createBuffer({ label: 'flash/grid params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const chunkParams = device.createBuffer({ label: 'flash/chunk', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  const chunkWork = options.chunkWork ?? (describeDevice(device).isSoftware ? 2 ** 27 : 2 ** 31);
+  const software = describeDevice(device).isSoftware;
+  const chunkWork = options.chunkWork ?? (software ? 2 ** 27 : 2 ** 31);
+  const threads = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
+  const minChunkGroups = options.chunkWork !== undefined ? 1 : software ? 4 * threads : 1024;
   if (!(chunkWork >= 1)) throw new AttentionInputError('chunkWork', String(chunkWork), 'a number ≥ 1 (multiply-adds per submission)', 'shape');
   /** Between two chunks: give the queue back to the page, then stop if cancelled or lost. */
   const betweenChunks = async (signal: AbortSignal | undefined) => {
@@ -269,7 +274,9 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
     // its own submission, timed by its own timestamp pair.
     const blocks = flashDims[0];
     const perBlock = wg * 2 * s.kvLen * s.dHead * s.heads * (s.causal ? 0.5 : 1);
-    const chunkBlocks = Math.max(1, Math.min(blocks, maxGroups, Math.floor(chunkWork / perBlock)));
+    // At least minChunkGroups workgroups per submission, or the device idles: a CPU
+    // implementation spreads workgroups over its threads, a GPU over its cores.
+    const chunkBlocks = Math.max(1, Math.min(blocks, maxGroups, Math.max(Math.ceil(minChunkGroups / s.heads), Math.floor(chunkWork / perBlock))));
     const chunks = Math.min(Math.ceil(blocks / chunkBlocks), 2047);
     const blocksPerChunk = Math.ceil(blocks / chunks);
     const timer = createPassTimer(device, 1 + chunks, 'flash');
