@@ -402,6 +402,9 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
 
     // Allocation, upload and encoding happen synchronously inside one error scope, so a
     // failed allocation or a validation error is reported here and nothing else's errors leak in.
+    // From here the previous run's buffers are overwritten (or replaced when they grow): until
+    // this run completes there is no run to read from (buffers(), readEntries, readRows).
+    last = null;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     const before = Object.fromEntries(Object.entries(slots).map(([k, slot]) => [k, slot.current]));

@@ -11,7 +11,7 @@ import { describeDevice, type AdapterDescription } from '../gpu/device';
 import { maxStorageBytes } from '../gpu/buffers';
 import type { Example } from '../inputs/examples';
 import { buildExample } from '../inputs/build';
-import { createGpuAttention, type GpuAttention, type RunResult } from '../kernels/attention';
+import { createGpuAttention, type AttentionBuffers, type GpuAttention, type RunResult } from '../kernels/attention';
 import { createAttentionSession, type AttentionSession } from '../kernels/session';
 import { createFlashAttention, FLASH_MAX_DHEAD, type FlashAttention, type FlashBuffers } from '../kernels/flash';
 import { sampleRows } from '../reference/attention';
@@ -54,6 +54,8 @@ interface Current {
   fused: boolean;
   /** The fused run this view came from: hover recomputes rows from its q, k and lse. */
   fusedBuffers: FlashBuffers | null;
+  /** The unfused run this view came from, when hover reads cells from the device. */
+  gpuBuffers: AttentionBuffers | null;
 }
 
 /** The longest sequence the app offers on the fused path. */
@@ -333,7 +335,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
   }
 
   // ---- the one path every change takes ----
-  async function apply(next: AppState): Promise<void> {
+  /** Compute and show `next`; `restoring`: this recomputes the kept view after a failed request. */
+  async function apply(next: AppState, restoring = false): Promise<void> {
     const token = ++latest;
     let example: Example;
     let shape: ResolvedShape;
@@ -440,7 +443,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
       surface.setHead(next.head);
       surface.setStage(next.stage);
       good = next;
-      current = { state: next, example, shape, arrays, reference: referenceResult, timings: current?.timings as TimingsView, fused: fusedRun, fusedBuffers: fusedRun ? fused!.buffers() : null };
+      current = { state: next, example, shape, arrays, reference: referenceResult, timings: current?.timings as TimingsView, fused: fusedRun, fusedBuffers: fusedRun ? fused!.buffers() : null, gpuBuffers: !fusedRun && attention ? attention.buffers() : null };
       panel.setMaxSeqLen(reachFor(shape.heads, shape.dHead));
       panel.sync(shapeIntoState(next, shape));
       if (!fusedRun) messages.clear('fused');
@@ -491,14 +494,21 @@ export async function startApp(root: HTMLElement): Promise<void> {
     } catch (error) {
       if (token !== latest) return;
       setBusy(null);
-      if (error instanceof AttentionAbortError || (error instanceof Error && error.name === 'AbortError')) {
-        verify.skipped('Cancelled.');
-        return;
+      const cancelled = error instanceof AttentionAbortError || (error instanceof Error && error.name === 'AbortError');
+      if (cancelled) verify.skipped('Cancelled.');
+      else {
+        messages.show('error', errorText(error), 'input');
+        panel.sync(good);
+        if (current) verify.skipped('The last request failed; the view shows the previous good result.');
+        else verify.failed(errorText(error));
       }
-      messages.show('error', errorText(error), 'input');
-      panel.sync(good);
-      if (current) verify.skipped('The last request failed; the view shows the previous good result.');
-      else verify.failed(errorText(error));
+      // The request got as far as the GPU and reused the kept view's buffers there (the surface
+      // re-reduces them on a head switch, hover reads cells from them): compute the kept view
+      // again so what is drawn and read stays its own.
+      if (!restoring && current && !current.fused && attention && current.gpuBuffers && attention.buffers() !== current.gpuBuffers) {
+        messages.show('info', `${cancelled ? 'Cancelled' : 'Failed'} after the GPU had started; recomputing the previous view (its GPU buffers were reused).`, 'restore');
+        void apply(current.state, true);
+      }
     }
   }
 
@@ -608,22 +618,27 @@ export async function startApp(root: HTMLElement): Promise<void> {
     const at = (cell.head * seqLen + cell.query) * kvLen + cell.key;
     let score: number;
     let weight: number;
+    // A later run that was cancelled (or superseded) after it reached the GPU has overwritten
+    // this view's buffers there: a readout would mix the two, so say so instead.
+    const replaced = (recomputing: boolean) => {
+      readout.className = 'overlay readout';
+      readout.replaceChildren(
+        h('p', {}, recomputing
+          ? 'Cell values are not available until this view is recomputed: a newer request that did not finish reused its buffers on the GPU.'
+          : 'Cell values are not available: a newer fused run that did not finish replaced this view’s data on the GPU. Change any setting (or re-enter the sequence length) to recompute.'),
+      );
+    };
     if (c.arrays.scores && c.arrays.weights) {
       score = c.arrays.scores[at];
       weight = c.arrays.weights[at];
     } else if (c.fused && fused) {
-      if (fused.buffers() !== c.fusedBuffers) {
-        // A later fused run finished and was then cancelled (or superseded) while reducing its
-        // map: its q, k and lse replaced this view's, so a readout would mix the two.
-        readout.className = 'overlay readout';
-        readout.replaceChildren(h('p', {}, 'Cell values are not available: a newer fused run replaced this view’s data on the GPU. Change any setting (or re-enter the sequence length) to recompute.'));
-        return;
-      }
+      if (fused.buffers() !== c.fusedBuffers) return replaced(false);
       const row = await fused.readRows([cell.query]);
       if (token !== hoverToken) return;
       score = row.scores[cell.head * kvLen + cell.key];
       weight = row.weights[cell.head * kvLen + cell.key];
     } else if (attention) {
+      if (attention.buffers() !== c.gpuBuffers) return replaced(true);
       [{ score, weight }] = await attention.readEntries([[cell.head, cell.query, cell.key]]);
       if (token !== hoverToken) return;
     } else return;

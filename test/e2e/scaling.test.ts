@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright';
+import { attentionCpuRows } from '../../src/index';
+import { buildExample } from '../../src/inputs/build';
+import { parseState } from '../../src/state';
 import { launch, openApp, shot, verdict } from './browser';
 
 let browser: Browser;
@@ -61,6 +64,50 @@ describe('scaling the sequence length live', () => {
     await expect.poll(() => page.getByTestId('seq-len').inputValue()).toBe('128');
     expect(page.url()).toContain('seqLen=128');
     expect(await page.getByTestId('timings').textContent()).toContain('1×128×128');
+    await page.close();
+  });
+
+  it('after a cancel, hovering the kept view never shows the cancelled run’s numbers', async () => {
+    // 1536² entries: above the app's readback limit, so hover reads cells from the GPU buffers
+    // that the cancelled 8192 run may already have overwritten.
+    const query = '?input=random&seqLen=1536&heads=1&dModel=32&dHead=16&seed=4';
+    const { page, errors } = await openApp(browser, query);
+    expect(await verdict(page)).toBe('pass');
+    const control = page.getByTestId('seq-len');
+    await control.fill('8192');
+    await control.press('Enter');
+    await page.getByTestId('busy').waitFor({ state: 'visible' });
+    await page.getByTestId('cancel').click();
+    await page.getByTestId('busy').waitFor({ state: 'hidden' });
+    await expect.poll(() => page.getByTestId('seq-len').inputValue()).toBe('1536');
+    const box = (await page.getByTestId('surface-canvas').boundingBox())!;
+    const readout = page.getByTestId('hover-readout');
+    let seen: Record<string, string> | null = null;
+    let unavailable = false;
+    for (const [fx, fy] of [[0.5, 0.5], [0.45, 0.55], [0.55, 0.45], [0.4, 0.6], [0.6, 0.4]]) {
+      await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+      await page.waitForTimeout(800);
+      const text = (await readout.textContent()) ?? '';
+      if (text.includes('not available')) {
+        unavailable = true;
+        break;
+      }
+      const data = await readout.evaluate((el) => ({ ...(el as HTMLElement).dataset }) as Record<string, string>);
+      if (data.query !== undefined && data.weight !== undefined) {
+        seen = data;
+        break;
+      }
+    }
+    await shot(page, 'cancel-then-hover');
+    expect(unavailable || seen !== null, 'the hover readout showed neither a cell nor the not-available note').toBe(true);
+    if (seen) {
+      const example = buildExample(parseState(query).state);
+      const row = attentionCpuRows(example.shape, example.inputs, [Number(seen.query)]);
+      const key = Number(seen.key);
+      expect(Number(seen.weight)).toBeCloseTo(row.weights[key], 5);
+      expect(Number(seen.score)).toBeCloseTo(row.scores[key], 4);
+    }
+    expect(errors).toEqual([]);
     await page.close();
   });
 });
