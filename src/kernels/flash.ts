@@ -108,7 +108,7 @@ export interface FlashOptions {
   /**
    * Multiply-adds per submission of the fused kernel and of the reduced map (default 2²⁷ on
    * software adapters, about a quarter second there; 2³¹ on GPUs), but never fewer than enough
-   * workgroups to fill the device (4 per CPU thread on software adapters, 1024 on GPUs; given
+   * workgroups to fill the device (2 per CPU thread on software adapters, 1024 on GPUs; given
    * explicitly, the chunks are exactly this small). Long runs are split into chunks, each
    * submitted after the previous one finished, so the page keeps drawing, progress is
    * reported and a cancel takes effect between them.
@@ -185,11 +185,16 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
   const software = describeDevice(device).isSoftware;
   const chunkWork = options.chunkWork ?? (software ? 2 ** 27 : 2 ** 31);
   const threads = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
-  const minChunkGroups = options.chunkWork !== undefined ? 1 : software ? 4 * threads : 1024;
+  const minChunkGroups = options.chunkWork !== undefined ? 1 : software ? 2 * threads : 1024;
   if (!(chunkWork >= 1)) throw new AttentionInputError('chunkWork', String(chunkWork), 'a number ≥ 1 (multiply-adds per submission)', 'shape');
-  /** Between two chunks: give the queue back to the page, then stop if cancelled or lost. */
+  /**
+   * Between two chunks: wait for the chunk, then leave the page a frame's time to draw (its
+   * render work queues behind ours, and a chunk submitted at once would go first), then stop
+   * if cancelled or lost.
+   */
   const betweenChunks = async (signal: AbortSignal | undefined) => {
     await device.queue.onSubmittedWorkDone();
+    await new Promise((resolve) => setTimeout(resolve, 20));
     checkAlive();
     if (signal?.aborted) throw new AttentionAbortError();
   };

@@ -107,6 +107,7 @@ export class Panel {
     this.maxSeqLen = maxSeqLen;
     this.seqRange.max = String(Math.log2(maxSeqLen));
     this.seqNumber.max = String(maxSeqLen);
+    if (!seqLenFromExample(this.draft.input)) this.seqNote.textContent = `2 … ${maxSeqLen}`;
   }
 
   private commitSeqLen(value: number): void {
