@@ -11,7 +11,7 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 1500,
     rollupOptions: {
-      // bench.html: the benchmark page that `npm run bench` drives (src/bench/page.ts).
+      // bench.html: the benchmark page that `npm run bench` drives (src/ui/bench-page.ts).
       input: { main: 'index.html', bench: 'bench.html' },
     },
   },

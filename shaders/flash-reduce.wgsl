@@ -4,15 +4,15 @@
 // Blocks follow blockStart(n) = ⌊n · length / cells⌋ (src/reference/reduce.ts); masked entries
 // are zeros that count, as in the `weights` plane of reduceAttention.
 //
-// Bindings (group 0): 0 params (uniform, common.wgsl), 1 qkv (read), 2 lse (read,
+// Bindings (group 0): 0 params (common.wgsl), 1 qkv (read), 2 lse (read,
 // heads × seqLen), 3 grid (read_write, heads × rows × cols), 4 grid params (uniform).
 // Dispatch: (ceil(cols / WG_X), grid rows in this chunk / WG_Y, heads): one invocation per cell,
 // rows from gridParams.firstRow.
 
+//#include common.wgsl
+
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
-
-const MAX_D4: u32 = 32u;
 
 struct GridParams {
   rows: u32,
@@ -21,21 +21,12 @@ struct GridParams {
   firstRow: u32, // the dispatch covers grid rows firstRow … (long reductions run in chunks)
 };
 
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grid: array<f32>;
 @group(0) @binding(4) var<uniform> gridParams: GridParams;
 
-fn load4(base: u32, c: u32, dHead: u32) -> vec4<f32> {
-  let d = c * 4u;
-  var r = vec4<f32>(0.0);
-  r.x = qkv[base + d];
-  if (d + 1u < dHead) { r.y = qkv[base + d + 1u]; }
-  if (d + 2u < dHead) { r.z = qkv[base + d + 2u]; }
-  if (d + 3u < dHead) { r.w = qkv[base + d + 3u]; }
-  return r;
-}
+//#include parts/qkv-load.wgsl
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {

@@ -1,27 +1,26 @@
 // flash.wgsl — fused attention, FlashAttention-2 style: O = softmax(Q·Kᵀ/√dHead)·V without
 // ever storing the seqLen × kvLen map. Keys and values stream past each query; an online
-// softmax keeps a running max m and sum l, rescales the accumulator when m grows, and the
-// output is normalised once at the end. Extra memory: one log-sum-exp per (head, query).
+// softmax (as in common.wgsl, written out branch-free because it also rescales the accumulator)
+// keeps a running max m and sum l, rescales the accumulator when m grows, and the output is
+// normalised once at the end. Extra memory: one log-sum-exp per (head, query).
 //
-// Bindings (group 0): 0 params (uniform, common.wgsl), 1 qkv = q | k | v (read, layout of
-// common.wgsl), 2 output (read_write, seqLen × width), 3 lse (read_write, heads × seqLen:
-// m + log l of each row, −∞ for a row with nothing to attend to), 4 chunk (uniform: the first
-// query block of this dispatch).
+// Bindings (group 0): 0 params (common.wgsl), 1 qkv = q | k | v (read, layout of common.wgsl),
+// 2 output (read_write, seqLen × width), 3 lse (read_write, heads × seqLen: m + log l of each
+// row, −∞ for a row with nothing to attend to), 4 chunk (uniform: the first query block of this
+// dispatch).
 // Dispatch: (query blocks in this chunk, heads, 1); a block is WG_SIZE · 2 queries, all blocks
 // over the chunks cover ceil(seqLen / (WG_SIZE · 2)). Each invocation owns two query rows of one
 // head (rows r and r + WG_SIZE of its workgroup's block), so every key and value load serves two
-// queries. dHead ≤ MAX_DHEAD; q and the accumulators live in private arrays of vec4.
+// queries. dHead ≤ 4 · MAX_D4; q and the accumulators live in private arrays of vec4.
 //
 // Masked keys (causal, j > i) are never visited. The loop over keys stops at the last key the
 // pair of queries can see; the lower query skips keys past its own diagonal with weight 0.
 
+//#include common.wgsl
+
 override WG_SIZE: u32 = 64u;
 
-const MAX_D4: u32 = 32u; // dHead ≤ 128
-const LOWEST: f32 = -3.4028234663852886e38;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> qkvScalar: array<f32>;
+@group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read_write> output: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lse: array<f32>;
 // The dispatch covers query blocks firstBlock … firstBlock + groups.x − 1: a long run is split
@@ -29,24 +28,10 @@ const LOWEST: f32 = -3.4028234663852886e38;
 // between them and a cancel takes effect.
 struct Chunk {
   firstBlock: u32,
-  pad0: u32,
-  pad1: u32,
-  pad2: u32,
 };
 @group(0) @binding(4) var<uniform> chunk: Chunk;
 
-// Four consecutive elements of a q/k/v row as a vec4, zero past dHead (dHead % 4 ≠ 0). Rows
-// are not vec4-aligned in general (width may be odd), so the loads are scalar; the arithmetic
-// is vec4.
-fn load4(base: u32, c: u32, dHead: u32) -> vec4<f32> {
-  let d = c * 4u;
-  var r = vec4<f32>(0.0);
-  r.x = qkvScalar[base + d];
-  if (d + 1u < dHead) { r.y = qkvScalar[base + d + 1u]; }
-  if (d + 2u < dHead) { r.z = qkvScalar[base + d + 2u]; }
-  if (d + 3u < dHead) { r.w = qkvScalar[base + d + 3u]; }
-  return r;
-}
+//#include parts/qkv-load.wgsl
 
 @compute @workgroup_size(WG_SIZE, 1, 1)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -63,12 +48,8 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   }
   let hasB = iB < seqLen;
   let iBc = min(iB, seqLen - 1u);
-  let causal = params.causal == 1u;
-  var keys = kvLen;
-  if (causal) {
-    keys = min(kvLen, iBc + 1u);
-  }
-  let keysA = select(kvLen, min(kvLen, iA + 1u), causal);
+  let keys = visibleKeys(iBc);
+  let keysA = visibleKeys(iA);
   let column = head * dHead;
   let scale = params.scale;
 

@@ -6,6 +6,9 @@
 // n = (hz · rows + r) · cols + c.
 // Dispatch: (ceil(cols / WG_X), ceil(rows / WG_Y), headCount): one invocation per cell.
 //
+// Does not include common.wgsl: binding 0 is this kernel's own uniform block, ReduceParams (laid
+// out for the host by REDUCE_PARAMS_LAYOUT in src/kernels/packing.ts).
+//
 // Masking follows the shape (causal and key > query), not the −∞ in `scores`: the scores
 // kernel applies the same rule, and comparing with infinities is not portable across drivers.
 
@@ -27,8 +30,6 @@ struct ReduceParams {
   mode: u32,        // 0: max, 1: mean
   planeStride: u32, // elements between planes of `grid`
   scale: f32,       // 1 / sqrt(dHead)
-  pad0: u32,
-  pad1: u32,
 };
 
 @group(0) @binding(0) var<uniform> params: ReduceParams;

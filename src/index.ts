@@ -31,9 +31,22 @@ export { makeRng, makeUniform, makeRandomInputs } from './reference/random';
 export type { Rng } from './reference/random';
 export { compareArrays, maxRowSumError, verifyAttention, defaultTolerances } from './verify/compare';
 export type { Comparison, Tolerance, VerificationReport, StageReport } from './verify/compare';
-export { requestGpuDevice, describeDevice } from './gpu/device';
-export type { GpuDeviceOptions, AdapterDescription } from './gpu/device';
-export { createGpuAttention, DEFAULT_TUNING, SOFTWARE_TUNING, WORKGROUP_TUNING, LANE_TUNING, hasFourLaneSubgroups, tuningFor } from './kernels/attention';
+export { requestGpuDevice } from './gpu/device';
+export type { GpuDeviceOptions } from './gpu/device';
+export { ShaderCompileError } from './gpu/pipeline';
+export type { ShaderSource, LineOrigin } from './gpu/pipeline';
+export {
+  describeDevice,
+  classifyAdapter,
+  DEFAULT_TUNING,
+  SOFTWARE_TUNING,
+  WORKGROUP_TUNING,
+  LANE_TUNING,
+  hasFourLaneSubgroups,
+  tuningFor,
+} from './kernels/tuning';
+export type { AdapterDescription, AdapterClass } from './kernels/tuning';
+export { createGpuAttention } from './kernels/attention';
 export { createAttentionSession } from './kernels/session';
 export type { AttentionSession } from './kernels/session';
 export type { GpuAttention, RunOptions, RunResult, AttentionBuffers, AttentionTuning } from './kernels/attention';

@@ -38,7 +38,7 @@ import type { AttentionInputs, AttentionResult, AttentionShape } from '../core/t
 import { resolveShape } from '../core/types';
 import { validateAttention } from '../core/validate';
 import { AttentionAbortError, AttentionError } from '../core/errors';
-import { PathUnavailableError, type PathRunner, type Reference, pickRows } from './sweep';
+import { PathUnavailableError, type PathRunner, type Reference, pickRows } from './path';
 
 /** Tensors of one size, kept between repeats. */
 interface Prepared {

@@ -12,40 +12,20 @@
  */
 import { STAGE_NAMES, RESULT_NAMES, type AttentionInputs, type AttentionResult, type AttentionShape, type ResultName, type StageName } from '../core/types';
 import { AttentionAbortError, AttentionError } from '../core/errors';
-import type { AdapterDescription } from '../gpu/device';
-import { describeDevice } from '../gpu/device';
+import type { AdapterDescription } from '../kernels/tuning';
+import { describeDevice } from '../kernels/tuning';
+import { deviceLimits } from '../gpu/limits';
 import type { AttentionTuning, GpuAttention } from '../kernels/attention';
 import { attentionCpu, attentionCpuRows, sampleRows } from '../reference/attention';
 import { makeRandomInputs } from '../reference/random';
 import { verifyAttention } from '../verify/compare';
+import { SAMPLED_ROWS, verificationPlan } from '../verify/policy';
 import { attentionCpuParallel } from '../cpu/parallel';
 import type { FastAttentionResult } from '../cpu/fast-attention';
 import { attentionBytes, attentionFlops, crossover, fitLogLogSlope, median, spread, type LogLogFit, type Spread, type StageCounts } from './metrics';
+import { PathUnavailableError, pickRows, type PathRunner, type Reference, type RepeatTiming, type TimingSource } from './path';
 
-/** How a path's `total` was measured. */
-export type TimingSource =
-  /** GPU timestamps around each compute pass: device time only, no upload, readback or submit. */
-  | 'timestamp-query'
-  /** `performance.now()` around each stage (or the whole run), on the page's main thread. */
-  | 'wall-clock'
-  /** `performance.now()` around compute plus the readback of the output (a peer with no stage split). */
-  | 'wall-clock+readback';
-
-/** The timings of one repeat of one path. All in milliseconds. */
-export interface RepeatTiming {
-  /** Per stage, or null for a path that cannot split its work into our four stages. */
-  stages: Record<StageName, number> | null;
-  /** The path's primary time (see `source`). */
-  total: number;
-  /**
-   * From the call to the result in JavaScript: uploads, submission, readback of the output
-   * and (CPU) worker start-up included. Every path has one, so wall ratios compare like with like.
-   */
-  wall: number;
-  source: TimingSource;
-  /** Extra measurements a path offers (e.g. tfjs `kernelMs` from its own timestamp queries). */
-  extra?: Record<string, number>;
-}
+export { PathUnavailableError, pickRows, type PathRunner, type Reference, type RepeatTiming, type TimingSource } from './path';
 
 /** Median and spread of a list of repeats, per stage and for total, wall and extras. */
 export interface TimingSummary {
@@ -198,33 +178,6 @@ export interface SweepDeps {
   device?: GPUDevice;
 }
 
-/** The full f64 reference is used while heads·seqLen·kvLen stays at or below this; sampled rows above. */
-export const FULL_REFERENCE_MAX_ENTRIES = 4 * 512 * 512;
-
-/** Query rows compared when the reference is sampled. */
-export const SAMPLED_ROWS = 24;
-
-/** The reference a path is checked against at one size. */
-export type Reference =
-  | { mode: 'full'; rows: null; expected: AttentionResult }
-  | { mode: 'sampled-rows'; rows: number[]; expected: Pick<AttentionResult, 'scores' | 'weights' | 'output'> };
-
-/** One benchmarked implementation, ready for a sweep. */
-export interface PathRunner {
-  /** One run on this shape; `timed` false for warm-up runs (a runner may skip extras then). */
-  run(shape: AttentionShape, inputs: AttentionInputs, timed: boolean, signal?: AbortSignal): Promise<RepeatTiming>;
-  /**
-   * The arrays of the last run in the reference's layout (full arrays, or the reference's rows:
-   * maps heads × rows × kvLen, output rows × width). Only what the path can produce.
-   */
-  actual(shape: AttentionShape, inputs: AttentionInputs, reference: Reference): Promise<Partial<AttentionResult>>;
-  /**
-   * Set when the path can only be checked on sampled rows (it never holds the full maps): the
-   * sweep then hands {@link actual} a sampled-rows reference at every size, and records why.
-   */
-  sampledRowsOnly?: { reason: string };
-  dispose(): void;
-}
 
 /** A path of the sweep: how to label it and how to make its runner. */
 export interface PathSpec {
@@ -236,14 +189,6 @@ export interface PathSpec {
    * {@link PathUnavailableError} when it cannot run here (recorded, not fatal).
    */
   create(deps: SweepDeps, settings: SweepSettings): Promise<PathRunner>;
-}
-
-/** Thrown by a path's `create` when it cannot run on this browser or adapter. */
-export class PathUnavailableError extends AttentionError {
-  override name = 'PathUnavailableError';
-  constructor(readonly path: string, readonly reason: string) {
-    super(`${path}: unavailable: ${reason}`);
-  }
 }
 
 const gpuStages = (t: { projections: number; scores: number; softmax: number; output: number }): Record<StageName, number> => ({
@@ -415,52 +360,26 @@ export const BENCH_PATH_IDS = Object.keys(BENCH_PATHS) as BenchPathId[];
 export const DEFAULT_BENCH_PATH_IDS: readonly BenchPathId[] = ['gpu', 'cpu', 'tfjs'];
 
 /**
- * Scores, weights and output of chosen query rows out of full arrays, in the layout of
- * `attentionCpuRows` (maps heads × rows × kvLen, output rows × width). Arrays absent from
- * `full` stay absent.
- */
-export function pickRows(shape: AttentionShape, full: Partial<AttentionResult>, rows: readonly number[]): Partial<AttentionResult> {
-  const seqLen = shape.seqLen;
-  const kvLen = shape.kvLen ?? seqLen;
-  const width = shape.heads * shape.dHead;
-  const out: Partial<AttentionResult> = {};
-  const pickMap = (map: Float32Array) => {
-    const picked = new Float32Array(shape.heads * rows.length * kvLen);
-    for (let h = 0; h < shape.heads; h++) {
-      rows.forEach((row, r) => {
-        const from = (h * seqLen + row) * kvLen;
-        picked.set(map.subarray(from, from + kvLen), (h * rows.length + r) * kvLen);
-      });
-    }
-    return picked;
-  };
-  if (full.scores) out.scores = pickMap(full.scores);
-  if (full.weights) out.weights = pickMap(full.weights);
-  if (full.output) {
-    const output = full.output;
-    const picked = new Float32Array(rows.length * width);
-    rows.forEach((row, r) => picked.set(output.subarray(row * width, (row + 1) * width), r * width));
-    out.output = picked;
-  }
-  return out;
-}
-
-/**
- * A sampled-rows reference: `reference` itself when it is one, else {@link SAMPLED_ROWS} rows
- * picked out of the full one (no recomputation), for paths that can only be checked on rows.
+ * A sampled-rows reference: `reference` itself when it is one, else the rows the verification
+ * policy samples for a path that never stores the map, picked out of the full one (no
+ * recomputation).
  */
 export function sampledReference(shape: AttentionShape, reference: Reference): Extract<Reference, { mode: 'sampled-rows' }> {
   if (reference.mode === 'sampled-rows') return reference;
-  const rows = sampleRows(shape.seqLen, SAMPLED_ROWS);
+  const plan = verificationPlan(shape, { storesMap: false });
+  const rows = plan.mode === 'sampled-rows' ? plan.rows : sampleRows(shape.seqLen, SAMPLED_ROWS);
   const { scores, weights, output } = pickRows(shape, reference.expected, rows);
   return { mode: 'sampled-rows', rows, expected: { scores: scores!, weights: weights!, output: output! } };
 }
 
-/** The reference for a shape: the whole f64 result for small maps, sampled rows above. */
+/**
+ * The reference for a shape, by the verification policy the app uses (src/verify/policy.ts):
+ * the whole f64 result while it is cheap enough, sampled rows above.
+ */
 export function makeReference(shape: AttentionShape, inputs: AttentionInputs): Reference {
-  const entries = shape.heads * shape.seqLen * (shape.kvLen ?? shape.seqLen);
-  if (entries <= FULL_REFERENCE_MAX_ENTRIES) return { mode: 'full', rows: null, expected: attentionCpu(shape, inputs) };
-  const rows = sampleRows(shape.seqLen, SAMPLED_ROWS);
+  const plan = verificationPlan(shape);
+  if (plan.mode === 'full') return { mode: 'full', rows: null, expected: attentionCpu(shape, inputs) };
+  const rows = plan.rows;
   const { scores, weights, output } = attentionCpuRows(shape, inputs, rows);
   return { mode: 'sampled-rows', rows, expected: { scores, weights, output } };
 }
@@ -848,7 +767,7 @@ export async function runSweep(options: SweepOptions, deps: SweepDeps = {}): Pro
     for (const runner of runners.values()) runner.dispose();
   }
 
-  const limits = device ? limitsOf(device) : null;
+  const limits = device ? deviceLimits(device) : null;
   return finishReport({
     date: new Date().toISOString(),
     userAgent: typeof navigator === 'undefined' ? 'node' : navigator.userAgent,
@@ -861,16 +780,4 @@ export async function runSweep(options: SweepOptions, deps: SweepDeps = {}): Pro
     unavailable,
     peak: settings.peak ?? null,
   });
-}
-
-/** Every numeric limit of a device (GPUSupportedLimits' properties live on its prototype). */
-function limitsOf(device: GPUDevice): Record<string, number> {
-  const limits: Record<string, number> = {};
-  for (let proto: object | null = device.limits; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-    for (const key of Object.getOwnPropertyNames(proto)) {
-      const value = (device.limits as unknown as Record<string, unknown>)[key];
-      if (typeof value === 'number' && !(key in limits)) limits[key] = value;
-    }
-  }
-  return limits;
 }

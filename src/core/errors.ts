@@ -49,8 +49,13 @@ export class GpuLimitError extends AttentionError {
 /** The device could not allocate a buffer (an out-of-memory error scope caught it). */
 export class GpuOutOfMemoryError extends AttentionError {
   override name = 'GpuOutOfMemoryError';
-  constructor(detail: string) {
-    super(`The GPU ran out of memory allocating the attention buffers (${detail}). Use a smaller seqLen, kvLen or heads, or the fused path.`);
+  constructor(
+    detail: string,
+    /** What was being allocated, e.g. `the attention buffers`. */
+    readonly buffers = 'the attention buffers',
+    advice = 'Use a smaller seqLen, kvLen or heads, or the fused path.',
+  ) {
+    super(`The GPU ran out of memory allocating ${buffers} (${detail}). ${advice}`);
   }
 }
 

@@ -48,28 +48,3 @@ export class GrowableBuffer {
     this.buffer = null;
   }
 }
-
-/** Copy `byteLength` bytes from `source` (at `offset`) into a new Float32Array. */
-export async function readBuffer(
-  device: GPUDevice,
-  source: GPUBuffer,
-  offset: number,
-  byteLength: number,
-  label: string,
-): Promise<Float32Array> {
-  if (byteLength === 0) return new Float32Array(0);
-  const staging = device.createBuffer({
-    label: `${label} readback`,
-    size: byteLength,
-    usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
-  });
-  try {
-    const encoder = device.createCommandEncoder({ label: `${label} readback` });
-    encoder.copyBufferToBuffer(source, offset, staging, 0, byteLength);
-    device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    return new Float32Array(staging.getMappedRange().slice(0));
-  } finally {
-    staging.destroy();
-  }
-}

@@ -62,46 +62,6 @@ export async function requestGpuDevice(options: GpuDeviceOptions = {}): Promise<
   }
 }
 
-/** What the app and the benchmark say about the adapter a device came from. */
-export interface AdapterDescription {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  /** True for CPU implementations (SwiftShader, WARP, llvmpipe): their timings are not a GPU's. */
-  isSoftware: boolean;
-  /** One line for people, e.g. `google swiftshader (software adapter)`. */
-  label: string;
-  features: string[];
-  maxStorageBufferBindingSize: number;
-  maxBufferSize: number;
-}
-
-/** Describe the adapter behind a device (uses `GPUDevice.adapterInfo`). */
-export function describeDevice(device: GPUDevice): AdapterDescription {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  const vendor = info?.vendor ?? '';
-  const architecture = info?.architecture ?? '';
-  const deviceName = info?.device ?? '';
-  const description = info?.description ?? '';
-  const text = `${vendor} ${architecture} ${deviceName} ${description}`.toLowerCase();
-  const isSoftware =
-    /swiftshader|llvmpipe|lavapipe|warp|software|microsoft basic render/.test(text) ||
-    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter === true;
-  const name = [vendor, architecture, deviceName].filter(Boolean).join(' ') || description || 'unknown adapter';
-  return {
-    vendor,
-    architecture,
-    device: deviceName,
-    description,
-    isSoftware,
-    label: isSoftware ? `${name} (software adapter: a CPU, not a GPU)` : name,
-    features: [...device.features].sort(),
-    maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
-    maxBufferSize: device.limits.maxBufferSize,
-  };
-}
-
 /** Resolves when the device has finished all work submitted so far. */
 export function waitForGpu(device: GPUDevice): Promise<void> {
   return device.queue.onSubmittedWorkDone();

@@ -1,13 +1,14 @@
 /**
  * Stage timing on the GPU: a timestamp pair around each compute pass when the device has
- * 'timestamp-query', read back after the work is done.
+ * 'timestamp-query', read back (through gpu/readback) after the work is done.
  */
+import { readRanges } from './readback';
 
 /** Timestamp writes for N passes and the buffers to read them back. */
 export interface PassTimer {
   /** The `timestampWrites` for pass `index` (0-based). */
   passWrites(index: number): GPUComputePassTimestampWrites;
-  /** Append the resolve and copy commands; call once after the last pass. */
+  /** Append the resolve command; call once after the last pass. */
   resolve(encoder: GPUCommandEncoder): void;
   /** After submission: milliseconds per pass and from the first start to the last end. */
   read(): Promise<{ passes: number[]; total: number }>;
@@ -24,11 +25,6 @@ export function createPassTimer(device: GPUDevice, passes: number, label: string
     size: count * 8,
     usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
   });
-  const readBuffer = device.createBuffer({
-    label: `${label} timestamp readback`,
-    size: count * 8,
-    usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
-  });
   return {
     passWrites: (index) => ({
       querySet,
@@ -37,12 +33,10 @@ export function createPassTimer(device: GPUDevice, passes: number, label: string
     }),
     resolve(encoder) {
       encoder.resolveQuerySet(querySet, 0, count, resolveBuffer, 0);
-      encoder.copyBufferToBuffer(resolveBuffer, 0, readBuffer, 0, count * 8);
     },
     async read() {
-      await readBuffer.mapAsync(GPUMapMode.READ);
-      const ns = new BigInt64Array(readBuffer.getMappedRange().slice(0));
-      readBuffer.unmap();
+      const [bytes] = await readRanges(device, [{ buffer: resolveBuffer, offset: 0, size: count * 8 }], `${label} timestamps`);
+      const ns = new BigInt64Array(bytes);
       const passesMs: number[] = [];
       for (let p = 0; p < passes; p++) passesMs.push(Math.max(0, Number(ns[p * 2 + 1] - ns[p * 2])) / 1e6);
       const total = Math.max(0, Number(ns[count - 1] - ns[0])) / 1e6;
@@ -51,7 +45,6 @@ export function createPassTimer(device: GPUDevice, passes: number, label: string
     destroy() {
       querySet.destroy();
       resolveBuffer.destroy();
-      readBuffer.destroy();
     },
   };
 }

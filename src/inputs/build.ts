@@ -4,14 +4,35 @@
 import { AttentionInputError } from '../core/errors';
 import { validateShape } from '../core/validate';
 import { makeRng, makeUniform } from '../reference/random';
-import type { AppState } from '../state';
-import { catSatExample, embedTokens, lessonWeights, makeWeights, sinusoidalPositions, tokenize, twoDExample, type Example } from './examples';
+import { catSatExample, embedTokens, lessonWeights, makeWeights, sinusoidalPositions, tokenize, twoDExample, type Example, type WeightKind } from './examples';
+
+/** Where x comes from. */
+export type InputKind = 'cat-sat' | 'two-d' | 'sentence' | 'random' | 'sinusoidal';
+/** Which matrices: the kind of random/identity weights, or the lesson's own (examples only). */
+export type WeightChoice = WeightKind | 'lesson';
+
+/**
+ * What an example is built from: the input fields of the app state (src/app/state.ts's
+ * AppState has them all, so the app passes its state as it is).
+ */
+export interface ExampleSettings {
+  input: InputKind;
+  /** The sentence, for input = sentence. */
+  text: string;
+  seqLen: number;
+  dModel: number;
+  heads: number;
+  dHead: number;
+  causal: boolean;
+  seed: number;
+  weights: WeightChoice;
+}
 
 /** The most tokens a sentence may have (the text box is for reading, not for bulk data). */
 export const MAX_SENTENCE_TOKENS = 4096;
 
-/** Build the example the state describes. Throws AttentionInputError naming the bad field. */
-export function buildExample(state: AppState): Example {
+/** Build the example the settings describe. Throws AttentionInputError naming the bad field. */
+export function buildExample(state: ExampleSettings): Example {
   if (state.input === 'cat-sat') return catSatExample();
   if (state.input === 'two-d') return twoDExample();
 

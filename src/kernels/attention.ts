@@ -2,14 +2,10 @@
  * The GPU attention pipeline: projections → scores → softmax → output, one compute pass per
  * stage (so each can be timed), every head in the same dispatches. Buffers are reused between
  * runs and stay on the device, so the 3D scene can draw the weights without a readback.
+ * Pipelines come from gpu/pipeline (compiled and cached per device), results go back through
+ * gpu/readback, dispatch sizes from kernels/launch, the tuning from kernels/tuning.
  */
-import {
-  AttentionAbortError,
-  AttentionError,
-  AttentionInputError,
-  GpuDeviceLostError,
-  GpuOutOfMemoryError,
-} from '../core/errors';
+import { AttentionAbortError, AttentionError, AttentionInputError } from '../core/errors';
 import {
   RESULT_NAMES,
   STAGE_NAMES,
@@ -19,87 +15,23 @@ import {
   type AttentionShape,
   type ResolvedShape,
   type ResultName,
+  type StageName,
   type StageTimings,
 } from '../core/types';
 import { validateAttention } from '../core/validate';
 import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
+import { scoped, watchLoss } from '../gpu/guard';
+import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
+import { readFloats, readRanges } from '../gpu/readback';
 import { createPassTimer } from '../gpu/timer';
-import { packedLayout, uploadInputs } from './packing';
 import { createSerialQueue } from '../core/serial';
-import { ATTENTION_SHADERS, ATTENTION_SHADER_FILES, LANE_SHADERS, LANE_SHADER_FILES, MAP_TILE, NARROW_ROWS, PARAMS_BYTES, PROJ_TILE } from './shaders';
-import type { LaneTile } from './lane-tiles';
+import { attentionDims, checkDims, outputLaunch } from './launch';
+import { PARAMS_LAYOUT, packedLayout, uploadInputs } from './packing';
+import { kernelSource } from './shaders';
+import { classifyAdapter, tuningFor, type AttentionTuning } from './tuning';
 
-/** How the kernels are launched (WGSL `override` constants and entry points). */
-export interface AttentionTuning {
-  /** Invocations along x and y of the matmul-shaped kernels (each computes a 4×4 projection tile or an 8×8 scores/output tile). */
-  matmulWorkgroup: [number, number];
-  /** Softmax workgroup size: invocations per row ('workgroup-per-row') or rows per workgroup. */
-  softmaxWorkgroup: number;
-  /**
-   * 'workgroup-per-row': invocations share a row and merge in workgroup memory (GPUs).
-   * 'row-per-invocation': one invocation per row, no barriers (CPU implementations such as
-   * SwiftShader, where a barrier costs more than the arithmetic it saves).
-   * 'subgroup': a workgroup per row as 'workgroup-per-row', reduced with subgroupMax /
-   * subgroupAdd so only the merge across subgroups goes through workgroup memory (one barrier).
-   * Needs the device feature 'subgroups'; {@link createGpuAttention} throws an
-   * {@link AttentionError} where it is missing.
-   */
-  softmaxMode: 'workgroup-per-row' | 'row-per-invocation' | 'subgroup';
-  /**
-   * Lane tiles (shaders/*-lanes.wgsl): the matrix products computed by teams of 4 lanes that
-   * share loads through subgroupBroadcast, the block each team computes per kernel. For CPU
-   * implementations (SwiftShader), where a subgroup is one 4-wide SIMD register and loads cost
-   * most; needs 'subgroups' exactly 4 lanes wide ({@link createGpuAttention} throws an
-   * {@link AttentionError} otherwise). Absent: the per-invocation register tiles.
-   */
-  laneTiles?: { projections: LaneTile; scores: LaneTile; output: LaneTile };
-}
-
-/** Tuning for GPUs with the 'subgroups' feature: 64 invocations everywhere, a workgroup per softmax row reduced with subgroup operations. */
-export const DEFAULT_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'subgroup' };
-
-/** Tuning for GPUs without 'subgroups': {@link DEFAULT_TUNING} with the workgroup-memory tree reduction. */
-export const WORKGROUP_TUNING: AttentionTuning = { ...DEFAULT_TUNING, softmaxMode: 'workgroup-per-row' };
-
-/** Tuning for software adapters (SwiftShader and the like). */
-export const SOFTWARE_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'row-per-invocation' };
-
-/**
- * Tuning for software adapters whose subgroups are 4 lanes wide (SwiftShader): {@link
- * SOFTWARE_TUNING} with lane tiles for the three matrix products. The tile sizes were measured
- * on SwiftShader at seqLen 2048, dModel 64, one head of 64 (total 188 ms against 310 ms for the
- * per-invocation tiles); 16 × 16 scores tiles were ~25% slower, 16 × 64 slower again.
- */
-export const LANE_TUNING: AttentionTuning = {
-  ...SOFTWARE_TUNING,
-  laneTiles: { projections: { rows: 16, cols: 32 }, scores: { rows: 32, cols: 32 }, output: { rows: 32, cols: 32 } },
-};
-
-/**
- * The tuning this device should use: on software adapters (from the adapter info) {@link
- * LANE_TUNING} where subgroups are 4 lanes wide, else {@link SOFTWARE_TUNING}; on GPUs {@link
- * DEFAULT_TUNING} where the device has 'subgroups', else {@link WORKGROUP_TUNING}.
- */
-export function tuningFor(device: GPUDevice): AttentionTuning {
-  const info = adapterInfo(device);
-  const text = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.description ?? ''}`.toLowerCase();
-  if (/swiftshader|llvmpipe|lavapipe|warp/.test(text)) return hasFourLaneSubgroups(device) ? LANE_TUNING : SOFTWARE_TUNING;
-  return hasSubgroups(device) ? DEFAULT_TUNING : WORKGROUP_TUNING;
-}
-
-function adapterInfo(device: GPUDevice): (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined {
-  return (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-}
-
-function hasSubgroups(device: GPUDevice): boolean {
-  return device.features.has('subgroups' as GPUFeatureName);
-}
-
-/** 'subgroups' with every subgroup exactly 4 lanes wide (what the lane-tile kernels assume). */
-export function hasFourLaneSubgroups(device: GPUDevice): boolean {
-  const info = adapterInfo(device);
-  return hasSubgroups(device) && info?.subgroupMinSize === 4 && info?.subgroupMaxSize === 4;
-}
+export { DEFAULT_TUNING, LANE_TUNING, SOFTWARE_TUNING, WORKGROUP_TUNING, hasFourLaneSubgroups, tuningFor, type AttentionTuning } from './tuning';
+export { outputLaunch, type OutputLaunch } from './launch';
 
 /** Options of one {@link GpuAttention.run}. */
 export interface RunOptions<K extends ResultName = ResultName> {
@@ -159,137 +91,70 @@ export interface GpuAttention {
   destroy(): void;
 }
 
-interface Pipelines {
-  projections: GPUComputePipeline;
-  scores: GPUComputePipeline;
-  softmax: GPUComputePipeline;
-  output: GPUComputePipeline;
-  /** The output kernel's narrow variant, per workgroup shape `${x}x${y}`, compiled on first use. */
-  outputNarrow: (workgroup: [number, number]) => Promise<GPUComputePipeline>;
-  /** The lane-tile output kernel for a column count (lane tunings only), compiled on first use. */
-  outputLanes: (cols: number) => Promise<GPUComputePipeline>;
+/** Group-0 bindings of each stage's kernel (params first; see the shader headers). */
+const BINDINGS: Record<StageName, readonly BindingKind[]> = {
+  projections: ['uniform', 'read-only-storage', 'read-only-storage', 'storage'],
+  scores: ['uniform', 'read-only-storage', 'storage'],
+  softmax: ['uniform', 'read-only-storage', 'storage'],
+  output: ['uniform', 'read-only-storage', 'read-only-storage', 'storage'],
+};
+
+/** The kernels of one tuning; the output kernel depends on the head size, so it is looked up per run. */
+interface Kernels {
+  projections: Kernel;
+  scores: Kernel;
+  softmax: Kernel;
+  output(dHead: number): Promise<Kernel>;
 }
 
-/** How the output (P·V) stage is launched for one shape. */
-export interface OutputLaunch {
-  /**
-   * 'wide': 8 queries × 8 columns per invocation; 'narrow': 16 queries × 4 columns (small
-   * dHead); 'lanes': the lane-tile kernel (tunings with laneTiles), 4 teams of 4 lanes.
-   */
-  variant: 'wide' | 'narrow' | 'lanes';
-  /** Workgroup size (x along head columns, y along queries). */
-  workgroup: [number, number];
-  /** Head columns and queries one workgroup covers. */
-  tile: [number, number];
-}
-
-/**
- * Choose the output kernel for a head size: the 8 × 8 tile while a head fills at least half of
- * a workgroup's columns; otherwise the 16 × 4 variant with just enough invocations along x to
- * cover dHead (a power of two), the rest along y (at most 16, so a workgroup spans ≤ 256 queries).
- */
-export function outputLaunch(dHead: number, tuning: AttentionTuning): OutputLaunch {
-  if (tuning.laneTiles) {
-    // Columns: the smallest power of two from 4 that covers dHead, at most the tuning's.
-    const { rows, cols: most } = tuning.laneTiles.output;
-    let cols = 4;
-    while (cols < dHead && cols * 2 <= most) cols *= 2;
-    return { variant: 'lanes', workgroup: [16, 1], tile: [cols, 4 * rows] };
-  }
+async function kernelsFor(device: GPUDevice, tuning: AttentionTuning): Promise<Kernels> {
   const [wgX, wgY] = tuning.matmulWorkgroup;
-  if (2 * dHead > wgX * MAP_TILE) return { variant: 'wide', workgroup: [wgX, wgY], tile: [wgX * MAP_TILE, wgY * MAP_TILE] };
-  const total = wgX * wgY;
-  let x = 1;
-  while (x < Math.ceil(dHead / 4) && 2 * x <= total) x *= 2;
-  const y = Math.max(1, Math.min(16, Math.floor(total / x)));
-  return { variant: 'narrow', workgroup: [x, y], tile: [x * 4, y * NARROW_ROWS] };
-}
-
-const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<Pipelines>>>();
-
-function getPipelines(device: GPUDevice, tuning: AttentionTuning): Promise<Pipelines> {
-  let perDevice = pipelineCache.get(device);
-  if (!perDevice) {
-    perDevice = new Map();
-    pipelineCache.set(device, perDevice);
-  }
-  const key = JSON.stringify(tuning);
-  let pipelines = perDevice.get(key);
-  if (!pipelines) {
-    pipelines = buildPipelines(device, tuning);
-    perDevice.set(key, pipelines);
-    pipelines.catch(() => perDevice.delete(key));
-  }
-  return pipelines;
-}
-
-async function buildPipelines(device: GPUDevice, tuning: AttentionTuning): Promise<Pipelines> {
-  const [wgX, wgY] = tuning.matmulWorkgroup;
-  const matmulConstants = { WG_X: wgX, WG_Y: wgY };
-  const compile = async (label: string, file: string, code: string, constants: Record<string, number>, entryPoint = 'main') => {
-    const module = device.createShaderModule({ label: `attention/${label} shader`, code });
-    const info = await module.getCompilationInfo();
-    const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length > 0) {
-      const lines = errors.map((m) => `${file} (with common.wgsl) line ${m.lineNum}:${m.linePos}: ${m.message}`);
-      throw new AttentionError(`The ${label} kernel failed to compile:\n${lines.join('\n')}`);
-    }
-    return device.createComputePipelineAsync({
-      label: `attention/${label}${entryPoint === 'main' ? '' : `.${entryPoint}`} pipeline`,
-      layout: 'auto',
-      compute: { module, entryPoint, constants },
-    });
-  };
-  const make = (name: keyof typeof ATTENTION_SHADERS, constants: Record<string, number>, entryPoint = 'main') =>
-    compile(name, ATTENTION_SHADER_FILES[name], ATTENTION_SHADERS[name], constants, entryPoint);
+  const matmul = { WG_X: wgX, WG_Y: wgY };
   const lanes = tuning.laneTiles;
-  const makeLanes = (name: keyof typeof LANE_SHADERS, tile: LaneTile) =>
-    compile(`${name} lanes ${tile.rows}×${tile.cols}`, LANE_SHADER_FILES[name], LANE_SHADERS[name](tile), {});
-  device.pushErrorScope('validation');
-  const all = Promise.all([
-    lanes ? makeLanes('projections', lanes.projections) : make('projections', matmulConstants),
-    lanes ? makeLanes('scores', lanes.scores) : make('scores', matmulConstants),
+  const output = (dHead: number): Promise<Kernel> => {
+    const launch = outputLaunch(dHead, tuning);
+    if (launch.variant === 'lanes') {
+      const tile = { rows: lanes!.output.rows, cols: launch.tile[0] };
+      return getKernel(device, { label: `attention/output lanes ${tile.rows}×${tile.cols}`, source: kernelSource('outputLanes', tile), bindings: BINDINGS.output });
+    }
+    if (launch.variant === 'narrow') {
+      const [x, y] = launch.workgroup;
+      return getKernel(device, { label: 'attention/output', source: kernelSource('output'), entryPoint: 'narrow', constants: { WG_X: x, WG_Y: y }, bindings: BINDINGS.output });
+    }
+    return getKernel(device, { label: 'attention/output', source: kernelSource('output'), constants: matmul, bindings: BINDINGS.output });
+  };
+  const softmax =
     tuning.softmaxMode === 'subgroup'
-      ? make('softmaxSubgroup', { WG_SIZE: tuning.softmaxWorkgroup })
-      : make('softmax', { WG_SIZE: tuning.softmaxWorkgroup }, tuning.softmaxMode === 'row-per-invocation' ? 'rowPerInvocation' : 'main'),
-    lanes ? null : make('output', matmulConstants),
+      ? { source: kernelSource('softmaxSubgroup'), entryPoint: 'main' }
+      : { source: kernelSource('softmax'), entryPoint: tuning.softmaxMode === 'row-per-invocation' ? 'rowPerInvocation' : 'main' };
+  const [projections, scores, softmaxKernel] = await Promise.all([
+    lanes
+      ? getKernel(device, { label: 'attention/projections lanes', source: kernelSource('projectionsLanes', lanes.projections), bindings: BINDINGS.projections })
+      : getKernel(device, { label: 'attention/projections', source: kernelSource('projections'), constants: matmul, bindings: BINDINGS.projections }),
+    lanes
+      ? getKernel(device, { label: 'attention/scores lanes', source: kernelSource('scoresLanes', lanes.scores), bindings: BINDINGS.scores })
+      : getKernel(device, { label: 'attention/scores', source: kernelSource('scores'), constants: matmul, bindings: BINDINGS.scores }),
+    getKernel(device, { label: 'attention/softmax', ...softmax, constants: { WG_SIZE: tuning.softmaxWorkgroup }, bindings: BINDINGS.softmax }),
+    // The common output variant, compiled up front so the first run does not wait for it.
+    output(lanes ? lanes.output.cols : 2 * tuning.matmulWorkgroup[0] * 8),
   ]);
-  const scopeError = device.popErrorScope();
-  const [projections, scores, softmax, wide] = await all;
-  const error = await scopeError;
-  if (error) throw new AttentionError(`Compiling the attention kernels failed: ${error.message}`);
-  const narrow = new Map<string, Promise<GPUComputePipeline>>();
-  const outputNarrow = ([x, y]: [number, number]) => {
-    const key = `${x}x${y}`;
-    let pipeline = narrow.get(key);
-    if (!pipeline) {
-      pipeline = make('output', { WG_X: x, WG_Y: y }, 'narrow');
-      narrow.set(key, pipeline);
-      pipeline.catch(() => narrow.delete(key));
-    }
-    return pipeline;
-  };
-  const laneOutputs = new Map<number, Promise<GPUComputePipeline>>();
-  const outputLanes = (cols: number) => {
-    if (!lanes) return Promise.reject(new AttentionError('This tuning has no lane tiles.'));
-    let pipeline = laneOutputs.get(cols);
-    if (!pipeline) {
-      pipeline = makeLanes('output', { rows: lanes.output.rows, cols });
-      laneOutputs.set(cols, pipeline);
-      pipeline.catch(() => laneOutputs.delete(cols));
-    }
-    return pipeline;
-  };
-  // With lane tiles the wide output kernel is never launched (outputLaunch picks 'lanes').
-  const output = wide ?? (await outputLanes(lanes!.output.cols));
-  return { projections, scores, softmax, output, outputNarrow, outputLanes };
+  return { projections, scores, softmax: softmaxKernel, output };
 }
 
-/** A 2-D dispatch size holding `count` workgroups within `maxPerDimension`. */
-function spread(count: number, maxPerDimension: number): [number, number] {
-  if (count <= maxPerDimension) return [count, 1];
-  const y = Math.ceil(count / maxPerDimension);
-  return [Math.ceil(count / y), y];
+/** Refuse a tuning the device cannot run, saying what is missing. */
+function checkTuning(device: GPUDevice, tuning: AttentionTuning): void {
+  const adapter = classifyAdapter(device);
+  if (tuning.laneTiles && !adapter.fourLaneSubgroups) {
+    const sizes = adapter.subgroupSizes;
+    throw new AttentionError(
+      `Lane tiles need the WebGPU feature 'subgroups' with subgroups exactly 4 lanes wide; this device has ${adapter.subgroups ? `subgroups of ${sizes?.[0] ?? '?'} to ${sizes?.[1] ?? '?'} lanes` : "no 'subgroups'"} (tuningFor(device) picks a tuning without them).`,
+    );
+  }
+  if (tuning.softmaxMode === 'subgroup' && !adapter.subgroups) {
+    throw new AttentionError(
+      "softmaxMode 'subgroup' needs the WebGPU feature 'subgroups', which is missing on this device; use softmaxMode 'workgroup-per-row' (tuningFor(device) picks it).",
+    );
+  }
 }
 
 /**
@@ -297,22 +162,9 @@ function spread(count: number, maxPerDimension: number): [number, number] {
  * device and tuning). The device stays the caller's: `destroy()` frees only what this made.
  */
 export async function createGpuAttention(device: GPUDevice, tuning: AttentionTuning = tuningFor(device)): Promise<GpuAttention> {
-  if (tuning.laneTiles && !hasFourLaneSubgroups(device)) {
-    const info = adapterInfo(device);
-    throw new AttentionError(
-      `Lane tiles need the WebGPU feature 'subgroups' with subgroups exactly 4 lanes wide; this device has ${hasSubgroups(device) ? `subgroups of ${info?.subgroupMinSize ?? '?'} to ${info?.subgroupMaxSize ?? '?'} lanes` : "no 'subgroups'"} (tuningFor(device) picks a tuning without them).`,
-    );
-  }
-  if (tuning.softmaxMode === 'subgroup' && !hasSubgroups(device)) {
-    throw new AttentionError(
-      "softmaxMode 'subgroup' needs the WebGPU feature 'subgroups', which is missing on this device; use softmaxMode 'workgroup-per-row' (tuningFor(device) picks it).",
-    );
-  }
-  const pipelines = await getPipelines(device, tuning);
-  let lostReason: GPUDeviceLostInfo | null = null;
-  void device.lost.then((info) => {
-    lostReason = info;
-  });
+  checkTuning(device, tuning);
+  const kernels = await kernelsFor(device, tuning);
+  const loss = watchLoss(device);
 
   const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const slots = {
@@ -323,11 +175,7 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
     weights: new GrowableBuffer(device, 'attention/weights', storage),
     output: new GrowableBuffer(device, 'attention/output', storage),
   };
-  const params = device.createBuffer({
-    label: 'attention/params',
-    size: PARAMS_BYTES,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-  });
+  const params = device.createBuffer({ label: 'attention/params', size: PARAMS_LAYOUT.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const timer = createPassTimer(device, STAGE_NAMES.length, 'attention');
   let destroyed = false;
   let last: AttentionBuffers | null = null;
@@ -337,158 +185,100 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
   const checkAlive = () => {
     // A loss first: the session destroys the pipeline of a lost device, and the caller must
     // learn that the device went, not that someone destroyed the pipeline.
-    if (lostReason) throw new GpuDeviceLostError(lostReason.reason, lostReason.message);
+    loss.check();
     if (destroyed) throw new AttentionError('This GpuAttention was destroyed; create a new one.');
   };
   const checkAbort = (signal: AbortSignal | undefined) => {
     if (signal?.aborted) throw new AttentionAbortError();
   };
+  const lastRun = (what: string) => {
+    checkAlive();
+    if (!last) throw new AttentionError(`No run has completed yet: there are no ${what} to read.`);
+    return last;
+  };
 
-  async function runNow<K extends ResultName>(
-    shape: AttentionShape,
-    inputs: AttentionInputs,
-    options: RunOptions<K>,
-  ): Promise<RunResult<K>> {
+  async function runNow<K extends ResultName>(shape: AttentionShape, inputs: AttentionInputs, options: RunOptions<K>): Promise<RunResult<K>> {
     const s = validateAttention(shape, inputs);
     checkAlive();
     checkAbort(options.signal);
     const lengths = resultLengths(s);
     const layout = packedLayout(s, inputs);
     const { kOffset, vOffset } = layout;
-    const bytes = {
-      ...layout.bytes,
-      scores: 4 * lengths.scores,
-      weights: 4 * lengths.weights,
-      output: 4 * lengths.output,
-    };
+    const bytes = { ...layout.bytes, scores: 4 * lengths.scores, weights: 4 * lengths.weights, output: 4 * lengths.output };
     for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
-
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
-    const [wgX, wgY] = tuning.matmulWorkgroup;
-    const [mapX, mapY] = [wgX * MAP_TILE, wgY * MAP_TILE];
-    const outLaunch = outputLaunch(s.dHead, tuning);
-    const lanes = tuning.laneTiles;
-    const dispatches = {
-      projections: lanes
-        ? [Math.ceil(s.width / lanes.projections.cols), Math.ceil(Math.max(s.seqLen, s.kvLen) / (4 * lanes.projections.rows)), 3]
-        : [Math.ceil(s.width / (wgX * PROJ_TILE)), Math.ceil(Math.max(s.seqLen, s.kvLen) / (wgY * PROJ_TILE)), 3],
-      scores: lanes
-        ? [Math.ceil(s.kvLen / (4 * lanes.scores.cols)), Math.ceil(s.seqLen / (4 * lanes.scores.rows)), s.heads]
-        : [Math.ceil(s.kvLen / mapX), Math.ceil(s.seqLen / mapY), s.heads],
-      softmax: [...spread(tuning.softmaxMode === 'row-per-invocation' ? Math.ceil((s.heads * s.seqLen) / tuning.softmaxWorkgroup) : s.heads * s.seqLen, maxGroups), 1],
-      output: [Math.ceil(s.dHead / outLaunch.tile[0]), Math.ceil(s.seqLen / outLaunch.tile[1]), s.heads],
-    } satisfies Record<string, number[]>;
-    for (const [stage, dims] of Object.entries(dispatches)) {
-      const worst = Math.max(...dims);
-      if (worst > maxGroups) {
-        const field = stage === 'scores' && dims[0] === worst ? 'kvLen' : stage === 'projections' && dims[0] === worst ? 'heads·dHead' : dims[2] === worst ? 'heads' : 'seqLen';
-        throw new AttentionInputError(
-          field,
-          `a ${stage} dispatch of ${worst} workgroups in one dimension`,
-          `at most ${maxGroups} (maxComputeWorkgroupsPerDimension)`,
-          'too-large',
-        );
-      }
-    }
-
-    const outputPipeline =
-      outLaunch.variant === 'wide'
-        ? pipelines.output
-        : outLaunch.variant === 'lanes'
-          ? await pipelines.outputLanes(outLaunch.tile[0])
-          : await pipelines.outputNarrow(outLaunch.workgroup);
+    const dims = attentionDims(s, tuning, maxGroups);
+    checkDims(dims, maxGroups);
+    const outputKernel = await kernels.output(s.dHead);
     checkAlive();
     checkAbort(options.signal);
 
-    // Allocation, upload and encoding happen synchronously inside one error scope, so a
-    // failed allocation or a validation error is reported here and nothing else's errors leak in.
     // From here the previous run's buffers are overwritten (or replaced when they grow): until
     // this run completes there is no run to read from (buffers(), readEntries, readRows).
     last = null;
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    const before = Object.fromEntries(Object.entries(slots).map(([k, slot]) => [k, slot.current]));
-    const buffers = {
-      src: slots.src.ensure(bytes.src),
-      w: slots.w.ensure(bytes.w),
-      qkv: slots.qkv.ensure(bytes.qkv),
-      scores: slots.scores.ensure(bytes.scores),
-      weights: slots.weights.ensure(bytes.weights),
-      output: slots.output.ensure(bytes.output),
-    };
-    if (Object.entries(buffers).some(([k, b]) => before[k] !== b)) generation++;
-
-    uploadInputs(device, { params, src: buffers.src, w: buffers.w }, s, inputs, layout);
-
-    const bind = (pipeline: GPUComputePipeline, name: string, resources: GPUBuffer[]) =>
-      device.createBindGroup({
-        label: `attention/${name} bind group`,
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [params, ...resources].map((buffer, binding) => ({ binding, resource: { buffer } })),
-      });
-    const stages: Array<{ name: (typeof STAGE_NAMES)[number]; pipeline: GPUComputePipeline; group: GPUBindGroup; dims: number[] }> = [
-      { name: 'projections', pipeline: pipelines.projections, group: bind(pipelines.projections, 'projections', [buffers.src, buffers.w, buffers.qkv]), dims: dispatches.projections },
-      { name: 'scores', pipeline: pipelines.scores, group: bind(pipelines.scores, 'scores', [buffers.qkv, buffers.scores]), dims: dispatches.scores },
-      { name: 'softmax', pipeline: pipelines.softmax, group: bind(pipelines.softmax, 'softmax', [buffers.scores, buffers.weights]), dims: dispatches.softmax },
-      { name: 'output', pipeline: outputPipeline, group: bind(outputPipeline, 'output', [buffers.qkv, buffers.weights, buffers.output]), dims: dispatches.output },
-    ];
-
     const useTimer = timer && options.timing !== 'wall-clock' ? timer : null;
-    const encodeStage = (encoder: GPUCommandEncoder, index: number) => {
-      const stage = stages[index];
-      const pass = encoder.beginComputePass({
-        label: `attention/${stage.name} pass`,
-        ...(useTimer ? { timestampWrites: useTimer.passWrites(index) } : {}),
-      });
-      pass.setPipeline(stage.pipeline);
-      pass.setBindGroup(0, stage.group);
-      pass.dispatchWorkgroups(stage.dims[0], stage.dims[1], stage.dims[2]);
-      pass.end();
-    };
-
     const wallTimes: number[] = [];
     let wallTotal = 0;
-    let submittedAll: Promise<void>;
-    if (useTimer) {
-      const encoder = device.createCommandEncoder({ label: 'attention run' });
-      stages.forEach((_, index) => encodeStage(encoder, index));
-      useTimer.resolve(encoder);
-      device.queue.submit([encoder.finish()]);
-      submittedAll = Promise.resolve();
-    } else {
-      // Without timestamps each stage is submitted alone and awaited, so the wall clock
-      // brackets one stage at a time (submission overhead included).
-      submittedAll = (async () => {
-        const start = performance.now();
-        for (let index = 0; index < stages.length; index++) {
-          checkAbort(options.signal);
-          const t0 = performance.now();
+    const { buffers, submitted } = await scoped(
+      device,
+      // Free what was half-allocated so a retry (or the fused path) starts from nothing.
+      { what: 'the attention run', onOutOfMemory: () => Object.values(slots).forEach((slot) => slot.destroy()) },
+      () => {
+        const before = Object.values(slots).map((slot) => slot.current);
+        const buffers = {
+          src: slots.src.ensure(bytes.src),
+          w: slots.w.ensure(bytes.w),
+          qkv: slots.qkv.ensure(bytes.qkv),
+          scores: slots.scores.ensure(bytes.scores),
+          weights: slots.weights.ensure(bytes.weights),
+          output: slots.output.ensure(bytes.output),
+        };
+        if (Object.values(slots).some((slot, i) => slot.current !== before[i])) generation++;
+        uploadInputs(device, { params, src: buffers.src, w: buffers.w }, s, inputs, layout);
+        const stages: Array<{ name: StageName; kernel: Kernel; group: GPUBindGroup }> = [
+          { name: 'projections', kernel: kernels.projections, group: kernels.projections.bind([params, buffers.src, buffers.w, buffers.qkv]) },
+          { name: 'scores', kernel: kernels.scores, group: kernels.scores.bind([params, buffers.qkv, buffers.scores]) },
+          { name: 'softmax', kernel: kernels.softmax, group: kernels.softmax.bind([params, buffers.scores, buffers.weights]) },
+          { name: 'output', kernel: outputKernel, group: outputKernel.bind([params, buffers.qkv, buffers.weights, buffers.output]) },
+        ];
+        const encodeStage = (encoder: GPUCommandEncoder, index: number) => {
+          const stage = stages[index];
+          encodePass(encoder, stage.kernel, stage.group, dims[stage.name], { label: `attention/${stage.name}`, timestampWrites: useTimer?.passWrites(index) });
+        };
+        if (useTimer) {
+          const encoder = device.createCommandEncoder({ label: 'attention run' });
+          stages.forEach((_, index) => encodeStage(encoder, index));
+          useTimer.resolve(encoder);
+          device.queue.submit([encoder.finish()]);
+          return { buffers, submitted: Promise.resolve() };
+        }
+        // Without timestamps each stage is submitted alone and awaited, so the wall clock
+        // brackets one stage at a time (submission overhead included). The first stage is
+        // submitted here, inside the error scopes.
+        const submitStage = (index: number) => {
           const encoder = device.createCommandEncoder({ label: `attention ${stages[index].name}` });
           encodeStage(encoder, index);
           device.queue.submit([encoder.finish()]);
-          await device.queue.onSubmittedWorkDone();
-          wallTimes.push(performance.now() - t0);
-        }
-        wallTotal = performance.now() - start;
-      })();
-    }
-    const validation = device.popErrorScope();
-    const outOfMemory = device.popErrorScope();
-    const [validationError, memoryError] = await Promise.all([validation, outOfMemory]);
-    if (memoryError) {
-      // Free what was half-allocated so a retry (or the fused path) starts from nothing.
-      for (const slot of Object.values(slots)) slot.destroy();
-      throw new GpuOutOfMemoryError(memoryError.message);
-    }
-    if (validationError) throw new AttentionError(`WebGPU rejected the attention run: ${validationError.message}`);
-    try {
-      await submittedAll;
-    } catch (error) {
-      if (lostReason) throw new GpuDeviceLostError(lostReason.reason, lostReason.message);
-      throw error;
-    }
-
-    const wanted = (options.read ?? RESULT_NAMES) as readonly ResultName[];
+        };
+        const start = performance.now();
+        submitStage(0);
+        const submitted = (async () => {
+          for (let index = 0; index < stages.length; index++) {
+            const t0 = index === 0 ? start : performance.now();
+            if (index > 0) {
+              checkAbort(options.signal);
+              submitStage(index);
+            }
+            await device.queue.onSubmittedWorkDone();
+            wallTimes.push(performance.now() - t0);
+          }
+          wallTotal = performance.now() - start;
+        })();
+        submitted.catch(() => undefined);
+        return { buffers, submitted };
+      },
+    );
+    const wanted = [...new Set((options.read ?? RESULT_NAMES) as readonly ResultName[])];
     const sources: Record<ResultName, [GPUBuffer, number]> = {
       q: [buffers.qkv, 0],
       k: [buffers.qkv, kOffset],
@@ -497,70 +287,30 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
       weights: [buffers.weights, 0],
       output: [buffers.output, 0],
     };
-    checkAbort(options.signal);
-    let arrays: Array<[ResultName, Float32Array]>;
-    let gpuTimes: { passes: number[]; total: number } | null = null;
+    let arrays: Float32Array[];
+    let gpuTimes: { passes: number[]; total: number } | null;
     try {
-      const unique = [...new Set(wanted)];
-      const staging = unique.map((name) =>
-        device.createBuffer({
-          label: `attention/${name} readback`,
-          size: Math.max(4, lengths[name] * 4),
-          usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
-        }),
-      );
-      const encoder = device.createCommandEncoder({ label: 'attention readback' });
-      unique.forEach((name, index) => {
-        const [buffer, offset] = sources[name];
-        if (lengths[name] > 0) encoder.copyBufferToBuffer(buffer, offset * 4, staging[index], 0, lengths[name] * 4);
-      });
-      device.queue.submit([encoder.finish()]);
+      await submitted;
+      checkAbort(options.signal);
       // Awaited together, so a loss that rejects both never leaves an unhandled rejection.
       [arrays, gpuTimes] = await Promise.all([
-        Promise.all(
-          unique.map(async (name, index) => {
-            const buffer = staging[index];
-            await buffer.mapAsync(GPUMapMode.READ);
-            const copy = new Float32Array(buffer.getMappedRange(0, lengths[name] * 4).slice(0));
-            buffer.destroy();
-            return [name, copy] as [ResultName, Float32Array];
-          }),
-        ),
+        readFloats(device, wanted.map((name) => [sources[name][0], sources[name][1], lengths[name]] as const), 'attention/results'),
         useTimer ? useTimer.read() : Promise.resolve(null),
       ]);
     } catch (error) {
-      if (lostReason) throw new GpuDeviceLostError(lostReason.reason, lostReason.message);
-      throw error;
+      throw loss.explain(error);
     }
-
-    const timings: StageTimings = gpuTimes
-      ? {
-          projections: gpuTimes.passes[0],
-          scores: gpuTimes.passes[1],
-          softmax: gpuTimes.passes[2],
-          output: gpuTimes.passes[3],
-          total: gpuTimes.total,
-          source: 'timestamp-query',
-        }
-      : {
-          projections: wallTimes[0],
-          scores: wallTimes[1],
-          softmax: wallTimes[2],
-          output: wallTimes[3],
-          total: wallTotal,
-          source: 'wall-clock',
-        };
-    last = {
-      shape: s,
-      qkv: buffers.qkv,
-      kOffset,
-      vOffset,
-      scores: buffers.scores,
-      weights: buffers.weights,
-      output: buffers.output,
-      generation,
+    const times = gpuTimes ? gpuTimes.passes : wallTimes;
+    const timings: StageTimings = {
+      projections: times[0],
+      scores: times[1],
+      softmax: times[2],
+      output: times[3],
+      total: gpuTimes ? gpuTimes.total : wallTotal,
+      source: gpuTimes ? 'timestamp-query' : 'wall-clock',
     };
-    return { ...(Object.fromEntries(arrays) as Pick<AttentionResult, K>), timings };
+    last = { shape: s, qkv: buffers.qkv, kOffset, vOffset, scores: buffers.scores, weights: buffers.weights, output: buffers.output, generation };
+    return { ...(Object.fromEntries(wanted.map((name, i) => [name, arrays[i]])) as Pick<AttentionResult, K>), timings };
   }
 
   return {
@@ -571,68 +321,47 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
     buffers: () => last,
     readEntries(cells) {
       return enqueue(async () => {
-        checkAlive();
-        const current = last;
-        if (!current) throw new AttentionError('No run has completed yet: there are no entries to read.');
+        const current = lastRun('entries');
         const { seqLen, kvLen, heads } = current.shape;
         for (const [head, query, key] of cells) {
           if (![head, query, key].every(Number.isInteger) || head < 0 || head >= heads || query < 0 || query >= seqLen || key < 0 || key >= kvLen) {
             throw new AttentionInputError('cell', `[${head}, ${query}, ${key}]`, `[head < ${heads}, query < ${seqLen}, key < ${kvLen}], integers ≥ 0`, 'shape');
           }
         }
-        const staging = device.createBuffer({ label: 'attention/entries readback', size: Math.max(8, cells.length * 8), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-        try {
-          const encoder = device.createCommandEncoder({ label: 'attention/entries readback' });
-          cells.forEach(([head, query, key], index) => {
-            const offset = ((head * seqLen + query) * kvLen + key) * 4;
-            encoder.copyBufferToBuffer(current.scores, offset, staging, index * 8, 4);
-            encoder.copyBufferToBuffer(current.weights, offset, staging, index * 8 + 4, 4);
-          });
-          device.queue.submit([encoder.finish()]);
-          await staging.mapAsync(GPUMapMode.READ);
-          const values = new Float32Array(staging.getMappedRange().slice(0));
-          return cells.map((_, index) => ({ score: values[index * 2], weight: values[index * 2 + 1] }));
-        } finally {
-          staging.destroy();
-        }
+        const ranges = cells.flatMap(([head, query, key]) => {
+          const offset = ((head * seqLen + query) * kvLen + key) * 4;
+          return [
+            { buffer: current.scores, offset, size: 4 },
+            { buffer: current.weights, offset, size: 4 },
+          ];
+        });
+        const values = await readRanges(device, ranges, 'attention/entries').catch((error: unknown) => Promise.reject(loss.explain(error)));
+        return cells.map((_, index) => ({ score: new Float32Array(values[2 * index])[0], weight: new Float32Array(values[2 * index + 1])[0] }));
       });
     },
     readRows(rows) {
       return enqueue(async () => {
-        checkAlive();
-        const current = last;
-        if (!current) throw new AttentionError('No run has completed yet: there are no rows to read.');
+        const current = lastRun('rows');
         const { seqLen, kvLen, heads, width } = current.shape;
         for (const row of rows) {
           if (!Number.isInteger(row) || row < 0 || row >= seqLen) {
             throw new AttentionInputError('rows', String(row), `integers from 0 to ${seqLen - 1}`, 'shape');
           }
         }
-        const mapBytes = heads * rows.length * kvLen * 4;
-        const outBytes = rows.length * width * 4;
-        const staging = device.createBuffer({ label: 'attention/rows readback', size: Math.max(16, 2 * mapBytes + outBytes), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-        try {
-          const encoder = device.createCommandEncoder({ label: 'attention/rows readback' });
-          for (let h = 0; h < heads; h++) {
-            rows.forEach((row, r) => {
-              const from = ((h * seqLen + row) * kvLen) * 4;
-              const to = ((h * rows.length + r) * kvLen) * 4;
-              encoder.copyBufferToBuffer(current.scores, from, staging, to, kvLen * 4);
-              encoder.copyBufferToBuffer(current.weights, from, staging, mapBytes + to, kvLen * 4);
-            });
-          }
-          rows.forEach((row, r) => encoder.copyBufferToBuffer(current.output, row * width * 4, staging, 2 * mapBytes + r * width * 4, width * 4));
-          device.queue.submit([encoder.finish()]);
-          await staging.mapAsync(GPUMapMode.READ);
-          const all = staging.getMappedRange().slice(0);
-          return {
-            scores: new Float32Array(all, 0, mapBytes / 4),
-            weights: new Float32Array(all, mapBytes, mapBytes / 4),
-            output: new Float32Array(all, 2 * mapBytes, outBytes / 4),
-          };
-        } finally {
-          staging.destroy();
+        // heads × rows × kvLen for the map, rows × width for the output.
+        const mapRows: Array<readonly [GPUBuffer, number, number]> = [];
+        for (const buffer of [current.scores, current.weights]) {
+          for (let h = 0; h < heads; h++) for (const row of rows) mapRows.push([buffer, (h * seqLen + row) * kvLen, kvLen]);
         }
+        const outRows = rows.map((row) => [current.output, row * width, width] as const);
+        const parts = await readFloats(device, [...mapRows, ...outRows], 'attention/rows').catch((error: unknown) => Promise.reject(loss.explain(error)));
+        const join = (from: number, count: number, length: number) => {
+          const out = new Float32Array(count * length);
+          for (let i = 0; i < count; i++) out.set(parts[from + i], i * length);
+          return out;
+        };
+        const perMap = heads * rows.length;
+        return { scores: join(0, perMap, kvLen), weights: join(perMap, perMap, kvLen), output: join(2 * perMap, rows.length, width) };
       });
     },
     destroy() {

@@ -7,15 +7,20 @@
  * and the row log-sum-exps, and {@link FlashAttention.readRows} recomputes whole rows for
  * verification.
  */
-import { packedLayout, uploadInputs } from './packing';
 import { createSerialQueue } from '../core/serial';
-import { AttentionAbortError, AttentionError, AttentionInputError, GpuDeviceLostError } from '../core/errors';
+import { AttentionAbortError, AttentionError, AttentionInputError } from '../core/errors';
 import type { AttentionInputs, AttentionShape, ResolvedShape } from '../core/types';
 import { validateAttention } from '../core/validate';
 import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
+import { scoped, watchLoss } from '../gpu/guard';
+import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
+import { packUniform } from '../gpu/uniforms';
+import { readFloats } from '../gpu/readback';
 import { createPassTimer } from '../gpu/timer';
-import { describeDevice } from '../gpu/device';
-import { ATTENTION_SHADERS, PARAMS_BYTES, PROJ_TILE } from './shaders';
+import { checkDims, fusedChunks, projectionDims, reducedMapChunks, REDUCED_MAP_WORKGROUP } from './launch';
+import { CHUNK_LAYOUT, GRID_PARAMS_LAYOUT, PARAMS_LAYOUT, packedLayout, uploadInputs } from './packing';
+import { kernelSource } from './shaders';
+import { chunkPolicyFor, classifyAdapter, cpuThreads } from './tuning';
 
 /** Largest dHead of the fused kernel (`MAX_D4` · 4 in flash.wgsl). */
 export const FLASH_MAX_DHEAD = 128;
@@ -116,49 +121,32 @@ export interface FlashOptions {
   chunkWork?: number;
 }
 
-interface FlashPipelines {
-  projections: GPUComputePipeline;
-  flash: GPUComputePipeline;
-  reduce: GPUComputePipeline;
+/** The fused path's kernels: its projections (the unfused kernel), the fused kernel, the reduced map. */
+interface FusedKernels {
+  projections: Kernel;
+  flash: Kernel;
+  reduce: Kernel;
 }
 
-const cache = new WeakMap<GPUDevice, Map<string, Promise<FlashPipelines>>>();
+const BINDINGS: Record<keyof FusedKernels, readonly BindingKind[]> = {
+  projections: ['uniform', 'read-only-storage', 'read-only-storage', 'storage'],
+  flash: ['uniform', 'read-only-storage', 'storage', 'storage', 'uniform'],
+  reduce: ['uniform', 'read-only-storage', 'read-only-storage', 'storage', 'uniform'],
+};
 
-async function compile(device: GPUDevice, name: 'projections' | 'flash' | 'flashReduce', constants: Record<string, number>): Promise<GPUComputePipeline> {
-  const module = device.createShaderModule({ label: `flash/${name} shader`, code: ATTENTION_SHADERS[name] });
-  const info = await module.getCompilationInfo();
-  const errors = info.messages.filter((m) => m.type === 'error');
-  if (errors.length > 0) {
-    throw new AttentionError(`The ${name} kernel failed to compile:\n${errors.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n')}`);
-  }
-  return device.createComputePipelineAsync({ label: `flash/${name} pipeline`, layout: 'auto', compute: { module, entryPoint: 'main', constants } });
+async function fusedKernels(device: GPUDevice, wg: number, proj: [number, number]): Promise<FusedKernels> {
+  const [projections, flash, reduce] = await Promise.all([
+    getKernel(device, { label: 'flash/projections', source: kernelSource('projections'), constants: { WG_X: proj[0], WG_Y: proj[1] }, bindings: BINDINGS.projections }),
+    getKernel(device, { label: 'flash/attention', source: kernelSource('flash'), constants: { WG_SIZE: wg }, bindings: BINDINGS.flash }),
+    getKernel(device, {
+      label: 'flash/reduce',
+      source: kernelSource('flashReduce'),
+      constants: { WG_X: REDUCED_MAP_WORKGROUP[0], WG_Y: REDUCED_MAP_WORKGROUP[1] },
+      bindings: BINDINGS.reduce,
+    }),
+  ]);
+  return { projections, flash, reduce };
 }
-
-function getPipelines(device: GPUDevice, wg: number, proj: [number, number]): Promise<FlashPipelines> {
-  let perDevice = cache.get(device);
-  if (!perDevice) cache.set(device, (perDevice = new Map()));
-  const key = `${wg}|${proj.join('x')}`;
-  let entry = perDevice.get(key);
-  if (!entry) {
-    entry = (async () => {
-      device.pushErrorScope('validation');
-      const all = Promise.all([
-        compile(device, 'projections', { WG_X: proj[0], WG_Y: proj[1] }),
-        compile(device, 'flash', { WG_SIZE: wg }),
-        compile(device, 'flashReduce', { WG_X: 8, WG_Y: 8 }),
-      ]);
-      const scope = device.popErrorScope();
-      const [projections, flash, reduce] = await all;
-      const error = await scope;
-      if (error) throw new AttentionError(`Compiling the fused kernels failed: ${error.message}`);
-      return { projections, flash, reduce };
-    })();
-    perDevice.set(key, entry);
-    entry.catch(() => perDevice.delete(key));
-  }
-  return entry;
-}
-
 
 /**
  * Create the fused attention path on a device (kernels cached per device and options). The
@@ -167,9 +155,8 @@ function getPipelines(device: GPUDevice, wg: number, proj: [number, number]): Pr
 export async function createFlashAttention(device: GPUDevice, options: FlashOptions = {}): Promise<FlashAttention> {
   const wg = options.workgroupSize ?? 64;
   const proj = options.projectionWorkgroup ?? [8, 8];
-  const pipelines = await getPipelines(device, wg, proj);
-  let lost: GPUDeviceLostInfo | null = null;
-  void device.lost.then((info) => (lost = info));
+  const kernels = await fusedKernels(device, wg, proj);
+  const loss = watchLoss(device);
   const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const slots = {
     src: new GrowableBuffer(device, 'flash/src (x | xKV)', storage),
@@ -179,14 +166,27 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
     lse: new GrowableBuffer(device, 'flash/lse', storage),
     grid: new GrowableBuffer(device, 'flash/grid', storage),
   };
-  const params = device.createBuffer({ label: 'flash/params', size: PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  const gridParams = device.createBuffer({ label: 'flash/grid params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  const chunkParams = device.createBuffer({ label: 'flash/chunk', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  const software = describeDevice(device).isSoftware;
-  const chunkWork = options.chunkWork ?? (software ? 2 ** 27 : 2 ** 31);
-  const threads = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
-  const minChunkGroups = options.chunkWork !== undefined ? 1 : software ? 2 * threads : 1024;
+  const uniform = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
+  const params = device.createBuffer({ label: 'flash/params', size: PARAMS_LAYOUT.size, usage: uniform });
+  const gridParams = device.createBuffer({ label: 'flash/grid params', size: GRID_PARAMS_LAYOUT.size, usage: uniform });
+  const chunkParams = device.createBuffer({ label: 'flash/chunk', size: CHUNK_LAYOUT.size, usage: uniform });
+  const policy = chunkPolicyFor(classifyAdapter(device), cpuThreads());
+  const chunkWork = options.chunkWork ?? policy.chunkWork;
+  // Given explicitly, the chunks are exactly this small (tests split small runs on purpose).
+  const minChunkGroups = options.chunkWork !== undefined ? 1 : policy.minChunkGroups;
   if (!(chunkWork >= 1)) throw new AttentionInputError('chunkWork', String(chunkWork), 'a number ≥ 1 (multiply-adds per submission)', 'shape');
+  let destroyed = false;
+  let last: FlashBuffers | null = null;
+  const enqueue = createSerialQueue();
+  const checkAlive = () => {
+    loss.check();
+    if (destroyed) throw new AttentionError('This FlashAttention was destroyed; create a new one.');
+  };
+  const need = () => {
+    checkAlive();
+    if (!last) throw new AttentionError('No fused run has completed yet.');
+    return last;
+  };
   /**
    * Between two chunks: wait for the chunk, then leave the page a frame's time to draw (its
    * render work queues behind ours, and a chunk submitted at once would go first), then stop
@@ -198,47 +198,13 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
     checkAlive();
     if (signal?.aborted) throw new AttentionAbortError();
   };
-  let destroyed = false;
-  let last: FlashBuffers | null = null;
-  const enqueue = createSerialQueue();
-  const checkAlive = () => {
-    if (lost) throw new GpuDeviceLostError(lost.reason, lost.message);
-    if (destroyed) throw new AttentionError('This FlashAttention was destroyed; create a new one.');
+  /** Free every run buffer (after an out-of-memory error, so a retry starts from nothing). */
+  const freeRunBuffers = () => {
+    for (const slot of Object.values(slots)) slot.destroy();
+    last = null;
   };
-  const need = () => {
-    checkAlive();
-    if (!last) throw new AttentionError('No fused run has completed yet.');
-    return last;
-  };
-
-  /** Copy [buffer, elementOffset, length] ranges back, one staging buffer. */
-  async function readBack(ranges: Array<[GPUBuffer, number, number]>, label: string): Promise<Float32Array[]> {
-    const total = ranges.reduce((n, [, , len]) => n + len, 0);
-    const staging = device.createBuffer({ label: `flash/${label} readback`, size: Math.max(16, total * 4), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-    try {
-      const encoder = device.createCommandEncoder({ label: `flash/${label} readback` });
-      let at = 0;
-      for (const [buffer, offset, len] of ranges) {
-        if (len > 0) encoder.copyBufferToBuffer(buffer, offset * 4, staging, at * 4, len * 4);
-        at += len;
-      }
-      device.queue.submit([encoder.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
-      const all = new Float32Array(staging.getMappedRange().slice(0));
-      const out: Float32Array[] = [];
-      at = 0;
-      for (const [, , len] of ranges) {
-        out.push(all.subarray(at, at + len));
-        at += len;
-      }
-      return out;
-    } catch (error) {
-      if (lost) throw new GpuDeviceLostError(lost.reason, lost.message);
-      throw error;
-    } finally {
-      staging.destroy();
-    }
-  }
+  const readBack = (ranges: Array<readonly [GPUBuffer, number, number]>, label: string) =>
+    readFloats(device, ranges, `flash/${label}`).catch((error: unknown) => Promise.reject(loss.explain(error)));
 
   async function runNow<K extends FlashResultName>(shape: AttentionShape, inputs: AttentionInputs, options: FlashRunOptions<K>): Promise<FlashRunResult<K>> {
     const s = validateAttention(shape, inputs, { storesMap: false });
@@ -247,80 +213,53 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
     if (s.dHead > FLASH_MAX_DHEAD) throw new AttentionInputError('dHead', String(s.dHead), `at most ${FLASH_MAX_DHEAD} on the fused path`, 'too-large');
     const layout = packedLayout(s, inputs);
     const { kOffset, vOffset } = layout;
-    const bytes = {
-      ...layout.bytes,
-      output: 4 * s.seqLen * s.width,
-      lse: 4 * s.heads * s.seqLen,
-    };
+    const bytes = { ...layout.bytes, output: 4 * s.seqLen * s.width, lse: 4 * s.heads * s.seqLen };
     for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
-    const projDims = [Math.ceil(s.width / (proj[0] * PROJ_TILE)), Math.ceil(Math.max(s.seqLen, s.kvLen) / (proj[1] * PROJ_TILE)), 3];
-    const flashDims = [Math.ceil(s.seqLen / (wg * 2)), s.heads, 1];
-    if (Math.max(...projDims, ...flashDims) > maxGroups) {
-      throw new AttentionInputError('seqLen', `a dispatch of more than ${maxGroups} workgroups`, `at most ${maxGroups} (maxComputeWorkgroupsPerDimension)`, 'too-large');
-    }
+    const projDims = projectionDims(s, { matmulWorkgroup: proj });
+    const split = fusedChunks(s, { workgroupSize: wg, chunkWork, minChunkGroups, maxPerDimension: maxGroups });
+    checkDims({ projections: projDims, attention: [split.blocksPerChunk, s.heads, 1] }, maxGroups);
 
     // From here the buffers of the previous run are overwritten (or replaced when they grow):
     // until this run completes there is no run to read back or reduce.
     last = null;
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    const b = {
-      src: slots.src.ensure(bytes.src),
-      w: slots.w.ensure(bytes.w),
-      qkv: slots.qkv.ensure(bytes.qkv),
-      output: slots.output.ensure(bytes.output),
-      lse: slots.lse.ensure(bytes.lse),
-    };
-    uploadInputs(device, { params, src: b.src, w: b.w }, s, inputs, layout);
-    const bind = (pipeline: GPUComputePipeline, name: string, resources: GPUBuffer[]) =>
-      device.createBindGroup({ label: `flash/${name} bind group`, layout: pipeline.getBindGroupLayout(0), entries: [params, ...resources].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-    // The fused kernel in chunks of query blocks (see FlashOptions.chunkWork); every chunk is
-    // its own submission, timed by its own timestamp pair.
-    const blocks = flashDims[0];
-    const perBlock = wg * 2 * s.kvLen * s.dHead * s.heads * (s.causal ? 0.5 : 1);
-    // At least minChunkGroups workgroups per submission, or the device idles: a CPU
-    // implementation spreads workgroups over its threads, a GPU over its cores.
-    const chunkBlocks = Math.max(1, Math.min(blocks, maxGroups, Math.max(Math.ceil(minChunkGroups / s.heads), Math.floor(chunkWork / perBlock))));
-    const chunks = Math.min(Math.ceil(blocks / chunkBlocks), 2047);
-    const blocksPerChunk = Math.ceil(blocks / chunks);
-    const timer = createPassTimer(device, 1 + chunks, 'flash');
+    const timer = createPassTimer(device, 1 + split.chunks.length, 'flash');
+    const oom = { what: 'the fused attention run', buffers: 'the fused attention buffers', onOutOfMemory: freeRunBuffers };
     try {
-      const projectionGroup = bind(pipelines.projections, 'projections', [b.src, b.w, b.qkv]);
-      const flashGroup = bind(pipelines.flash, 'attention', [b.qkv, b.output, b.lse, chunkParams]);
-      const start = performance.now();
-      for (let chunk = 0; chunk < chunks; chunk++) {
-        const first = chunk * blocksPerChunk;
-        const count = Math.min(blocksPerChunk, blocks - first);
-        device.queue.writeBuffer(chunkParams, 0, new Uint32Array([first, 0, 0, 0]));
-        const encoder = device.createCommandEncoder({ label: `flash run, chunk ${chunk + 1} of ${chunks}` });
-        if (chunk === 0) {
-          const pass = encoder.beginComputePass({ label: 'flash/projections pass', ...(timer ? { timestampWrites: timer.passWrites(0) } : {}) });
-          pass.setPipeline(pipelines.projections);
-          pass.setBindGroup(0, projectionGroup);
-          pass.dispatchWorkgroups(projDims[0], projDims[1], projDims[2]);
-          pass.end();
-        }
-        const pass = encoder.beginComputePass({ label: 'flash/attention pass', ...(timer ? { timestampWrites: timer.passWrites(1 + chunk) } : {}) });
-        pass.setPipeline(pipelines.flash);
-        pass.setBindGroup(0, flashGroup);
-        pass.dispatchWorkgroups(count, flashDims[1], flashDims[2]);
-        pass.end();
-        if (chunk === chunks - 1) timer?.resolve(encoder);
+      // Allocation, upload and the first chunk (with the projections) in one pair of error
+      // scopes; every later chunk in its own, so an error is caught where it happens.
+      const submitChunk = (index: number, b: { qkv: GPUBuffer; output: GPUBuffer; lse: GPUBuffer }, projectionGroup: GPUBindGroup | null) => {
+        const [first, count] = split.chunks[index];
+        device.queue.writeBuffer(chunkParams, 0, packUniform(CHUNK_LAYOUT, { firstBlock: first }));
+        const encoder = device.createCommandEncoder({ label: `flash run, chunk ${index + 1} of ${split.chunks.length}` });
+        if (projectionGroup) encodePass(encoder, kernels.projections, projectionGroup, projDims, { label: 'flash/projections', timestampWrites: timer?.passWrites(0) });
+        encodePass(encoder, kernels.flash, kernels.flash.bind([params, b.qkv, b.output, b.lse, chunkParams]), [count, s.heads, 1], {
+          label: 'flash/attention',
+          timestampWrites: timer?.passWrites(1 + index),
+        });
+        if (index === split.chunks.length - 1) timer?.resolve(encoder);
         device.queue.submit([encoder.finish()]);
-        if (chunk === 0) {
-          const validation = await device.popErrorScope();
-          const memory = await device.popErrorScope();
-          if (memory) throw new AttentionError(`The GPU ran out of memory allocating the fused attention buffers (${memory.message}).`);
-          if (validation) throw new AttentionError(`WebGPU rejected the fused attention run: ${validation.message}`);
-        }
-        if (chunk < chunks - 1) {
-          await betweenChunks(options.signal);
-          options.onProgress?.(first + count, blocks);
-        }
+      };
+      const b = await scoped(device, oom, () => {
+        const b = {
+          src: slots.src.ensure(bytes.src),
+          w: slots.w.ensure(bytes.w),
+          qkv: slots.qkv.ensure(bytes.qkv),
+          output: slots.output.ensure(bytes.output),
+          lse: slots.lse.ensure(bytes.lse),
+        };
+        uploadInputs(device, { params, src: b.src, w: b.w }, s, inputs, layout);
+        submitChunk(0, b, kernels.projections.bind([params, b.src, b.w, b.qkv]));
+        return b;
+      });
+      const start = performance.now();
+      for (let index = 1; index < split.chunks.length; index++) {
+        await betweenChunks(options.signal);
+        options.onProgress?.(split.chunks[index][0], split.blocks);
+        await scoped(device, oom, () => submitChunk(index, b, null));
       }
       const wanted = [...new Set(options.read ?? (['q', 'k', 'v', 'output', 'lse'] as K[]))];
-      const ranges: Record<FlashResultName, [GPUBuffer, number, number]> = {
+      const ranges: Record<FlashResultName, readonly [GPUBuffer, number, number]> = {
         q: [b.qkv, 0, s.seqLen * s.width],
         k: [b.qkv, kOffset, s.kvLen * s.width],
         v: [b.qkv, vOffset, s.kvLen * s.width],
@@ -329,15 +268,16 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
       };
       const arrays = await readBack(wanted.map((name) => ranges[name]), 'run');
       const wall = performance.now() - start;
-      options.onProgress?.(blocks, blocks);
-      const gpu = timer ? await timer.read() : null;
+      options.onProgress?.(split.blocks, split.blocks);
+      const gpu = timer ? await timer.read().catch((error: unknown) => Promise.reject(loss.explain(error))) : null;
       // Device time: projections plus every chunk (the idle gaps between submissions excluded).
       const attention = gpu ? gpu.passes.slice(1).reduce((sum, ms) => sum + ms, 0) : Number.NaN;
+      const chunks = split.chunks.length;
       const timings: FlashTimings = gpu
         ? { projections: gpu.passes[0], attention, total: gpu.passes[0] + attention, chunks, source: 'timestamp-query' }
         : { projections: Number.NaN, attention: Number.NaN, total: wall, chunks, source: 'wall-clock' };
       last = { shape: s, qkv: b.qkv, kOffset, vOffset, output: b.output, lse: b.lse };
-      const result = Object.fromEntries(wanted.map((name, i) => [name, arrays[i].slice()])) as { [N in K]: Float32Array };
+      const result = Object.fromEntries(wanted.map((name, i) => [name, arrays[i]])) as { [N in K]: Float32Array };
       return { ...result, timings };
     } finally {
       timer?.destroy();
@@ -362,38 +302,30 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
         }
         const cells = heads * rows * cols;
         if (request.signal?.aborted) throw new AttentionAbortError();
-        device.pushErrorScope('validation');
-        const grid = slots.grid.ensure(cells * 4);
-        const group = device.createBindGroup({
-          label: 'flash/reduce bind group',
-          layout: pipelines.reduce.getBindGroupLayout(0),
-          entries: [params, current.qkv, current.lse, grid, gridParams].map((buffer, binding) => ({ binding, resource: { buffer } })),
-        });
-        // Grid rows in chunks of about chunkWork multiply-adds (a multiple of the 8-row
-        // workgroup), each its own submission, as the fused run.
-        const perRow = Math.ceil(seqLen / rows) * kvLen * current.shape.dHead * heads * (current.shape.causal ? 0.5 : 1);
-        const chunkRows = Math.min(Math.ceil(rows / 8) * 8, Math.max(8, Math.floor(chunkWork / perRow / 8) * 8));
-        for (let first = 0; first < rows; first += chunkRows) {
-          device.queue.writeBuffer(gridParams, 0, new Uint32Array([rows, cols, request.mode === 'max' ? 0 : 1, first]));
-          const encoder = device.createCommandEncoder({ label: 'flash/reduce' });
-          const pass = encoder.beginComputePass({ label: 'flash/reduce pass' });
-          pass.setPipeline(pipelines.reduce);
-          pass.setBindGroup(0, group);
-          pass.dispatchWorkgroups(Math.ceil(cols / 8), Math.min(chunkRows, rows - first + 7) >> 3, heads);
-          pass.end();
-          device.queue.submit([encoder.finish()]);
-          if (first === 0) {
-            const error = await device.popErrorScope();
-            if (error) throw new AttentionError(`WebGPU rejected the reduced map: ${error.message}`);
-          }
-          if (first + chunkRows < rows) {
+        // Grid rows in chunks of about chunkWork multiply-adds, each its own submission (and
+        // error scope), as the fused run.
+        const chunks = reducedMapChunks(current.shape, rows, cols, chunkWork);
+        const mode = request.mode === 'max' ? 0 : 1;
+        let grid: GPUBuffer | null = null;
+        let group: GPUBindGroup | null = null;
+        for (let index = 0; index < chunks.length; index++) {
+          const { firstRow, dims } = chunks[index];
+          if (index > 0) {
             await betweenChunks(request.signal);
-            request.onProgress?.(first + chunkRows, rows);
+            request.onProgress?.(firstRow, rows);
           }
+          await scoped(device, { what: 'the reduced map', buffers: 'the reduced map', onOutOfMemory: () => slots.grid.destroy() }, () => {
+            grid ??= slots.grid.ensure(cells * 4);
+            group ??= kernels.reduce.bind([params, current.qkv, current.lse, grid, gridParams]);
+            device.queue.writeBuffer(gridParams, 0, packUniform(GRID_PARAMS_LAYOUT, { rows, cols, mode, firstRow }));
+            const encoder = device.createCommandEncoder({ label: 'flash/reduce' });
+            encodePass(encoder, kernels.reduce, group, dims, { label: 'flash/reduce' });
+            device.queue.submit([encoder.finish()]);
+          });
         }
-        const [values] = await readBack([[grid, 0, cells]], 'reduced map');
+        const [values] = await readBack([[grid!, 0, cells]], 'reduced map');
         request.onProgress?.(rows, rows);
-        return values.slice();
+        return values;
       });
     },
     readRows(rows) {

@@ -1,10 +1,21 @@
 /**
  * How the unfused and the fused pipelines lay their inputs out on the device, and the upload
  * both share: x and xKV packed in one buffer, wq | wk | wv in another, q | k | v in a third,
- * and the `Params` uniform block of shaders/common.wgsl.
+ * and the `Params` uniform block of shaders/common.wgsl. Uniform blocks are laid out from their
+ * WGSL declarations (src/gpu/uniforms.ts) and written by field name.
  */
 import type { AttentionInputs, ResolvedShape } from '../core/types';
-import { PARAMS_BYTES } from './shaders';
+import { packUniform, uniformLayout } from '../gpu/uniforms';
+import { kernelSource } from './shaders';
+
+/** `Params` (shaders/common.wgsl): binding 0 of every attention kernel. */
+export const PARAMS_LAYOUT = uniformLayout(kernelSource('scores').code, 'Params');
+/** `ReduceParams` (shaders/reduce.wgsl): binding 0 of the grid reduction. */
+export const REDUCE_PARAMS_LAYOUT = uniformLayout(kernelSource('reduce').code, 'ReduceParams');
+/** `GridParams` (shaders/flash-reduce.wgsl): binding 4 of the fused path's map reduction. */
+export const GRID_PARAMS_LAYOUT = uniformLayout(kernelSource('flashReduce').code, 'GridParams');
+/** `Chunk` (shaders/flash.wgsl): binding 4 of the fused kernel. */
+export const CHUNK_LAYOUT = uniformLayout(kernelSource('flash').code, 'Chunk');
 
 /** Element offsets and byte sizes of the packed buffers for one shape. */
 export interface PackedLayout {
@@ -48,12 +59,21 @@ export function uploadInputs(
   inputs: AttentionInputs,
   layout: PackedLayout,
 ): void {
-  const words = new ArrayBuffer(PARAMS_BYTES);
-  const u32 = new Uint32Array(words);
-  u32.set([s.seqLen, s.kvLen, s.dModel, s.heads, s.dHead, s.width, s.causal ? 1 : 0, layout.xKVOffset, layout.kOffset, layout.vOffset]);
-  new Float32Array(words)[10] = 1 / Math.sqrt(s.dHead);
-  u32[11] = s.heads * s.seqLen;
-  device.queue.writeBuffer(buffers.params, 0, words);
+  const params = packUniform(PARAMS_LAYOUT, {
+    seqLen: s.seqLen,
+    kvLen: s.kvLen,
+    dModel: s.dModel,
+    heads: s.heads,
+    dHead: s.dHead,
+    width: s.width,
+    causal: s.causal ? 1 : 0,
+    xKVOffset: layout.xKVOffset,
+    kOffset: layout.kOffset,
+    vOffset: layout.vOffset,
+    scale: 1 / Math.sqrt(s.dHead),
+    rows: s.heads * s.seqLen,
+  });
+  device.queue.writeBuffer(buffers.params, 0, params);
   device.queue.writeBuffer(buffers.src, 0, inputs.x);
   if (!layout.selfAttention) device.queue.writeBuffer(buffers.src, layout.xKVOffset * 4, inputs.xKV!);
   const wBytes = s.dModel * s.width * 4;

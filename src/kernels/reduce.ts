@@ -4,17 +4,18 @@
  * the device. The grid buffer is allocated once at full capacity so the 3D scene can bind it
  * once (three.js caches its bindings) and every later reduction simply overwrites it.
  */
-import { readBuffer } from '../gpu/buffers';
 import { AttentionError } from '../core/errors';
 import { GRID_CELL_CAPACITY, GRID_PLANES, type GridPlan } from '../reference/reduce';
+import { scoped } from '../gpu/guard';
+import { encodePass, getKernel, type Kernel } from '../gpu/pipeline';
+import { readFloats } from '../gpu/readback';
+import { packUniform } from '../gpu/uniforms';
 import type { AttentionBuffers } from './attention';
-import reduceSource from '../../shaders/reduce.wgsl?raw';
+import { REDUCE_PARAMS_LAYOUT } from './packing';
+import { kernelSource } from './shaders';
 
 /** Workgroup size of the reduction (WGSL `override` constants WG_X, WG_Y). */
 export const REDUCE_WORKGROUP: [number, number] = [8, 8];
-
-/** Byte size of `ReduceParams` in reduce.wgsl (16 four-byte fields). */
-const PARAMS_BYTES = 64;
 
 /** A reusable reduction target on one device. Create with {@link createGridReducer}. */
 export interface GridReducer {
@@ -44,28 +45,13 @@ export interface GridReducer {
   destroy(): void;
 }
 
-const pipelineCache = new WeakMap<GPUDevice, Promise<GPUComputePipeline>>();
-
-function getPipeline(device: GPUDevice): Promise<GPUComputePipeline> {
-  let pipeline = pipelineCache.get(device);
-  if (!pipeline) {
-    pipeline = (async () => {
-      const module = device.createShaderModule({ label: 'reduce shader', code: reduceSource });
-      const info = await module.getCompilationInfo();
-      const errors = info.messages.filter((m) => m.type === 'error');
-      if (errors.length > 0) {
-        throw new AttentionError(`The reduce kernel failed to compile:\n${errors.map((m) => `reduce.wgsl line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n')}`);
-      }
-      return device.createComputePipelineAsync({
-        label: 'reduce pipeline',
-        layout: 'auto',
-        compute: { module, entryPoint: 'main', constants: { WG_X: REDUCE_WORKGROUP[0], WG_Y: REDUCE_WORKGROUP[1] } },
-      });
-    })();
-    pipelineCache.set(device, pipeline);
-    pipeline.catch(() => pipelineCache.delete(device));
-  }
-  return pipeline;
+function getReduceKernel(device: GPUDevice): Promise<Kernel> {
+  return getKernel(device, {
+    label: 'reduce',
+    source: kernelSource('reduce'),
+    constants: { WG_X: REDUCE_WORKGROUP[0], WG_Y: REDUCE_WORKGROUP[1] },
+    bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
+  });
 }
 
 function cellsOf(plan: GridPlan): number {
@@ -76,14 +62,14 @@ function cellsOf(plan: GridPlan): number {
 
 /** Allocate the grid buffer and compile the reduction (cached per device). */
 export async function createGridReducer(device: GPUDevice): Promise<GridReducer> {
-  const pipeline = await getPipeline(device);
+  const kernel = await getReduceKernel(device);
   const planeStride = GRID_CELL_CAPACITY;
   const grid = device.createBuffer({
     label: 'reduce/grid',
     size: GRID_PLANES.length * planeStride * 4,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.VERTEX | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
   });
-  const params = device.createBuffer({ label: 'reduce/params', size: PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  const params = device.createBuffer({ label: 'reduce/params', size: REDUCE_PARAMS_LAYOUT.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   let destroyed = false;
   const checkAlive = () => {
     if (destroyed) throw new AttentionError('This GridReducer was destroyed.');
@@ -100,26 +86,29 @@ export async function createGridReducer(device: GPUDevice): Promise<GridReducer>
       if (plan.seqLen !== s.seqLen || plan.kvLen !== s.kvLen || plan.headFirst + plan.headCount > s.heads) {
         throw new AttentionError('The grid plan does not match the attention buffers.');
       }
-      const words = new ArrayBuffer(PARAMS_BYTES);
-      const u32 = new Uint32Array(words);
-      u32.set([s.seqLen, s.kvLen, s.heads, s.dHead, s.width, s.causal ? 1 : 0, buffers.kOffset, plan.rows, plan.cols, plan.headFirst, plan.headCount, plan.mode === 'max' ? 0 : 1, planeStride]);
-      new Float32Array(words)[13] = 1 / Math.sqrt(s.dHead);
-      device.pushErrorScope('validation');
-      device.queue.writeBuffer(params, 0, words);
-      const bindGroup = device.createBindGroup({
-        label: 'reduce bind group',
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [params, buffers.qkv, buffers.scores, buffers.weights, grid].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      const values = {
+        seqLen: s.seqLen,
+        kvLen: s.kvLen,
+        heads: s.heads,
+        dHead: s.dHead,
+        width: s.width,
+        causal: s.causal ? 1 : 0,
+        kOffset: buffers.kOffset,
+        rows: plan.rows,
+        cols: plan.cols,
+        headFirst: plan.headFirst,
+        headCount: plan.headCount,
+        mode: plan.mode === 'max' ? 0 : 1,
+        planeStride,
+        scale: 1 / Math.sqrt(s.dHead),
+      };
+      await scoped(device, { what: 'the reduction', buffers: 'the reduction' }, () => {
+        device.queue.writeBuffer(params, 0, packUniform(REDUCE_PARAMS_LAYOUT, values));
+        const group = kernel.bind([params, buffers.qkv, buffers.scores, buffers.weights, grid]);
+        const encoder = device.createCommandEncoder({ label: 'reduce' });
+        encodePass(encoder, kernel, group, [Math.ceil(plan.cols / REDUCE_WORKGROUP[0]), Math.ceil(plan.rows / REDUCE_WORKGROUP[1]), plan.headCount]);
+        device.queue.submit([encoder.finish()]);
       });
-      const encoder = device.createCommandEncoder({ label: 'reduce' });
-      const pass = encoder.beginComputePass({ label: 'reduce pass' });
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(Math.ceil(plan.cols / REDUCE_WORKGROUP[0]), Math.ceil(plan.rows / REDUCE_WORKGROUP[1]), plan.headCount);
-      pass.end();
-      device.queue.submit([encoder.finish()]);
-      const error = await device.popErrorScope();
-      if (error) throw new AttentionError(`WebGPU rejected the reduction: ${error.message}`);
       await device.queue.onSubmittedWorkDone();
     },
     upload(planes, plan) {
@@ -133,42 +122,36 @@ export async function createGridReducer(device: GPUDevice): Promise<GridReducer>
     async read(plan) {
       checkAlive();
       const cells = cellsOf(plan);
-      const bytes = cells * 4;
-      const staging = device.createBuffer({ label: 'reduce/grid readback', size: GRID_PLANES.length * bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-      try {
-        const encoder = device.createCommandEncoder({ label: 'reduce readback' });
-        for (let p = 0; p < GRID_PLANES.length; p++) encoder.copyBufferToBuffer(grid, p * planeStride * 4, staging, p * bytes, bytes);
-        device.queue.submit([encoder.finish()]);
-        await staging.mapAsync(GPUMapMode.READ);
-        return new Float32Array(staging.getMappedRange().slice(0));
-      } finally {
-        staging.destroy();
-      }
+      const planes = await readFloats(
+        device,
+        GRID_PLANES.map((_, p) => [grid, p * planeStride, cells] as const),
+        'reduce/grid',
+      );
+      const out = new Float32Array(GRID_PLANES.length * cells);
+      planes.forEach((plane, p) => out.set(plane, p * cells));
+      return out;
     },
     async fillWithWeights(planes, source, sourceOffset, weightsPlane, plan) {
       checkAlive();
       if (!(source.usage & GPUBufferUsage.COPY_SRC)) throw new AttentionError('The weights grid buffer needs COPY_SRC usage to be copied into the surface.');
       const cells = cellsOf(plan);
-      device.pushErrorScope('validation');
-      for (let p = 0; p < GRID_PLANES.length; p++) {
-        if (p !== weightsPlane) device.queue.writeBuffer(grid, p * planeStride * 4, planes, p * cells, cells);
-      }
-      const encoder = device.createCommandEncoder({ label: 'reduce/grid copy' });
-      encoder.copyBufferToBuffer(source, sourceOffset * 4, grid, weightsPlane * planeStride * 4, cells * 4);
-      device.queue.submit([encoder.finish()]);
-      const error = await device.popErrorScope();
-      if (error) throw new AttentionError(`Copying the weights grid failed (is the buffer on the scene's device?): ${error.message}`);
+      await scoped(device, { what: "copying the weights grid (is the buffer on the scene's device?)" }, () => {
+        for (let p = 0; p < GRID_PLANES.length; p++) {
+          if (p !== weightsPlane) device.queue.writeBuffer(grid, p * planeStride * 4, planes, p * cells, cells);
+        }
+        const encoder = device.createCommandEncoder({ label: 'reduce/grid copy' });
+        encoder.copyBufferToBuffer(source, sourceOffset * 4, grid, weightsPlane * planeStride * 4, cells * 4);
+        device.queue.submit([encoder.finish()]);
+      });
     },
     async readFloats(source, offset, count) {
       checkAlive();
-      device.pushErrorScope('validation');
-      const reading = readBuffer(device, source, offset * 4, count * 4, 'reduce/weights grid');
-      const error = await device.popErrorScope();
-      if (error) {
-        reading.catch(() => undefined);
-        throw new AttentionError(`Reading the weights grid failed: ${error.message}`);
+      try {
+        const [values] = await readFloats(device, [[source, offset, count]], 'reduce/weights grid');
+        return values;
+      } catch (error) {
+        throw new AttentionError(`Reading the weights grid failed: ${(error as Error).message ?? String(error)}`);
       }
-      return reading;
     },
     destroy() {
       if (destroyed) return;

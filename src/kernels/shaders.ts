@@ -1,84 +1,83 @@
 /**
- * The WGSL sources of the attention kernels. Each kernel file is prefixed with common.wgsl,
- * which declares the shared `Params` uniform block and the register tile size.
+ * The WGSL of every kernel, expanded from the templates in shaders/ (src/kernels/templates.ts
+ * describes the directives) with the origin of every line, ready for `getKernel`.
+ *
+ * Kernels include shaders/common.wgsl (the `Params` block and shared helpers) themselves, after
+ * any `enable` directive, so no reordering happens here; the parts under shaders/parts/ are
+ * included where a template names them.
  */
-import common from '../../shaders/common.wgsl?raw';
-import projections from '../../shaders/projections.wgsl?raw';
-import scores from '../../shaders/scores.wgsl?raw';
-import softmax from '../../shaders/softmax.wgsl?raw';
-import output from '../../shaders/output.wgsl?raw';
-import flash from '../../shaders/flash.wgsl?raw';
-import flashReduce from '../../shaders/flash-reduce.wgsl?raw';
-import softmaxSubgroup from '../../shaders/softmax-subgroup.wgsl?raw';
-import projectionsLanes from '../../shaders/projections-lanes.wgsl?raw';
-import scoresLanes from '../../shaders/scores-lanes.wgsl?raw';
-import outputLanes from '../../shaders/output-lanes.wgsl?raw';
-import { expandLaneTemplate, type LaneTile } from './lane-tiles';
+import type { ShaderSource } from '../gpu/pipeline';
+import { checkLaneTile, type LaneTile } from './lane-tiles';
+import { MAP_TILE, NARROW_ROWS, PROJ_TILE } from './launch';
+import { expandTemplate, type TemplateValue } from './templates';
 
-/**
- * Prefix a kernel with common.wgsl. Directives (`enable …;`, `requires …;`, `diagnostic(…);`)
- * must precede every declaration in a module, so a kernel's own directive lines are hoisted
- * above common.wgsl (and left as blank lines in place, keeping the kernel's line count).
- */
-function withCommon(kernel: string): string {
-  const directive = /^\s*(enable|requires|diagnostic)\b[^;]*;\s*$/;
-  const lines = kernel.split('\n');
-  const hoisted = lines.filter((line) => directive.test(line));
-  const body = lines.map((line) => (directive.test(line) ? '' : line)).join('\n');
-  return hoisted.length > 0 ? `${hoisted.join('\n')}\n${common}\n${body}` : `${common}\n${body}`;
+const raw = import.meta.glob<string>('../../shaders/**/*.wgsl', { query: '?raw', import: 'default', eager: true });
+
+/** Every file of shaders/, by its path there (`scores.wgsl`, `parts/tile-step.wgsl`). */
+export const SHADER_FILES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(raw).map(([path, text]) => [path.replace(/^.*\/shaders\//, ''), text]),
+);
+
+export type KernelName =
+  | 'projections'
+  | 'scores'
+  | 'softmax'
+  | 'softmaxSubgroup'
+  | 'output'
+  | 'flash'
+  | 'flashReduce'
+  | 'reduce'
+  | 'projectionsLanes'
+  | 'scoresLanes'
+  | 'outputLanes';
+
+interface KernelTemplate {
+  file: string;
+  /** A lane-tile kernel: expanded for a {@link LaneTile} (template variables ROWS, COLS). */
+  lanes?: true;
+  vars?: Readonly<Record<string, TemplateValue>>;
 }
 
-/** Full WGSL source of each attention kernel, ready for `createShaderModule`. */
-export const ATTENTION_SHADERS = {
-  projections: `${common}\n${projections}`,
-  scores: `${common}\n${scores}`,
-  softmax: `${common}\n${softmax}`,
-  output: `${common}\n${output}`,
-  flash: `${common}\n${flash}`,
-  flashReduce: `${common}\n${flashReduce}`,
-  /** Needs the 'subgroups' feature (`enable subgroups;`): compile only where the device has it. */
-  softmaxSubgroup: withCommon(softmaxSubgroup),
-} as const;
+/**
+ * The template of each kernel. Entry points: `main` everywhere, plus `narrow` (output) and
+ * `rowPerInvocation` (softmax). softmax and softmaxSubgroup are one template; the second needs
+ * the device feature 'subgroups', as do the lane-tile kernels.
+ */
+const KERNELS: Readonly<Record<KernelName, KernelTemplate>> = {
+  projections: { file: 'projections.wgsl' },
+  scores: { file: 'scores.wgsl' },
+  softmax: { file: 'softmax.wgsl', vars: { SUBGROUPS: 0 } },
+  softmaxSubgroup: { file: 'softmax.wgsl', vars: { SUBGROUPS: 1 } },
+  output: { file: 'output.wgsl' },
+  flash: { file: 'flash.wgsl' },
+  flashReduce: { file: 'flash-reduce.wgsl' },
+  reduce: { file: 'reduce.wgsl' },
+  projectionsLanes: { file: 'projections-lanes.wgsl', lanes: true },
+  scoresLanes: { file: 'scores-lanes.wgsl', lanes: true },
+  outputLanes: { file: 'output-lanes.wgsl', lanes: true },
+};
+
+/** Variables every template sees: the register tile sizes the host sizes dispatches by. */
+const TILE_VARS: Readonly<Record<string, TemplateValue>> = { PROJ_TILE, MAP_TILE, NARROW_ROWS };
+
+const expanded = new Map<string, ShaderSource>();
 
 /**
- * The lane-tile kernels (4-lane subgroups, software adapters), expanded for a tile size. Need
- * the 'subgroups' feature.
+ * The WGSL of kernel `name` with the origin of every line; `tile` is required for the lane-tile
+ * kernels (`*Lanes`) and refused for the others. Expanded once per kernel and tile.
  */
-export const LANE_SHADERS = {
-  projections: (tile: LaneTile) => withCommon(expandLaneTemplate(projectionsLanes, tile)),
-  scores: (tile: LaneTile) => withCommon(expandLaneTemplate(scoresLanes, tile)),
-  output: (tile: LaneTile) => withCommon(expandLaneTemplate(outputLanes, tile)),
-} as const;
-
-/** The template file of each lane-tile kernel, for error messages. */
-export const LANE_SHADER_FILES: Record<keyof typeof LANE_SHADERS, string> = {
-  projections: 'projections-lanes.wgsl',
-  scores: 'scores-lanes.wgsl',
-  output: 'output-lanes.wgsl',
-};
-
-/** The file each kernel of {@link ATTENTION_SHADERS} comes from, for error messages. */
-export const ATTENTION_SHADER_FILES: Record<keyof typeof ATTENTION_SHADERS, string> = {
-  projections: 'projections.wgsl',
-  scores: 'scores.wgsl',
-  softmax: 'softmax.wgsl',
-  output: 'output.wgsl',
-  flash: 'flash.wgsl',
-  flashReduce: 'flash-reduce.wgsl',
-  softmaxSubgroup: 'softmax-subgroup.wgsl',
-};
-
-/** Register tile edge of the projections kernel (`PROJ_TILE` in common.wgsl). */
-export const PROJ_TILE = 4;
-
-/** Register tile edge of the scores and output kernels (`MAP_TILE` in common.wgsl). */
-export const MAP_TILE = 8;
-
-/** Queries per invocation of the output kernel's narrow variant (`NARROW_ROWS` in common.wgsl). */
-export const NARROW_ROWS = 16;
-
-/** @deprecated Use {@link PROJ_TILE} or {@link MAP_TILE}; kept for existing imports. */
-export const TILE = PROJ_TILE;
-
-/** Byte size of the `Params` uniform block in common.wgsl (12 four-byte fields). */
-export const PARAMS_BYTES = 48;
+export function kernelSource(name: KernelName, tile?: LaneTile): ShaderSource {
+  const template = KERNELS[name];
+  if (!template) throw new Error(`kernelSource: no kernel named ${String(name)}.`);
+  if (template.lanes && !tile) throw new Error(`kernelSource: ${name} is a lane-tile kernel and needs a tile ({ rows, cols }).`);
+  if (!template.lanes && tile) throw new Error(`kernelSource: ${name} takes no lane tile.`);
+  if (tile) checkLaneTile(tile);
+  const label = tile ? `${name} ${tile.rows}×${tile.cols}` : name;
+  let source = expanded.get(label);
+  if (!source) {
+    const vars = { ...TILE_VARS, ...template.vars, ...(tile ? { ROWS: tile.rows, COLS: tile.cols } : {}) };
+    source = { label, ...expandTemplate(template.file, { files: SHADER_FILES, vars }) };
+    expanded.set(label, source);
+  }
+  return source;
+}

@@ -43,12 +43,13 @@ import {
   type GridPlan,
   type ReductionMode,
 } from '../reference/reduce';
-import type { StageView } from '../state';
 import { GRID_PLANES } from '../reference/reduce';
 import { waitForGpu } from '../gpu/device';
+import { classifyAdapter } from '../kernels/tuning';
 import { MASKED_COLOR, VIRIDIS_KEYS, viridisCss } from './colormap';
 import { cellOfEntry, cellSizeText, cellStart, checkPrecomputed, downsampleGrid, planPrecomputed, weightsOnlyPlanes, type PrecomputedGridSpec } from './grid';
 import { buildLabels, disposeLabels } from './labels';
+import { bindStorageBuffer, webglContext, type BoundStorageBuffer } from './three-internals';
 import {
   PLANE_COUNT,
   buildGeometryArrays,
@@ -59,12 +60,14 @@ import {
   rayPick,
   type DisplayRanges,
   type StageMix,
+  type StageView,
   type SurfaceLayout,
 } from './layout';
 
 export { viridis, viridisCss, VIRIDIS_KEYS, MASKED_COLOR } from './colormap';
 export { axisTicks, MAX_TOKEN_LABELS } from './labels';
 export { cellOfEntry, cellStart, downsampleGrid, planPrecomputed } from './grid';
+export type { StageView } from './layout';
 
 /**
  * A precomputed grid of the softmax WEIGHTS, as the fused path's `reducedMap` returns it:
@@ -192,12 +195,6 @@ function blockText(length: number, cells: number): string {
   return length % cells === 0 ? String(small) : `${small}–${small + 1}`;
 }
 
-function isSwiftShader(device: GPUDevice): boolean {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  const text = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.description ?? ''}`.toLowerCase();
-  return text.includes('swiftshader');
-}
-
 interface Current {
   plan: GridPlan;
   /** Cells per head of a precomputed grid along queries/keys (undefined: reduced from the full map). */
@@ -217,8 +214,8 @@ interface Current {
  */
 export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDevice | null): Promise<SurfaceView> {
   const webgpu = device !== null;
-  // MSAA costs 2–3× per frame on SwiftShader, where every frame is already slow.
-  const antialias = device ? !isSwiftShader(device) : true;
+  // MSAA costs 2–3× per frame on a software adapter (SwiftShader), where every frame is already slow.
+  const antialias = device ? !classifyAdapter(device).software : true;
   const renderer = device
     ? new THREE.WebGPURenderer({ canvas, device, antialias })
     : new THREE.WebGPURenderer({ canvas, forceWebGL: true, antialias });
@@ -259,12 +256,13 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
   const cell = attribute('cell', 'vec3');
   let values;
   let maskFrac;
+  /** Our grid buffer handed to three; checked once after the first frame that drew the surface. */
+  let gridBinding: BoundStorageBuffer | null = null;
   if (reducer && device) {
-    // Our grid buffer stands in for the attribute's buffer: three only creates a GPUBuffer for
-    // an attribute whose backend data has none, so seeding it before the first render makes
-    // three bind ours. needsUpdate is never set, so three never writes to it.
+    // Our grid buffer stands in for the attribute's buffer (see three-internals.ts); needsUpdate
+    // is never set, so three never writes to it.
     const gridAttr = new THREE.StorageBufferAttribute(new Float32Array(PLANE_COUNT * GRID_CELL_CAPACITY), 1);
-    (renderer.backend as unknown as { get(o: object): { buffer?: GPUBuffer } }).get(gridAttr).buffer = reducer.grid;
+    gridBinding = bindStorageBuffer(renderer, gridAttr, reducer.grid);
     const grid = storage(gridAttr, 'float', PLANE_COUNT * GRID_CELL_CAPACITY).toReadOnly();
     const index = uint(cell.x.mul(uRows).add(cell.y).mul(uCols).add(cell.z).add(0.5));
     const plane = (p: number) => grid.element(index.add(p * GRID_CELL_CAPACITY));
@@ -327,13 +325,18 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
   // ---- rendering: serialised, and coalesced while one is waiting to start ----
   let chain: Promise<unknown> = Promise.resolve();
   let waiting: Promise<number> | null = null;
-  const gl = webgpu ? null : (renderer.backend as unknown as { gl?: WebGL2RenderingContext }).gl ?? null;
+  const gl = webgpu ? null : webglContext(renderer);
   async function finishGpu(): Promise<void> {
     if (device) await waitForGpu(device);
     else if (gl) gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4)); // blocks until drawn
   }
   function renderNow(): void {
     renderer.render(scene, camera);
+    if (gridBinding && mesh.visible) {
+      // The first frame that drew the surface has bound the grid: three must have kept our buffer.
+      gridBinding.verify();
+      gridBinding = null;
+    }
   }
   function render(): Promise<number> {
     if (waiting) return waiting;

@@ -57,11 +57,14 @@ interface LabelStyle {
 function makeLabel(text: string, style: LabelStyle): THREE.Sprite {
   const pixels = 48;
   const font = `${style.bold ? '600 ' : ''}${pixels}px system-ui, sans-serif`;
-  const canvas = document.createElement('canvas');
+  // An OffscreenCanvas, not a <canvas> element: the scene stays out of the DOM (only src/ui
+  // touches it), and three's CanvasTexture uploads either kind on both backends.
+  const canvas = new OffscreenCanvas(1, 1);
   const ctx = canvas.getContext('2d');
-  if (!ctx) throw new Error('2D canvas unavailable for labels');
+  if (!ctx) throw new Error('2D OffscreenCanvas unavailable for labels');
   ctx.font = font;
   const width = Math.ceil(ctx.measureText(text).width) + 12;
+  // Resizing clears the canvas and resets its context state, so the font is set again.
   canvas.width = width;
   canvas.height = Math.ceil(pixels * 1.3);
   ctx.font = font;

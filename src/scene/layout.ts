@@ -157,6 +157,12 @@ export function displayRanges(planes: Float32Array, cells: number): DisplayRange
 export type StageMix = [number, number, number, number];
 
 /**
+ * What the surface shows: raw QKᵀ, scaled QKᵀ/√d_k, scaled + mask, softmax weights. Defined by
+ * the scene (it is the scene's vocabulary); src/app/state.ts names it in the app state and URL.
+ */
+export type StageView = 'raw' | 'scaled' | 'masked' | 'weights';
+
+/**
  * Normalised display value t ∈ [0, 1] and masking amount of every cell for a stage mix: the
  * same arithmetic as the surface shader. Heights in world units are mix(t·heightScale, floor, mask).
  */

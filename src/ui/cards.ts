@@ -3,7 +3,7 @@
  * matrices of short examples, and the message area.
  */
 import type { StageTimings } from '../core/types';
-import type { AdapterDescription } from '../gpu/device';
+import type { AdapterDescription } from '../kernels/tuning';
 import type { VerificationReport } from '../verify/compare';
 import { fmt, fmtMs, h } from './dom';
 

@@ -7,7 +7,7 @@ import { attentionCpu } from '../reference/attention';
 import { embedTokens, makeWeights, tokenize } from '../inputs/examples';
 import { entropyVsDk, hardVersusSoft, qvVersusQk } from '../lessons/experiments';
 import { CAT_SAT_INPUTS, walkAttentionInputs } from '../lessons/walkthrough';
-import type { AppState } from '../state';
+import type { AppState } from '../app/state';
 import { h } from './dom';
 
 export interface ExtrasContext {

@@ -4,7 +4,7 @@
  * It renders what it is given; the app runs the kernels and hands results back.
  */
 import type { WalkInputs, WalkPicture, WalkStep } from '../lessons/walkthrough';
-import type { LessonId } from '../state';
+import type { LessonId } from '../app/state';
 import { h } from './dom';
 
 const SVG = 'http://www.w3.org/2000/svg';

@@ -4,7 +4,7 @@
  * committed change; the app decides whether the change is good and may revert the panel.
  */
 import GUI, { type Controller } from 'lil-gui';
-import { LIMITS, type AppState, type InputKind, type WeightChoice } from '../state';
+import { LIMITS, type AppState, type InputKind, type WeightChoice } from '../app/state';
 import { h } from './dom';
 
 const INPUT_LABELS: Record<string, InputKind> = {

@@ -67,6 +67,31 @@ async function check(shape: AttentionShape, seed = 1, on: GpuAttention = attenti
   return report;
 }
 
+type AdapterInfoWithSubgroups = GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+
+/**
+ * What the device says about itself, read straight from GPUDevice (features, adapterInfo), not
+ * through src/kernels/tuning: these decide which tests run and which are skipped, so they must
+ * not come from the code under test.
+ */
+function subgroupFacts(device: GPUDevice) {
+  const info = (device as GPUDevice & { adapterInfo?: AdapterInfoWithSubgroups }).adapterInfo;
+  const has = device.features.has('subgroups' as GPUFeatureName);
+  const min = info?.subgroupMinSize;
+  const max = info?.subgroupMaxSize;
+  const text = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
+  // CPU implementations of WebGPU, by the names their adapters report.
+  const software = /swiftshader|llvmpipe|lavapipe|warp|software|basic render/i.test(text) || info?.isFallbackAdapter === true;
+  return { has, min, max, text, software, fourLanes: has && min === 4 && max === 4 };
+}
+
+/** Why lane tiles cannot run on a device (for skip notes). */
+function laneTilesMissing(facts: ReturnType<typeof subgroupFacts>): string {
+  if (!facts.has) return `this device (${facts.text}) has no 'subgroups' feature`;
+  if (facts.min === undefined || facts.max === undefined) return `this adapter (${facts.text}) does not report its subgroup sizes`;
+  return `this adapter's (${facts.text}) subgroups are ${facts.min === facts.max ? `${facts.min}` : `${facts.min}–${facts.max}`} lanes wide`;
+}
+
 // Shapes: sizes that are not multiples of the 32-wide workgroup tiles, or of 4, included.
 const shapes: AttentionShape[] = [
   { seqLen: 1, dModel: 1, heads: 1, dHead: 1 },
@@ -208,9 +233,13 @@ describe('reading parts of a run back', () => {
     expect(report.stages.map((s) => s.name)).toEqual(['scores', 'weights', 'output']);
   });
 
-  it('readEntries returns the same values as the full readback', async () => {
+  it('readEntries returns the same values as the full readback, which equals the f64 reference', async () => {
     const shape = { seqLen: 37, kvLen: 21, dModel: 8, heads: 3, dHead: 5, causal: true };
-    const full = await attention.run(shape, makeRandomInputs(shape, 4), { read: ['scores', 'weights'] });
+    const inputs = makeRandomInputs(shape, 4);
+    const full = await attention.run(shape, inputs, { read: ['scores', 'weights'] });
+    // The full readback is anchored to the reference, so entries equal to it are too.
+    const report = verifyAttention(shape, full, attentionCpu(shape, inputs));
+    expect(report.pass, describeFailure(report)).toBe(true);
     const cells = [[0, 0, 0], [2, 36, 20], [1, 5, 9], [1, 20, 3]] as const;
     const entries = await attention.readEntries(cells);
     cells.forEach(([head, query, key], index) => {
@@ -218,7 +247,9 @@ describe('reading parts of a run back', () => {
       expect(entries[index].score).toBe(full.scores[at]);
       expect(entries[index].weight).toBe(full.weights[at]);
     });
+    // Head 1, query 5, key 9: above the causal diagonal (9 > 5).
     expect(entries[2].score).toBe(-Infinity);
+    expect(entries[2].weight).toBe(0);
     await expect(attention.readEntries([[3, 0, 0]])).rejects.toBeInstanceOf(AttentionInputError);
   });
 });
@@ -251,18 +282,22 @@ describe('every tuning variant equals the reference', () => {
     });
   }
 
-  it('tuningFor picks subgroup softmax only where the device has the feature (software adapters: row per invocation)', () => {
+  it('tuningFor follows the device facts read straight from the device (software adapters: row per invocation; lane tiles only with 4-lane subgroups)', () => {
+    // The decision table, written here from the documented policy rather than taken from
+    // src/kernels/tuning: software adapters get per-invocation softmax rows (plus lane tiles
+    // where subgroups are exactly 4 lanes wide), GPUs get subgroup softmax where the device
+    // has the feature and the workgroup-memory tree otherwise.
+    const facts = subgroupFacts(gpu());
+    const expected = facts.software ? (facts.fourLanes ? LANE_TUNING : SOFTWARE_TUNING) : facts.has ? DEFAULT_TUNING : WORKGROUP_TUNING;
     const tuning = tuningFor(gpu());
-    if (tuning.softmaxMode !== 'row-per-invocation') {
-      expect(tuning.softmaxMode).toBe(gpu().features.has('subgroups' as GPUFeatureName) ? 'subgroup' : 'workgroup-per-row');
-    }
+    expect(tuning, `adapter ${facts.text}; subgroups ${facts.has}; sizes ${facts.min}–${facts.max}`).toEqual(expected);
+    expect(hasFourLaneSubgroups(gpu())).toBe(facts.fourLanes);
+    expect(tuning.softmaxMode).toBe(facts.software ? 'row-per-invocation' : facts.has ? 'subgroup' : 'workgroup-per-row');
+    expect(tuning.laneTiles !== undefined).toBe(facts.software && facts.fourLanes);
     expect(DEFAULT_TUNING.softmaxMode).toBe('subgroup');
+    expect(WORKGROUP_TUNING.softmaxMode).toBe('workgroup-per-row');
     expect(SOFTWARE_TUNING.softmaxMode).toBe('row-per-invocation');
-    // Lane tiles only where subgroups are exactly 4 lanes wide, and only on software adapters.
-    if (tuning.laneTiles) {
-      expect(hasFourLaneSubgroups(gpu())).toBe(true);
-      expect(tuning.softmaxMode).toBe('row-per-invocation');
-    }
+    expect(LANE_TUNING.softmaxMode).toBe('row-per-invocation');
   });
 });
 
@@ -285,17 +320,10 @@ describe('lane tiles (teams of 4 lanes sharing loads by subgroupBroadcast; 4-lan
     { seqLen: 257, kvLen: 3, dModel: 20, heads: 1, dHead: 100 },
     { seqLen: 3, kvLen: 300, dModel: 7, heads: 5, dHead: 6 },
   ];
-  beforeAll(() => {
-    console.info(`[gpu] lane tiles: ${hasFourLaneSubgroups(gpu()) ? 'run (subgroups are 4 lanes wide)' : 'not supported here (typed error checked)'}`);
-  });
   for (const [label, tuning] of tunings) {
-    it(`${label}: equals the reference where supported, else a typed AttentionError`, async () => {
-      if (!hasFourLaneSubgroups(gpu())) {
-        const error = await createGpuAttention(gpu(), tuning).catch((e: unknown) => e);
-        expect(error).toBeInstanceOf(AttentionError);
-        expect((error as Error).message).toContain('4 lanes');
-        return;
-      }
+    it(`${label}: equals the reference (needs subgroups exactly 4 lanes wide)`, async (ctx) => {
+      const facts = subgroupFacts(gpu());
+      ctx.skip(!facts.fourLanes, `skipped: ${laneTilesMissing(facts)}; lane tiles need subgroups exactly 4 lanes wide (the typed error is checked instead)`);
       const variant = await createGpuAttention(gpu(), tuning);
       try {
         for (const shape of laneShapes) await check(shape, 23, variant);
@@ -303,11 +331,20 @@ describe('lane tiles (teams of 4 lanes sharing loads by subgroupBroadcast; 4-lan
         variant.destroy();
       }
     });
+
+    it(`${label}: a typed AttentionError naming 4 lanes where subgroups are not exactly 4 lanes wide`, async (ctx) => {
+      const facts = subgroupFacts(gpu());
+      ctx.skip(facts.fourLanes, `skipped: this adapter's subgroups are exactly 4 lanes wide, so lane tiles run here (checked against the reference instead)`);
+      const error = await createGpuAttention(gpu(), tuning).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AttentionError);
+      expect((error as Error).message).toContain('4 lanes');
+    });
   }
 });
 
 describe('subgroup softmax (subgroupMax / subgroupAdd; needs the subgroups feature)', () => {
-  const has = () => gpu().features.has('subgroups' as GPUFeatureName);
+  const has = () => subgroupFacts(gpu()).has;
+  const noSubgroups = () => `this device (${subgroupFacts(gpu()).text}) has no 'subgroups' feature`;
   // kvLen 1, 3, 63, 64, 65, 1000 around the 64 / 32 / 128-wide workgroups; causal and cross.
   const subgroupShapes: AttentionShape[] = [
     { seqLen: 1, dModel: 3, heads: 1, dHead: 1 },
@@ -328,14 +365,8 @@ describe('subgroup softmax (subgroupMax / subgroupAdd; needs the subgroups featu
     ['128-wide', { matmulWorkgroup: [16, 4], softmaxWorkgroup: 128, softmaxMode: 'subgroup' }],
   ];
   for (const [label, tuning] of tunings) {
-    it(`${label}: equals the reference where supported, else a typed AttentionError`, async () => {
-      if (!has()) {
-        const error = await createGpuAttention(gpu(), tuning).catch((e: unknown) => e);
-        expect(error).toBeInstanceOf(AttentionError);
-        expect((error as Error).message).toContain('softmaxMode');
-        expect((error as Error).message).toMatch(/subgroups.*missing/);
-        return;
-      }
+    it(`${label}: equals the reference (needs the subgroups feature)`, async (ctx) => {
+      ctx.skip(!has(), `skipped: ${noSubgroups()}; subgroup softmax cannot run here (the typed error is checked instead)`);
       const variant = await createGpuAttention(gpu(), tuning);
       try {
         for (const shape of subgroupShapes) {
@@ -355,6 +386,14 @@ describe('subgroup softmax (subgroupMax / subgroupAdd; needs the subgroups featu
       } finally {
         variant.destroy();
       }
+    });
+
+    it(`${label}: a typed AttentionError naming softmaxMode and the missing feature where the device lacks subgroups`, async (ctx) => {
+      ctx.skip(has(), `skipped: this device has the 'subgroups' feature, so subgroup softmax runs here (checked against the reference instead; the error is also checked on a device requested without the feature)`);
+      const error = await createGpuAttention(gpu(), tuning).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AttentionError);
+      expect((error as Error).message).toContain('softmaxMode');
+      expect((error as Error).message).toMatch(/subgroups.*missing/);
     });
   }
 
@@ -381,23 +420,34 @@ describe('subgroup softmax (subgroupMax / subgroupAdd; needs the subgroups featu
     }
   });
 
-  it('agrees with the workgroup-memory softmax (huge logits included)', async () => {
-    if (!has()) return expect(createGpuAttention(gpu(), DEFAULT_TUNING)).rejects.toBeInstanceOf(AttentionError);
-    const shape = { seqLen: 130, kvLen: 70, dModel: 4, heads: 2, dHead: 2, causal: true };
-    const inputs = makeRandomInputs(shape, 3);
+  // Huge logits (×30 on W_Q and W_K): each softmax, checked against the f64 reference on its own.
+  const hugeShape = { seqLen: 130, kvLen: 70, dModel: 4, heads: 2, dHead: 2, causal: true };
+  const hugeInputs = () => {
+    const inputs = makeRandomInputs(hugeShape, 3);
     for (const w of [inputs.wq, inputs.wk]) for (let i = 0; i < w.length; i++) w[i] *= 30;
-    const [sub, tree] = await Promise.all([createGpuAttention(gpu(), DEFAULT_TUNING), createGpuAttention(gpu(), WORKGROUP_TUNING)]);
+    return inputs;
+  };
+  async function checkHuge(tuning: AttentionTuning): Promise<void> {
+    const inputs = hugeInputs();
+    const variant = await createGpuAttention(gpu(), tuning);
     try {
-      const a = await sub.run(shape, inputs, { read: ['weights'] });
-      const b = await tree.run(shape, inputs, { read: ['weights'] });
-      for (let i = 0; i < a.weights.length; i++) {
-        expect(Number.isFinite(a.weights[i])).toBe(true);
-        expect(Math.abs(a.weights[i] - b.weights[i])).toBeLessThanOrEqual(1e-5);
-      }
+      const result = await variant.run(hugeShape, inputs, { read: ['scores', 'weights'] });
+      for (let i = 0; i < result.weights.length; i++) expect(Number.isFinite(result.weights[i]), `weight ${i}`).toBe(true);
+      const report = verifyAttention(hugeShape, result, attentionCpu(hugeShape, inputs));
+      record(hugeShape, report);
+      expect(report.pass, describeFailure(report)).toBe(true);
     } finally {
-      sub.destroy();
-      tree.destroy();
+      variant.destroy();
     }
+  }
+
+  it('huge logits: the subgroup softmax equals the f64 reference (needs the subgroups feature)', async (ctx) => {
+    ctx.skip(!has(), `skipped: ${noSubgroups()}; subgroup softmax cannot run here`);
+    await checkHuge(DEFAULT_TUNING);
+  });
+
+  it('huge logits: the workgroup-memory softmax equals the f64 reference', async () => {
+    await checkHuge(WORKGROUP_TUNING);
   });
 });
 

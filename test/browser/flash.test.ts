@@ -151,7 +151,7 @@ describe('chunked submissions (long runs report progress, can be cancelled, and 
       expect(progress.every(([, total]) => total === blocks)).toBe(true);
       expect(run.output).toEqual(whole.output);
       expect(run.lse).toEqual(whole.lse);
-      if (run.timings.source === 'timestamp-query') expect(run.timings.total).toBeCloseTo(run.timings.projections + run.timings.attention, 6);
+      expect(run.timings.source).toBe(gpu().features.has('timestamp-query' as GPUFeatureName) ? 'timestamp-query' : 'wall-clock');
       const gridProgress: number[] = [];
       const grid = await chunked.reducedMap({ rows: 50, cols: 30, mode: 'mean', onProgress: (done) => gridProgress.push(done) });
       expect(grid).toEqual(wholeGrid);
@@ -159,6 +159,22 @@ describe('chunked submissions (long runs report progress, can be cancelled, and 
       const reference = attentionCpuRows(shape, inputs, [0, 349, 699]);
       const rows = await chunked.readRows([0, 349, 699]);
       expect(verifyAttention({ ...shape, seqLen: 3 }, rows, reference).pass).toBe(true);
+    } finally {
+      chunked.destroy();
+    }
+  });
+
+  it('with GPU timestamp queries, a chunked run\'s total is its projections pass plus its attention passes', async (ctx) => {
+    ctx.skip(
+      !gpu().features.has('timestamp-query' as GPUFeatureName),
+      "skipped: this device has no 'timestamp-query' feature, so runs are timed by the wall clock and have no per-pass GPU times to add up",
+    );
+    const chunked = await createFlashAttention(gpu(), { chunkWork: 1 });
+    try {
+      const run = await chunked.run(shape, inputs, { read: [] });
+      expect(run.timings.source).toBe('timestamp-query');
+      expect(run.timings.chunks).toBe(Math.ceil(shape.seqLen / 128));
+      expect(run.timings.total).toBeCloseTo(run.timings.projections + run.timings.attention, 6);
     } finally {
       chunked.destroy();
     }

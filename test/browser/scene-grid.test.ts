@@ -5,9 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionCpu, makeRandomInputs, resolveShape, type AttentionShape } from '../../src/index';
 import { createFlashAttention, type FlashAttention } from '../../src/kernels/flash';
-import { blockStart, maxSideFor } from '../../src/reference/reduce';
 import { FUSED_ONLY_WEIGHTS, createSurfaceView, type SurfaceView } from '../../src/scene/index';
-import { cellStart } from '../../src/scene/grid';
 import { gpu, useGpuDevice } from './gpu-fixture';
 import { differingPixels, distinctColours, makeCanvas, pixelsOf } from './scene-pixels';
 
@@ -71,12 +69,11 @@ describe('the surface from a fused-path weights grid', () => {
 
     const cell = pickMiddle(view, 240, 180);
     expect(cell).not.toBeNull();
-    const r = cell!.query / 4;
-    const c = cell!.key / 4;
-    expect(cell!.query).toBe(blockStart(r, 16, 64));
-    expect(cell!.queryEnd).toBe(blockStart(r + 1, 16, 64));
-    expect(cell!.key).toBe(blockStart(c, 16, 64));
-    expect(cell!.keyEnd).toBe(blockStart(c + 1, 16, 64));
+    // 64 queries and 64 keys in 16 × 16 cells: every cell is a 4 × 4 block starting at a multiple of 4.
+    expect(cell!.query % 4).toBe(0);
+    expect(cell!.queryEnd).toBe(cell!.query + 4);
+    expect(cell!.key % 4).toBe(0);
+    expect(cell!.keyEnd).toBe(cell!.key + 4);
     expect(view.pick(2, 2)).toBeNull();
 
     // Another stage: the weights stay, the legend says why.
@@ -119,13 +116,16 @@ describe('the surface from a fused-path weights grid', () => {
     const v2 = await createSurfaceView(c2, gpu());
     try {
       const s = resolveShape({ seqLen: 600, dModel: 16, heads: 4, dHead: 4, causal: true });
-      const side = 200; // > maxSideFor(4)
-      expect(side).toBeGreaterThan(maxSideFor(4));
+      // Four heads side by side get at most ⌊256 / ⌈√4⌉⌋ = 128 cells a side, so a 200 × 200 grid shrinks.
+      const side = 200;
+      const shown = 128;
       const weights = new Float32Array(4 * side * side);
       for (let h = 0; h < 4; h++) {
         for (let r = 0; r < side; r++) {
           for (let c = 0; c < side; c++) {
-            const masked = blockStart(c, side, 600) > blockStart(r + 1, side, 600) - 1;
+            // Blocks of 600 / 200 = 3 entries: key block c is fully masked for query block r when its
+            // first key 3c comes after the block's last query 3r + 2, i.e. when c > r.
+            const masked = c > r;
             weights[(h * side + r) * side + c] = masked ? 0 : 0.2 + 0.8 * Math.abs(Math.sin(0.05 * (r + 3 * h) + 0.11 * c));
           }
         }
@@ -138,11 +138,16 @@ describe('the surface from a fused-path weights grid', () => {
       expect(v2.legend().reduction).toMatch(/fused path: max over \d+–\d+×\d+–\d+ blocks/);
       const cell = pickMiddle(v2, 240, 180);
       expect(cell).not.toBeNull();
-      const rows = maxSideFor(4);
+      // Shown cell r covers the whole grid blocks ⌊r·200/128⌋ … ⌊(r+1)·200/128⌋ − 1, and each of the
+      // 200 grid blocks is exactly 600 / 200 = 3 queries: so cells start at 3·⌊r·200/128⌋.
+      const shownStart = (r: number) => 3 * Math.floor((r * side) / shown);
       let r = 0;
-      while (cellStart(r + 1, rows, 600, side) <= cell!.query) r++;
-      expect(cell!.query).toBe(cellStart(r, rows, 600, side));
-      expect(cell!.queryEnd).toBe(cellStart(r + 1, rows, 600, side));
+      while (shownStart(r + 1) <= cell!.query) r++;
+      expect(r).toBeLessThan(shown);
+      expect(cell!.query).toBe(shownStart(r));
+      expect(cell!.queryEnd).toBe(shownStart(r + 1));
+      // 200 / 128 = 1.5625 grid blocks per shown cell: each covers 1 or 2 blocks, 3 or 6 queries.
+      expect([3, 6]).toContain(cell!.queryEnd - cell!.query);
 
       const buffer = gridBuffer(weights);
       try {

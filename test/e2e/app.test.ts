@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright';
 import { attentionCpu } from '../../src/index';
 import { buildExample } from '../../src/inputs/build';
-import { parseState } from '../../src/state';
+import { parseState } from '../../src/app/state';
 import { canvasShot, launch, openApp, shot, verdict } from './browser';
 
 let browser: Browser;

@@ -12,7 +12,7 @@ import { readNpy, writeNpy } from '../../src/inputs/npy';
 import { readSafetensors } from '../../src/inputs/safetensors';
 import { tensorsFromInputs, type Tensor } from '../../src/inputs/tensors';
 import { makeRng, makeUniform } from '../../src/reference/random';
-import { parseState } from '../../src/state';
+import { parseState } from '../../src/app/state';
 import { launch, openApp, shot, verdict } from './browser';
 
 let browser: Browser;

@@ -109,7 +109,7 @@ describe('the sentence lesson', () => {
     expect([...percents].sort((a, b) => b - a)).toEqual(percents);
     // The same row from the f64 reference, computed in Node from the same example.
     const { buildExample } = await import('../../src/inputs/build');
-    const { parseState } = await import('../../src/state');
+    const { parseState } = await import('../../src/app/state');
     const { attentionCpu } = await import('../../src/index');
     const ex = buildExample({ ...parseState('').state, input: 'sentence', text: 'The cat sat on the mat', causal: false });
     const ref = attentionCpu(ex.shape, ex.inputs);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright';
 import { attentionCpuRows } from '../../src/index';
 import { buildExample } from '../../src/inputs/build';
-import { parseState } from '../../src/state';
+import { parseState } from '../../src/app/state';
 import { launch, openApp, shot, verdict } from './browser';
 
 let browser: Browser;

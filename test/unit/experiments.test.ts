@@ -40,7 +40,10 @@ describe('lesson experiments', () => {
     expect(r.hard).toEqual([0, 1]);
     // Hard: V(sat) = 0.8·[0.3, 1, 0.8].
     r.hardOutput.forEach((v, c) => expect(v).toBeCloseTo(0.8 * [0.3, 1, 0.8][c], 12));
-    const p = r.soft[0];
+    // Soft: the lesson's weights for sat, p(cat) = 1 / (1 + e^((0.408 − 0.2575)/√3)) ≈ 0.4783.
+    const p = 1 / (1 + Math.exp((0.408 - 0.2575) / Math.sqrt(3)));
+    expect(r.soft[0]).toBeCloseTo(p, 10);
+    expect(r.soft[1]).toBeCloseTo(1 - p, 10);
     r.softOutput.forEach((v, c) => expect(v).toBeCloseTo(0.8 * (p * [1, 0.5, 0.2][c] + (1 - p) * [0.3, 1, 0.8][c]), 12));
   });
 

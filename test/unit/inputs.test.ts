@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AttentionInputError } from '../../src/index';
 import { buildExample } from '../../src/inputs/build';
 import { embedTokens, lessonWeights, sinusoidalPositions, tokenize } from '../../src/inputs/examples';
-import { DEFAULT_STATE } from '../../src/state';
+import { DEFAULT_STATE } from '../../src/app/state';
 
 describe('tokenize', () => {
   it('splits words and punctuation', () => {

@@ -1,12 +1,22 @@
-import { readFileSync } from 'node:fs';
+// The lane-tile kernels (shaders/*-lanes.wgsl with shaders/parts/lanes.wgsl, lane-start.wgsl and
+// lane-step.wgsl) expanded for tile sizes by kernelSource (src/kernels/shaders.ts).
 import { describe, expect, it } from 'vitest';
-import { expandLaneTemplate } from '../../src/kernels/lane-tiles';
+import { checkLaneTile } from '../../src/kernels/lane-tiles';
+import { SHADER_FILES, kernelSource } from '../../src/kernels/shaders';
 
-const template = (name: string) => readFileSync(new URL(`../../shaders/${name}-lanes.wgsl`, import.meta.url), 'utf8');
+const LANE_KERNELS = ['projectionsLanes', 'scoresLanes', 'outputLanes'] as const;
 
-describe('lane-tile templates', () => {
+/** 1-based line of the only line of shaders/`file` that contains `text`. */
+function lineOf(file: string, text: string): number {
+  const lines = SHADER_FILES[file].split('\n');
+  const found = lines.flatMap((line, index) => (line.includes(text) ? [index + 1] : []));
+  expect(found, `${text} in ${file}`).toHaveLength(1);
+  return found[0];
+}
+
+describe('lane-tile kernels', () => {
   it('expand to rows × cols/4 named accumulators, rows/4 row loads and cols/4 column loads per lane', () => {
-    const code = expandLaneTemplate(template('scores'), { rows: 8, cols: 16 });
+    const { code } = kernelSource('scoresLanes', { rows: 8, cols: 16 });
     const declared = [...code.matchAll(/var (acc\d+_\d+) = 0\.0;/g)].map((m) => m[1]);
     expect(declared).toHaveLength(8 * 4);
     expect(new Set(declared).size).toBe(32);
@@ -16,17 +26,51 @@ describe('lane-tile templates', () => {
     expect(code).toMatch(/let cb3 = /);
     expect(code).not.toMatch(/let cb4 = /);
     // Row r comes from lane r % 4 of the loads for r / 4: row 6 is lane 2 of load 1.
-    expect(code).toContain('subgroupBroadcast(a1_0, 2u)');
-    expect(code).toContain('acc6_3 = fma(x0, b3_0, acc6_3);');
+    expect(code).toContain('subgroupBroadcast(a1, 2u)');
+    expect(code).toContain('acc6_3 = fma(x, b3, acc6_3);');
     expect(code).toContain('const TILE_ROWS: u32 = 8u;');
-    expect(code).not.toMatch(/^\s*\/\/#[a-z]/m);
+    expect(code).toContain('const TILE_COLS: u32 = 16u;');
+  });
+
+  it('write the step of a 4 × 8 tile out in full, each line traced to lane-step.wgsl', () => {
+    const { code, origins } = kernelSource('scoresLanes', { rows: 4, cols: 8 });
+    const lines = code.split('\n');
+    const start = lines.indexOf('    let a0 = qkv[ra0 + d];');
+    expect(start).toBeGreaterThan(0);
+    const row = (r: number) => [
+      '    {',
+      `      let x = subgroupBroadcast(a0, ${r}u);`,
+      `      acc${r}_0 = fma(x, b0, acc${r}_0);`,
+      `      acc${r}_1 = fma(x, b1, acc${r}_1);`,
+      '    }',
+    ];
+    expect(lines.slice(start, start + 24)).toEqual([
+      '    let a0 = qkv[ra0 + d];',
+      '    let b0 = qkv[cb0 + d];',
+      '    let b1 = qkv[cb1 + d];',
+      ...row(0),
+      ...row(1),
+      ...row(2),
+      ...row(3),
+      '  }',
+    ]);
+    const included = `included from scores-lanes.wgsl line ${lineOf('scores-lanes.wgsl', '//#include parts/lane-step.wgsl')}`;
+    expect(origins[start]).toEqual({ file: 'parts/lane-step.wgsl', line: lineOf('parts/lane-step.wgsl', '//#each p < ROWS / 4'), note: `//#each: p = 0; ${included}` });
+    const broadcast = lineOf('parts/lane-step.wgsl', 'subgroupBroadcast');
+    expect(origins[start + 3 + 5 * 2 + 1]).toEqual({ file: 'parts/lane-step.wgsl', line: broadcast, note: `r = 2; ${included}` });
+    expect(origins[start + 3 + 5 * 2 + 2]).toEqual({
+      file: 'parts/lane-step.wgsl',
+      line: lineOf('parts/lane-step.wgsl', '//#each m < COLS / 4: acc'),
+      note: `//#each: m = 0; r = 2; ${included}`,
+    });
   });
 
   it('expand every kernel for every tile size the tunings use', () => {
-    for (const name of ['projections', 'scores', 'output']) {
+    for (const name of LANE_KERNELS) {
       for (const [rows, cols] of [[4, 4], [16, 32], [32, 32], [8, 64]]) {
-        const code = expandLaneTemplate(template(name), { rows, cols });
+        const { code } = kernelSource(name, { rows, cols });
         expect(code.match(/var acc\d+_\d+ = 0\.0;/g)).toHaveLength((rows * cols) / 4);
+        expect(code.match(/let x = subgroupBroadcast/g)).toHaveLength(rows);
         // Every accumulator is stored, once.
         const stored = code.split('\n').filter((line) => /\] = /.test(line)).flatMap((line) => line.match(/acc\d+_\d+/g) ?? []);
         expect(stored).toHaveLength((rows * cols) / 4);
@@ -36,15 +80,10 @@ describe('lane-tile templates', () => {
   });
 
   it('refuse tile sizes that are not multiples of 4 from 4 to 64, naming the field', () => {
-    const scores = template('scores');
     for (const [rows, cols, field] of [[0, 4, 'rows'], [6, 4, 'rows'], [4, 2, 'cols'], [4, 68, 'cols'], [Number.NaN, 4, 'rows'], [4.5, 4, 'rows']] as const) {
-      expect(() => expandLaneTemplate(scores, { rows, cols })).toThrow(new RegExp(`lane tile ${field} must be a multiple of 4 from 4 to 64; got`));
+      const message = new RegExp(`lane tile ${field} must be a multiple of 4 from 4 to 64; got`);
+      expect(() => checkLaneTile({ rows, cols })).toThrow(message);
+      expect(() => kernelSource('scoresLanes', { rows, cols })).toThrow(message);
     }
-  });
-
-  it('refuse unknown directives and a step before its loads', () => {
-    expect(() => expandLaneTemplate('//#bogus x', { rows: 4, cols: 4 })).toThrow(/unknown directive \/\/#bogus/);
-    expect(() => expandLaneTemplate('//#step 1', { rows: 4, cols: 4 })).toThrow(/before \/\/#row-load/);
-    expect(() => expandLaneTemplate('//#row-load a\n//#col-load b\n//#step 0', { rows: 4, cols: 4 })).toThrow(/bad \/\/#step/);
   });
 });

@@ -46,9 +46,10 @@ describe('viridis', () => {
   });
 
   it('clamps outside [0, 1] and treats NaN as 0', () => {
-    expect(viridis(-3)).toEqual(viridis(0));
-    expect(viridis(7)).toEqual(viridis(1));
-    expect(viridis(Number.NaN)).toEqual(viridis(0));
+    // The published endpoints: #440154 at t = 0, #fde725 at t = 1.
+    expect(toHex(viridis(-3))).toBe('#440154');
+    expect(toHex(viridis(7))).toBe('#fde725');
+    expect(toHex(viridis(Number.NaN))).toBe('#440154');
   });
 
   it('gives a CSS gradient from #440154 to #fde725', () => {

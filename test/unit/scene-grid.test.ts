@@ -1,6 +1,6 @@
 /** Precomputed weight grids (fused path) in the scene: block mapping, shrinking, mask fractions. */
 import { describe, expect, it } from 'vitest';
-import { blockStart, maxSideFor, reduceMap, type GridPlan } from '../../src/reference/reduce';
+import { reduceMap, type GridPlan } from '../../src/reference/reduce';
 import { cellOfEntry, cellSizeText, cellStart, checkPrecomputed, downsampleGrid, maskedCount, planPrecomputed, weightsOnlyPlanes } from '../../src/scene/grid';
 
 /** A deterministic pseudo-random heads × seqLen × kvLen map with causal zeros. */
@@ -31,8 +31,14 @@ describe('cells of a shrunk grid', () => {
       }
       expect(cellStart(cells, cells, length, gridCells)).toBe(length);
     }
-    // Without shrinking it is blockStart.
-    expect(cellStart(3, 16, 64, 16)).toBe(blockStart(3, 16, 64));
+    // Without shrinking, cell n of 16 over 64 entries starts at ⌊n·64/16⌋: cell 3 at 12.
+    expect(cellStart(3, 16, 64, 16)).toBe(12);
+    expect(cellStart(3, 16, 64)).toBe(12);
+    // Shrunk: shown cell 5 of 128 starts at grid block ⌊5·200/128⌋ = 7, which starts at entry
+    // ⌊7·300/200⌋ = 10; cell 6 at block ⌊6·200/128⌋ = 9, entry ⌊9·300/200⌋ = 13.
+    expect(cellStart(5, 128, 300, 200)).toBe(10);
+    expect(cellStart(6, 128, 300, 200)).toBe(13);
+    expect(cellOfEntry(12, 128, 300, 200)).toBe(5);
     expect(cellSizeText(16, 512, 16)).toBe('32');
     expect(cellSizeText(128, 300, 200)).toMatch(/^\d+–\d+$/);
   });
@@ -41,12 +47,23 @@ describe('cells of a shrunk grid', () => {
     const shape = { seqLen: 4096, kvLen: 4096, heads: 4 };
     const grid = { rows: 256, cols: 256, mode: 'max' as const };
     expect(planPrecomputed(shape, grid, 2)).toMatchObject({ headFirst: 2, headCount: 1, rows: 256, cols: 256, mode: 'max' });
-    expect(planPrecomputed(shape, grid, -1)).toMatchObject({ headFirst: 0, headCount: 4, rows: maxSideFor(4), cols: maxSideFor(4) });
+    // Four heads side by side: ⌊256 / ⌈√4⌉⌋ = 128 cells a side at most.
+    expect(planPrecomputed(shape, grid, -1)).toMatchObject({ headFirst: 0, headCount: 4, rows: 128, cols: 128 });
     expect(checkPrecomputed(shape, grid, 4 * 256 * 256)).toBeNull();
     expect(checkPrecomputed(shape, grid, 256 * 256)).toMatch(/heads × rows × cols/);
     expect(checkPrecomputed(shape, { ...grid, rows: 5000 }, null)).toMatch(/rows/);
   });
 });
+
+/**
+ * Where shown cell n of `cells` starts, when the precomputed grid has `gridCells` blocks over
+ * `length` entries: a shown cell covers whole grid blocks, ⌊n·gridCells/cells⌋ onwards, and grid
+ * block b starts at entry ⌊b·length/gridCells⌋ (written here from that description, not taken
+ * from src/scene/grid).
+ */
+function composedStart(n: number, cells: number, length: number, gridCells: number): number {
+  return Math.floor((Math.floor((n * gridCells) / cells) * length) / gridCells);
+}
 
 describe('downsampleGrid', () => {
   for (const mode of ['max', 'mean'] as const) {
@@ -65,8 +82,8 @@ describe('downsampleGrid', () => {
             let best = -Infinity;
             let sum = 0;
             let n = 0;
-            for (let i = cellStart(r, 6, seqLen, 17); i < cellStart(r + 1, 6, seqLen, 17); i++) {
-              for (let j = cellStart(c, 5, kvLen, 13); j < cellStart(c + 1, 5, kvLen, 13); j++) {
+            for (let i = composedStart(r, 6, seqLen, 17); i < composedStart(r + 1, 6, seqLen, 17); i++) {
+              for (let j = composedStart(c, 5, kvLen, 13); j < composedStart(c + 1, 5, kvLen, 13); j++) {
                 const v = map[(h * seqLen + i) * kvLen + j];
                 best = Math.max(best, v);
                 sum += v;
@@ -98,8 +115,8 @@ describe('mask fractions', () => {
       for (let r = 0; r < 8; r++) {
         for (let c = 0; c < 8; c++) {
           const frac = planes[4 * cells + (h * 8 + r) * 8 + c];
-          const firstKey = cellStart(c, 8, 64, 16);
-          const lastQuery = cellStart(r + 1, 8, 64, 16) - 1;
+          const firstKey = composedStart(c, 8, 64, 16);
+          const lastQuery = composedStart(r + 1, 8, 64, 16) - 1;
           if (firstKey > lastQuery) expect(frac).toBe(1);
           else expect(frac).toBeLessThan(1);
         }

@@ -1,7 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_STATE, parseState, serializeState, describeProblem } from '../../src/state';
+import { DEFAULT_STATE, parseState, serializeState, describeProblem } from '../../src/app/state';
+
+/** The defaults, written out: a bad URL value falls back to these (not to whatever DEFAULT_STATE holds). */
+const DEFAULTS = {
+  input: 'sentence',
+  text: 'The cat sat on the mat',
+  seqLen: 64,
+  dModel: 32,
+  heads: 2,
+  dHead: 16,
+  causal: false,
+  seed: 1,
+  weights: 'random',
+  head: 0,
+  stage: 'weights',
+  lesson: '',
+  step: 1,
+} as const;
 
 describe('URL state', () => {
+  it('starts from the documented defaults', () => {
+    expect(DEFAULT_STATE).toEqual(DEFAULTS);
+    const { state, problems } = parseState('');
+    expect(problems).toEqual([]);
+    expect(state).toEqual(DEFAULTS);
+  });
+
   it('round-trips every field through the query string', () => {
     const state = { ...DEFAULT_STATE, input: 'random' as const, seqLen: 2048, dModel: 64, heads: 4, dHead: 32, causal: true, seed: 9, weights: 'identity' as const, head: -1, stage: 'masked' as const, text: 'a "quoted" text & more' };
     const query = serializeState(state);
@@ -42,7 +66,7 @@ describe('URL state', () => {
       expect(problems).toHaveLength(1);
       expect(problems[0].field).toBe(field);
       expect(problems[0].given).toBe(given);
-      expect(state[field as keyof typeof state]).toEqual(DEFAULT_STATE[field as keyof typeof DEFAULT_STATE]);
+      expect(state[field as keyof typeof state]).toEqual(DEFAULTS[field as keyof typeof DEFAULTS]);
       expect(describeProblem(problems[0])).toContain(field);
     });
   }
@@ -58,7 +82,7 @@ describe('URL state', () => {
     const { state, problems } = parseState('?seqLen=128&dModel=-1&causal=true');
     expect(state.seqLen).toBe(128);
     expect(state.causal).toBe(true);
-    expect(state.dModel).toBe(DEFAULT_STATE.dModel);
+    expect(state.dModel).toBe(32);
     expect(problems.map((p) => p.field)).toEqual(['dModel']);
   });
 });

@@ -19,7 +19,6 @@ import {
   type SweepReport,
   type SweepSettings,
 } from '../../src/bench/sweep';
-import { attentionFlops } from '../../src/bench/metrics';
 import { attentionCpu, attentionCpuRows } from '../../src/reference/attention';
 import { makeRandomInputs } from '../../src/reference/random';
 
@@ -102,10 +101,13 @@ describe('makeRecord', () => {
     expect(r.median.wall).toBe(30);
     expect(r.spread.total.min).toBeCloseTo(18);
     expect(r.spread.total.max).toBeCloseTo(24);
-    const flops = attentionFlops({ seqLen: 256, dModel: 64, heads: 4, dHead: 16 });
-    expect(r.flops).toEqual(flops);
-    expect(r.gflops).toBeCloseTo(flops.total / (20 * 1e6), 12);
-    expect(r.stageGflops!.scores).toBeCloseTo(flops.scores / (4 * 1e6), 12);
+    // By hand (seqLen = kvLen 256, dModel 64, 4 heads × dHead 16 = width 64):
+    // projections 2·(256 + 2·256)·64·64 = 6 291 456; scores 2·4·256·256·16 = 8 388 608;
+    // softmax 5·4·256·256 = 1 310 720; output 8 388 608; total 24 379 392.
+    expect(r.flops).toEqual({ projections: 6_291_456, scores: 8_388_608, softmax: 1_310_720, output: 8_388_608, total: 24_379_392 });
+    // GFLOP/s = FLOPs / (ms · 1e6): 24 379 392 / 20e6 = 1.2189696; scores 8 388 608 / 4e6 = 2.097152.
+    expect(r.gflops).toBeCloseTo(1.2189696, 12);
+    expect(r.stageGflops!.scores).toBeCloseTo(2.097152, 12);
     expect(r.bytes.total).toBeGreaterThan(0);
     expect(r.source).toBe('timestamp-query');
   });
@@ -115,7 +117,11 @@ describe('makeRecord', () => {
     expect(r.median.stages).toBeNull();
     expect(r.spread.stages).toBeNull();
     expect(r.stageGflops).toBeNull();
-    expect(r.median.extra!.kernelMs).toBeCloseTo((r.median.total) / 2);
+    // The first tfjs record is seqLen 64: t = 30·1e-4·64² = 12.288 ms, repeats t and 1.1·t, so the
+    // median total is 1.05·t = 12.9024 and the median kernelMs (v / 2 per repeat) 6.4512.
+    expect(r.seqLen).toBe(64);
+    expect(r.median.total).toBeCloseTo(12.9024, 10);
+    expect(r.median.extra!.kernelMs).toBeCloseTo(6.4512, 10);
   });
 
   it('refuses a record with no repeats', () => {
@@ -167,7 +173,14 @@ describe('finishReport', () => {
     expect(r.crossovers.every((c) => c.a === 'gpu' && c.b === 'cpu')).toBe(true);
     expect(r.records.every((x) => x.peakFraction === undefined)).toBe(true);
     const withPeak = finishReport({ ...r, peak: { gflops: 100, source: 'test' } });
-    for (const x of withPeak.records) expect(x.peakFraction).toBeCloseTo(x.gflops / 100, 12);
+    for (const x of withPeak.records) expect(x.peakFraction).toBeTypeOf('number');
+    // By hand at seqLen 64 (dModel 64, 4 × 16): FLOPs 2·(64 + 128)·64·64 + 2·4·64²·16 + 5·4·64² +
+    // 2·4·64²·16 = 1 572 864 + 524 288 + 81 920 + 524 288 = 2 703 360. GPU median total
+    // 10·1e-4·64² = 4.096 ms → 0.66 GFLOP/s → 0.0066 of 100; CPU 10·0.05·64 = 32 ms → 0.08448 → 0.0008448.
+    const at64 = (path: string) => withPeak.records.find((x) => x.seqLen === 64 && x.path === path)!;
+    expect(at64('gpu').gflops).toBeCloseTo(0.66, 12);
+    expect(at64('gpu').peakFraction).toBeCloseTo(0.0066, 12);
+    expect(at64('cpu').peakFraction).toBeCloseTo(0.0008448, 12);
   });
 
   it('fails when a record did not verify or a run failed', () => {
@@ -290,14 +303,14 @@ describe('a path without a four-stage split (the fused kernel)', () => {
 });
 
 describe('sampledReference', () => {
-  it('picks SAMPLED_ROWS rows out of a full reference, equal to the rows reference of a larger shape', () => {
+  it('picks the policy’s 16 sampled rows out of a full reference, equal to the rows reference', () => {
     const shape = { seqLen: 64, dModel: 16, heads: 2, dHead: 8, causal: true };
     const inputs = makeRandomInputs(shape, 5);
     const fullRef = makeReference(shape, inputs);
     expect(fullRef.mode).toBe('full');
     const sampled = sampledReference(shape, fullRef);
     expect(sampled.mode).toBe('sampled-rows');
-    expect(sampled.rows).toHaveLength(24);
+    expect(sampled.rows).toHaveLength(16);
     const expected = attentionCpuRows(shape, inputs, sampled.rows);
     for (const name of ['weights', 'output'] as const) {
       expect(sampled.expected[name].length).toBe(expected[name].length);

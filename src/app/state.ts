@@ -2,15 +2,17 @@
  * The app's one state object, and its round trip through the URL so a view can be shared.
  * Pure TypeScript (tested in Node): parsing returns the state plus a message per bad value,
  * and every bad value falls back to its default.
+ *
+ * The input fields (input, text, sizes, seed, weights) are what src/inputs/build.ts turns into
+ * an example; their types live there, so src/inputs never imports the app state. StageView is
+ * the scene's (src/scene/layout.ts), imported as a type only.
  */
-import type { WeightKind } from './inputs/examples';
+import type { InputKind, WeightChoice } from '../inputs/build';
+import type { StageView } from '../scene/layout';
 
-/** Where x comes from. */
-export type InputKind = 'cat-sat' | 'two-d' | 'sentence' | 'random' | 'sinusoidal';
-/** Which matrices: the kind of random/identity weights, or the lesson's own (examples only). */
-export type WeightChoice = WeightKind | 'lesson';
-/** What the surface shows: raw QKᵀ, scaled QKᵀ/√d_k, scaled + mask, softmax weights. */
-export type StageView = 'raw' | 'scaled' | 'masked' | 'weights';
+export type { InputKind, WeightChoice } from '../inputs/build';
+export type { StageView } from '../scene/layout';
+
 /** The lessons: '' is the explorer (no lesson open). */
 export type LessonId = '' | 'cat-sat' | 'two-d' | 'sentence' | 'experiments' | 'quiz';
 

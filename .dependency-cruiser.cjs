@@ -1,0 +1,172 @@
+/**
+ * The layering of src/, checked by `npm run lint:deps` (the first step of `npm test` after the
+ * type check). README.md (Architecture) describes the layers; this file is the part of that
+ * description a machine can hold us to. dependency-cruiser checks IMPORTS only; which runtime
+ * APIs a layer may use (WebGPU, the DOM) is checked by test/unit/layering.test.ts, and
+ * test/unit/dependency-rules.test.ts checks that these rules see the whole tree and fire.
+ *
+ * Layers (folders of src/):
+ *   core, reference, verify, inputs, lessons  plain TypeScript that runs in Node (unit tests)
+ *   cpu, workers                              the fast CPU path and the workers
+ *   gpu                                       WebGPU plumbing: devices, buffers, pipelines
+ *   kernels                                   the attention kernels (WGSL in shaders/)
+ *   scene                                     the three.js view
+ *   app                                       the app's state and view pipeline, no DOM
+ *   bench                                     the benchmark sweep (no DOM: the page is ui/bench-page.ts)
+ *   ui                                        the DOM; main.ts starts it
+ *
+ * Why dependency-cruiser 17 with swc: TypeScript 7 has no JavaScript compiler API, which
+ * dependency-cruiser's TypeScript parser needs (without swc it finds 0 modules and passes), and
+ * dependency-cruiser 18 needs Node 22. test/unit/dependency-rules.test.ts fails if the cruise
+ * does not see every file of src/.
+ */
+
+/** three's packages as dependency-cruiser names them: resolved into node_modules, or a bare specifier it could not resolve. */
+const THREE = '^(node_modules/(@types/)?three/|three($|/))';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment:
+        'No module may reach itself through its imports (static, dynamic or type-only): a cycle has no layer order, ' +
+        'makes module initialisation order matter, and means neither side can be understood or tested alone.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'no-folder-cycles',
+      comment:
+        'No folder of src/ may depend on a folder that depends back on it: the folders are the layers, and ' +
+        'layers only work when they form an order (e.g. bench used ui for its chart while ui used bench for the sweep).',
+      severity: 'error',
+      scope: 'folder',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'resolvable',
+      comment:
+        'Every import from src/ must resolve to a file: an unresolved import is invisible to the other rules ' +
+        '(and usually a typo that only the bundler would catch).',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { couldNotResolve: true },
+    },
+    {
+      name: 'three-only-in-scene',
+      comment:
+        'Only src/scene imports three.js (three/webgpu, three/tsl, addons): the rest of the app, the library ' +
+        '(src/index.ts) and the workers stay free of a 1 MB renderer and of its version-specific internals.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/scene/' },
+      to: { path: THREE },
+    },
+    {
+      name: 'widgets-only-in-ui',
+      comment: 'lil-gui (the panel) and uPlot (the sweep chart) are DOM widgets: only src/ui uses them.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/ui/' },
+      to: { path: '^(node_modules/)?(lil-gui|uplot)($|/)' },
+    },
+    {
+      name: 'tfjs-only-in-peer',
+      comment:
+        'TensorFlow.js is the benchmark peer and nothing else: only src/bench/peer-tfjs.ts imports it (the sweep ' +
+        'loads that module on demand), so no bundle that does not run the peer carries tfjs.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/bench/peer-tfjs\\.ts$' },
+      to: { path: '^(node_modules/)?@tensorflow/' },
+    },
+    {
+      name: 'node-layers-stay-pure',
+      comment:
+        'core, reference, verify, lessons and inputs run in Node (the unit tests) and in workers: they import ' +
+        'nothing that needs WebGPU, three.js, the DOM or workers (gpu, kernels, scene, ui, bench, workers).',
+      severity: 'error',
+      from: { path: '^src/(core|reference|verify|lessons|inputs)/' },
+      to: { path: '^src/(gpu|kernels|scene|ui|bench|workers)/' },
+    },
+    {
+      name: 'gpu-imports-only-core',
+      comment:
+        'src/gpu is the WebGPU plumbing under the kernels (device, buffers, pipelines, timers): it knows the ' +
+        'errors and types of core and nothing about attention kernels, the scene or the app.',
+      severity: 'error',
+      from: { path: '^src/gpu/' },
+      to: { pathNot: '^src/(gpu|core)/' },
+    },
+    {
+      name: 'kernels-import-only-core-gpu-reference-shaders',
+      comment:
+        'The kernels are built from core (types, validation, errors), gpu (plumbing), reference (the grid plan and ' +
+        'block layout the reduction shares with the CPU) and their WGSL in shaders/; they never see the scene or the app.',
+      severity: 'error',
+      from: { path: '^src/kernels/' },
+      to: { pathNot: '^(src/(kernels|core|gpu|reference)/|shaders/)' },
+    },
+    {
+      name: 'scene-imports-only-its-layers',
+      comment:
+        'The scene draws what the kernels computed: it may import three.js, core, gpu, kernels and reference; not ' +
+        'ui, bench, workers, inputs or lessons. Not app either: app names scene types (SurfaceSource, CellInfo, ' +
+        'StageView) to describe what it hands the view, so scene importing app would be a folder cycle.',
+      severity: 'error',
+      from: { path: '^src/scene/' },
+      to: { pathNot: [THREE, '^src/(scene|core|gpu|kernels|reference)/'] },
+    },
+    {
+      name: 'app-not-ui',
+      comment:
+        'src/app is the view pipeline without the DOM: it may import every layer but ui (the DOM lives there). ' +
+        'From src/scene it may import types only (`import type`): it runs no three.js code, so it stays testable ' +
+        'without a canvas. dependency-cruiser cannot tell type-only imports apart with the swc parser, so ' +
+        'test/unit/layering.test.ts checks that part.',
+      severity: 'error',
+      from: { path: '^src/app/' },
+      to: { path: '^src/ui/' },
+    },
+    {
+      name: 'only-main-imports-ui',
+      comment:
+        'src/ui is the top: only main.ts (the page entry) and ui itself import it, so no lower layer can reach ' +
+        'the DOM through it (ui/bench-page.ts is the other entry, of bench.html).',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(ui/|main\\.ts$)' },
+      to: { path: '^src/ui/' },
+    },
+    {
+      name: 'main-imports-only-ui',
+      comment: 'main.ts is wiring only: it starts the app of src/ui and shows a startup failure.',
+      severity: 'error',
+      from: { path: '^src/main\\.ts$' },
+      to: { pathNot: '^src/(ui/|main\\.ts$)' },
+    },
+    {
+      name: 'library-without-three',
+      comment:
+        'src/index.ts is the library surface: nothing it reaches, even indirectly, may be three.js (README: the 3D ' +
+        'view is imported from src/scene on purpose, so the library does not pull in three).',
+      severity: 'error',
+      from: { path: '^src/index\\.ts$' },
+      to: { path: THREE, reachable: true },
+    },
+  ],
+  options: {
+    // TypeScript 7 has no JS API: swc parses, and type-only imports count (tsPreCompilationDeps).
+    parser: 'swc',
+    tsPreCompilationDeps: true,
+    doNotFollow: { path: 'node_modules' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'module', 'browser', 'default', 'types'],
+      mainFields: ['module', 'main', 'types'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json', '.d.ts'],
+    },
+    reporterOptions: {
+      text: { highlightFocused: true },
+    },
+  },
+};

@@ -1,0 +1,122 @@
+/**
+ * The one way results come back from the GPU: byte ranges of device buffers copied into a
+ * pooled staging buffer (MAP_READ), mapped, copied out and the staging buffer returned to the
+ * pool. Every kernel family reads through here, so the copy rules (4-byte alignment, one
+ * submission per read, a refused copy reported as an error) live in one place.
+ */
+import { AttentionError } from '../core/errors';
+
+/** A byte range of a device buffer to read. Offsets and sizes are multiples of 4. */
+export interface ReadRange {
+  buffer: GPUBuffer;
+  /** Byte offset in `buffer`. */
+  offset: number;
+  /** Bytes to read (0 gives an empty result). */
+  size: number;
+}
+
+/** Staging buffers larger than this are destroyed after use instead of kept. */
+const POOL_MAX_BUFFER_BYTES = 64 << 20;
+/** Free staging buffers kept per device. */
+const POOL_MAX_FREE = 4;
+
+const pools = new WeakMap<GPUDevice, GPUBuffer[]>();
+
+function poolOf(device: GPUDevice): GPUBuffer[] {
+  let pool = pools.get(device);
+  if (!pool) pools.set(device, (pool = []));
+  return pool;
+}
+
+/** The smallest free staging buffer of at least `bytes`, or a new one (sizes rounded up to powers of two from 256 bytes). */
+function takeStaging(device: GPUDevice, bytes: number): GPUBuffer {
+  const pool = poolOf(device);
+  let best = -1;
+  pool.forEach((buffer, index) => {
+    if (buffer.size >= bytes && (best < 0 || buffer.size < pool[best].size)) best = index;
+  });
+  if (best >= 0) return pool.splice(best, 1)[0];
+  const size = Math.max(256, 2 ** Math.ceil(Math.log2(bytes)));
+  return device.createBuffer({ label: 'readback staging', size, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+}
+
+function giveBack(device: GPUDevice, buffer: GPUBuffer): void {
+  const pool = poolOf(device);
+  if (buffer.size > POOL_MAX_BUFFER_BYTES || pool.length >= POOL_MAX_FREE) {
+    buffer.destroy();
+    return;
+  }
+  pool.push(buffer);
+}
+
+/** How many staging buffers the pool of `device` holds now (for tests). */
+export function pooledStagingBuffers(device: GPUDevice): number {
+  return pools.get(device)?.length ?? 0;
+}
+
+/**
+ * Copy each range back in one submission; resolves with one ArrayBuffer per range (copies:
+ * they outlive the staging buffer). Rejects if the device is lost or a range is invalid.
+ */
+export async function readRanges(device: GPUDevice, ranges: readonly ReadRange[], label: string): Promise<ArrayBuffer[]> {
+  for (const range of ranges) {
+    if (range.offset % 4 !== 0 || range.size % 4 !== 0 || range.size < 0) {
+      throw new RangeError(`${label}: readback ranges need 4-byte aligned offsets and sizes (got offset ${range.offset}, size ${range.size})`);
+    }
+  }
+  const total = ranges.reduce((sum, range) => sum + range.size, 0);
+  if (total === 0) return ranges.map(() => new ArrayBuffer(0));
+  const staging = takeStaging(device, total);
+  let mapped = false;
+  try {
+    // A copy WebGPU refuses (a buffer of another device, a range past its end) is a validation
+    // error, not a rejection: catch it here so the caller gets an error, not zeros.
+    device.pushErrorScope('validation');
+    const encoder = device.createCommandEncoder({ label: `${label} readback` });
+    let at = 0;
+    for (const range of ranges) {
+      if (range.size > 0) encoder.copyBufferToBuffer(range.buffer, range.offset, staging, at, range.size);
+      at += range.size;
+    }
+    device.queue.submit([encoder.finish()]);
+    const refused = await device.popErrorScope();
+    if (refused) throw new AttentionError(`WebGPU refused to copy ${label} back: ${refused.message}`);
+    await staging.mapAsync(GPUMapMode.READ, 0, total);
+    mapped = true;
+    const all = staging.getMappedRange(0, total);
+    const out: ArrayBuffer[] = [];
+    at = 0;
+    for (const range of ranges) {
+      out.push(all.slice(at, at + range.size));
+      at += range.size;
+    }
+    staging.unmap();
+    giveBack(device, staging);
+    return out;
+  } catch (error) {
+    // A failed map (lost device, invalid copy) leaves the buffer in an unknown state: drop it.
+    if (mapped) staging.unmap();
+    staging.destroy();
+    throw error;
+  }
+}
+
+/** {@link readRanges} in f32 elements: `[buffer, elementOffset, count]` each. */
+export async function readFloats(
+  device: GPUDevice,
+  ranges: ReadonlyArray<readonly [GPUBuffer, number, number]>,
+  label: string,
+): Promise<Float32Array[]> {
+  const bytes = await readRanges(
+    device,
+    ranges.map(([buffer, offset, count]) => ({ buffer, offset: offset * 4, size: count * 4 })),
+    label,
+  );
+  return bytes.map((b) => new Float32Array(b));
+}
+
+/** Drop the pooled staging buffers of a device (when the caller is done with it). */
+export function releaseStaging(device: GPUDevice): void {
+  for (const buffer of pools.get(device) ?? []) buffer.destroy();
+  pools.delete(device);
+}

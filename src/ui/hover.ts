@@ -1,0 +1,88 @@
+/**
+ * Hover readouts: the cell under the pointer (its tokens, score and weight, with the CPU
+ * reference beside them when it was kept), its query row highlighted on the surface. Values
+ * come from the view engine (memory, or the device for large maps).
+ */
+import type { CellInfo, SurfaceView } from '../scene';
+import type { ComputedView, ViewEngine } from '../app/view';
+import { fmt, h } from './dom';
+
+export interface HoverDeps {
+  canvas: HTMLCanvasElement;
+  readout: HTMLElement;
+  surface: () => SurfaceView;
+  engine: ViewEngine;
+  view: () => ComputedView | null;
+  /** The row a lesson points at, highlighted when nothing is hovered. */
+  restingHighlight: () => CellInfo | null;
+  /** A failed read (lost device, …). */
+  onError: (error: unknown) => void;
+}
+
+/** Wire hover to the canvas; returns `clear()` to empty the readout (after a new view). */
+export function attachHover(deps: HoverDeps): { clear(): void } {
+  const { canvas, readout } = deps;
+  let frame = 0;
+  let token = 0;
+
+  function clear(): void {
+    token++;
+    readout.className = 'overlay readout empty';
+    readout.replaceChildren('Hover the surface to read a cell.');
+    delete readout.dataset.query;
+    deps.surface().highlightRow(deps.restingHighlight());
+    void deps.surface().render();
+  }
+
+  async function show(cell: CellInfo): Promise<void> {
+    const view = deps.view();
+    if (!view) return;
+    const mine = ++token;
+    const values = await deps.engine.readCell(view, cell);
+    if (mine !== token) return;
+    readout.className = 'overlay readout';
+    if ('unavailable' in values) {
+      readout.replaceChildren(h('p', {}, values.unavailable));
+      return;
+    }
+    const { score, weight } = values;
+    const { seqLen, kvLen, dHead } = view.shape;
+    const at = (cell.head * seqLen + cell.query) * kvLen + cell.key;
+    const ref = view.reference;
+    const tokenOf = (list: string[], i: number) => (list[i] !== undefined ? ` “${list[i]}”` : '');
+    const keyTokens = view.example.keyTokens ?? view.example.tokens;
+    const rows: Array<[string, string]> = [
+      ['head', String(cell.head)],
+      ['query', `${cell.query}${tokenOf(view.example.tokens, cell.query)}`],
+      ['key', `${cell.key}${tokenOf(keyTokens, cell.key)}`],
+      ['QKᵀ (raw)', score === -Infinity ? 'masked' : fmt(score * Math.sqrt(dHead), 5)],
+      ['score QKᵀ/√d_k', fmt(score, 5) + (ref ? `  (CPU ${fmt(ref.scores[at], 5)})` : '')],
+      ['weight', `${fmt(weight, 5)} = ${(weight * 100).toFixed(1)}%` + (ref ? `  (CPU ${fmt(ref.weights[at], 5)})` : '')],
+    ];
+    if (cell.queryEnd - cell.query > 1 || cell.keyEnd - cell.key > 1) rows.push(['cell', `block ${cell.queryEnd - cell.query}×${cell.keyEnd - cell.key}; first entry shown`]);
+    Object.assign(readout.dataset, { head: String(cell.head), query: String(cell.query), key: String(cell.key), score: String(score), weight: String(weight) });
+    readout.replaceChildren(h('table', {}, h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, v))))));
+  }
+
+  canvas.addEventListener('pointermove', (event) => {
+    if (event.buttons !== 0) return; // orbiting
+    cancelAnimationFrame(frame);
+    frame = requestAnimationFrame(() => {
+      const rect = canvas.getBoundingClientRect();
+      const surface = deps.surface();
+      const cell = surface.pick(event.clientX - rect.left, event.clientY - rect.top);
+      if (!cell) {
+        if (readout.dataset.query !== undefined) clear();
+        return;
+      }
+      surface.highlightRow(cell);
+      void surface.render();
+      show(cell).catch(deps.onError);
+    });
+  });
+  canvas.addEventListener('pointerleave', () => {
+    cancelAnimationFrame(frame);
+    clear();
+  });
+  return { clear };
+}

@@ -1,0 +1,112 @@
+// Every kernel's WGSL as kernelSource (src/kernels/shaders.ts) expands it from shaders/: fully
+// expanded, every line traced to its template line, and the interface the host relies on
+// (bindings, entry points, override constants) as it was before the templates.
+import { describe, expect, it } from 'vitest';
+import { kernelSource, SHADER_FILES, type KernelName } from '../../src/kernels/shaders';
+import type { LaneTile } from '../../src/kernels/lane-tiles';
+
+const PLAIN: KernelName[] = ['projections', 'scores', 'softmax', 'softmaxSubgroup', 'output', 'flash', 'flashReduce', 'reduce'];
+const LANES: KernelName[] = ['projectionsLanes', 'scoresLanes', 'outputLanes'];
+const TILES: LaneTile[] = [{ rows: 4, cols: 4 }, { rows: 16, cols: 32 }, { rows: 32, cols: 32 }, { rows: 8, cols: 64 }];
+
+const ALL = [
+  ...PLAIN.map((name) => ({ name, source: kernelSource(name) })),
+  ...LANES.flatMap((name) => TILES.map((tile) => ({ name, source: kernelSource(name, tile) }))),
+];
+
+/** The code of a line, without its `//` comment. */
+const codeOf = (line: string) => line.replace(/\/\/.*$/, '');
+
+describe('kernelSource', () => {
+  it('leaves no placeholder and no directive in any kernel', () => {
+    for (const { source } of ALL) {
+      const lines = source.code.split('\n');
+      expect(lines.filter((line) => /\{[^\s}]/.test(codeOf(line))), source.label).toEqual([]);
+      expect(lines.filter((line) => /^\s*\/\/#/.test(line)), source.label).toEqual([]);
+    }
+  });
+
+  it('traces every line to a template line; lines without placeholders are that line verbatim', () => {
+    for (const { source } of ALL) {
+      const lines = source.code.split('\n');
+      expect(source.origins, source.label).toHaveLength(lines.length);
+      source.origins.forEach((origin, index) => {
+        const template = SHADER_FILES[origin.file]?.split('\n')[origin.line - 1];
+        expect(template, `${source.label}: ${origin.file} line ${origin.line}`).toBeDefined();
+        if (!/\{[^\s}]|^\s*\/\/#/.test(template!)) expect(lines[index].trim(), `${source.label} line ${index + 1}`).toBe(template!.trim());
+      });
+    }
+  });
+
+  it('takes common.wgsl once, after any enable directive, its lines traced to it', () => {
+    for (const { name, source } of ALL) {
+      const lines = source.code.split('\n');
+      const params = lines.flatMap((line, index) => (line === 'struct Params {' ? [index] : []));
+      if (name === 'reduce') {
+        expect(params).toEqual([]);
+        continue;
+      }
+      expect(params, source.label).toHaveLength(1);
+      expect(source.origins[params[0]]).toMatchObject({ file: 'common.wgsl', line: SHADER_FILES['common.wgsl'].split('\n').indexOf('struct Params {') + 1 });
+      const firstCode = lines.find((line) => codeOf(line).trim() !== '');
+      const subgroups = name === 'softmaxSubgroup' || LANES.includes(name);
+      expect(firstCode === 'enable subgroups;', source.label).toBe(subgroups);
+      expect(source.code.includes('enable subgroups;'), source.label).toBe(subgroups);
+    }
+  });
+
+  it('keeps the bindings, entry points and override constants the host relies on', () => {
+    const bindings: Record<string, string[]> = {
+      projections: ['0 uniform params', '1 storage, read src', '2 storage, read w', '3 storage, read_write qkv'],
+      scores: ['0 uniform params', '1 storage, read qkv', '2 storage, read_write scores'],
+      softmax: ['0 uniform params', '1 storage, read scores', '2 storage, read_write weights'],
+      output: ['0 uniform params', '1 storage, read qkv', '2 storage, read weights', '3 storage, read_write output'],
+      flash: ['0 uniform params', '1 storage, read qkv', '2 storage, read_write output', '3 storage, read_write lse', '4 uniform chunk'],
+      flashReduce: ['0 uniform params', '1 storage, read qkv', '2 storage, read lse', '3 storage, read_write grid', '4 uniform gridParams'],
+      reduce: ['0 uniform params', '1 storage, read qkv', '2 storage, read scores', '3 storage, read weights', '4 storage, read_write grid'],
+    };
+    const entries: Record<string, string[]> = { softmax: ['main', 'rowPerInvocation'], output: ['main', 'narrow'] };
+    const overrides: Record<string, string[]> = { softmax: ['WG_SIZE'], softmaxSubgroup: ['WG_SIZE'], flash: ['WG_SIZE'] };
+    for (const { name, source } of ALL) {
+      const family = name.replace(/Lanes$|Subgroup$/, '');
+      const declared = [...source.code.matchAll(/@group\(0\) @binding\((\d+)\) var<([^>]+)> (\w+)/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+      expect(declared, source.label).toEqual(bindings[family]);
+      const entryPoints = [...source.code.matchAll(/@compute[^\n]*\n\s*fn (\w+)/g)].map((m) => m[1]);
+      expect(entryPoints, source.label).toEqual(entries[name] ?? ['main']);
+      const constants = [...source.code.matchAll(/^override (\w+)/gm)].map((m) => m[1]);
+      expect(constants, source.label).toEqual(LANES.includes(name) ? [] : (overrides[name] ?? ['WG_X', 'WG_Y']));
+    }
+  });
+
+  it('writes the 8 × 8 register tiles out as named vec4 accumulators with clamped offsets', () => {
+    const scores = kernelSource('scores').code;
+    expect(scores.match(/var acc\d_\d = vec4<f32>\(0\.0\);/g)).toHaveLength(16);
+    expect(scores).toContain('    let q7 = min(row0 + 7u * WG_Y, lastRow) * run.width + column;');
+    expect(scores).toContain('    let k5 = run.kOffset + min(col0 + 5u * WG_X, lastCol) * run.width + column;');
+    expect(scores).toContain('      let b1 = vec4<f32>(qkv[k4 + d], qkv[k5 + d], qkv[k6 + d], qkv[k7 + d]);');
+    expect(scores).toContain('      let a7 = vec4<f32>(qkv[q7 + d]);\n      acc7_0 = fma(a7, b0, acc7_0);\n      acc7_1 = fma(a7, b1, acc7_1);');
+    expect(scores).toContain('let accs = array<vec4<f32>, 16>(acc0_0, acc0_1, acc1_0, acc1_1, acc2_0, acc2_1, acc3_0, acc3_1, acc4_0, acc4_1, acc5_0, acc5_1, acc6_0, acc6_1, acc7_0, acc7_1);');
+
+    const output = kernelSource('output').code;
+    const narrow = output.slice(output.indexOf('fn narrow'));
+    expect(narrow).toContain('let row0 = group.y * WG_Y * 16u + local.y;');
+    expect(narrow).toContain('let col0 = group.x * WG_X * 4u + local.x;');
+    expect(narrow).toContain('  let p15 = (head * run.seqLen + min(row0 + 15u * WG_Y, lastRow)) * run.kvLen;');
+    expect(narrow).toContain('    let b0 = vec4<f32>(qkv[v0 + vRow], qkv[v1 + vRow], qkv[v2 + vRow], qkv[v3 + vRow]);');
+    expect(narrow).not.toContain('acc0_1');
+    expect(narrow.match(/var acc\d+_0 = vec4<f32>\(0\.0\);/g)).toHaveLength(16);
+
+    const projections = kernelSource('projections').code;
+    expect(projections.match(/var acc\d_0 = vec4<f32>\(0\.0\);/g)).toHaveLength(4);
+    expect(projections).toContain('    let a3 = vec4<f32>(src[xRow3 + kk]);\n    acc3_0 = fma(a3, b0, acc3_0);');
+  });
+
+  it('is expanded once per kernel and tile, and refuses a missing or needless tile', () => {
+    expect(kernelSource('scores')).toBe(kernelSource('scores'));
+    expect(kernelSource('outputLanes', { rows: 8, cols: 8 })).toBe(kernelSource('outputLanes', { rows: 8, cols: 8 }));
+    expect(kernelSource('outputLanes', { rows: 8, cols: 8 }).label).toBe('outputLanes 8×8');
+    expect(() => kernelSource('scoresLanes')).toThrow(/scoresLanes is a lane-tile kernel and needs a tile/);
+    expect(() => kernelSource('scores', { rows: 8, cols: 8 })).toThrow(/scores takes no lane tile/);
+    expect(() => kernelSource('nonsense' as KernelName)).toThrow(/no kernel named nonsense/);
+  });
+});
