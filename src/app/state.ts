@@ -7,7 +7,7 @@
  * an example; their types live there, so src/inputs never imports the app state. StageView is
  * the scene's (src/scene/layout.ts), imported as a type only.
  */
-import type { InputKind, WeightChoice } from '../inputs/build';
+import type { ExampleSettings, InputKind, WeightChoice } from '../inputs/build';
 import type { StageView } from '../scene/layout';
 
 export type { InputKind, WeightChoice } from '../inputs/build';
@@ -16,17 +16,8 @@ export type { StageView } from '../scene/layout';
 /** The lessons: '' is the explorer (no lesson open). */
 export type LessonId = '' | 'cat-sat' | 'two-d' | 'sentence' | 'experiments' | 'quiz';
 
-export interface AppState {
-  input: InputKind;
-  /** The sentence, for input = sentence. */
-  text: string;
-  seqLen: number;
-  dModel: number;
-  heads: number;
-  dHead: number;
-  causal: boolean;
-  seed: number;
-  weights: WeightChoice;
+/** The example's settings (src/inputs/build.ts) and what the view shows of it. */
+export interface AppState extends ExampleSettings {
   /** Head shown alone, or -1 for all heads side by side. */
   head: number;
   stage: StageView;
