@@ -30,6 +30,8 @@ export type { AttentionResult64, AttentionRows } from './reference/attention';
 export { makeRng, makeUniform, makeRandomInputs } from './reference/random';
 export type { Rng } from './reference/random';
 export { compareArrays, maxRowSumError, verifyAttention, defaultTolerances } from './verify/compare';
+export { verificationPlan, describePlan, referenceCost, FULL_REFERENCE_BUDGET, SAMPLED_ROWS } from './verify/policy';
+export type { VerificationPlan } from './verify/policy';
 export type { Comparison, Tolerance, VerificationReport, StageReport } from './verify/compare';
 export { requestGpuDevice } from './gpu/device';
 export type { GpuDeviceOptions } from './gpu/device';

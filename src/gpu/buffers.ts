@@ -48,3 +48,12 @@ export class GrowableBuffer {
     this.buffer = null;
   }
 }
+
+/**
+ * One {@link GrowableBuffer} per key, for storage that kernels write and readbacks copy from
+ * (STORAGE | COPY_SRC | COPY_DST), labelled `${prefix}/${label}`.
+ */
+export function storageSlots<K extends string>(device: GPUDevice, prefix: string, labels: Record<K, string>): Record<K, GrowableBuffer> {
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  return Object.fromEntries(Object.entries<string>(labels).map(([key, label]) => [key, new GrowableBuffer(device, `${prefix}/${label}`, usage)])) as Record<K, GrowableBuffer>;
+}

@@ -19,7 +19,7 @@ import {
   type StageTimings,
 } from '../core/types';
 import { validateAttention } from '../core/validate';
-import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
+import { checkStorageSize, storageSlots } from '../gpu/buffers';
 import { scoped, watchLoss } from '../gpu/guard';
 import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
 import { readFloats, readRanges } from '../gpu/readback';
@@ -166,15 +166,14 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
   const kernels = await kernelsFor(device, tuning);
   const loss = watchLoss(device);
 
-  const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const slots = {
-    src: new GrowableBuffer(device, 'attention/src (x | xKV)', storage),
-    w: new GrowableBuffer(device, 'attention/w (wq | wk | wv)', storage),
-    qkv: new GrowableBuffer(device, 'attention/qkv', storage),
-    scores: new GrowableBuffer(device, 'attention/scores', storage),
-    weights: new GrowableBuffer(device, 'attention/weights', storage),
-    output: new GrowableBuffer(device, 'attention/output', storage),
-  };
+  const slots = storageSlots(device, 'attention', {
+    src: 'src (x | xKV)',
+    w: 'w (wq | wk | wv)',
+    qkv: 'qkv',
+    scores: 'scores',
+    weights: 'weights',
+    output: 'output',
+  });
   const params = device.createBuffer({ label: 'attention/params', size: PARAMS_LAYOUT.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const timer = createPassTimer(device, STAGE_NAMES.length, 'attention');
   let destroyed = false;

@@ -11,7 +11,7 @@ import { createSerialQueue } from '../core/serial';
 import { AttentionAbortError, AttentionError, AttentionInputError } from '../core/errors';
 import type { AttentionInputs, AttentionShape, ResolvedShape } from '../core/types';
 import { validateAttention } from '../core/validate';
-import { GrowableBuffer, checkStorageSize } from '../gpu/buffers';
+import { checkStorageSize, storageSlots } from '../gpu/buffers';
 import { scoped, watchLoss } from '../gpu/guard';
 import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
 import { packUniform } from '../gpu/uniforms';
@@ -157,15 +157,14 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
   const proj = options.projectionWorkgroup ?? [8, 8];
   const kernels = await fusedKernels(device, wg, proj);
   const loss = watchLoss(device);
-  const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const slots = {
-    src: new GrowableBuffer(device, 'flash/src (x | xKV)', storage),
-    w: new GrowableBuffer(device, 'flash/w (wq | wk | wv)', storage),
-    qkv: new GrowableBuffer(device, 'flash/qkv', storage),
-    output: new GrowableBuffer(device, 'flash/output', storage),
-    lse: new GrowableBuffer(device, 'flash/lse', storage),
-    grid: new GrowableBuffer(device, 'flash/grid', storage),
-  };
+  const slots = storageSlots(device, 'flash', {
+    src: 'src (x | xKV)',
+    w: 'w (wq | wk | wv)',
+    qkv: 'qkv',
+    output: 'output',
+    lse: 'lse',
+    grid: 'grid',
+  });
   const uniform = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
   const params = device.createBuffer({ label: 'flash/params', size: PARAMS_LAYOUT.size, usage: uniform });
   const gridParams = device.createBuffer({ label: 'flash/grid params', size: GRID_PARAMS_LAYOUT.size, usage: uniform });
