@@ -7,6 +7,7 @@
  *
  * Layers (folders of src/):
  *   core, reference, verify, inputs, lessons  plain TypeScript that runs in Node (unit tests)
+ *   model                                     the trained model's vocabulary, corpus, maths and head scores (Node too)
  *   cpu, workers                              the fast CPU path and the workers
  *   gpu                                       WebGPU plumbing: devices, buffers, pipelines
  *   kernels                                   the attention kernels (WGSL in shaders/)
@@ -83,10 +84,11 @@ module.exports = {
     {
       name: 'node-layers-stay-pure',
       comment:
-        'core, reference, verify, lessons and inputs run in Node (the unit tests) and in workers: they import ' +
-        'nothing that needs WebGPU, three.js, the DOM or workers (gpu, kernels, scene, ui, bench, workers).',
+        'core, reference, verify, lessons, inputs and model run in Node (the unit tests, and the model\'s training) and ' +
+        'in workers: they import nothing that needs WebGPU, three.js, the DOM or workers (gpu, kernels, scene, ui, ' +
+        'bench, workers).',
       severity: 'error',
-      from: { path: '^src/(core|reference|verify|lessons|inputs)/' },
+      from: { path: '^src/(core|reference|verify|lessons|inputs|model)/' },
       to: { path: '^src/(gpu|kernels|scene|ui|bench|workers)/' },
     },
     {

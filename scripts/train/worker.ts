@@ -1,0 +1,42 @@
+/**
+ * One training worker: holds a workspace, reads the shared parameters, and for each batch it is
+ * sent writes its loss and gradients (the mean over its rows) into its own shared gradient
+ * buffers. The main thread averages the workers' gradients in a fixed order, so a run is
+ * reproducible bit for bit.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createWorkspace, lossAndGrads, lossOnly, type GptConfig, type GptParams } from '../../src/model/gpt';
+
+interface Setup {
+  config: GptConfig;
+  /** Parameter names and lengths, in order, over `params` and `grads` (shared memory). */
+  layout: Array<[string, number]>;
+  params: SharedArrayBuffer;
+  grads: SharedArrayBuffer;
+  batch: number;
+  length: number;
+}
+
+const setup = workerData as Setup;
+const viewsOf = (buffer: SharedArrayBuffer): GptParams => {
+  const views: GptParams = new Map();
+  let at = 0;
+  for (const [name, length] of setup.layout) {
+    views.set(name, new Float32Array(buffer, at * 4, length));
+    at += length;
+  }
+  return views;
+};
+const params = viewsOf(setup.params);
+const grads = viewsOf(setup.grads);
+const workspace = createWorkspace(setup.config, setup.batch, setup.length);
+
+parentPort!.on('message', (message: { kind: 'train' | 'eval'; tokens: Int32Array; batch: number; length: number }) => {
+  const batch = { tokens: message.tokens, batch: message.batch, length: message.length };
+  if (message.kind === 'train') {
+    const { loss } = lossAndGrads(setup.config, params, batch, { workspace, grads });
+    parentPort!.postMessage({ loss });
+  } else {
+    parentPort!.postMessage({ loss: lossOnly(setup.config, params, batch, { workspace }) });
+  }
+});
