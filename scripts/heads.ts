@@ -1,0 +1,30 @@
+/**
+ * `npx tsx scripts/heads.ts [model.safetensors]`: each head's measured scores (previous-token,
+ * induction, first-token share, mean entropy) on a repeated random span and on held-out text,
+ * by the f64 forward reference.
+ */
+import { readFileSync } from 'node:fs';
+import { readCheckpoint } from '../src/model/checkpoint';
+import { EOS_ID, generateCorpus, wordIds } from '../src/model/corpus';
+import { forwardReference } from '../src/model/gpt';
+import { firstTokenShare, inductionScore, makeInductionProbe, meanEntropy, previousTokenScore } from '../src/model/heads';
+import { makeRng } from '../src/reference/random';
+
+const file = process.argv[2] ?? 'public/models/tiny-stories/model.safetensors';
+const { config, params } = readCheckpoint(readFileSync(file), file);
+const probe = makeInductionProbe(makeRng(12), config.vocabSize, 24, { first: EOS_ID, pool: wordIds() });
+const text = Array.from(generateCorpus(1, { trainTokens: 1, heldOutTokens: config.context }).heldOut);
+const onProbe = forwardReference(config, params, probe.tokens);
+const onText = forwardReference(config, params, text);
+console.log('head   previous  induction  first-token  entropy (held-out text; induction on a repeated span)');
+for (let layer = 0; layer < config.layers; layer++) {
+  for (let head = 0; head < config.heads; head++) {
+    const n = probe.tokens.length;
+    const m = text.length;
+    const wp = onProbe.layers[layer].weights.subarray(head * n * n, (head + 1) * n * n);
+    const wt = onText.layers[layer].weights.subarray(head * m * m, (head + 1) * m * m);
+    console.log(
+      `L${layer}H${head}   ${previousTokenScore(wt, m).toFixed(2)}      ${inductionScore(wp, probe.tokens).toFixed(2)}       ${firstTokenShare(wt, m).toFixed(2)}         ${meanEntropy(wt, m).toFixed(2)}`,
+    );
+  }
+}

@@ -1,0 +1,60 @@
+// The checkpoint `npm run train` wrote and the repository ships (public/models/tiny-stories):
+// it loads, and it has learnt the corpus (held-out loss by the f64 reference, against a unigram
+// model of the same corpus). Its heads' scores are printed by `npx tsx scripts/heads.ts`; the
+// issue's bar for them (an induction head ≥ 0.5, a previous-token head ≥ 0.8) is not met yet.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../../src/model/checkpoint';
+import { generateCorpus } from '../../src/model/corpus';
+import { forwardReference } from '../../src/model/gpt';
+
+const FILE = 'public/models/tiny-stories/model.safetensors';
+const checkpoint = readCheckpoint(readFileSync(FILE), FILE);
+const { config, params } = checkpoint;
+
+/** Mean next-token cross-entropy (nats) of consecutive windows of `stream`, by the f64 reference. */
+function referenceLoss(stream: ArrayLike<number>, windows: number): number {
+  const length = config.context;
+  let total = 0;
+  let count = 0;
+  for (let w = 0; w < windows; w++) {
+    const tokens = Array.from({ length: length + 1 }, (_, t) => stream[w * length + t]);
+    const { logits } = forwardReference(config, params, tokens.slice(0, length));
+    for (let t = 0; t < length; t++) {
+      const row = logits.subarray(t * config.vocabSize, (t + 1) * config.vocabSize);
+      let max = -Infinity;
+      for (const v of row) max = Math.max(max, v);
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - max);
+      total += max + Math.log(sum) - row[tokens[t + 1]];
+      count++;
+    }
+  }
+  return total / count;
+}
+
+describe('the shipped model', () => {
+  it('is the configuration the README states, with its vocabulary', () => {
+    expect(config).toEqual({ vocabSize: 331, context: 128, dModel: 64, heads: 4, layers: 2, dMlp: 256 });
+    expect(checkpoint.vocab?.slice(0, 8)).toEqual(['<eos>', '.', ',', '?', '!', "'s", 'the', 'cat']);
+    expect(readFileSync(FILE).length).toBeLessThanOrEqual(4 * 2 ** 20);
+  });
+
+  it('beats a unigram model of the same corpus by more than 1.5 nats per token on held-out text', () => {
+    // Unigram: add-one-smoothed frequencies of 1M training tokens, on the first 4096 held-out
+    // tokens; the model on the same tokens by the f64 forward reference.
+    const corpus = generateCorpus(1, { trainTokens: 1_000_000, heldOutTokens: 4096 + 1 });
+    const counts = new Float64Array(config.vocabSize).fill(1);
+    for (const id of corpus.train) counts[id]++;
+    const all = counts.reduce((a, b) => a + b, 0);
+    let unigram = 0;
+    for (let i = 1; i <= 4096; i++) unigram -= Math.log(counts[corpus.heldOut[i]] / all);
+    unigram /= 4096;
+    const model = referenceLoss(corpus.heldOut, 4096 / config.context);
+    console.info(`[model] held-out loss ${model.toFixed(4)} nats by the f64 reference; unigram ${unigram.toFixed(4)}; the log says ${checkpoint.metadata.heldOutLoss}`);
+    expect(unigram).toBeGreaterThan(4.5);
+    expect(model).toBeLessThan(unigram - 1.5);
+    // The training log's held-out loss (all 32768 held-out tokens) is the same measure.
+    expect(Math.abs(model - Number(checkpoint.metadata.heldOutLoss))).toBeLessThan(0.15);
+  });
+});
