@@ -12,6 +12,11 @@
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> qkv: array<f32>;
+//#if BIAS
+// With BIAS (kernels projectionsBias, projectionsLanesBias): 4 bias = b_Q | b_K | b_V (read),
+// each `width` long, added to Q, K, V before the store (GPT-2's c_attn bias).
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+//#end
 
 @compute @workgroup_size(16, 1, 1)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) index: u32, @builtin(subgroup_invocation_id) lane: u32) {
@@ -30,5 +35,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   for (var d = 0u; d < dModel; d++) {
     //#include parts/lane-step.wgsl
   }
+  //#if BIAS
+  //#each r < ROWS, m < COLS / 4: { let i = min(row0 + {r}u, lastRow); let c = min(col0 + lane + {4 * m}u, lastCol); qkv[slice.dstOffset + i * width + c] = acc{r}_{m} + bias[group.z * width + c]; }
+  //#else
   //#each r < ROWS, m < COLS / 4: { let i = min(row0 + {r}u, lastRow); let c = min(col0 + lane + {4 * m}u, lastCol); qkv[slice.dstOffset + i * width + c] = acc{r}_{m}; }
+  //#end
 }

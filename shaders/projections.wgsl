@@ -12,6 +12,11 @@
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> qkv: array<f32>;
+//#if BIAS
+// With BIAS (kernels projectionsBias, projectionsLanesBias): 4 bias = b_Q | b_K | b_V (read),
+// each `width` long, added to Q, K, V before the store (GPT-2's c_attn bias).
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+//#end
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
@@ -32,6 +37,11 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
     //#include parts/tile-step.wgsl
   }
 
+  //#if BIAS
+  //#let store = qkv[slice.dstOffset + row * width + col] = value + bias[group.z * width + col];
+  //#include parts/tile-store.wgsl
+  //#else
   //#let store = qkv[slice.dstOffset + row * width + col] = value;
   //#include parts/tile-store.wgsl
+  //#end
 }

@@ -115,3 +115,22 @@ export function resultLengths(shape: AttentionShape): Record<ResultName, number>
     output: s.seqLen * s.width,
   };
 }
+
+/**
+ * Sizes of a GPT-2-style decoder: src/model trains one, src/kernels/model.ts runs its forward
+ * pass on the GPU. Every field is an integer ≥ 1 and `heads` divides `dModel`.
+ */
+export interface ModelConfig {
+  /** Number of token ids (rows of `wte`, columns of the logits). */
+  vocabSize: number;
+  /** Longest sequence: rows of `wpe` (GPT-2's n_positions). */
+  context: number;
+  /** Width of the residual stream (GPT-2's n_embd). */
+  dModel: number;
+  /** Attention heads per block; dHead = dModel / heads. */
+  heads: number;
+  /** Number of blocks (GPT-2's n_layer). */
+  layers: number;
+  /** Width of the MLP's hidden layer (GPT-2's n_inner, 4·dModel by default there). */
+  dMlp: number;
+}

@@ -92,7 +92,7 @@ export interface GpuAttention {
 }
 
 /** Group-0 bindings of each stage's kernel (params first; see the shader headers). */
-const BINDINGS: Record<StageName, readonly BindingKind[]> = {
+export const BINDINGS: Record<StageName, readonly BindingKind[]> = {
   projections: ['uniform', 'read-only-storage', 'read-only-storage', 'storage'],
   scores: ['uniform', 'read-only-storage', 'storage'],
   softmax: ['uniform', 'read-only-storage', 'storage'],
@@ -100,14 +100,14 @@ const BINDINGS: Record<StageName, readonly BindingKind[]> = {
 };
 
 /** The kernels of one tuning; the output kernel depends on the head size, so it is looked up per run. */
-interface Kernels {
+export interface Kernels {
   projections: Kernel;
   scores: Kernel;
   softmax: Kernel;
   output(dHead: number): Promise<Kernel>;
 }
 
-async function kernelsFor(device: GPUDevice, tuning: AttentionTuning): Promise<Kernels> {
+export async function kernelsFor(device: GPUDevice, tuning: AttentionTuning): Promise<Kernels> {
   const [wgX, wgY] = tuning.matmulWorkgroup;
   const matmul = { WG_X: wgX, WG_Y: wgY };
   const lanes = tuning.laneTiles;
@@ -142,7 +142,7 @@ async function kernelsFor(device: GPUDevice, tuning: AttentionTuning): Promise<K
 }
 
 /** Refuse a tuning the device cannot run, saying what is missing. */
-function checkTuning(device: GPUDevice, tuning: AttentionTuning): void {
+export function checkTuning(device: GPUDevice, tuning: AttentionTuning): void {
   const adapter = classifyAdapter(device);
   if (tuning.laneTiles && !adapter.fourLaneSubgroups) {
     const sizes = adapter.subgroupSizes;

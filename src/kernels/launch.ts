@@ -15,6 +15,8 @@ export const PROJ_TILE = 4;
 export const MAP_TILE = 8;
 /** Queries per invocation of the output kernel's narrow variant. */
 export const NARROW_ROWS = 16;
+/** Rows per invocation of the model's linear kernel (shaders/linear.wgsl). */
+export const LINEAR_ROWS = 4;
 
 /** Workgroups along x, y, z. */
 export type Dims = [number, number, number];

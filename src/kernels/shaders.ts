@@ -8,7 +8,7 @@
  */
 import type { ShaderSource } from '../gpu/pipeline';
 import { checkLaneTile, type LaneTile } from './lane-tiles';
-import { MAP_TILE, NARROW_ROWS, PROJ_TILE } from './launch';
+import { LINEAR_ROWS, MAP_TILE, NARROW_ROWS, PROJ_TILE } from './launch';
 import { expandTemplate, type TemplateValue } from './templates';
 
 const raw = import.meta.glob<string>('../../shaders/**/*.wgsl', { query: '?raw', import: 'default', eager: true });
@@ -29,7 +29,15 @@ export type KernelName =
   | 'reduce'
   | 'projectionsLanes'
   | 'scoresLanes'
-  | 'outputLanes';
+  | 'outputLanes'
+  | 'projectionsBias'
+  | 'projectionsLanesBias'
+  | 'embed'
+  | 'layerNorm'
+  | 'linear'
+  | 'linearGelu'
+  | 'linearResidual'
+  | 'logits';
 
 interface KernelTemplate {
   file: string;
@@ -44,7 +52,7 @@ interface KernelTemplate {
  * the device feature 'subgroups', as do the lane-tile kernels.
  */
 const KERNELS: Readonly<Record<KernelName, KernelTemplate>> = {
-  projections: { file: 'projections.wgsl' },
+  projections: { file: 'projections.wgsl', vars: { BIAS: 0 } },
   scores: { file: 'scores.wgsl' },
   softmax: { file: 'softmax.wgsl', vars: { SUBGROUPS: 0 } },
   softmaxSubgroup: { file: 'softmax.wgsl', vars: { SUBGROUPS: 1 } },
@@ -52,13 +60,23 @@ const KERNELS: Readonly<Record<KernelName, KernelTemplate>> = {
   flash: { file: 'flash.wgsl' },
   flashReduce: { file: 'flash-reduce.wgsl' },
   reduce: { file: 'reduce.wgsl' },
-  projectionsLanes: { file: 'projections-lanes.wgsl', lanes: true },
+  projectionsLanes: { file: 'projections-lanes.wgsl', lanes: true, vars: { BIAS: 0 } },
   scoresLanes: { file: 'scores-lanes.wgsl', lanes: true },
   outputLanes: { file: 'output-lanes.wgsl', lanes: true },
+  // The model's forward pass (src/kernels/model.ts): Q, K, V with c_attn's bias, and the rest
+  // of a GPT-2 block.
+  projectionsBias: { file: 'projections.wgsl', vars: { BIAS: 1 } },
+  projectionsLanesBias: { file: 'projections-lanes.wgsl', lanes: true, vars: { BIAS: 1 } },
+  embed: { file: 'embed.wgsl' },
+  layerNorm: { file: 'layernorm.wgsl' },
+  linear: { file: 'linear.wgsl', vars: { BIAS: 1, GELU: 0, RESIDUAL: 0, TRANSPOSED: 0 } },
+  linearGelu: { file: 'linear.wgsl', vars: { BIAS: 1, GELU: 1, RESIDUAL: 0, TRANSPOSED: 0 } },
+  linearResidual: { file: 'linear.wgsl', vars: { BIAS: 1, GELU: 0, RESIDUAL: 1, TRANSPOSED: 0 } },
+  logits: { file: 'linear.wgsl', vars: { BIAS: 0, GELU: 0, RESIDUAL: 0, TRANSPOSED: 1 } },
 };
 
 /** Variables every template sees: the register tile sizes the host sizes dispatches by. */
-const TILE_VARS: Readonly<Record<string, TemplateValue>> = { PROJ_TILE, MAP_TILE, NARROW_ROWS };
+const TILE_VARS: Readonly<Record<string, TemplateValue>> = { PROJ_TILE, MAP_TILE, NARROW_ROWS, LINEAR_ROWS };
 
 const expanded = new Map<string, ShaderSource>();
 

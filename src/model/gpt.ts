@@ -38,6 +38,7 @@
  * Pure TypeScript: runs in Node and in the browser (no DOM, no WebGPU, no node: modules).
  */
 import { AttentionInputError } from '../core/errors';
+import type { ModelConfig } from '../core/types';
 import { MAX_ELEMENTS } from '../core/validate';
 import { makeRng, type Rng } from '../reference/random';
 import {
@@ -61,21 +62,8 @@ import {
 
 export { LAYER_NORM_EPS, type Floats } from './layers';
 
-/** Sizes of the model. Every field is an integer ≥ 1 and `heads` divides `dModel`. */
-export interface GptConfig {
-  /** Number of token ids (rows of `wte`, columns of the logits). */
-  vocabSize: number;
-  /** Longest sequence: rows of `wpe` (GPT-2's n_positions). */
-  context: number;
-  /** Width of the residual stream (GPT-2's n_embd). */
-  dModel: number;
-  /** Attention heads per block; dHead = dModel / heads. */
-  heads: number;
-  /** Number of blocks (GPT-2's n_layer). */
-  layers: number;
-  /** Width of the MLP's hidden layer (GPT-2's n_inner, 4·dModel by default there). */
-  dMlp: number;
-}
+/** Sizes of the model (src/core/types.ts's ModelConfig, shared with the GPU forward in src/kernels/model.ts). */
+export type GptConfig = ModelConfig;
 
 /**
  * The parameters by name (see the module comment), each a flat row-major array of

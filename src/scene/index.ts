@@ -208,18 +208,24 @@ interface Current {
   layoutKey: string;
 }
 
+/** Options of {@link createSurfaceView}. */
+export interface SurfaceOptions {
+  /** Device pixels per CSS pixel (the page's devicePixelRatio; capped at 2). Default 1. */
+  pixelRatio?: number;
+}
+
 /**
  * Create the surface view on a canvas. With a device, three.js renders on that device (the
  * attention buffers feed the surface without a CPU readback); with null, on WebGL2.
  */
-export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDevice | null): Promise<SurfaceView> {
+export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDevice | null, options: SurfaceOptions = {}): Promise<SurfaceView> {
   const webgpu = device !== null;
   // MSAA costs 2–3× per frame on a software adapter (SwiftShader), where every frame is already slow.
   const antialias = device ? !classifyAdapter(device).software : true;
   const renderer = device
     ? new THREE.WebGPURenderer({ canvas, device, antialias })
     : new THREE.WebGPURenderer({ canvas, forceWebGL: true, antialias });
-  renderer.setPixelRatio(Math.min(globalThis.devicePixelRatio || 1, 2));
+  renderer.setPixelRatio(Math.min(options.pixelRatio ?? 1, 2));
   renderer.setSize(canvas.clientWidth || canvas.width || 300, canvas.clientHeight || canvas.height || 150, false);
   await renderer.init();
   const reducer: GridReducer | null = device ? await createGridReducer(device) : null;

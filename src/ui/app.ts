@@ -103,7 +103,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
   const engine = createViewEngine({ gpu: () => (session ? { device: session.device, attention: session.attention } : null), reference, cpuWorkers });
   let surface: SurfaceView;
   try {
-    surface = await createSurfaceView(canvas, device());
+    surface = await createSurfaceView(canvas, device(), { pixelRatio: window.devicePixelRatio });
   } catch (error) {
     messages.show('error', `The 3D view could not start: ${errorText(error)}`, 'scene');
     throw error;
@@ -220,7 +220,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
     sweepAttention = null;
     showAdapter();
     surface.destroy();
-    surface = await createSurfaceView(canvas, device());
+    surface = await createSurfaceView(canvas, device(), { pixelRatio: window.devicePixelRatio });
     surface.onChange = () => updateLegend();
     await apply(good);
     messages.show('info', `Recovered from a lost GPU device (${event.message}): new device, kernels and scene; the view was recomputed.`, 'device-lost', 8000);

@@ -110,3 +110,32 @@ describe('kernelSource', () => {
     expect(() => kernelSource('nonsense' as KernelName)).toThrow(/no kernel named nonsense/);
   });
 });
+
+describe('the model kernels (src/kernels/model.ts)', () => {
+  it('leaves the attention projections without bias, byte for byte as the bias-free template', () => {
+    expect(kernelSource('projections').code).not.toMatch(/bias/);
+    for (const tile of TILES) expect(kernelSource('projectionsLanes', tile).code).not.toMatch(/bias/);
+  });
+
+  it('adds c_attn\'s bias at binding 4 in the bias variants, before the store', () => {
+    for (const source of [kernelSource('projectionsBias'), kernelSource('projectionsLanesBias', { rows: 16, cols: 32 })]) {
+      expect(source.code, source.label).toContain('@group(0) @binding(4) var<storage, read> bias: array<f32>;');
+      expect(source.code, source.label).toMatch(/qkv\[slice\.dstOffset \+ \w+ \* width \+ \w+\] = \w+ \+ bias\[group\.z \* width \+ \w+\];/);
+    }
+  });
+
+  it('declares the bindings the host binds, and each variant of linear.wgsl only what it uses', () => {
+    const declared = (name: KernelName) => [...kernelSource(name).code.matchAll(/@group\(0\) @binding\((\d+)\) var<([^>]+)> (\w+)/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+    expect(declared('layerNorm')).toEqual(['0 uniform ln', '1 storage, read x', '2 storage, read gamma', '3 storage, read beta', '4 storage, read_write y']);
+    expect(declared('embed')).toEqual(['0 uniform embed', '1 storage, read tokens', '2 storage, read wte', '3 storage, read wpe', '4 storage, read_write x']);
+    const linear = ['0 uniform lin', '1 storage, read x', '2 storage, read w', '3 storage, read_write y'];
+    expect(declared('linear')).toEqual([...linear, '4 storage, read bias']);
+    expect(declared('linearGelu')).toEqual([...linear, '4 storage, read bias']);
+    expect(declared('linearResidual')).toEqual([...linear, '4 storage, read bias', '5 storage, read residual']);
+    expect(declared('logits')).toEqual(linear);
+    expect(kernelSource('linearGelu').code).toContain('value = gelu(value);');
+    expect(kernelSource('linear').code).not.toContain('gelu');
+    expect(kernelSource('logits').code).toContain('let wk = w[col * run.inDim + k];');
+    expect(kernelSource('linear').code).toContain('let wk = w[k * run.outDim + col];');
+  });
+});

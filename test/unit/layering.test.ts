@@ -143,7 +143,7 @@ const member = (names: string, follow = '') => new RegExp(`\\.\\s*(?:${names})\\
 const free = (names: string, follow = '') => new RegExp(`(?<![\\w$.])(?:${names})(?![\\w$])${follow}`, 'g');
 
 /** Globals of a browser window that workers and Node do not have. */
-const DOM_GLOBALS = 'document|window|localStorage|sessionStorage|requestAnimationFrame|cancelAnimationFrame|ResizeObserver|MutationObserver|IntersectionObserver|getComputedStyle|matchMedia|customElements|DOMParser';
+const DOM_GLOBALS = 'document|window|devicePixelRatio|localStorage|sessionStorage|requestAnimationFrame|cancelAnimationFrame|ResizeObserver|MutationObserver|IntersectionObserver|getComputedStyle|matchMedia|customElements|DOMParser';
 
 export const RUNTIME_RULES: RuntimeRule[] = [
   {
@@ -303,6 +303,7 @@ describe('the layering scanner itself', () => {
       '6 dom-outside-ui new Image',
       '7 dom-outside-ui instanceof HTMLCanvasElement',
       '7 dom-outside-ui globalThis.window',
+      '8 dom-outside-ui globalThis.devicePixelRatio',
     ]);
     expect(findViolations('src/ui/fixture.ts', fixture)).toEqual([]);
     expect(findViolations('src/main.ts', fixture)).toEqual([]);

@@ -1,0 +1,24 @@
+// embed.wgsl — the model's input: x[t] = wte[token_t] + wpe[t] (GPT-2's learned token and
+// position embeddings), seqLen × dModel, for the forward pass (src/kernels/model.ts).
+//
+// Bindings (group 0): 0 embed (EmbedParams), 1 tokens (read, seqLen u32 ids, checked on the host
+// to be < vocabSize), 2 wte (read, vocabSize × dModel), 3 wpe (read, context × dModel), 4 x
+// (read_write, seqLen × dModel). Dispatch: (ceil(seqLen · dModel / 64), 1, 1).
+
+struct EmbedParams {
+  seqLen: u32,
+  dModel: u32,
+};
+
+@group(0) @binding(0) var<uniform> embed: EmbedParams;
+@group(0) @binding(1) var<storage, read> tokens: array<u32>;
+//#each (slot, name) in (2, wte), (3, wpe): @group(0) @binding({slot}) var<storage, read> {name}: array<f32>;
+@group(0) @binding(4) var<storage, read_write> x: array<f32>;
+
+fn item(i: u32) {
+  let t = i / embed.dModel;
+  x[i] = wte[tokens[t] * embed.dModel + i % embed.dModel] + wpe[i];
+}
+
+//#let ITEMS = embed.seqLen * embed.dModel
+//#include parts/per-item.wgsl
