@@ -13,13 +13,23 @@ import type { StageView } from '../scene/layout';
 export type { InputKind, WeightChoice } from '../inputs/build';
 export type { StageView } from '../scene/layout';
 
+/** What the page shows: the trained model (the landing view) or the explorer's synthetic inputs. */
+export type AppMode = 'model' | 'explorer';
+
 /** The lessons: '' is the explorer (no lesson open). */
 export type LessonId = '' | 'cat-sat' | 'two-d' | 'sentence' | 'experiments' | 'quiz';
 
 /** The example's settings (src/inputs/build.ts) and what the view shows of it. */
 export interface AppState extends ExampleSettings {
-  /** Head shown alone, or -1 for all heads side by side. */
+  /** The trained model or the explorer. */
+  mode: AppMode;
+  /**
+   * Head shown alone, or -1 for all heads side by side (in model mode: every layer × head in a
+   * grid, the model view).
+   */
   head: number;
+  /** Model mode: the layer whose head is shown alone (0 … layers − 1). */
+  layer: number;
   stage: StageView;
   /** The open lesson ('' for none) and its step (1-based). */
   lesson: LessonId;
@@ -33,7 +43,9 @@ export const LESSON_IDS: readonly LessonId[] = ['', 'cat-sat', 'two-d', 'sentenc
 /** Steps per lesson (the step in the URL must be within 1 … this). */
 export const LESSON_STEPS: Record<Exclude<LessonId, ''>, number> = { 'cat-sat': 7, 'two-d': 7, sentence: 1, experiments: 5, quiz: 3 };
 
+/** The explorer's defaults (also what explorer URLs are read against). */
 export const DEFAULT_STATE: AppState = {
+  mode: 'explorer',
   input: 'sentence',
   text: 'The cat sat on the mat',
   seqLen: 64,
@@ -44,10 +56,38 @@ export const DEFAULT_STATE: AppState = {
   seed: 1,
   weights: 'random',
   head: 0,
+  layer: 0,
   stage: 'weights',
   lesson: '',
   step: 1,
 };
+
+/**
+ * The landing view's defaults: the trained model on the lessons' sentence extended to 32
+ * tokens (few enough for every token label to be legible), every layer × head in a grid.
+ */
+export const DEFAULT_MODEL_STATE: AppState = { ...DEFAULT_STATE, mode: 'model', seqLen: 32, head: -1 };
+
+/** Query parameters that only mean something in the explorer: any of them opens the explorer. */
+export const EXPLORER_ONLY_PARAMS = ['input', 'dModel', 'heads', 'dHead', 'causal', 'weights', 'lesson', 'step'] as const;
+/** Query parameters that only mean something in model mode: any of them (and no mode=) opens the model. */
+export const MODEL_ONLY_PARAMS = ['layer'] as const;
+
+/** The defaults of a mode. */
+export function defaultsFor(mode: AppMode): AppState {
+  return mode === 'model' ? DEFAULT_MODEL_STATE : DEFAULT_STATE;
+}
+
+/**
+ * The mode a query string asks for: `mode=model|explorer` when given (and valid); else the
+ * explorer when any explorer-only parameter is present (so every URL written before model mode
+ * existed still opens the explorer it described); else the model, the landing view.
+ */
+export function modeOf(params: URLSearchParams): AppMode {
+  const mode = params.get('mode');
+  if (mode === 'model' || mode === 'explorer') return mode;
+  return EXPLORER_ONLY_PARAMS.some((name) => params.has(name)) ? 'explorer' : 'model';
+}
 
 /** Upper bounds the panel and URL accept (the device may allow less; the run then says so). */
 export const LIMITS = { seqLen: 65536, dModel: 1024, heads: 64, dHead: 512, seed: 2 ** 31 - 1 } as const;
@@ -67,11 +107,21 @@ const INTEGER_FIELDS = {
   seed: [0, LIMITS.seed],
 } as const;
 
-/** Read the state from a query string; bad values are reported and replaced by defaults. */
-export function parseState(search: string, defaults: AppState = DEFAULT_STATE): { state: AppState; problems: StateProblem[] } {
+/**
+ * Read the state from a query string; bad values are reported and replaced by defaults. The mode
+ * comes first ({@link modeOf}); the other fields default to that mode's defaults unless
+ * `defaults` is given.
+ */
+export function parseState(search: string, defaultsGiven?: AppState): { state: AppState; problems: StateProblem[] } {
   const params = new URLSearchParams(search);
-  const state: AppState = { ...defaults };
   const problems: StateProblem[] = [];
+  const modeParam = params.get('mode');
+  if (modeParam !== null && modeParam !== 'model' && modeParam !== 'explorer') {
+    problems.push({ field: 'mode', given: modeParam, allowed: 'model or explorer' });
+  }
+  const mode = modeOf(params);
+  const defaults = defaultsGiven ?? defaultsFor(mode);
+  const state: AppState = { ...defaults, mode };
   for (const [field, [min, max]] of Object.entries(INTEGER_FIELDS) as Array<[keyof typeof INTEGER_FIELDS, readonly [number, number]]>) {
     const raw = params.get(field);
     if (raw === null) continue;
@@ -106,6 +156,16 @@ export function parseState(search: string, defaults: AppState = DEFAULT_STATE): 
       state.head = value;
     }
   }
+  const layer = params.get('layer');
+  if (layer !== null) {
+    const value = Number(layer);
+    // The model's own number of layers is checked once it is loaded (the app says so then).
+    if (layer.trim() === '' || !Number.isInteger(value) || value < 0 || value >= 64) {
+      problems.push({ field: 'layer', given: layer, allowed: 'an integer from 0 to layers − 1' });
+    } else {
+      state.layer = value;
+    }
+  }
   oneOf('lesson', LESSON_IDS.filter((id) => id !== ''), (v) => (state.lesson = v));
   const step = params.get('step');
   if (step !== null) {
@@ -122,17 +182,29 @@ export function parseState(search: string, defaults: AppState = DEFAULT_STATE): 
     if (text.length > 20000) problems.push({ field: 'text', given: `${text.length} characters`, allowed: 'at most 20000 characters' });
     else state.text = text;
   }
-  if (state.head >= state.heads) {
+  // In model mode the heads are the model's, known once it is loaded (the app checks them then).
+  if (state.mode === 'explorer' && state.head >= state.heads) {
     problems.push({ field: 'head', given: String(state.head), allowed: `all, or an integer from 0 to ${state.heads - 1} (heads = ${state.heads})` });
     state.head = 0;
   }
   return { state, problems };
 }
 
-/** Write the state as a query string, leaving out values equal to the defaults. */
-export function serializeState(state: AppState, defaults: AppState = DEFAULT_STATE): string {
+/**
+ * Write the state as a query string, leaving out values equal to the defaults of its mode. The
+ * explorer always writes `mode=explorer` (its URLs must not open the model, the landing view);
+ * model mode writes no explorer-only field (they are not part of its view).
+ */
+export function serializeState(state: AppState, defaultsGiven?: AppState): string {
+  const defaults = defaultsGiven ?? defaultsFor(state.mode);
   const params = new URLSearchParams();
   for (const key of Object.keys(defaults) as Array<keyof AppState>) {
+    if (key === 'mode') {
+      if (state.mode === 'explorer') params.set('mode', 'explorer');
+      continue;
+    }
+    if (state.mode === 'model' && (EXPLORER_ONLY_PARAMS as readonly string[]).includes(key)) continue;
+    if (state.mode === 'explorer' && key === 'layer') continue;
     if (state[key] === defaults[key]) continue;
     const value = state[key];
     if (key === 'causal') params.set(key, value ? '1' : '0');

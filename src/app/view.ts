@@ -16,6 +16,7 @@ import type { ReferenceClient } from '../workers/reference-client';
 import type { VerificationReport } from '../verify/compare';
 import { describePlan, verificationPlan } from '../verify/policy';
 import type { CellInfo, SurfaceSource } from '../scene';
+import type { ModelViewInfo } from './model';
 import { FUSED_GRID_SIDE, READBACK_ENTRIES, outOfMemoryWhy, planPath, type DeviceFacts, type PathPlan } from './plan';
 
 /** The GPU the engine computes on, or null without WebGPU. */
@@ -44,6 +45,8 @@ export interface ComputedView {
   /** The run this view came from: hover and export read it while it is still the last one. */
   gpuBuffers: AttentionBuffers | null;
   fusedBuffers: FlashBuffers | null;
+  /** Model mode: the trained model's run this view shows (src/app/model-engine.ts). */
+  model?: ModelViewInfo;
 }
 
 /** One request to {@link ViewEngine.compute}. */

@@ -58,7 +58,9 @@ import {
   outputBackward,
   outputForward,
   type Floats,
+  type MatmulKernel,
 } from './layers';
+import { sharedSimdMatmul } from './simd';
 
 export { LAYER_NORM_EPS, type Floats } from './layers';
 
@@ -321,6 +323,8 @@ export interface GptWorkspace {
   readonly float64: boolean;
   /** Whether it also keeps the masked scores (the forward reference does; training need not). */
   readonly scores: boolean;
+  /** The matrix kernel its layers use ({@link MatmulChoice}; 'js' where 'wasm' was asked for but the engine has no WebAssembly SIMD). */
+  readonly matmul: MatmulChoice;
   /** @internal */ readonly inputs: Int32Array;
   /** @internal */ readonly targets: Int32Array;
   /** @internal */ readonly x0: Floats;
@@ -338,12 +342,26 @@ export interface GptWorkspace {
   /** @internal */ readonly scratch: Scratch;
 }
 
+/**
+ * The matrix kernel of a workspace's layers:
+ * - `'js'`: layers.ts's matmulNT.
+ * - `'wasm'`: its WebAssembly SIMD twin with sums in double (src/model/simd.ts): bit for bit
+ *   matmulNT's result, several times faster; where the engine lacks WebAssembly SIMD the
+ *   workspace quietly uses 'js' instead (same numbers).
+ * - `'wasm-f32'`: the same kernel summing in float32 lanes: faster again, but its sums are
+ *   rounded to float32 as they go, so results differ from 'js' (deterministically); throws
+ *   without WebAssembly SIMD rather than change a run's numbers.
+ */
+export type MatmulChoice = 'js' | 'wasm' | 'wasm-f32';
+
 /** Options of {@link createWorkspace}. */
 export interface WorkspaceOptions {
   /** Float64 storage (default false: Float32). Must match the parameters' kind. */
   float64?: boolean;
   /** Keep the masked scores too (default false). */
   scores?: boolean;
+  /** The matrix kernel (default 'js'; see {@link MatmulChoice}). The wasm kernels are for Float32 workspaces (training) only. */
+  matmul?: MatmulChoice;
 }
 
 /** Buffers for batches of up to `batch` × `length` tokens (see {@link GptWorkspace}). */
@@ -352,6 +370,11 @@ export function createWorkspace(config: GptConfig, batch: number, length: number
   checkCount('batch', batch, 1, MAX_ELEMENTS);
   checkCount('length', length, 1, c.context);
   const float64 = options.float64 ?? false;
+  const wanted = options.matmul ?? 'js';
+  if (wanted !== 'js' && wanted !== 'wasm' && wanted !== 'wasm-f32') throw new AttentionInputError('matmul', describe(wanted), "'js', 'wasm' or 'wasm-f32'", 'type');
+  if (wanted !== 'js' && float64) throw new AttentionInputError('matmul', `'${wanted}'`, "'js' for a Float64 workspace (the wasm kernels are for Float32 training)", 'type');
+  const simd: MatmulKernel | null = wanted === 'js' ? null : sharedSimdMatmul(wanted === 'wasm' ? 'f64' : 'f32');
+  if (wanted === 'wasm-f32' && simd === null) throw new AttentionInputError('matmul', "'wasm-f32'", "'js' or 'wasm': this engine has no WebAssembly SIMD", 'type');
   const make = float64 ? (n: number): Floats => new Float64Array(n) : (n: number): Floats => new Float32Array(n);
   const rows = batch * length;
   const { dModel: d, dMlp, heads, vocabSize } = c;
@@ -391,6 +414,7 @@ export function createWorkspace(config: GptConfig, batch: number, length: number
     length,
     float64,
     scores: options.scores === true,
+    matmul: simd === null ? 'js' : wanted,
     inputs: new Int32Array(rows),
     targets: new Int32Array(rows),
     x0,
@@ -405,7 +429,7 @@ export function createWorkspace(config: GptConfig, batch: number, length: number
     dQkv: make(rows * 3 * d),
     dH1: make(rows * dMlp),
     dH2: make(rows * dMlp),
-    scratch: new Scratch(make),
+    scratch: simd === null ? new Scratch(make) : new Scratch(make, simd),
   };
 }
 
@@ -473,7 +497,7 @@ function forwardPass(config: GptConfig, p: ModelParams, ws: GptWorkspace, batch:
   }
   const last = ws.layers[config.layers - 1].resid2; // layers ≥ 1 (validateConfig)
   layerNormForward(last, p.lnfW, p.lnfB, ws.lnF, ws.lnFMean, ws.lnFRstd, rows, d);
-  outputForward(ws.lnF, p.wte, ws.logits, rows, d, vocabSize);
+  outputForward(ws.lnF, p.wte, ws.logits, rows, d, vocabSize, s.matmul);
 }
 
 /** Backward of {@link forwardPass}, from dlogits already in ws.logits; ADDS into `g`. */

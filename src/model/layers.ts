@@ -25,6 +25,9 @@
  * (Node 20, one core, 1024×64 · 64×192, Float32): the textbook i-k-j loop does 0.27 GMAC/s,
  * plain dot products 0.6, the 2×4 block 1.9. The other operand layouts are brought to this one
  * by transposing into scratch (cost rows·cols, against rows·cols·depth for the product).
+ * Layers that take a {@link Scratch} call the kernel it carries (`scratch.matmul`, matmulNT
+ * unless the scratch was made with another {@link MatmulKernel}): training's workspaces can
+ * carry the WebAssembly SIMD kernel of simd.ts, which gives the same bits several times faster.
  */
 
 /** The storage every layer accepts: Float32 for training, Float64 for references and checks. */
@@ -47,6 +50,8 @@ export class Scratch {
   constructor(
     /** Makes a zeroed array of the scratch's storage type. */
     readonly make: (length: number) => Floats,
+    /** The matrix kernel of the layers that take this scratch (default {@link matmulNT}). */
+    readonly matmul: MatmulKernel = matmulNT,
   ) {}
 
   take(slot: string, length: number): Floats {
@@ -203,6 +208,12 @@ export function matmulNT(
   }
 }
 
+/**
+ * The signature of {@link matmulNT}, for kernels that stand in for it with the same arguments and
+ * result (src/model/simd.ts). Each {@link Scratch} carries the kernel its layers use.
+ */
+export type MatmulKernel = typeof matmulNT;
+
 function dotInto(a: Floats, aAt: number, b: Floats, bAt: number, c: Floats, cAt: number, k0: number, k1: number, accumulate: boolean): void {
   let s = 0;
   for (let k = k0; k < k1; k++) s += a[aAt + k] * b[bAt + k];
@@ -232,7 +243,7 @@ export function transpose(src: Floats, srcOff: number, lds: number, rows: number
 export function linearForward(x: Floats, w: Floats, b: Floats | null, y: Floats, rows: number, nIn: number, nOut: number, scratch: Scratch): void {
   const wT = scratch.take('linear.wT', nIn * nOut);
   transpose(w, 0, nOut, nIn, nOut, wT, 0, nIn);
-  matmulNT(x, 0, nIn, wT, 0, nIn, y, 0, nOut, rows, nOut, nIn, false);
+  scratch.matmul(x, 0, nIn, wT, 0, nIn, y, 0, nOut, rows, nOut, nIn, false);
   if (b !== null) {
     for (let i = 0; i < rows; i++) {
       const at = i * nOut;
@@ -258,13 +269,13 @@ export function linearBackward(
   scratch: Scratch,
 ): void {
   // dx[i][k] = Σ_j dy[i][j] · w[k][j]: both read along rows as they are.
-  if (dx !== null) matmulNT(dy, 0, nOut, w, 0, nOut, dx, 0, nIn, rows, nIn, nOut, false);
+  if (dx !== null) scratch.matmul(dy, 0, nOut, w, 0, nOut, dx, 0, nIn, rows, nIn, nOut, false);
   // dw[k][j] = Σ_i x[i][k] · dy[i][j] = (xᵀ)[k] · (dyᵀ)[j]: transpose both to read along rows.
   const xT = scratch.take('linear.xT', nIn * rows);
   const dyT = scratch.take('linear.dyT', nOut * rows);
   transpose(x, 0, nIn, rows, nIn, xT, 0, rows);
   transpose(dy, 0, nOut, rows, nOut, dyT, 0, rows);
-  matmulNT(xT, 0, rows, dyT, 0, rows, dw, 0, nOut, nIn, nOut, rows, true);
+  scratch.matmul(xT, 0, rows, dyT, 0, rows, dw, 0, nOut, nIn, nOut, rows, true);
   if (db !== null) {
     for (let j = 0; j < nOut; j++) {
       let s = 0;
@@ -414,7 +425,7 @@ export function attentionForward(
       const p = (b * heads + h) * map;
       const qOff = rowBase * ld + h * dHead;
       // S = Q·Kᵀ on and below the diagonal only.
-      matmulNT(qkv, qOff, ld, qkv, qOff + d, ld, probs, p, seqLen, seqLen, seqLen, dHead, false, 'lower');
+      scratch.matmul(qkv, qOff, ld, qkv, qOff + d, ld, probs, p, seqLen, seqLen, seqLen, dHead, false, 'lower');
       for (let i = 0; i < seqLen; i++) {
         const row = p + i * seqLen;
         let max = -Infinity;
@@ -440,7 +451,7 @@ export function attentionForward(
       }
       // out_h = P·V: V transposed so the kernel reads it along rows; P is zero above the diagonal.
       transpose(qkv, qOff + 2 * d, ld, seqLen, dHead, vT, 0, seqLen);
-      matmulNT(probs, p, seqLen, vT, 0, seqLen, out, rowBase * d + h * dHead, d, seqLen, dHead, seqLen, false, 'kUpToRow');
+      scratch.matmul(probs, p, seqLen, vT, 0, seqLen, out, rowBase * d + h * dHead, d, seqLen, dHead, seqLen, false, 'kUpToRow');
     }
   }
 }
@@ -479,7 +490,7 @@ export function attentionBackward(
       const vOff = qOff + 2 * d;
       const oOff = rowBase * d + h * dHead;
       // dP[i][j] = dO[i] · V[j], j ≤ i.
-      matmulNT(dout, oOff, d, qkv, vOff, ld, dS, 0, seqLen, seqLen, seqLen, dHead, false, 'lower');
+      scratch.matmul(dout, oOff, d, qkv, vOff, ld, dS, 0, seqLen, seqLen, seqLen, dHead, false, 'lower');
       for (let i = 0; i < seqLen; i++) {
         const row = i * seqLen;
         const prow = p + row;
@@ -490,15 +501,15 @@ export function attentionBackward(
       }
       // dQ = dS·K (K transposed to read along rows).
       transpose(qkv, kOff, ld, seqLen, dHead, headT, 0, seqLen);
-      matmulNT(dS, 0, seqLen, headT, 0, seqLen, dqkv, qOff, ld, seqLen, dHead, seqLen, false, 'kUpToRow');
+      scratch.matmul(dS, 0, seqLen, headT, 0, seqLen, dqkv, qOff, ld, seqLen, dHead, seqLen, false, 'kUpToRow');
       // dK = dSᵀ·Q: row j of dSᵀ is zero before j.
       transpose(dS, 0, seqLen, seqLen, seqLen, mapT, 0, seqLen);
       transpose(qkv, qOff, ld, seqLen, dHead, headT, 0, seqLen);
-      matmulNT(mapT, 0, seqLen, headT, 0, seqLen, dqkv, kOff, ld, seqLen, dHead, seqLen, false, 'kFromRow');
+      scratch.matmul(mapT, 0, seqLen, headT, 0, seqLen, dqkv, kOff, ld, seqLen, dHead, seqLen, false, 'kFromRow');
       // dV = Pᵀ·dO.
       transpose(probs, p, seqLen, seqLen, seqLen, mapT, 0, seqLen);
       transpose(dout, oOff, d, seqLen, dHead, headT, 0, seqLen);
-      matmulNT(mapT, 0, seqLen, headT, 0, seqLen, dqkv, vOff, ld, seqLen, dHead, seqLen, false, 'kFromRow');
+      scratch.matmul(mapT, 0, seqLen, headT, 0, seqLen, dqkv, vOff, ld, seqLen, dHead, seqLen, false, 'kFromRow');
     }
   }
 }
@@ -538,20 +549,20 @@ export function embeddingBackward(tokens: ArrayLike<number>, dx: Floats, dwte: F
 }
 
 /** logits (rows × vocab) = x (rows × d) · wteᵀ: the output layer tied to the token embedding. */
-export function outputForward(x: Floats, wte: Floats, logits: Floats, rows: number, d: number, vocab: number): void {
-  matmulNT(x, 0, d, wte, 0, d, logits, 0, vocab, rows, vocab, d, false);
+export function outputForward(x: Floats, wte: Floats, logits: Floats, rows: number, d: number, vocab: number, matmul: MatmulKernel = matmulNT): void {
+  matmul(x, 0, d, wte, 0, d, logits, 0, vocab, rows, vocab, d, false);
 }
 
 /** Backward of {@link outputForward}: dx = dlogits·wte (overwritten), dwte += dlogitsᵀ·x. */
 export function outputBackward(x: Floats, wte: Floats, dlogits: Floats, dx: Floats, dwte: Floats, rows: number, d: number, vocab: number, scratch: Scratch): void {
   const wteT = scratch.take('out.wteT', d * vocab);
   transpose(wte, 0, d, vocab, d, wteT, 0, vocab);
-  matmulNT(dlogits, 0, vocab, wteT, 0, vocab, dx, 0, d, rows, d, vocab, false);
+  scratch.matmul(dlogits, 0, vocab, wteT, 0, vocab, dx, 0, d, rows, d, vocab, false);
   const gT = scratch.take('out.dlogitsT', vocab * rows);
   const xT = scratch.take('out.xT', d * rows);
   transpose(dlogits, 0, vocab, rows, vocab, gT, 0, rows);
   transpose(x, 0, d, rows, d, xT, 0, rows);
-  matmulNT(gT, 0, rows, xT, 0, rows, dwte, 0, d, vocab, d, rows, true);
+  scratch.matmul(gT, 0, rows, xT, 0, rows, dwte, 0, d, vocab, d, rows, true);
 }
 
 /**

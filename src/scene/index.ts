@@ -100,6 +100,12 @@ export interface SurfaceSource {
    * `setHead` works without new data.
    */
   grid?: PrecomputedGrid;
+  /**
+   * How the heads are arranged when all are shown: `columns` surfaces per row (else a near-square
+   * grid) and a title per head (else "head i"); a '\n' in a title starts a smaller second line.
+   * The model view passes every layer × head as one source: columns = heads, one row per layer.
+   */
+  panels?: { columns?: number; titles?: readonly string[] };
 }
 
 /**
@@ -518,8 +524,8 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     }
     if (destroyed) return;
     const cells = plan.headCount * plan.rows * plan.cols;
-    const layout = makeLayout(plan);
-    const layoutKey = JSON.stringify([plan.headCount, plan.rows, plan.cols, layout.width, layout.depth]);
+    const layout = makeLayout(plan, plan.headCount > 1 ? src.panels?.columns : undefined);
+    const layoutKey = JSON.stringify([plan.headCount, plan.rows, plan.cols, layout.width, layout.depth, layout.columns]);
     const ranges = displayRanges(planes, cells);
     const boundsChanged = !current || JSON.stringify(current.layout.bounds) !== JSON.stringify(layout.bounds);
     if (!reducer || current?.layoutKey !== layoutKey) {
@@ -546,7 +552,7 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     labels = buildLabels(layout, {
       tokens: src.tokens,
       keyTokens: src.keyTokens,
-      headNames: Array.from({ length: plan.headCount }, (_, hz) => `head ${plan.headFirst + hz}`),
+      headNames: Array.from({ length: plan.headCount }, (_, hz) => src.panels?.titles?.[plan.headFirst + hz] ?? `head ${plan.headFirst + hz}`),
     });
     scene.add(labels);
     applyMix();

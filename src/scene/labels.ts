@@ -92,7 +92,7 @@ function makeLabel(text: string, style: LabelStyle): THREE.Sprite {
 export interface LabelSource {
   tokens: readonly string[];
   keyTokens: readonly string[];
-  /** The real head index of each head slot. */
+  /** The title of each head slot; a '\n' starts a smaller second line (e.g. the head's label). */
   headNames: readonly string[];
 }
 
@@ -114,7 +114,7 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
     const [ox, oz] = layout.origins[hz];
     // Token labels on every surface when one head is shown; on the first column/row of heads otherwise.
     const showQuery = single || ox === layout.origins[0][0];
-    const showKey = single || hz >= plan.headCount - Math.ceil(Math.sqrt(plan.headCount));
+    const showKey = single || hz >= plan.headCount - layout.columns;
     if (showQuery) {
       for (const tick of queryTicks) {
         const label = makeLabel(tick.text, { size: querySize, center: [1, 0.5] });
@@ -131,9 +131,20 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
       }
     }
     if (!single) {
-      const title = makeLabel(source.headNames[hz] ?? `head ${hz}`, { size: 0.3, bold: true, center: [0, 0] });
-      title.position.set(ox, 0.02, oz - 0.1);
+      const [name, ...rest] = (source.headNames[hz] ?? `head ${hz}`).split('\n');
+      const subtitle = rest.join(' ').trim();
+      // Titles grow with the whole layout, so they stay readable when the camera backs off to
+      // fit many surfaces (the model view's layers × heads).
+      const titleSize = Math.max(0.3, 0.035 * (layout.bounds.maxX - layout.bounds.minX));
+      const subSize = 0.8 * titleSize;
+      const title = makeLabel(name, { size: titleSize, bold: true, center: [0, 0] });
+      title.position.set(ox, 0.02, oz - (subtitle ? 0.15 + subSize : 0.1));
       group.add(title);
+      if (subtitle) {
+        const second = makeLabel(subtitle, { size: subSize, color: '#ffd27a', center: [0, 0] });
+        second.position.set(ox, 0.02, oz - 0.1);
+        group.add(second);
+      }
     }
   }
   const { minX, maxX, minZ, maxZ } = layout.bounds;

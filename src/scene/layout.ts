@@ -27,17 +27,22 @@ export interface SurfaceLayout {
   floor: number;
   /** Minimum x and z corner of each head's surface. */
   origins: Array<[number, number]>;
+  /** Surfaces per row of the layout (heads fill rows left to right, rows top to bottom). */
+  columns: number;
   /** Extent of everything drawn (without labels). */
   bounds: { minX: number; maxX: number; minZ: number; maxZ: number };
 }
 
-/** Lay out the heads of a plan on a near-square grid of surfaces, centred on the origin. */
-export function makeLayout(plan: GridPlan): SurfaceLayout {
+/**
+ * Lay out the heads of a plan on a grid of surfaces centred on the origin: `columns` per row
+ * when given (the model view: one row per layer, one column per head), else near-square.
+ */
+export function makeLayout(plan: GridPlan, columns?: number): SurfaceLayout {
   const longest = Math.max(plan.seqLen, plan.kvLen);
   // Keep the true aspect ratio of the map, but never thinner than 1:8 so a surface stays visible.
   const width = Math.max(SURFACE_SIZE / 8, (SURFACE_SIZE * plan.kvLen) / longest);
   const depth = Math.max(SURFACE_SIZE / 8, (SURFACE_SIZE * plan.seqLen) / longest);
-  const perRow = Math.ceil(Math.sqrt(plan.headCount));
+  const perRow = columns !== undefined && Number.isInteger(columns) && columns >= 1 ? Math.min(columns, plan.headCount) : Math.ceil(Math.sqrt(plan.headCount));
   const rowsOfHeads = Math.ceil(plan.headCount / perRow);
   const totalW = perRow * width + (perRow - 1) * HEAD_GAP;
   const totalD = rowsOfHeads * depth + (rowsOfHeads - 1) * HEAD_GAP;
@@ -56,6 +61,7 @@ export function makeLayout(plan: GridPlan): SurfaceLayout {
     heightScale,
     floor: -0.08 * heightScale,
     origins,
+    columns: perRow,
     bounds: { minX: -totalW / 2, maxX: totalW / 2, minZ: -totalD / 2, maxZ: totalD / 2 },
   };
 }

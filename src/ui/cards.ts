@@ -5,6 +5,7 @@
 import type { StageTimings } from '../core/types';
 import type { AdapterDescription } from '../kernels/tuning';
 import type { VerificationReport } from '../verify/compare';
+import { MODEL_TOLERANCES, type ModelVerification } from '../app/model';
 import { fmt, fmtMs, h } from './dom';
 
 /** Messages at the bottom of the page: errors stay until dismissed, info fades. */
@@ -80,6 +81,35 @@ export class VerifyCard {
       h('h2', {}, 'GPU vs CPU reference', h('span', { class: `pill ${report.pass ? 'pass' : 'fail'}` }, report.pass ? 'PASS' : 'FAIL')),
       h('table', {}, h('thead', {}, h('tr', {}, ...['stage', 'max |Δ|', 'max rel', 'worst i', ''].map((t) => h('th', {}, t)))), h('tbody', {}, ...rows)),
       h('p', { class: 'note' }, `${scope}. Reference: Float64 on the CPU in a worker, ${fmtMs(cpuMs)}. Hover a number for its tolerance.`),
+    );
+  }
+
+  /** Model mode: every layer's Q, K, V, scores, weights, attention output and the logits. */
+  showModel(result: ModelVerification, cpuMs: number, tokens: number): void {
+    this.root.dataset.state = result.pass ? 'pass' : 'fail';
+    const label: Record<string, string> = { ...STAGE_LABEL, attn: 'attention out', logits: 'logits' };
+    const rows = result.rows.map(({ layer, name, comparison: c }) =>
+      h(
+        'tr',
+        { 'data-layer': layer === null ? '' : String(layer), 'data-stage': name, 'data-pass': String(c.pass) },
+        h('td', { class: 'name' }, layer === null ? 'out' : `L${layer}`),
+        h('td', { class: 'name' }, label[name] ?? name),
+        h('td', { class: c.pass ? '' : 'bad', title: `tolerance: |Δ| ≤ ${c.tolerance.atol.toExponential(1)} + ${c.tolerance.rtol}·|ref|` }, c.maxAbsErr.toExponential(1)),
+        h('td', {}, c.maxRelErr.toExponential(1)),
+        h('td', { class: c.pass ? '' : 'bad' }, c.pass ? '✓' : `✗ ${c.failures}`),
+      ),
+    );
+    const t = MODEL_TOLERANCES;
+    this.root.replaceChildren(
+      h('h2', {}, 'GPU vs CPU reference, per layer', h('span', { class: `pill ${result.pass ? 'pass' : 'fail'}` }, result.pass ? 'PASS' : 'FAIL')),
+      h('table', {}, h('thead', {}, h('tr', {}, ...['layer', 'tensor', 'max |Δ|', 'max rel', ''].map((x) => h('th', {}, x)))), h('tbody', {}, ...rows)),
+      h(
+        'p',
+        { class: 'note' },
+        `The GPU forward pass (f32) against the f64 forward reference on the same ${tokens} tokens, every element. A row passes when every |Δ| ≤ atol + rtol·|ref|: ` +
+          `weights atol ${t.weights.atol.toExponential(0)}, scores and logits ${t.scores.atol.toExponential(0)}, Q/K/V/attention ${t.activations.atol.toExponential(0)}; rtol ${t.activations.rtol.toExponential(0)} ` +
+          `(f32 rounding grows with depth; masked scores must be −∞ on both sides). Reference: Float64 in a worker, ${fmtMs(cpuMs)}.`,
+      ),
     );
   }
 
@@ -182,6 +212,50 @@ export class TimingsCard {
       ...(adapter?.isSoftware ? [h('p', { class: 'note', style: 'color: var(--warn)' }, 'Software adapter: the “GPU” is emulated on the same CPU cores as the CPU path, so these are CPU timings of an emulated GPU, not GPU performance.')] : []),
     );
   }
+}
+
+/** Model mode's timings: one forward pass of the trained model, GPU against the f64 CPU reference. */
+export interface ModelTimingsView {
+  tokens: number;
+  layers: number;
+  /** GPU forward pass, wall clock (null without WebGPU). */
+  gpuMs: number | null;
+  /** The f64 forward reference in the worker (null until it ran). */
+  cpuMs: number | null;
+  adapter: AdapterDescription | null;
+  frameMs?: number;
+}
+
+export function showModelTimings(card: TimingsCard, view: ModelTimingsView): void {
+  const { gpuMs, cpuMs } = view;
+  const speedUp = gpuMs !== null && cpuMs !== null && gpuMs > 0 ? cpuMs / gpuMs : NaN;
+  card.root.replaceChildren(
+    h('h2', {}, 'Timings', h('span', { class: 'pill' }, `${view.tokens} tokens, ${view.layers} layers`)),
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ...['forward pass', 'GPU (wall clock)', 'CPU f64 reference', 'GPU speed-up'].map((t) => h('th', {}, t)))),
+      h(
+        'tbody',
+        {},
+        h(
+          'tr',
+          { 'data-stage': 'forward' },
+          h('td', { class: 'name' }, 'whole model'),
+          h('td', { 'data-testid': 'model-gpu-ms' }, gpuMs === null ? '—' : fmtMs(gpuMs)),
+          h('td', { 'data-testid': 'model-cpu-ms' }, cpuMs === null ? 'pending…' : fmtMs(cpuMs)),
+          h('td', { class: Number.isFinite(speedUp) && speedUp < 1 ? 'bad' : '' }, Number.isFinite(speedUp) ? `${speedUp.toFixed(speedUp < 10 ? 2 : 1)}×` : '—'),
+        ),
+      ),
+    ),
+    h(
+      'p',
+      { class: 'note' },
+      `GPU: embedding, ${view.layers} blocks (LayerNorm, Q/K/V, scores, softmax, P·V, projections, MLP) and the logits in one submission, from encoding until the device is done (before the readback). ` +
+        `CPU: the f64 forward reference (plain JavaScript, one worker), the same pass the verification compares against${view.frameMs !== undefined ? `. One 3D frame: ${fmtMs(view.frameMs)}` : ''}.`,
+    ),
+    ...(view.adapter?.isSoftware ? [h('p', { class: 'note warn' }, 'The adapter is a software rasteriser (SwiftShader): the GPU is emulated on the same CPU cores, so these are CPU timings of an emulated GPU, not GPU performance.')] : []),
+  );
 }
 
 function formatBytesShort(bytes: number): string {

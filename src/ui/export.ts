@@ -83,6 +83,9 @@ export function createExportCard(deps: ExportDeps): HTMLElement {
       ...Object.values(buttons),
       ...createExportButtons(() => {
         const current = view();
+        if (current?.model) {
+          return { unavailable: "In model mode the attention's inputs are the trained model's own (LayerNorm of the residual stream, c_attn with its biases): export the map as CSV or JSON, or the view as PNG; the checkpoint itself is models/tiny-stories/model.safetensors." };
+        }
         return current ? { shape: current.example.shape, inputs: current.example.inputs } : null;
       }, deps.message),
     ),

@@ -5,6 +5,7 @@
  */
 import type { CellInfo, SurfaceView } from '../scene';
 import type { ComputedView, ViewEngine } from '../app/view';
+import { headName, topPredictions } from '../app/model';
 import { fmt, h } from './dom';
 
 export interface HoverDeps {
@@ -29,7 +30,7 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
     token++;
     readout.className = 'overlay readout empty';
     readout.replaceChildren('Hover the surface to read a cell.');
-    delete readout.dataset.query;
+    for (const key of ['head', 'query', 'key', 'score', 'weight', 'layer', 'modelHead', 'predictions']) delete readout.dataset[key];
     deps.surface().highlightRow(deps.restingHighlight());
     void deps.surface().render();
   }
@@ -51,8 +52,10 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
     const ref = view.reference;
     const tokenOf = (list: string[], i: number) => (list[i] !== undefined ? ` “${list[i]}”` : '');
     const keyTokens = view.example.keyTokens ?? view.example.tokens;
+    const model = view.model;
+    const named = model ? model.headOf(cell.head) : null;
     const rows: Array<[string, string]> = [
-      ['head', String(cell.head)],
+      named ? ['layer, head', headName(named.layer, named.head)] : ['head', String(cell.head)],
       ['query', `${cell.query}${tokenOf(view.example.tokens, cell.query)}`],
       ['key', `${cell.key}${tokenOf(keyTokens, cell.key)}`],
       ['QKᵀ (raw)', score === -Infinity ? 'masked' : fmt(score * Math.sqrt(dHead), 5)],
@@ -61,7 +64,30 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
     ];
     if (cell.queryEnd - cell.query > 1 || cell.keyEnd - cell.key > 1) rows.push(['cell', `block ${cell.queryEnd - cell.query}×${cell.keyEnd - cell.key}; first entry shown`]);
     Object.assign(readout.dataset, { head: String(cell.head), query: String(cell.query), key: String(cell.key), score: String(score), weight: String(weight) });
-    readout.replaceChildren(h('table', {}, h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, v))))));
+    const table = h('table', {}, h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, v)))));
+    if (!model || !named) {
+      delete readout.dataset.layer;
+      delete readout.dataset.modelHead;
+      delete readout.dataset.predictions;
+      readout.replaceChildren(table);
+      return;
+    }
+    // The model's next-token guesses after the hovered query token: softmax of its logits row.
+    const top = topPredictions(model.logits, cell.query, model.vocab, 5);
+    const report = model.reports.find((r) => r.layer === named.layer && r.head === named.head);
+    Object.assign(readout.dataset, { layer: String(named.layer), modelHead: String(named.head), predictions: JSON.stringify(top.map((p) => [p.token, p.probability])) });
+    readout.replaceChildren(
+      table,
+      ...(report ? [h('p', { class: 'note' }, `${headName(named.layer, named.head)}: ${report.labels.join(', ')}`)] : []),
+      h(
+        'div',
+        { class: 'predictions', 'data-testid': 'predictions' },
+        h('div', { class: 'caption' }, `next token after “${view.example.tokens[cell.query] ?? cell.query}”`),
+        ...top.map((p) =>
+          h('div', { class: 'prediction' }, h('span', { class: 'word' }, p.token), h('span', { class: 'bar', style: `width:${Math.max(1, Math.round(p.probability * 80))}px` }), h('span', { class: 'p' }, `${(p.probability * 100).toFixed(1)}%`)),
+        ),
+      ),
+    );
   }
 
   canvas.addEventListener('pointermove', (event) => {

@@ -109,7 +109,7 @@ export async function exportCurrent(
  * (data-testid="export-safetensors"), exporting what `current()` returns (null: nothing yet).
  */
 export function createExportButtons(
-  current: () => { shape: AttentionShape; inputs: AttentionInputs } | null,
+  current: () => { shape: AttentionShape; inputs: AttentionInputs } | { unavailable: string } | null,
   message: ImportCallbacks['message'],
 ): HTMLButtonElement[] {
   const make = (format: 'npy-zip' | 'safetensors', label: string, testid: string, title: string) => {
@@ -118,6 +118,10 @@ export function createExportButtons(
       const c = current();
       if (!c) {
         message('warn', 'Nothing to export yet: wait for the first run.');
+        return;
+      }
+      if ('unavailable' in c) {
+        message('info', c.unavailable);
         return;
       }
       button.disabled = true;

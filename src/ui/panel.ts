@@ -41,6 +41,9 @@ export class Panel {
   private readonly seqNumber: HTMLInputElement;
   private readonly seqNote: HTMLElement;
   private maxSeqLen: number;
+  private readonly guiHost: HTMLElement;
+  /** The trained model's context (model mode's seqLen range), once it is loaded. */
+  private modelContext = 128;
   private sentencePreset: Controller | null = null;
 
   constructor(
@@ -62,6 +65,7 @@ export class Panel {
     this.seqNumber.addEventListener('change', () => this.commitSeqLen(Number(this.seqNumber.value)));
 
     const guiHost = h('div', {});
+    this.guiHost = guiHost;
     this.gui = new GUI({ container: guiHost, title: 'Attention', width: 336 });
     const add = (field: keyof AppState, ctrl: Controller, testid: string) => {
       ctrl.domElement.dataset.testid = testid;
@@ -105,9 +109,16 @@ export class Panel {
   /** The largest seqLen the device can hold as a full map (sets the slider's range). */
   setMaxSeqLen(maxSeqLen: number): void {
     this.maxSeqLen = maxSeqLen;
+    if (this.draft.mode === 'model') return;
     this.seqRange.max = String(Math.log2(maxSeqLen));
     this.seqNumber.max = String(maxSeqLen);
     if (!seqLenFromExample(this.draft.input)) this.seqNote.textContent = `2 … ${maxSeqLen}`;
+  }
+
+  /** Model mode's seqLen range: 2 … the model's context (the slider stops there; the number box takes more, and the app says why not). */
+  setModelContext(context: number): void {
+    this.modelContext = context;
+    if (this.draft.mode === 'model') this.sync(this.draft);
   }
 
   private commitSeqLen(value: number): void {
@@ -127,10 +138,17 @@ export class Panel {
     for (const ctrl of this.controllers) ctrl.updateDisplay();
     this.seqNumber.value = String(state.seqLen);
     this.seqRange.value = String(Math.log2(Math.max(2, state.seqLen)));
-    const fromExample = seqLenFromExample(state.input);
+    const model = state.mode === 'model';
+    // Model mode: only the sequence length (the model fixes every other size).
+    this.guiHost.hidden = model;
+    const fromExample = !model && seqLenFromExample(state.input);
     this.seqRange.disabled = fromExample;
     this.seqNumber.disabled = fromExample;
-    this.seqNote.textContent = fromExample ? 'set by the example' : `2 … ${this.maxSeqLen}`;
+    const max = model ? this.modelContext : this.maxSeqLen;
+    this.seqRange.max = String(Math.log2(max));
+    this.seqNumber.max = model ? '' : String(max);
+    this.seqRange.value = String(Math.log2(Math.max(2, Math.min(state.seqLen, max))));
+    this.seqNote.textContent = model ? `2 … ${max} (the model's context)` : fromExample ? 'set by the example' : `2 … ${max}`;
     const fixed = fixedShape(state.input);
     for (const field of ['dModel', 'heads', 'dHead', 'weights', 'seed'] as const) this.byField.get(field)?.disable(fixed);
     this.byField.get('text')?.show(state.input === 'sentence');

@@ -16,6 +16,8 @@ export interface Viewport {
   readonly chartHost: HTMLElement;
   readonly stageGroup: HTMLElement;
   readonly headGroup: HTMLElement;
+  /** Model mode: the layer selector (hidden in the explorer). */
+  readonly layerGroup: HTMLElement;
   readonly reductionButton: HTMLButtonElement;
   readonly resetButton: HTMLButtonElement;
   readonly cancelButton: HTMLButtonElement;
@@ -25,6 +27,11 @@ export interface Viewport {
   updateLegend(surface: SurfaceView): void;
   /** Press the state's stage and head; `selectHead` is called by the many-heads menu. */
   syncToolbar(state: AppState, shape: ResolvedShape, selectHead: (head: number) => void): void;
+  /**
+   * Model mode: "every layer × head" (the model view), a layer button per layer and a head
+   * button per head, pressed as the state says (head −1: the model view).
+   */
+  syncModelToolbar(state: AppState, layers: number, heads: number): void;
 }
 
 export function createViewport(): Viewport {
@@ -32,9 +39,10 @@ export function createViewport(): Viewport {
   const stageButtons = STAGE_VIEWS.map((stage) => h('button', { 'data-stage': stage, 'aria-pressed': 'false', title: `show ${STAGE_LABELS[stage]}` }, STAGE_LABELS[stage]));
   const stageGroup = h('div', { class: 'segmented', role: 'group', 'aria-label': 'stage', 'data-testid': 'stage' }, ...stageButtons);
   const headGroup = h('div', { class: 'segmented', role: 'group', 'aria-label': 'head', 'data-testid': 'head' });
+  const layerGroup = h('div', { class: 'segmented', role: 'group', 'aria-label': 'layer', 'data-testid': 'layer', hidden: true });
   const reductionButton = h('button', { class: 'btn', 'data-testid': 'reduction', title: 'how blocks of a large map become one surface cell' }, 'blocks: max');
   const resetButton = h('button', { class: 'btn', 'data-testid': 'reset-view' }, 'Reset view');
-  const toolbar = h('div', { class: 'overlay toolbar' }, stageGroup, headGroup, reductionButton, resetButton);
+  const toolbar = h('div', { class: 'overlay toolbar' }, stageGroup, layerGroup, headGroup, reductionButton, resetButton);
   const legendBar = h('div', { class: 'bar' });
   const legendMin = h('span', {});
   const legendMax = h('span', {});
@@ -57,6 +65,7 @@ export function createViewport(): Viewport {
     chartHost,
     stageGroup,
     headGroup,
+    layerGroup,
     reductionButton,
     resetButton,
     cancelButton,
@@ -92,6 +101,18 @@ export function createViewport(): Viewport {
       }
       headGroup.replaceChildren(...buttons);
       headGroup.hidden = heads === 1;
+      layerGroup.hidden = true;
+    },
+    syncModelToolbar(state, layers, heads) {
+      for (const button of stageButtons) button.setAttribute('aria-pressed', String(button.dataset.stage === state.stage));
+      const grid = state.head < 0;
+      layerGroup.replaceChildren(
+        h('button', { 'data-head': '-1', 'aria-pressed': String(grid), title: 'every layer × head as small surfaces (rows = layers, columns = heads)' }, 'all layers × heads'),
+        ...Array.from({ length: layers }, (_, layer) => h('button', { 'data-layer': String(layer), 'aria-pressed': String(!grid && state.layer === layer), title: `layer ${layer}` }, `L${layer}`)),
+      );
+      headGroup.replaceChildren(...Array.from({ length: heads }, (_, head) => h('button', { 'data-head': String(head), 'aria-pressed': String(!grid && state.head === head), title: `head ${head}` }, `H${head}`)));
+      layerGroup.hidden = false;
+      headGroup.hidden = false;
     },
   };
 }

@@ -1,4 +1,5 @@
-import type { AttentionInputs, AttentionResult, AttentionShape } from '../core/types';
+import type { AttentionInputs, AttentionResult, AttentionShape, ModelConfig } from '../core/types';
+import type { GptTrace } from '../model/gpt';
 import type { VerificationReport } from '../verify/compare';
 
 /**
@@ -19,4 +20,18 @@ export interface VerifyRequest {
 
 export type VerifyResponse =
   | { id: number; ok: true; report: VerificationReport; referenceMs: number; reference?: AttentionResult }
+  | { id: number; ok: false; error: { name: string; message: string } };
+
+/** Run the trained model's f64 forward reference (src/model/gpt.ts) on one sequence. */
+export interface ModelForwardRequest {
+  id: number;
+  kind: 'model-forward';
+  config: ModelConfig;
+  params: Map<string, Float32Array>;
+  /** One or more sequences (e.g. the text and the induction probe), each run separately. */
+  sequences: number[][];
+}
+
+export type ModelForwardResponse =
+  | { id: number; ok: true; traces: GptTrace[]; /** Milliseconds of each forward pass. */ forwardMs: number[] }
   | { id: number; ok: false; error: { name: string; message: string } };

@@ -4,9 +4,10 @@
  * with an AbortError, so a superseded check stops costing CPU at once.
  */
 import { AttentionAbortError, AttentionError } from '../core/errors';
-import type { AttentionInputs, AttentionResult, AttentionShape } from '../core/types';
+import type { AttentionInputs, AttentionResult, AttentionShape, ModelConfig } from '../core/types';
+import type { GptTrace } from '../model/gpt';
 import type { VerificationReport } from '../verify/compare';
-import type { VerifyRequest, VerifyResponse } from './protocol';
+import type { ModelForwardRequest, ModelForwardResponse, VerifyRequest, VerifyResponse } from './protocol';
 
 export interface VerifyOutcome {
   report: VerificationReport;
@@ -21,6 +22,12 @@ export interface ReferenceClient {
    * rows (then maps are heads × rows × kvLen and output rows × width).
    */
   verify(shape: AttentionShape, inputs: AttentionInputs, actual: Partial<AttentionResult>, options?: { rows?: number[]; returnReference?: boolean }): Promise<VerifyOutcome>;
+  /**
+   * The trained model's f64 forward reference on each sequence, in the worker (a 128-token pass
+   * takes tens of milliseconds: long enough to stutter the page). Resolves with the traces and
+   * the milliseconds of each pass.
+   */
+  forwardModel(config: ModelConfig, params: ReadonlyMap<string, Float32Array>, sequences: number[][]): Promise<{ traces: GptTrace[]; forwardMs: number[] }>;
   /** Stop whatever is running; pending promises reject with an AbortError. */
   cancel(): void;
 }
@@ -28,16 +35,17 @@ export interface ReferenceClient {
 export function createReferenceClient(): ReferenceClient {
   let worker: Worker | null = null;
   let nextId = 1;
-  const pending = new Map<number, { resolve: (v: VerifyOutcome) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void }>();
 
   const start = () => {
     const w = new Worker(new URL('./reference.worker.ts', import.meta.url), { type: 'module', name: 'attention reference' });
-    w.onmessage = (event: MessageEvent<VerifyResponse>) => {
+    w.onmessage = (event: MessageEvent<VerifyResponse | ModelForwardResponse>) => {
       const data = event.data;
       const entry = pending.get(data.id);
       if (!entry) return;
       pending.delete(data.id);
-      if (data.ok) entry.resolve({ report: data.report, referenceMs: data.referenceMs, reference: data.reference });
+      if (data.ok && 'traces' in data) (entry.resolve as (v: { traces: GptTrace[]; forwardMs: number[] }) => void)({ traces: data.traces, forwardMs: data.forwardMs });
+      else if (data.ok) (entry.resolve as (v: VerifyOutcome) => void)({ report: data.report, referenceMs: data.referenceMs, reference: data.reference });
       else {
         const error = new AttentionError(data.error.message);
         error.name = data.error.name;
@@ -57,8 +65,17 @@ export function createReferenceClient(): ReferenceClient {
       worker ??= start();
       const id = nextId++;
       const request: VerifyRequest = { id, shape, inputs, actual, rows: options.rows, returnReference: options.returnReference };
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+      return new Promise<VerifyOutcome>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: never) => void, reject });
+        worker!.postMessage(request);
+      });
+    },
+    forwardModel(config, params, sequences) {
+      worker ??= start();
+      const id = nextId++;
+      const request: ModelForwardRequest = { id, kind: 'model-forward', config, params: new Map(params), sequences };
+      return new Promise<{ traces: GptTrace[]; forwardMs: number[] }>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: never) => void, reject });
         worker!.postMessage(request);
       });
     },

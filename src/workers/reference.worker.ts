@@ -6,12 +6,38 @@
 import { attentionCpu, attentionCpuRows } from '../reference/attention';
 import { resolveShape } from '../core/types';
 import { verifyAttention } from '../verify/compare';
-import type { VerifyRequest, VerifyResponse } from './protocol';
+import { forwardReference } from '../model/gpt';
+import type { ModelForwardRequest, ModelForwardResponse, VerifyRequest, VerifyResponse } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
-scope.onmessage = (event: MessageEvent<VerifyRequest>) => {
-  const { id, shape, inputs, actual, rows, returnReference } = event.data;
+/** The model's f64 forward pass, timed per sequence; the traces' arrays are transferred. */
+function modelForward(request: ModelForwardRequest): void {
+  const { id, config, params, sequences } = request;
+  try {
+    const traces = [];
+    const forwardMs = [];
+    for (const tokens of sequences) {
+      const start = performance.now();
+      traces.push(forwardReference(config, params, tokens));
+      forwardMs.push(performance.now() - start);
+    }
+    const transfer = traces.flatMap((t) => [t.embed, t.lnF, t.logits, ...t.layers.flatMap((l) => Object.values(l) as Float64Array[])].map((a) => a.buffer));
+    const response: ModelForwardResponse = { id, ok: true, traces, forwardMs };
+    scope.postMessage(response, transfer);
+  } catch (error) {
+    const e = error as Error;
+    const response: ModelForwardResponse = { id, ok: false, error: { name: e.name, message: e.message } };
+    scope.postMessage(response);
+  }
+}
+
+scope.onmessage = (event: MessageEvent<VerifyRequest | ModelForwardRequest>) => {
+  if ('kind' in event.data && event.data.kind === 'model-forward') {
+    modelForward(event.data);
+    return;
+  }
+  const { id, shape, inputs, actual, rows, returnReference } = event.data as VerifyRequest;
   try {
     const start = performance.now();
     let response: VerifyResponse;

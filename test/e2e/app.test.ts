@@ -32,8 +32,9 @@ async function hoverSomeCell(page: Page): Promise<Record<string, string>> {
 }
 
 describe('first page', () => {
-  it('shows the default example computed on the GPU, verified against the CPU, as a lit 3D surface', async () => {
-    const { page, errors } = await openApp(browser);
+  it("shows the explorer's default example computed on the GPU, verified against the CPU, as a lit 3D surface", async () => {
+    // The landing view is the trained model (test/e2e/model.test.ts); the explorer is ?mode=explorer.
+    const { page, errors } = await openApp(browser, '?mode=explorer');
     expect(await verdict(page)).toBe('pass');
     await expect.poll(() => page.getByTestId('verify-status').textContent()).toContain('PASS');
     const adapter = await page.getByTestId('adapter').textContent();
@@ -44,6 +45,8 @@ describe('first page', () => {
     expect(timings).toContain("CPU fast");
     expect(timings).toContain("GFLOP/s");
     expect(timings).toContain('softmax');
+    expect(await page.getByTestId('mode').locator('[aria-pressed="true"]').textContent()).toBe('Explorer');
+    expect(await page.getByTestId('model-card').isHidden()).toBe(true);
     const { colours } = await canvasShot(page, 'default');
     expect(colours, 'the canvas should show a coloured surface, not a blank fill').toBeGreaterThan(40);
     await shot(page, 'default');

@@ -28,4 +28,21 @@ describe('a browser without WebGPU', () => {
     await shot(page, 'no-webgpu');
     await page.close();
   });
+
+  it('the landing view, the trained model, runs from the f64 CPU forward reference and draws with WebGL', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
+    await page.goto(inject('baseUrl'));
+    expect(await verdict(page)).toBe('skipped');
+    expect(await page.getByTestId('verify-status').textContent()).toContain('f64 reference itself is drawn');
+    expect(await page.getByTestId('model-card').textContent()).toContain('on the CPU (no WebGPU)');
+    expect(await page.getByTestId('model-token-count').textContent()).toBe('32 tokens');
+    expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(8);
+    expect(await page.getByTestId('model-cpu-ms').textContent()).toMatch(/ms|s$/);
+    expect(await page.getByTestId('surface-canvas').getAttribute('data-shown')).toBe('all');
+    const { colours } = await canvasShot(page, 'no-webgpu-model');
+    expect(colours, 'the WebGL fallback draws every layer × head from the CPU reference').toBeGreaterThan(40);
+    await shot(page, 'no-webgpu-model');
+    await page.close();
+  });
 });

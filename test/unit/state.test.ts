@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_STATE, parseState, serializeState, describeProblem } from '../../src/app/state';
+import { DEFAULT_MODEL_STATE, DEFAULT_STATE, EXPLORER_ONLY_PARAMS, parseState, serializeState, describeProblem } from '../../src/app/state';
 
 /** The defaults, written out: a bad URL value falls back to these (not to whatever DEFAULT_STATE holds). */
 const DEFAULTS = {
+  mode: 'explorer',
   input: 'sentence',
   text: 'The cat sat on the mat',
   seqLen: 64,
@@ -13,21 +14,27 @@ const DEFAULTS = {
   seed: 1,
   weights: 'random',
   head: 0,
+  layer: 0,
   stage: 'weights',
   lesson: '',
   step: 1,
 } as const;
 
+/** The landing view's defaults: the trained model, 32 tokens, every layer × head (head = −1). */
+const MODEL_DEFAULTS = { ...DEFAULTS, mode: 'model', seqLen: 32, head: -1 } as const;
+
 describe('URL state', () => {
-  it('starts from the documented defaults', () => {
+  it('starts from the documented defaults: an empty URL is the trained model', () => {
     expect(DEFAULT_STATE).toEqual(DEFAULTS);
+    expect(DEFAULT_MODEL_STATE).toEqual(MODEL_DEFAULTS);
     const { state, problems } = parseState('');
     expect(problems).toEqual([]);
-    expect(state).toEqual(DEFAULTS);
+    expect(state).toEqual(MODEL_DEFAULTS);
+    expect(parseState('?mode=explorer').state).toEqual(DEFAULTS);
   });
 
   it('round-trips every field through the query string', () => {
-    const state = { ...DEFAULT_STATE, input: 'random' as const, seqLen: 2048, dModel: 64, heads: 4, dHead: 32, causal: true, seed: 9, weights: 'identity' as const, head: -1, stage: 'masked' as const, text: 'a "quoted" text & more' };
+    const state = { ...DEFAULT_STATE, mode: 'explorer' as const, input: 'random' as const, seqLen: 2048, dModel: 64, heads: 4, dHead: 32, causal: true, seed: 9, weights: 'identity' as const, head: -1, stage: 'masked' as const, text: 'a "quoted" text & more' };
     const query = serializeState(state);
     expect(query).toContain('seqLen=2048');
     expect(query).toContain('head=all');
@@ -37,9 +44,11 @@ describe('URL state', () => {
     expect(back).toEqual(state);
   });
 
-  it('leaves defaults out of the URL', () => {
-    expect(serializeState(DEFAULT_STATE)).toBe('');
-    expect(serializeState({ ...DEFAULT_STATE, seed: 2 })).toBe('seed=2');
+  it('leaves defaults out of the URL; the explorer always names its mode', () => {
+    expect(serializeState(DEFAULT_MODEL_STATE)).toBe('');
+    expect(serializeState({ ...DEFAULT_MODEL_STATE, seed: 2 })).toBe('seed=2');
+    expect(serializeState(DEFAULT_STATE)).toBe('mode=explorer');
+    expect(serializeState({ ...DEFAULT_STATE, seed: 2 })).toBe('mode=explorer&seed=2');
   });
 
   const bad: Array<[string, string, string]> = [
@@ -62,7 +71,7 @@ describe('URL state', () => {
   ];
   for (const [query, field, given] of bad) {
     it(`?${query} is reported, naming ${field}, and falls back to the default`, () => {
-      const { state, problems } = parseState(`?${query}`);
+      const { state, problems } = parseState(`?mode=explorer&${query}`);
       expect(problems).toHaveLength(1);
       expect(problems[0].field).toBe(field);
       expect(problems[0].given).toBe(given);
@@ -79,10 +88,64 @@ describe('URL state', () => {
   });
 
   it('keeps good values when others are bad', () => {
+    // dModel is explorer-only, so this URL opens the explorer.
     const { state, problems } = parseState('?seqLen=128&dModel=-1&causal=true');
     expect(state.seqLen).toBe(128);
     expect(state.causal).toBe(true);
     expect(state.dModel).toBe(32);
     expect(problems.map((p) => p.field)).toEqual(['dModel']);
+  });
+
+  it('every explorer-only parameter opens the explorer (URLs written before model mode keep their view)', () => {
+    const samples: Record<(typeof EXPLORER_ONLY_PARAMS)[number], string> = { input: 'random', dModel: '16', heads: '4', dHead: '8', causal: '1', weights: 'identity', lesson: 'cat-sat', step: '2' };
+    for (const name of EXPLORER_ONLY_PARAMS) {
+      const { state, problems } = parseState(`?${name}=${samples[name]}`);
+      expect(state.mode, name).toBe('explorer');
+      expect(problems, name).toEqual([]);
+    }
+    // The README's examples.
+    expect(parseState('?input=random&seqLen=2048&heads=4&stage=scaled').state).toMatchObject({ mode: 'explorer', input: 'random', seqLen: 2048, heads: 4, stage: 'scaled' });
+    expect(parseState('?lesson=cat-sat&step=6').state).toMatchObject({ mode: 'explorer', lesson: 'cat-sat', step: 6 });
+    // Even a bad value of an explorer-only field means the explorer was meant.
+    const bad = parseState('?dModel=-1');
+    expect(bad.state.mode).toBe('explorer');
+    expect(bad.problems.map((p) => p.field)).toEqual(['dModel']);
+  });
+
+  it('shared parameters alone (text, seqLen, seed, head, stage) open the model', () => {
+    const { state, problems } = parseState('?text=The+dog+ran&seqLen=48&seed=3&head=2&layer=1&stage=scaled');
+    expect(problems).toEqual([]);
+    expect(state).toEqual({ ...MODEL_DEFAULTS, text: 'The dog ran', seqLen: 48, seed: 3, head: 2, layer: 1, stage: 'scaled' });
+    // The model's heads are only known once it is loaded: head 7 is not checked against the explorer's 2.
+    expect(parseState('?head=7').state.head).toBe(7);
+  });
+
+  it('mode= wins over the parameters, and a bad mode is reported', () => {
+    expect(parseState('?mode=model&input=random').state.mode).toBe('model');
+    expect(parseState('?mode=explorer&text=hi').state).toEqual({ ...DEFAULTS, text: 'hi' });
+    const { state, problems } = parseState('?mode=film');
+    expect(state).toEqual(MODEL_DEFAULTS);
+    expect(problems).toEqual([{ field: 'mode', given: 'film', allowed: 'model or explorer' }]);
+  });
+
+  it('a bad layer is reported and falls back to 0', () => {
+    for (const layer of ['-1', '1.5', 'x', '', '64']) {
+      const { state, problems } = parseState(`?layer=${layer}&head=1`);
+      expect(state.layer, layer).toBe(0);
+      expect(state.head).toBe(1);
+      expect(problems.map((p) => p.field)).toEqual(['layer']);
+    }
+  });
+
+  it('model-mode URLs round-trip and never carry explorer-only fields', () => {
+    const state = { ...DEFAULT_MODEL_STATE, text: 'The dog chased the cat', seqLen: 100, layer: 1, head: 3, stage: 'masked' as const, dModel: 99, input: 'random' as const };
+    const query = serializeState(state);
+    expect(query).toBe('text=The+dog+chased+the+cat&seqLen=100&head=3&layer=1&stage=masked');
+    const back = parseState(`?${query}`);
+    expect(back.problems).toEqual([]);
+    expect(back.state).toEqual({ ...state, dModel: DEFAULTS.dModel, input: DEFAULTS.input });
+    expect(serializeState({ ...DEFAULT_MODEL_STATE, head: -1, layer: 0 })).toBe('');
+    // The explorer does not write the model's layer.
+    expect(serializeState({ ...DEFAULT_STATE, layer: 1 })).toBe('mode=explorer');
   });
 });

@@ -1,0 +1,296 @@
+// The landing view: the trained model (public/models/tiny-stories/model.safetensors) on the
+// lessons' sentence, every layer × head, measured head labels, every layer verified against the
+// f64 reference, selectors, hover with the model's next-token predictions, seqLen, the user's
+// own sentence, the context limit, and a failed model fetch. Expected values come from the
+// checkpoint read in Node and the f64 forward reference (src/model/gpt.ts), not from the page.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright';
+import { DEFAULT_MODEL_STATE } from '../../src/app/state';
+import { measureHeads, inductionProbeFor, modelInput, topPredictions } from '../../src/app/model';
+import { readCheckpoint } from '../../src/model/checkpoint';
+import { forwardReference, type GptTrace } from '../../src/model/gpt';
+import { makeVocabulary } from '../../src/model/vocab';
+import { canvasShot, launch, openApp, shot, verdict } from './browser';
+
+const checkpoint = readCheckpoint(readFileSync('public/models/tiny-stories/model.safetensors'));
+const { config } = checkpoint;
+const vocab = makeVocabulary(checkpoint.vocab!);
+
+/** The reference of what the page should show for a text and seqLen. */
+function expected(text: string, seqLen: number): { ids: number[]; words: string[]; trace: GptTrace } {
+  const input = modelInput(text, seqLen, DEFAULT_MODEL_STATE.seed, vocab, config.context);
+  return { ids: input.ids, words: input.words, trace: forwardReference(config, checkpoint.params, input.ids) };
+}
+
+/** SwiftShader runs the model and draws in seconds, not the 1 s expect.poll waits by default. */
+const POLL = { timeout: 60_000 };
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Sweep the pointer over the canvas until the readout names a cell; returns its dataset. */
+async function hoverSomeCell(page: Page, where: Array<[number, number]> = []): Promise<Record<string, string>> {
+  const box = (await page.getByTestId('surface-canvas').boundingBox())!;
+  const points: Array<[number, number]> = [...where];
+  for (const fy of [0.5, 0.45, 0.55, 0.4, 0.6, 0.35, 0.65]) for (const fx of [0.5, 0.45, 0.55, 0.4, 0.6, 0.35, 0.65]) points.push([fx, fy]);
+  for (const [fx, fy] of points) {
+    await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+    const found = await page
+      .waitForFunction(() => document.querySelector('[data-testid="hover-readout"]')?.getAttribute('data-predictions') !== null, undefined, { timeout: 1500 })
+      .then(() => true)
+      .catch(() => false);
+    if (found) return page.getByTestId('hover-readout').evaluate((el) => ({ ...(el as HTMLElement).dataset }) as Record<string, string>);
+  }
+  throw new Error('no position over the canvas produced a model hover readout');
+}
+
+async function tokenCount(page: Page): Promise<number> {
+  return Number(((await page.getByTestId('model-token-count').textContent()) ?? '').match(/\d+/)![0]);
+}
+
+describe('the landing view is the trained model', () => {
+  it('opens on the model: every layer × head drawn and labelled, every layer verified', async () => {
+    const { page, errors } = await openApp(browser);
+    expect(await verdict(page)).toBe('pass');
+    const card = await page.getByTestId('model-card').textContent();
+    expect(card).toContain('Trained model');
+    expect(card).toContain(`${config.layers} layers × ${config.heads} heads`);
+    expect(card).toContain(`${vocab.tokens.length}-token vocabulary`);
+    expect(await page.getByTestId('mode').locator('[aria-pressed="true"]').textContent()).toBe('Trained model');
+    // Verification: a passing row for each layer's six tensors and the logits.
+    const rows = page.getByTestId('verify-status').locator('tbody tr');
+    expect(await rows.count()).toBe(6 * config.layers + 1);
+    expect(await page.getByTestId('verify-status').locator('tr[data-pass="false"]').count()).toBe(0);
+    for (let layer = 0; layer < config.layers; layer++) {
+      for (const stage of ['q', 'k', 'v', 'scores', 'weights', 'attn']) {
+        expect(await page.getByTestId('verify-status').locator(`tr[data-layer="${layer}"][data-stage="${stage}"]`).getAttribute('data-pass'), `L${layer} ${stage}`).toBe('true');
+      }
+    }
+    // The tokens: <eos>, the sentence, then corpus sentences up to 32.
+    const reference = expected(DEFAULT_MODEL_STATE.text, DEFAULT_MODEL_STATE.seqLen);
+    expect(await tokenCount(page)).toBe(32);
+    expect(await page.getByTestId('model-tokens').textContent()).toContain(reference.words.slice(1).join(' '));
+    // Head labels: measured from the reference's maps here, and equal to the page's (2 decimals).
+    const probe = inductionProbeFor(vocab, config);
+    const probeTrace = forwardReference(config, checkpoint.params, probe.tokens);
+    const reports = measureHeads(reference.trace.layers.map((l) => l.weights), reference.ids, probeTrace.layers.map((l) => l.weights), probe.tokens, config.heads);
+    const table = page.getByTestId('head-scores');
+    for (const r of reports) {
+      const row = table.locator(`tr[data-layer="${r.layer}"][data-head="${r.head}"]`);
+      const cells = await row.locator('td').allTextContents();
+      expect(cells[0]).toBe(`L${r.layer} H${r.head}`);
+      expect(Number(cells[1]), `L${r.layer} H${r.head} previous`).toBeCloseTo(r.scores.previousToken, 2);
+      expect(Number(cells[2]), `L${r.layer} H${r.head} induction`).toBeCloseTo(r.scores.induction, 2);
+      expect(Number(cells[3]), `L${r.layer} H${r.head} first`).toBeCloseTo(r.scores.firstToken, 2);
+      expect(Number(cells[4]), `L${r.layer} H${r.head} entropy`).toBeCloseTo(r.scores.entropy, 2);
+      console.info(`[model] L${r.layer} H${r.head}: prev ${r.scores.previousToken.toFixed(2)} induction ${r.scores.induction.toFixed(2)} first ${r.scores.firstToken.toFixed(2)} entropy ${r.scores.entropy.toFixed(2)} → ${r.labels.join(', ')}`);
+    }
+    const timings = await page.getByTestId('timings').textContent();
+    console.info(`[model] timings: GPU ${await page.getByTestId('model-gpu-ms').textContent()} vs CPU f64 ${await page.getByTestId('model-cpu-ms').textContent()}`);
+    expect(timings).toContain('CPU f64 reference');
+    expect(await page.getByTestId('model-gpu-ms').textContent()).toMatch(/ms|s$/);
+    expect(await page.getByTestId('model-cpu-ms').textContent()).toMatch(/ms|s$/);
+    const { png, colours } = await canvasShot(page, 'model-landing');
+    expect(colours).toBeGreaterThan(40);
+    await shot(page, 'model-landing');
+    expect(errors).toEqual([]);
+    await page.close();
+    void png;
+  });
+});
+
+describe('selectors, the model view and hover', () => {
+  it('every layer × head is drawn and pickable; clicking one opens it; layer and head selectors change the map', async () => {
+    const { page, errors } = await openApp(browser);
+    expect(await verdict(page)).toBe('pass');
+    expect(await page.getByTestId('surface-canvas').getAttribute('data-shown')).toBe('all');
+    const reference = expected(DEFAULT_MODEL_STATE.text, DEFAULT_MODEL_STATE.seqLen);
+    const T = reference.ids.length;
+    // Sweep the canvas: every surface of the model view answers hover with its own layer and head.
+    const box = (await page.getByTestId('surface-canvas').boundingBox())!;
+    const seen = new Map<string, [number, number]>();
+    for (let fy = 0.32; fy <= 0.8 && seen.size < config.layers * config.heads; fy += 0.07) {
+      for (let fx = 0.12; fx <= 0.9 && seen.size < config.layers * config.heads; fx += 0.06) {
+        await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+        const got = await page
+          .waitForFunction(
+            (before) => {
+              const el = document.querySelector('[data-testid="hover-readout"]') as HTMLElement | null;
+              const key = el?.dataset.layer !== undefined ? `${el.dataset.layer},${el.dataset.modelHead},${el.dataset.query},${el.dataset.key}` : null;
+              return key !== null && key !== before ? key : false;
+            },
+            [...seen.keys()].join('|'),
+            { timeout: 500 },
+          )
+          .then((handle) => handle.jsonValue() as Promise<string>)
+          .catch(() => null);
+        if (!got) continue;
+        const [layer, head] = got.split(',');
+        if (!seen.has(`${layer},${head}`)) seen.set(`${layer},${head}`, [fx, fy]);
+      }
+    }
+    expect([...seen.keys()].sort(), 'every layer × head surface answers hover').toEqual(
+      Array.from({ length: config.layers * config.heads }, (_, i) => `${Math.floor(i / config.heads)},${i % config.heads}`).sort(),
+    );
+    // Hover: the readout's weight is the reference's at that layer, head, query and key; the
+    // top-5 predictions are the softmax of the reference's logits row of that query.
+    const cell = await hoverSomeCell(page, [seen.get('1,2')!]);
+    const [layer, head, q, k] = [cell.layer, cell.modelHead, cell.query, cell.key].map(Number);
+    expect(Number(cell.weight)).toBeCloseTo(reference.trace.layers[layer].weights[(head * T + q) * T + k], 5);
+    const top = topPredictions(reference.trace.logits, q, vocab.tokens, 5);
+    const shown = JSON.parse(cell.predictions) as Array<[string, number]>;
+    expect(shown.map(([token]) => token)).toEqual(top.map((p) => p.token));
+    shown.forEach(([, p], i) => expect(p).toBeCloseTo(top[i].probability, 4));
+    const readoutText = await page.getByTestId('hover-readout').textContent();
+    expect(readoutText).toContain(`L${layer} H${head}`);
+    expect(readoutText).toContain(`${(top[0].probability * 100).toFixed(1)}%`);
+    await shot(page, 'model-hover');
+    // Click L1 H2's surface: it opens as the one large surface, with L1 and H2 pressed.
+    const [cx, cy] = seen.get('1,2')!;
+    await page.mouse.click(box.x + box.width * cx, box.y + box.height * cy);
+    await expect.poll(() => page.getByTestId('surface-canvas').getAttribute('data-shown'), POLL).toBe('L1 H2');
+    expect(await page.getByTestId('layer').locator('[aria-pressed="true"]').textContent()).toBe('L1');
+    expect(await page.getByTestId('head').locator('[aria-pressed="true"]').textContent()).toBe('H2');
+    expect(page.url()).toContain('head=2');
+    expect(page.url()).toContain('layer=1');
+    const l1h2 = await hoverSomeCell(page);
+    expect([l1h2.layer, l1h2.modelHead]).toEqual(['1', '2']);
+    const at = (h: number, c: Record<string, string>) => (h * T + Number(c.query)) * T + Number(c.key);
+    expect(Number(l1h2.weight)).toBeCloseTo(reference.trace.layers[1].weights[at(2, l1h2)], 5);
+    await shot(page, 'model-l1h2');
+    // The selectors: L0, then H3 — the readout at the same point now reads layer 0, head 3.
+    await page.getByTestId('layer').getByRole('button', { name: 'L0' }).click();
+    await page.getByTestId('head').getByRole('button', { name: 'H3' }).click();
+    await expect.poll(() => page.getByTestId('surface-canvas').getAttribute('data-shown'), POLL).toBe('L0 H3');
+    expect(page.url()).toContain('head=3');
+    expect(page.url()).not.toContain('layer=');
+    const l0h3 = await hoverSomeCell(page);
+    expect([l0h3.layer, l0h3.modelHead]).toEqual(['0', '3']);
+    expect(Number(l0h3.weight)).toBeCloseTo(reference.trace.layers[0].weights[at(3, l0h3)], 5);
+    const { colours } = await canvasShot(page, 'model-l0h3');
+    expect(colours).toBeGreaterThan(40);
+    // Back to every layer × head.
+    await page.getByTestId('layer').getByRole('button', { name: 'all layers × heads' }).click();
+    await expect.poll(() => page.getByTestId('surface-canvas').getAttribute('data-shown'), POLL).toBe('all');
+    expect(page.url()).not.toContain('head=');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('the input: seqLen, your sentence, the context', () => {
+  it('seqLen is live: 48 tokens extend the text and recompute; verified again', async () => {
+    const { page, errors } = await openApp(browser);
+    expect(await verdict(page)).toBe('pass');
+    expect(await page.getByTestId('seq-len').isEnabled()).toBe(true);
+    await page.getByTestId('seq-len').fill('48');
+    await page.getByTestId('seq-len').press('Enter');
+    await expect.poll(() => tokenCount(page), POLL).toBe(48);
+    expect(await verdict(page)).toBe('pass');
+    const reference = expected(DEFAULT_MODEL_STATE.text, 48);
+    expect(await page.getByTestId('model-tokens').textContent()).toContain(reference.words.slice(1).join(' '));
+    expect(page.url()).toContain('seqLen=48');
+    await page.getByTestId('seq-len').fill('12');
+    await page.getByTestId('seq-len').press('Enter');
+    await expect.poll(() => tokenCount(page), POLL).toBe(12);
+    expect(await verdict(page)).toBe('pass');
+    // Export works in model mode: the CSV of the model view holds every layer × head (layer-major).
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+    const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
+    const T = 12;
+    expect(csv[0]).toBe('head,query,key,query_token,key_token,score,weight');
+    expect(csv).toHaveLength(1 + config.layers * config.heads * T * T);
+    const short = expected(DEFAULT_MODEL_STATE.text, T);
+    // Line of layer 1, head 2, query 5, key 3: head index 1·H + 2 of the combined map.
+    const combined = config.heads + 2;
+    const line = csv[1 + (combined * T + 5) * T + 3].split(',');
+    expect(line.slice(0, 3)).toEqual([String(combined), '5', '3']);
+    expect(Number(line[6])).toBeCloseTo(short.trace.layers[1].weights[(2 * T + 5) * T + 3], 5);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('your own sentence is read with the vocabulary; an unknown word is named and the previous view stays', async () => {
+    const { page, errors } = await openApp(browser);
+    expect(await verdict(page)).toBe('pass');
+    const text = 'The dog chased the cat into the garden';
+    await page.getByTestId('model-text').fill(text);
+    await page.getByTestId('model-text').press('Enter');
+    await expect.poll(() => page.getByTestId('model-tokens').textContent(), POLL).toContain('8 from your sentence');
+    expect(await verdict(page)).toBe('pass');
+    expect(await tokenCount(page)).toBe(32);
+    const before = await page.getByTestId('model-tokens').textContent();
+    await page.getByTestId('model-text').fill('The zebra sat on the mta');
+    await page.getByTestId('model-run').click();
+    await expect.poll(() => page.getByTestId('messages').textContent(), POLL).toContain('"zebra"');
+    const message = await page.getByTestId('messages').textContent();
+    expect(message).toMatch(/"mta" \(did you mean mat\b/);
+    expect(message).toContain(`${vocab.tokens.length}-token vocabulary`);
+    expect(message).toContain('previous view is kept');
+    expect(await page.getByTestId('model-tokens').textContent()).toBe(before);
+    expect(page.url()).toContain('text=The+dog+chased');
+    await shot(page, 'model-unknown-word');
+    // Empty text: a clear message, the view stays.
+    await page.getByTestId('model-text').fill('   ');
+    await page.getByTestId('model-run').click();
+    await expect.poll(() => page.getByTestId('messages').textContent(), POLL).toContain('Invalid text');
+    expect(await page.getByTestId('model-tokens').textContent()).toBe(before);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('above the context the page says so and offers the explorer at that length', async () => {
+    const { page, errors } = await openApp(browser);
+    expect(await verdict(page)).toBe('pass');
+    await page.getByTestId('seq-len').fill('300');
+    await page.getByTestId('seq-len').press('Enter');
+    await expect.poll(() => page.getByTestId('context-limit').isVisible(), POLL).toBe(true);
+    expect(await page.getByTestId('context-limit').textContent()).toContain(`reads at most ${config.context} tokens`);
+    expect(await page.getByTestId('messages').textContent()).toContain(`at most ${config.context} tokens`);
+    expect(await tokenCount(page)).toBe(32);
+    await shot(page, 'model-context-limit');
+    await page.getByTestId('explore-random').click();
+    await expect.poll(() => page.url(), POLL).toContain('mode=explorer');
+    expect(await verdict(page)).toBe('pass');
+    expect(page.url()).toContain('input=random');
+    expect(page.url()).toContain('seqLen=300');
+    expect(await page.getByTestId('timings').textContent()).toContain('×300×300');
+    // And back: the model as it was.
+    await page.getByTestId('mode').getByRole('button', { name: 'Trained model' }).click();
+    await expect.poll(() => page.getByTestId('model-card').isVisible(), POLL).toBe(true);
+    expect(await verdict(page)).toBe('pass');
+    expect(await tokenCount(page)).toBe(32);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('loading the model', () => {
+  it('a failed fetch says so and the explorer still works', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.route('**/model.safetensors', (route) => route.fulfill({ status: 404, body: 'not here' }));
+    await page.goto((await import('vitest')).inject('baseUrl'));
+    await expect.poll(() => page.getByTestId('messages').textContent(), POLL).toContain('could not be loaded');
+    expect(await page.getByTestId('messages').textContent()).toContain('HTTP 404');
+    expect(await page.getByTestId('model-status').getAttribute('data-state')).toBe('error');
+    await page.getByTestId('mode').getByRole('button', { name: 'Explorer' }).click();
+    expect(await verdict(page)).toBe('pass');
+    await page.close();
+  });
+
+  it('a bad file says which file and why', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.route('**/model.safetensors', (route) => route.fulfill({ status: 200, body: Buffer.from('this is not a safetensors file at all') }));
+    await page.goto((await import('vitest')).inject('baseUrl'));
+    await expect.poll(() => page.getByTestId('messages').textContent(), POLL).toContain('could not be loaded');
+    expect(await page.getByTestId('messages').textContent()).toContain('model.safetensors');
+    await page.close();
+  });
+});
+
