@@ -19,6 +19,9 @@ import {
   THINGS,
   generateCorpus,
   generateCorpusDocument,
+  generateDrill,
+  ALTERNATION_KEEP,
+  REPEAT_DRILL,
   generateDocument,
   generateDocumentDetail,
   generateSentence,
@@ -305,3 +308,78 @@ function documents(stream: Uint16Array): number[][] {
   if (current) out.push(current);
   return out;
 }
+
+describe('drills', () => {
+  const words = new Set(wordIds());
+
+  it('are deterministic per seed, exactly the asked length, <eos> first, then words only', () => {
+    for (const kind of ['alternation', 'repeats'] as const) {
+      const a = generateDrill(makeRng(5), kind, 129);
+      expect(generateDrill(makeRng(5), kind, 129)).toEqual(a);
+      expect(generateDrill(makeRng(6), kind, 129)).not.toEqual(a);
+      expect(a).toHaveLength(129);
+      expect(a[0]).toBe(EOS_ID);
+      for (const id of a.slice(1)) expect(words.has(id)).toBe(true);
+    }
+    expect(generateDrill(makeRng(1), 'repeats', 1)).toEqual([EOS_ID]);
+  });
+
+  it('alternation: each word repeats the word two back about ALTERNATION_KEEP of the time, at every position', () => {
+    // Over 200 drills of 128 tokens: the share of positions t ≥ 3 with x[t] = x[t−2] is
+    // ALTERNATION_KEEP plus the chance that a new random word happens to equal it (≈ 1/300);
+    // and it does not depend on the position's parity (no fixed phase to learn instead).
+    const rng = makeRng(9);
+    const same = [0, 0];
+    const total = [0, 0];
+    for (let d = 0; d < 200; d++) {
+      const x = generateDrill(rng, 'alternation', 128);
+      for (let t = 3; t < x.length; t++) {
+        total[t % 2]++;
+        if (x[t] === x[t - 2]) same[t % 2]++;
+      }
+    }
+    for (const parity of [0, 1]) expect(Math.abs(same[parity] / total[parity] - ALTERNATION_KEEP)).toBeLessThan(0.02);
+  });
+
+  it('repeats: about E[L − 1] / E[2L + g] of the words are predictable by copying, none in random words', () => {
+    // In a unit "span, gap, span" (L words, g gap words), words 2 … L of the second copy equal
+    // the word D = L + g back AND follow a word that equals the word D back: an induction head
+    // predicts them. By renewal, their share of a long drill is E[L − 1] / E[2L + g] =
+    // (10 − 1) / (2·10 + 8) = 9/28 with L uniform on 4…16 and g on 0…16. Random words (the same
+    // count from a uniform stream) have almost none (two coincidences in a row: ~29/300² per word).
+    const predictable = (x: number[]) => {
+      let count = 0;
+      for (let t = 2; t < x.length; t++) {
+        for (let D = REPEAT_DRILL.span.min; D <= REPEAT_DRILL.span.max + REPEAT_DRILL.gap.max && D < t; D++) {
+          if (x[t] === x[t - D] && x[t - 1] === x[t - 1 - D]) {
+            count++;
+            break;
+          }
+        }
+      }
+      return count;
+    };
+    const rng = makeRng(11);
+    const pool = wordIds();
+    let drillShare = 0;
+    let randomShare = 0;
+    const drills = 60;
+    for (let d = 0; d < drills; d++) {
+      const x = generateDrill(rng, 'repeats', 400);
+      drillShare += predictable(x) / (x.length - 2) / drills;
+      const random = Array.from({ length: 400 }, () => pool[Math.floor(rng() * pool.length)]);
+      randomShare += predictable(random) / (random.length - 2) / drills;
+    }
+    const meanL = (REPEAT_DRILL.span.min + REPEAT_DRILL.span.max) / 2;
+    const meanG = (REPEAT_DRILL.gap.min + REPEAT_DRILL.gap.max) / 2;
+    expect((meanL - 1) / (2 * meanL + meanG)).toBeCloseTo(9 / 28, 12);
+    expect(Math.abs(drillShare - 9 / 28)).toBeLessThan(0.03);
+    expect(randomShare).toBeLessThan(0.005);
+  });
+
+  it('refuses a bad length or kind, naming the field', () => {
+    expect(() => generateDrill(makeRng(1), 'alternation', 0)).toThrow(AttentionInputError);
+    expect(() => generateDrill(makeRng(1), 'alternation', 2.5)).toThrow(/length/);
+    expect(() => generateDrill(makeRng(1), 'copy' as never, 10)).toThrow(/kind/);
+  });
+});
