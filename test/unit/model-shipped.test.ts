@@ -1,12 +1,15 @@
 // The checkpoint `npm run train` wrote and the repository ships (public/models/tiny-stories):
-// it loads, and it has learnt the corpus (held-out loss by the f64 reference, against a unigram
-// model of the same corpus). Its heads' scores are printed by `npx tsx scripts/heads.ts`; the
-// issue's bar for them (an induction head ≥ 0.5, a previous-token head ≥ 0.8) is not met yet.
+// it loads, it has learnt the corpus (held-out loss by the f64 reference, against a unigram
+// model of the same corpus), and it has a previous-token head, measured on random words built
+// here (where only position can guide a head). The issue's other bar, an induction head with a
+// score ≥ 0.5, is not met by this checkpoint (best 0.03; README, "Not yet"), so it is not here.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/model/checkpoint';
-import { generateCorpus } from '../../src/model/corpus';
+import { EOS_ID, generateCorpus, wordIds } from '../../src/model/corpus';
 import { forwardReference } from '../../src/model/gpt';
+import { previousTokenScore } from '../../src/model/heads';
+import { makeRng } from '../../src/reference/random';
 
 const FILE = 'public/models/tiny-stories/model.safetensors';
 const checkpoint = readCheckpoint(readFileSync(FILE), FILE);
@@ -56,5 +59,37 @@ describe('the shipped model', () => {
     expect(model).toBeLessThan(unigram - 1.5);
     // The training log's held-out loss (all 32768 held-out tokens) is the same measure.
     expect(Math.abs(model - Number(checkpoint.metadata.heldOutLoss))).toBeLessThan(0.15);
+  });
+});
+
+/** One head's seqLen × seqLen weights from a trace. */
+function headMap(weights: Float64Array, head: number, n: number): Float64Array {
+  return weights.subarray(head * n * n, (head + 1) * n * n);
+}
+
+describe("the shipped model's heads", () => {
+  it('has a previous-token head: ≥ 0.8 of its weight on the previous word, on random words', () => {
+    // 127 distinct random words after <eos>: no pattern but position, so a high score means
+    // the head looks one position back wherever it is.
+    const rng = makeRng(21);
+    const pool = wordIds();
+    for (let k = pool.length - 1; k > 0; k--) {
+      const r = Math.floor(rng() * (k + 1));
+      [pool[k], pool[r]] = [pool[r], pool[k]];
+    }
+    const tokens = [EOS_ID, ...pool.slice(0, config.context - 1)];
+    const trace = forwardReference(config, params, tokens);
+    const n = tokens.length;
+    const scores = trace.layers.flatMap((layer, l) => Array.from({ length: config.heads }, (_, h) => ({ head: `L${l}H${h}`, score: previousTokenScore(headMap(layer.weights, h, n), n) })));
+    const best = scores.reduce((a, b) => (b.score > a.score ? b : a));
+    console.info(`[model] previous-token scores on random words: ${scores.map((s) => `${s.head} ${s.score.toFixed(3)}`).join(', ')}`);
+    expect(best.score).toBeGreaterThanOrEqual(0.8);
+    // The same head on the corpus's first 128 held-out tokens (real sentences): still ≥ 0.8.
+    const text = Array.from(generateCorpus(1, { trainTokens: 1, heldOutTokens: config.context }).heldOut);
+    const onText = forwardReference(config, params, text);
+    const [layer, head] = best.head.slice(1).split('H').map(Number);
+    const textScore = previousTokenScore(headMap(onText.layers[layer].weights, head, text.length), text.length);
+    console.info(`[model] ${best.head} on held-out text: ${textScore.toFixed(3)}`);
+    expect(textScore).toBeGreaterThanOrEqual(0.8);
   });
 });
