@@ -398,6 +398,13 @@ export async function startApp(root: HTMLElement): Promise<void> {
       return;
     }
     surface.setReduction(reduction);
+    // Model mode: rebuild the shown view, which checks that its GPU buffers are still this run's
+    // (a later, cancelled run may have overwritten them) and falls back to the run's arrays.
+    if (current?.view.model) {
+      const at = pendingSelection ?? good;
+      void selectModel(at.layer, at.head);
+      return;
+    }
     void surface.render().then(updateLegend);
   });
   resetButton.addEventListener('click', () => {
