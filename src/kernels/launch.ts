@@ -17,6 +17,8 @@ export const MAP_TILE = 8;
 export const NARROW_ROWS = 16;
 /** Rows per invocation of the model's linear kernel (shaders/linear.wgsl). */
 export const LINEAR_ROWS = 4;
+/** Adjacent output columns per invocation of the linear kernel (one vec4 accumulator per row; the WGSL assumes 4). */
+export const LINEAR_COLS = 4;
 
 /** Workgroups along x, y, z. */
 export type Dims = [number, number, number];

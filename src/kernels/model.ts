@@ -23,7 +23,7 @@ import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pip
 import { readFloats } from '../gpu/readback';
 import { packUniform, uniformLayout } from '../gpu/uniforms';
 import { BINDINGS, checkTuning, kernelsFor } from './attention';
-import { LINEAR_ROWS, attentionDims, checkDims, type Dims } from './launch';
+import { LINEAR_COLS, LINEAR_ROWS, attentionDims, checkDims, type Dims } from './launch';
 import { PARAMS_LAYOUT } from './packing';
 import { kernelSource } from './shaders';
 import { tuningFor, type AttentionTuning } from './tuning';
@@ -102,7 +102,7 @@ export const LAYER_NORM_LAYOUT = uniformLayout(kernelSource('layerNorm').code, '
 export const LINEAR_LAYOUT = uniformLayout(kernelSource('linear').code, 'RowsParams');
 export const EMBED_LAYOUT = uniformLayout(kernelSource('embed').code, 'EmbedParams');
 
-/** The linear kernel's workgroup (WG_X along output columns, WG_Y along rows of LINEAR_ROWS). */
+/** The linear kernel's workgroup (WG_X along tiles of LINEAR_COLS output columns, WG_Y along tiles of LINEAR_ROWS rows). */
 const LINEAR_WORKGROUP: [number, number] = [8, 8];
 
 const RO: BindingKind = 'read-only-storage';
@@ -369,7 +369,7 @@ export async function createGpuModel(
     const shape: ResolvedShape = { seqLen: T, kvLen: T, dModel: d, heads, dHead, causal: true, width: d };
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     const dims = attentionDims(shape, tuning, maxGroups);
-    const linearDims = (rows: number, outDim: number): Dims => [Math.ceil(outDim / LINEAR_WORKGROUP[0]), Math.ceil(rows / (LINEAR_WORKGROUP[1] * LINEAR_ROWS)), 1];
+    const linearDims = (rows: number, outDim: number): Dims => [Math.ceil(outDim / (LINEAR_WORKGROUP[0] * LINEAR_COLS)), Math.ceil(rows / (LINEAR_WORKGROUP[1] * LINEAR_ROWS)), 1];
     const rowDims: Dims = [Math.ceil(T / 64), 1, 1];
     const all: Record<string, Dims> = { ...dims, mlp: linearDims(T, dMlp), logits: linearDims(T, vocabSize), embed: [Math.ceil((T * d) / 64), 1, 1] };
     checkDims(all, maxGroups);

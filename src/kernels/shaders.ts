@@ -8,7 +8,7 @@
  */
 import type { ShaderSource } from '../gpu/pipeline';
 import { checkLaneTile, type LaneTile } from './lane-tiles';
-import { LINEAR_ROWS, MAP_TILE, NARROW_ROWS, PROJ_TILE } from './launch';
+import { LINEAR_COLS, LINEAR_ROWS, MAP_TILE, NARROW_ROWS, PROJ_TILE } from './launch';
 import { expandTemplate, type TemplateValue } from './templates';
 
 const raw = import.meta.glob<string>('../../shaders/**/*.wgsl', { query: '?raw', import: 'default', eager: true });
@@ -76,7 +76,7 @@ const KERNELS: Readonly<Record<KernelName, KernelTemplate>> = {
 };
 
 /** Variables every template sees: the register tile sizes the host sizes dispatches by. */
-const TILE_VARS: Readonly<Record<string, TemplateValue>> = { PROJ_TILE, MAP_TILE, NARROW_ROWS, LINEAR_ROWS };
+const TILE_VARS: Readonly<Record<string, TemplateValue>> = { PROJ_TILE, MAP_TILE, NARROW_ROWS, LINEAR_ROWS, LINEAR_COLS };
 
 const expanded = new Map<string, ShaderSource>();
 
