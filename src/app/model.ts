@@ -7,7 +7,7 @@
 import { AttentionInputError } from '../core/errors';
 import type { ModelConfig } from '../core/types';
 import { EOS_ID, sampleText, wordIds } from '../model/corpus';
-import { headLabels, makeInductionProbe, scoreHead, type HeadScores, type InductionProbe } from '../model/heads';
+import { LABEL_THRESHOLDS, headLabels, makeInductionProbe, scoreHead, type HeadScores, type InductionProbe } from '../model/heads';
 import { END_OF_TEXT, UnknownWordsError, encode, type Vocabulary } from '../model/vocab';
 import { makeRng } from '../reference/random';
 import { compareArrays, type Comparison, type Tolerance } from '../verify/compare';
@@ -157,6 +157,18 @@ export interface HeadReport {
   head: number;
   scores: HeadScores;
   labels: string[];
+}
+
+/**
+ * The best induction score among `heads` and whether it reaches the label threshold, so the
+ * card can say plainly when a model has no induction head (rather than leave a column of
+ * zeros unexplained). `best` is NaN when no head has a finite score.
+ */
+export function inductionSummary(heads: readonly HeadReport[]): { best: number; threshold: number; found: boolean } {
+  let best = NaN;
+  for (const { scores } of heads) if (Number.isFinite(scores.induction) && !(scores.induction <= best)) best = scores.induction;
+  const threshold = LABEL_THRESHOLDS.induction;
+  return { best, threshold, found: best >= threshold };
 }
 
 /**

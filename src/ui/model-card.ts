@@ -3,7 +3,7 @@
  * model reads, what to do when the asked length is beyond the context, and every head's measured
  * scores (click a row to open that head).
  */
-import { headName, type HeadReport } from '../app/model';
+import { headName, inductionSummary, type HeadReport } from '../app/model';
 import type { ModelRun } from '../app/model-engine';
 import { h } from './dom';
 
@@ -100,6 +100,7 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
           rows.push(row);
         }
       }
+      const induction = inductionSummary(r.heads);
       scores.replaceChildren(
         h('h3', {}, 'Measured heads'),
         h('table', { class: 'head-scores' }, h('thead', {}, h('tr', {}, ...['head', 'prev', 'induct.', 'first', 'entropy', 'label'].map((t) => h('th', {}, t)))), h('tbody', {}, ...rows)),
@@ -109,6 +110,15 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
           `Computed from the maps above: prev = mean weight on the previous token, first = on the first token (⟨eos⟩), entropy = mean row entropy (nats), all on this text; ` +
             `induct. = mean weight on the token after the previous occurrence, on a repeated random span of ${r.model.probe.spanLength} words run through the model. A label needs ≥ 0.40. Click a row to open that head.`,
         ),
+        ...(induction.found || !Number.isFinite(induction.best)
+          ? []
+          : [
+              h(
+                'p',
+                { class: 'note', 'data-testid': 'no-induction' },
+                `No head reaches ${induction.threshold.toFixed(2)} on induction (best ${induction.best.toFixed(2)}): this model did not learn an induction head in its training — the README says what was tried.`,
+              ),
+            ]),
       );
     },
     contextLimit(value) {

@@ -91,6 +91,11 @@ describe('the landing view is the trained model', () => {
       expect(Number(cells[4]), `L${r.layer} H${r.head} entropy`).toBeCloseTo(r.scores.entropy, 2);
       console.info(`[model] L${r.layer} H${r.head}: prev ${r.scores.previousToken.toFixed(2)} induction ${r.scores.induction.toFixed(2)} first ${r.scores.firstToken.toFixed(2)} entropy ${r.scores.entropy.toFixed(2)} → ${r.labels.join(', ')}`);
     }
+    // The card says so when no head reaches the induction label's threshold (from the reference's scores).
+    const bestInduction = Math.max(...reports.map((r) => r.scores.induction));
+    const note = page.getByTestId('no-induction');
+    if (bestInduction < 0.4) expect(await note.textContent()).toContain(`best ${bestInduction.toFixed(2)}`);
+    else expect(await note.count()).toBe(0);
     const timings = await page.getByTestId('timings').textContent();
     console.info(`[model] timings: GPU ${await page.getByTestId('model-gpu-ms').textContent()} vs CPU f64 ${await page.getByTestId('model-cpu-ms').textContent()}`);
     expect(timings).toContain('CPU f64 reference');

@@ -11,12 +11,14 @@ import {
   gridCell,
   gridTitle,
   headName,
+  inductionSummary,
   measureHeads,
   modelInput,
   seqLenForText,
   suggestWords,
   topPredictions,
   verifyModel,
+  type HeadReport,
   type LayerArrays,
 } from '../../src/app/model';
 import { AttentionInputError } from '../../src/core/errors';
@@ -164,6 +166,15 @@ describe('head scores and labels from the maps', () => {
     expect(h1.scores.induction).toBe(0);
     expect(h1.labels).toEqual(['previous-token 0.42', 'first-token 0.42']);
     expect(gridTitle(h1)).toBe('L0 H1\nprevious-token 0.42');
+  });
+
+  it('summarises the best induction score against the label threshold', () => {
+    const report = (induction: number): HeadReport => ({ layer: 0, head: 0, scores: { previousToken: 0, induction, firstToken: 0, entropy: 0 }, labels: [] });
+    expect(inductionSummary([report(0.03), report(0.1), report(NaN)])).toEqual({ best: 0.1, threshold: 0.4, found: false });
+    expect(inductionSummary([report(0.1), report(0.4)])).toEqual({ best: 0.4, threshold: 0.4, found: true });
+    const none = inductionSummary([report(NaN)]);
+    expect(none.best).toBeNaN();
+    expect(none.found).toBe(false);
   });
 
   it('a head below every threshold is labelled by its entropy', () => {
