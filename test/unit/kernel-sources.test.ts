@@ -135,7 +135,13 @@ describe('the model kernels (src/kernels/model.ts)', () => {
     expect(declared('logits')).toEqual(linear);
     expect(kernelSource('linearGelu').code).toContain('value = gelu(value);');
     expect(kernelSource('linear').code).not.toContain('gelu');
-    expect(kernelSource('logits').code).toContain('let wk = w[col * run.inDim + k];');
-    expect(kernelSource('linear').code).toContain('let wk = w[k * run.outDim + col];');
+    // TRANSPOSED (the logits, x·wteᵀ) reads a tile's 4 columns as 4 rows of W; the others 4 adjacent columns of row k.
+    expect(kernelSource('logits').code).toContain('let wk = vec4<f32>(w[w0 + k], w[w1 + k], w[w2 + k], w[w3 + k]);');
+    expect(kernelSource('logits').code).not.toContain('k * run.outDim');
+    expect(kernelSource('linear').code).toContain('let wk = vec4<f32>(w[row + c0], w[row + c1], w[row + c2], w[row + c3]);');
+    expect(kernelSource('linear').code).not.toContain('w[w0 + k]');
+    // One vec4 accumulator per row of the tile, stored column by column inside the output.
+    expect(kernelSource('linear').code).toContain('acc3 = fma(vec4<f32>(x[x3 + k]), wk, acc3);');
+    expect(kernelSource('linear').code).toContain('if (col0 + 3u < outDim) { finish(row, col0 + 3u, outDim, acc[3]); }');
   });
 });
