@@ -10,6 +10,12 @@ import { GRID_PLANES, type GridPlan } from '../reference/reduce';
 const SURFACE_SIZE = 4;
 /** Space between head surfaces when all heads are shown. */
 const HEAD_GAP = 0.8;
+/**
+ * Space between the rows of the model view (one row per layer): wider than HEAD_GAP so that, in
+ * perspective, a front row's titles (drawn above its surfaces' back edge) stay clear of the row
+ * behind.
+ */
+const LAYER_GAP = 2.4;
 /** Grids up to this side are drawn as flat tiles, one per cell; larger ones as a smooth mesh. */
 export const TILE_MAX_SIDE = 64;
 
@@ -44,13 +50,14 @@ export function makeLayout(plan: GridPlan, columns?: number): SurfaceLayout {
   const depth = Math.max(SURFACE_SIZE / 8, (SURFACE_SIZE * plan.seqLen) / longest);
   const perRow = columns !== undefined && Number.isInteger(columns) && columns >= 1 ? Math.min(columns, plan.headCount) : Math.ceil(Math.sqrt(plan.headCount));
   const rowsOfHeads = Math.ceil(plan.headCount / perRow);
+  const rowGap = columns !== undefined ? LAYER_GAP : HEAD_GAP;
   const totalW = perRow * width + (perRow - 1) * HEAD_GAP;
-  const totalD = rowsOfHeads * depth + (rowsOfHeads - 1) * HEAD_GAP;
+  const totalD = rowsOfHeads * depth + (rowsOfHeads - 1) * rowGap;
   const origins: Array<[number, number]> = [];
   for (let hz = 0; hz < plan.headCount; hz++) {
     const gx = hz % perRow;
     const gz = Math.floor(hz / perRow);
-    origins.push([-totalW / 2 + gx * (width + HEAD_GAP), -totalD / 2 + gz * (depth + HEAD_GAP)]);
+    origins.push([-totalW / 2 + gx * (width + HEAD_GAP), -totalD / 2 + gz * (depth + rowGap)]);
   }
   const heightScale = 0.3 * SURFACE_SIZE;
   return {

@@ -160,19 +160,19 @@ describe('layout, heights and picking', () => {
   const p = plan(4, 4, 4, 4, 'max');
   const layout = makeLayout(p);
   it('lays out the model view as rows of layers and columns of heads when columns are given', () => {
-    // 2 layers × 4 heads of 32 tokens: surfaces 4 × 4 world units, gaps 0.8.
+    // 2 layers × 4 heads of 32 tokens: surfaces 4 × 4 world units, 0.8 between heads, 2.4 between layers.
     const grid = planGrid({ seqLen: 32, kvLen: 32, heads: 8 }, -1, 'max');
     const model = makeLayout(grid, 4);
     expect(model.columns).toBe(4);
     const W = 4;
     const totalW = 4 * W + 3 * 0.8;
-    const totalD = 2 * W + 0.8;
+    const totalD = 2 * W + 2.4;
     expect(model.bounds.maxX - model.bounds.minX).toBeCloseTo(totalW, 12);
     expect(model.bounds.maxZ - model.bounds.minZ).toBeCloseTo(totalD, 12);
     // Head i = layer ⌊i/4⌋ (row, z), head i mod 4 (column, x).
     model.origins.forEach(([x, z], i) => {
       expect(x, `x of ${i}`).toBeCloseTo(-totalW / 2 + (i % 4) * (W + 0.8), 12);
-      expect(z, `z of ${i}`).toBeCloseTo(-totalD / 2 + Math.floor(i / 4) * (W + 0.8), 12);
+      expect(z, `z of ${i}`).toBeCloseTo(-totalD / 2 + Math.floor(i / 4) * (W + 2.4), 12);
     });
     // Without columns: near-square (3 per row for 8 heads), as before.
     expect(makeLayout(grid).columns).toBe(3);
