@@ -15,7 +15,10 @@ import type { InductionProbe } from '../model/heads';
 import { makeVocabulary, type Vocabulary } from '../model/vocab';
 import type { ReferenceClient } from '../workers/reference-client';
 import type { SurfaceSource } from '../scene';
-import { combineLayers, gridCell, gridTitle, headName, inductionProbeFor, measureHeads, verifyModel, type HeadReport, type LayerArrays, type ModelInput, type ModelVerification } from './model';
+import { verifyModel, type LayerArrays, type ModelVerification } from '../verify/model';
+import { inductionProbeFor, measureHeads, type HeadReport } from './head-scores';
+import type { ModelInput } from './model-input';
+import { combineLayers, gridCell, gridTitle, headName } from './model-view';
 import type { ComputedView } from './view';
 
 /** The checkpoint, read and ready to run. */

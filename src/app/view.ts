@@ -16,7 +16,7 @@ import type { ReferenceClient } from '../workers/reference-client';
 import type { VerificationReport } from '../verify/compare';
 import { describePlan, verificationPlan } from '../verify/policy';
 import type { CellInfo, SurfaceSource } from '../scene';
-import type { ModelViewInfo } from './model';
+import type { ModelViewInfo } from './model-view';
 import { FUSED_GRID_SIDE, READBACK_ENTRIES, outOfMemoryWhy, planPath, type DeviceFacts, type PathPlan } from './plan';
 
 /** The GPU the engine computes on, or null without WebGPU. */

@@ -14,7 +14,7 @@ import { createAttentionSession, type AttentionSession } from '../kernels/sessio
 import { describeDevice, type AdapterDescription } from '../kernels/tuning';
 import { createSurfaceView, type SurfaceView } from '../scene';
 import { DEFAULT_MODEL_STATE, DEFAULT_STATE, describeProblem, parseState, serializeState, type AppMode, type AppState, type StageView } from '../app/state';
-import { ContextLimitError, MODEL_PATH, describeUnknownWords, modelInput, seqLenForText, type ModelInput } from '../app/model';
+import { ContextLimitError, MODEL_PATH, describeUnknownWords, modelInput, seqLenForText, type ModelInput } from '../app/model-input';
 import { createModelEngine, loadModel, type LoadedModel, type ModelRun } from '../app/model-engine';
 import { splitWords, UnknownWordsError } from '../model/vocab';
 import { checkReach, cpuTimingPlan, maxFullSeqLen, seqLenReach, shapeIntoState } from '../app/plan';

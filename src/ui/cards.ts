@@ -5,7 +5,7 @@
 import type { StageTimings } from '../core/types';
 import type { AdapterDescription } from '../kernels/tuning';
 import type { VerificationReport } from '../verify/compare';
-import { MODEL_TOLERANCES, type ModelVerification } from '../app/model';
+import { MODEL_TOLERANCES, type ModelVerification } from '../verify/model';
 import { fmt, fmtMs, h } from './dom';
 
 /** Messages at the bottom of the page: errors stay until dismissed, info fades. */

@@ -5,7 +5,7 @@
  */
 import type { CellInfo, SurfaceView } from '../scene';
 import type { ComputedView, ViewEngine } from '../app/view';
-import { headName, topPredictions } from '../app/model';
+import { headName, topPredictions } from '../app/model-view';
 import { fmt, h } from './dom';
 
 export interface HoverDeps {

@@ -3,7 +3,8 @@
  * model reads, what to do when the asked length is beyond the context, and every head's measured
  * scores (click a row to open that head).
  */
-import { headName, inductionSummary, type HeadReport } from '../app/model';
+import { inductionSummary, type HeadReport } from '../app/head-scores';
+import { headName } from '../app/model-view';
 import type { ModelRun } from '../app/model-engine';
 import { h } from './dom';
 

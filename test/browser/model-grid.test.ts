@@ -5,7 +5,8 @@
 // grid the scene's reduction makes from the packed buffers, against the CPU reduction of the
 // reference. Tolerances as test/browser/model-forward.test.ts (f32 on the GPU vs f64).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { combineLayers, MODEL_TOLERANCES } from '../../src/app/model';
+import { combineLayers } from '../../src/app/model-view';
+import { MODEL_TOLERANCES } from '../../src/verify/model';
 import { resolveShape } from '../../src/core/types';
 import { readFloats } from '../../src/gpu/readback';
 import { createGpuModel, type GpuModel } from '../../src/kernels/model';

@@ -1,26 +1,12 @@
-// Model mode's pure logic (src/app/model.ts): what the model reads for a text and seqLen, the
+// Model mode's pure logic (src/app/model-input.ts, head-scores.ts, model-view.ts and src/verify/model.ts): what the model reads for a text and seqLen, the
 // top-5 predictions of a logits row, the head scores and labels on hand-built maps, the layers ×
 // heads grid, and the per-layer check against the reference. Expected values are computed by
 // hand here (or by an independent route: splitWords of the corpus text, not encode).
 import { describe, expect, it } from 'vitest';
-import {
-  ContextLimitError,
-  combineLayers,
-  describeUnknownWords,
-  editDistance,
-  gridCell,
-  gridTitle,
-  headName,
-  inductionSummary,
-  measureHeads,
-  modelInput,
-  seqLenForText,
-  suggestWords,
-  topPredictions,
-  verifyModel,
-  type HeadReport,
-  type LayerArrays,
-} from '../../src/app/model';
+import { inductionSummary, measureHeads, type HeadReport } from '../../src/app/head-scores';
+import { ContextLimitError, describeUnknownWords, editDistance, modelInput, seqLenForText, suggestWords } from '../../src/app/model-input';
+import { combineLayers, gridCell, gridTitle, headName, topPredictions } from '../../src/app/model-view';
+import { verifyModel, type LayerArrays } from '../../src/verify/model';
 import { AttentionInputError } from '../../src/core/errors';
 import { makeCorpusVocabulary, sampleText } from '../../src/model/corpus';
 import { UnknownWordsError, splitWords } from '../../src/model/vocab';
