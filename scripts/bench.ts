@@ -12,7 +12,9 @@ import { dirname, join } from 'node:path';
 import { chromium, type Browser } from 'playwright';
 import { preview, type PreviewServer } from 'vite';
 import { BenchArgumentError, benchUsage, parseBenchArgs, type BenchArgs } from '../src/bench/args.ts';
-import { finishReport, formatTable, sweepToCsv, type Peak, type SweepReport, type SweepSettings } from '../src/bench/sweep.ts';
+import { finishReport, type SweepReport } from '../src/bench/report.ts';
+import { formatTable, sweepToCsv } from '../src/bench/format.ts';
+import type { Peak, SweepSettings } from '../src/bench/registry.ts';
 import { chromiumArgs, requireChromium } from './chromium.ts';
 
 /** Bench results go here by default; the timestamped files are git-ignored. */

@@ -8,24 +8,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-/** Flags for headless Chromium with WebGPU, on a real GPU or on SwiftShader. */
-export const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu',
-  '--enable-gpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-angle=swiftshader',
-  '--ignore-gpu-blocklist',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-];
-
 /**
- * Flags for a machine with a real GPU (GPU_TESTS=hardware): let Chromium pick the driver.
+ * Flags for a machine with a real GPU (CHROMIUM_GPU=hardware): WebGPU on, Chromium picks the
+ * driver, and nothing in the background (network, updates, sync) to disturb a measurement.
  */
 export const CHROMIUM_ARGS_HARDWARE = [
   '--enable-unsafe-webgpu',
@@ -38,6 +23,9 @@ export const CHROMIUM_ARGS_HARDWARE = [
   '--no-first-run',
   '--disable-dev-shm-usage',
 ];
+
+/** Flags for headless Chromium with WebGPU on SwiftShader: the hardware set, with Vulkan and ANGLE on SwiftShader. */
+export const CHROMIUM_ARGS = [...CHROMIUM_ARGS_HARDWARE, '--enable-gpu', '--use-vulkan=swiftshader', '--use-angle=swiftshader'];
 
 /** Launch flags for this machine: SwiftShader unless CHROMIUM_GPU=hardware. */
 export function chromiumArgs(): string[] {

@@ -4,7 +4,7 @@
  * becomes a {@link BenchArgumentError} naming the option, what was given and what is allowed.
  */
 import { AttentionError } from '../core/errors';
-import { BENCH_PATHS, BENCH_PATH_IDS, DEFAULT_BENCH_PATH_IDS, type BenchPathId } from './sweep';
+import { BENCH_PATHS, BENCH_PATH_IDS, DEFAULT_BENCH_PATH_IDS, type BenchPathId, type SweepSettings } from './registry';
 
 /** A bad command-line argument: which option, what was given, what is allowed. */
 export class BenchArgumentError extends AttentionError {
@@ -21,19 +21,11 @@ export class BenchArgumentError extends AttentionError {
   }
 }
 
-/** Everything `npm run bench` can be told. */
-export interface BenchArgs {
-  /** Sequence lengths, in the order given (duplicates removed). */
-  sizes: number[];
-  repeats: number;
-  warmup: number;
-  paths: BenchPathId[];
-  dModel: number;
-  heads: number;
-  dHead: number;
-  causal: boolean;
-  seed: number;
-  verify: boolean;
+/**
+ * Everything `npm run bench` can be told: the sweep's settings (sizes in the order given,
+ * duplicates removed; the peak comes from `peakGflops`) and what the script itself needs.
+ */
+export interface BenchArgs extends Omit<SweepSettings, 'peak'> {
   /** Where the JSON goes; null: bench-results/bench-<adapter>-<timestamp>.json. */
   out: string | null;
   /** Launch Chromium with the hardware-GPU flags (CHROMIUM_GPU=hardware) instead of SwiftShader. */

@@ -1,11 +1,14 @@
 /**
  * What a benchmarked path is, for the sweep (sweep.ts) and for the paths it loads on demand
  * (peer-tfjs.ts): how a repeat is timed, the reference it is checked against, the runner
- * interface, the error for a path that cannot run here, and picking reference rows. A module of
- * its own so that a path module never imports the sweep that loads it (no import cycle).
+ * interface, the error for a path that cannot run here, and making the reference (whole, or
+ * picked rows) by the app's verification policy. A module of its own so that a path module
+ * never imports the sweep that loads it (no import cycle).
  */
 import type { AttentionInputs, AttentionResult, AttentionShape, StageName } from '../core/types';
 import { AttentionError } from '../core/errors';
+import { attentionCpu, attentionCpuRows, sampleRows } from '../reference/attention';
+import { SAMPLED_ROWS, verificationPlan } from '../verify/policy';
 
 /** How a path's `total` was measured. */
 export type TimingSource =
@@ -91,4 +94,29 @@ export function pickRows(shape: AttentionShape, full: Partial<AttentionResult>, 
     out.output = picked;
   }
   return out;
+}
+
+/**
+ * A sampled-rows reference: `reference` itself when it is one, else the rows the verification
+ * policy samples for a path that never stores the map, picked out of the full one (no
+ * recomputation).
+ */
+export function sampledReference(shape: AttentionShape, reference: Reference): Extract<Reference, { mode: 'sampled-rows' }> {
+  if (reference.mode === 'sampled-rows') return reference;
+  const plan = verificationPlan(shape, { storesMap: false });
+  const rows = plan.mode === 'sampled-rows' ? plan.rows : sampleRows(shape.seqLen, SAMPLED_ROWS);
+  const { scores, weights, output } = pickRows(shape, reference.expected, rows);
+  return { mode: 'sampled-rows', rows, expected: { scores: scores!, weights: weights!, output: output! } };
+}
+
+/**
+ * The reference for a shape, by the verification policy the app uses (src/verify/policy.ts):
+ * the whole f64 result while it is cheap enough, sampled rows above.
+ */
+export function makeReference(shape: AttentionShape, inputs: AttentionInputs): Reference {
+  const plan = verificationPlan(shape);
+  if (plan.mode === 'full') return { mode: 'full', rows: null, expected: attentionCpu(shape, inputs) };
+  const rows = plan.rows;
+  const { scores, weights, output } = attentionCpuRows(shape, inputs, rows);
+  return { mode: 'sampled-rows', rows, expected: { scores, weights, output } };
 }
