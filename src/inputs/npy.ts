@@ -15,19 +15,8 @@
  * newline, then the raw values. The header is parsed by a small strict literal parser,
  * never evaluated.
  */
-import {
-  STORED_FLOAT_BYTES,
-  STORED_FLOAT_DTYPE,
-  TensorFileError,
-  checkDims,
-  checkTensorForWriting,
-  decodeFloats,
-  float32Bytes,
-  toBytes,
-  type ReadOptions,
-  type StoredFloat,
-  type Tensor,
-} from './tensors';
+import { STORED_FLOAT_BYTES, STORED_FLOAT_DTYPE, decodeFloats, float32Bytes, type ReadOptions, type StoredFloat } from './float-codec';
+import { TensorFileError, checkDims, checkTensorForWriting, toBytes, type Tensor } from './tensors';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 

@@ -12,20 +12,8 @@
  * …, "__metadata__": {"key": "value"}}`, then the data section; offsets count from its first
  * byte.
  */
-import {
-  STORED_FLOAT_BYTES,
-  STORED_FLOAT_DTYPE,
-  TensorFileError,
-  checkDims,
-  checkTensorForWriting,
-  decodeFloats,
-  float32Bytes,
-  formatShape,
-  toBytes,
-  type ReadOptions,
-  type StoredFloat,
-  type Tensor,
-} from './tensors';
+import { STORED_FLOAT_BYTES, STORED_FLOAT_DTYPE, decodeFloats, float32Bytes, type ReadOptions, type StoredFloat } from './float-codec';
+import { TensorFileError, checkDims, checkTensorForWriting, formatShape, toBytes, type Tensor } from './tensors';
 
 /** The largest JSON header accepted, as the reference implementation (100 MB). */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;

@@ -14,7 +14,8 @@
  */
 import { AttentionInputError } from '../core/errors';
 import type { AttentionInputs, AttentionShape } from '../core/types';
-import { ROLES, TensorFileError, formatShape, guessRoles, tensorsFromInputs, type Role, type RoleMap, type Tensor, type TensorDtype } from '../inputs/tensors';
+import { TensorFileError, formatShape, type Tensor, type TensorDtype } from '../inputs/tensors';
+import { ROLES, guessRoles, tensorsFromInputs, type Role, type RoleMap } from '../inputs/tensor-roles';
 import { createTensorClient, type ImportResult, type TensorClient, type TensorInfo } from '../workers/tensor-client';
 import { h } from './dom';
 

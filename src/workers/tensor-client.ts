@@ -10,7 +10,8 @@
  */
 import { AttentionError, AttentionInputError, type InputErrorKind } from '../core/errors';
 import type { AttentionInputs, AttentionShape } from '../core/types';
-import { TensorFileError, type DirectShape, type RoleMap, type Tensor, type TensorDtype, type TensorFileField } from '../inputs/tensors';
+import { TensorFileError, type Tensor, type TensorDtype, type TensorFileField } from '../inputs/tensors';
+import type { DirectShape, RoleMap } from '../inputs/tensor-roles';
 
 /** What the main thread learns about a tensor the worker holds. */
 export interface TensorInfo {

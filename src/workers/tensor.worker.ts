@@ -18,7 +18,8 @@ import type { AttentionInputs, AttentionShape } from '../core/types';
 import { validateAttention } from '../core/validate';
 import { readNpy, writeNpy } from '../inputs/npy';
 import { readSafetensors, writeSafetensors } from '../inputs/safetensors';
-import { TensorFileError, shapeFromRoles, type DirectShape, type RoleMap, type Tensor } from '../inputs/tensors';
+import { TensorFileError, type Tensor } from '../inputs/tensors';
+import { shapeFromRoles, type DirectShape, type RoleMap } from '../inputs/tensor-roles';
 import type { ExportFile, ImportResult, SerializedError, TensorInfo, TensorRequest, TensorResponse } from './tensor-client';
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];

@@ -10,7 +10,8 @@ import type { Browser, Download, Page } from 'playwright';
 import { buildExample } from '../../src/inputs/build';
 import { readNpy, writeNpy } from '../../src/inputs/npy';
 import { readSafetensors } from '../../src/inputs/safetensors';
-import { tensorsFromInputs, type Tensor } from '../../src/inputs/tensors';
+import type { Tensor } from '../../src/inputs/tensors';
+import { tensorsFromInputs } from '../../src/inputs/tensor-roles';
 import { makeRng, makeUniform } from '../../src/reference/random';
 import { parseState } from '../../src/app/state';
 import { launch, openApp, shot, verdict } from './browser';
@@ -36,7 +37,7 @@ function npyFile(t: Tensor): { name: string; mimeType: string; buffer: Buffer } 
 
 /**
  * A file's bytes as a plain Uint8Array: a Node Buffer's slice() is a view, not a copy, which
- * decodeFloats (src/inputs/tensors.ts) assumes it is.
+ * decodeFloats (src/inputs/float-codec.ts) assumes it is.
  */
 const fileBytes = (path: string) => new Uint8Array(readFileSync(path));
 

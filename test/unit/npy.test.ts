@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AttentionError } from '../../src/core/errors';
 import { readNpy, writeNpy } from '../../src/inputs/npy';
-import { TensorFileError, type Tensor, type TensorFileField } from '../../src/inputs/tensors';
+import type { Tensor } from '../../src/inputs/tensors';
+import { f32Bytes, f64Bytes, fileError, itRefusesEach, npyFile, type RefusalCase } from './tensor-fixtures';
 
 // Files written by NumPy 1.x/2.x `np.save` (base64), so the reader is checked against the
 // real thing, not only against our writer.
@@ -20,43 +20,11 @@ function fromBase64(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
-/** A .npy file built by hand: magic, version, header length, the header as given, the data. */
-function npyFile(header: string, data: Uint8Array, major = 1, encoding: 'latin1' | 'utf8' = 'latin1'): Uint8Array {
-  const headerBytes = encoding === 'utf8' ? new TextEncoder().encode(header) : Uint8Array.from(header, (c) => c.charCodeAt(0));
-  const preamble = major === 1 ? 10 : 12;
-  const out = new Uint8Array(preamble + headerBytes.length + data.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]);
-  const view = new DataView(out.buffer);
-  if (major === 1) view.setUint16(8, headerBytes.length, true);
-  else view.setUint32(8, headerBytes.length, true);
-  out.set(headerBytes, preamble);
-  out.set(data, preamble + headerBytes.length);
-  return out;
-}
-
 /** The header NumPy would write, padded to a 64-byte boundary for a v1 file. */
 function numpyHeader(descr: string, shape: string, fortran = 'False'): string {
   const dict = `{'descr': '${descr}', 'fortran_order': ${fortran}, 'shape': ${shape}, }`;
   const total = Math.ceil((10 + dict.length + 1) / 64) * 64;
   return dict.padEnd(total - 10 - 1, ' ') + '\n';
-}
-
-function f32Bytes(values: number[]): Uint8Array {
-  return new Uint8Array(new Float32Array(values).buffer);
-}
-
-function f64Bytes(values: number[]): Uint8Array {
-  return new Uint8Array(new Float64Array(values).buffer);
-}
-
-function fileError(fn: () => unknown): TensorFileError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TensorFileError);
-    return error as TensorFileError;
-  }
-  throw new Error('expected a TensorFileError, nothing was thrown');
 }
 
 describe('readNpy on files NumPy wrote', () => {
@@ -233,7 +201,7 @@ describe('readNpy refuses every malformed file with a TensorFileError naming the
     return file;
   };
   const withHeader = (header: string, data = f32Bytes([1, 2, 3, 4, 5, 6])): Uint8Array => npyFile(header, data);
-  const cases: Array<[string, () => Uint8Array | ArrayBuffer, TensorFileField, string?]> = [
+  const cases: RefusalCase[] = [
     ['an empty file', () => new Uint8Array(0), 'magic'],
     ['wrong magic', () => Uint8Array.from(good, (b, i) => (i === 1 ? 0x4f : b)), 'magic'],
     ['a safetensors file', () => new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32]), 'magic'],
@@ -272,18 +240,7 @@ describe('readNpy refuses every malformed file with a TensorFileError naming the
     ['extra data', () => npyFile(numpyHeader('<f4', '(2, 3)'), f32Bytes([1, 2, 3, 4, 5, 6, 7])), 'length'],
     ['f8 data for an f4 header', () => withHeader(numpyHeader('<f4', '(2, 3)'), f64Bytes([1, 2, 3, 4, 5, 6])), 'length'],
   ];
-  for (const [what, make, field, mention] of cases) {
-    it(`refuses ${what}`, () => {
-      const e = fileError(() => readNpy(make(), 'bad.npy'));
-      expect(e.field).toBe(field);
-      expect(e).toBeInstanceOf(AttentionError);
-      expect(e.message).toContain('bad.npy');
-      expect(e.message).toContain(field);
-      expect(e.message).toContain(e.given);
-      expect(e.message).toContain(e.allowed);
-      if (mention !== undefined) expect(e.message).toContain(mention);
-    });
-  }
+  itRefusesEach(readNpy, 'bad.npy', cases);
 
   it('refuses what is not bytes', () => {
     for (const input of [null, undefined, 'x.npy', [1, 2], new Float32Array(4), {}]) {

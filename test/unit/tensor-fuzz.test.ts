@@ -8,6 +8,7 @@ import { readNpy, writeNpy } from '../../src/inputs/npy';
 import { readSafetensors, writeSafetensors } from '../../src/inputs/safetensors';
 import { TensorFileError, type Tensor } from '../../src/inputs/tensors';
 import { makeRng, type Rng } from '../../src/reference/random';
+import { concat, npyFile, stFile } from './tensor-fixtures';
 
 type Reader = (bytes: Uint8Array) => Tensor | Tensor[];
 
@@ -99,34 +100,9 @@ function mutate(rng: Rng, source: Uint8Array, focus: number): Uint8Array {
   return bytes;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function npyWithHeader(header: string, dataBytes: number, major = 1): Uint8Array {
-  const head = new TextEncoder().encode(header);
-  const pre = major === 1 ? 10 : 12;
-  const out = new Uint8Array(pre + head.length + dataBytes);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]);
-  if (major === 1) new DataView(out.buffer).setUint16(8, head.length & 0xffff, true);
-  else new DataView(out.buffer).setUint32(8, head.length, true);
-  out.set(head, pre);
-  return out;
-}
-
-function stWithHeader(header: string, dataBytes: number): Uint8Array {
-  const head = new TextEncoder().encode(header);
-  const out = new Uint8Array(8 + head.length + dataBytes);
-  new DataView(out.buffer).setUint32(0, head.length, true);
-  out.set(head, 8);
-  return out;
-}
+// The fuzzer's own files: header text as UTF-8 whatever the version, zeroed data, no padding.
+const npyWithHeader = (header: string, dataBytes: number, major = 1): Uint8Array => npyFile(header, new Uint8Array(dataBytes), major, 'utf8');
+const stWithHeader = (header: string, dataBytes: number): Uint8Array => stFile(header, new Uint8Array(dataBytes), false);
 
 const tensor = (name: string, shape: number[], seed: number): Tensor => {
   const rng = makeRng(seed);
