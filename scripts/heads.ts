@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { readCheckpoint } from '../src/model/checkpoint';
 import { EOS_ID, generateCorpus, wordIds } from '../src/model/corpus';
-import { forwardReference } from '../src/model/gpt';
+import { forwardReference } from '../src/model/forward-reference';
 import { firstTokenShare, inductionScore, makeInductionProbe, meanEntropy, previousTokenScore } from '../src/model/heads';
 import { makeRng } from '../src/reference/random';
 

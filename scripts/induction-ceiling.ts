@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { readCheckpoint } from '../src/model/checkpoint';
 import { generateDrill } from '../src/model/corpus';
-import { forwardReference } from '../src/model/gpt';
+import { forwardReference } from '../src/model/forward-reference';
 import { makeRng } from '../src/reference/random';
 
 const args = process.argv.slice(2);

@@ -17,8 +17,9 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { makeRng } from '../src/reference/random';
 import { EOS_ID, generateCorpus, generateDrill, unigramLoss } from '../src/model/corpus';
-import { countParams, initParams, type GptConfig, type GptParams } from '../src/model/gpt';
-import { clipGradNorm, createAdam } from '../src/model/adam';
+import { countParams, type GptConfig, type GptParams } from '../src/model/schema';
+import { clipGradNorm, createAdam } from '../src/train/adam';
+import { initParams } from '../src/train/init';
 import { writeCheckpoint } from '../src/model/checkpoint';
 
 const args = process.argv.slice(2);

@@ -5,7 +5,9 @@
  * reproducible bit for bit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createWorkspace, lossAndGrads, lossOnly, type GptConfig, type GptParams, type MatmulChoice } from '../../src/model/gpt';
+import type { GptConfig, GptParams } from '../../src/model/schema';
+import { lossAndGrads, lossOnly } from '../../src/train/loss';
+import { createWorkspace, type MatmulChoice } from '../../src/train/workspace';
 
 interface Setup {
   config: GptConfig;
@@ -16,7 +18,7 @@ interface Setup {
   batch: number;
   length: number;
   /**
-   * The matrix kernel (src/model/gpt.ts, MatmulChoice; default 'js'). 'wasm' gives the same
+   * The matrix kernel (src/train/workspace.ts, MatmulChoice; default 'js'). 'wasm' gives the same
    * numbers as 'js', several times faster; 'wasm-f32' is faster still but rounds its sums to float32.
    */
   matmul?: MatmulChoice;

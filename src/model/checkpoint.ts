@@ -1,6 +1,6 @@
 /**
- * Checkpoints of the decoder (gpt.ts) as GPT-2 / Hugging Face .safetensors files: F32
- * tensors named and shaped exactly as GPT2Model's state dict (see gpt.ts), so the file opens
+ * Checkpoints of the decoder (schema.ts, forward.ts) as GPT-2 / Hugging Face .safetensors files: F32
+ * tensors named and shaped exactly as GPT2Model's state dict (see schema.ts), so the file opens
  * in `transformers` (GPT2Model / GPT2LMHeadModel with tied embeddings) and in any safetensors
  * viewer, and real GPT-2 files can be read back here.
  *
@@ -19,7 +19,7 @@
 import { AttentionInputError } from '../core/errors';
 import { readSafetensorsFile, writeSafetensors, type SafetensorsMetadata } from '../inputs/safetensors';
 import { TensorFileError, formatShape, type Tensor } from '../inputs/tensors';
-import { paramShapes, validateConfig, validateParams, type Floats, type GptConfig, type GptParams } from './gpt';
+import { checkModelParams, paramShapes, validateConfig, type Floats, type GptConfig, type GptParams } from './schema';
 
 /** What {@link readCheckpoint} returns. */
 export interface Checkpoint {
@@ -38,13 +38,13 @@ const RESERVED = ['format', 'config', 'vocab'] as const;
 /**
  * The parameters as a .safetensors file (F32, GPT-2 names and shapes, paramShapes order)
  * with the metadata of the module comment. Float64 parameters are rounded to Float32.
- * Throws {@link AttentionInputError} for a bad config or parameters (see validateParams), a
+ * Throws {@link AttentionInputError} for a bad config or parameters (see checkModelParams), a
  * `vocab` that is not vocabSize strings, or metadata that sets a reserved key (`format`,
  * `config`, `vocab`) or has a non-string value.
  */
 export function writeCheckpoint(config: GptConfig, params: GptParams<Floats>, vocab: readonly string[], metadata: Record<string, string> = {}): Uint8Array {
   const c = validateConfig(config);
-  validateParams(c, params);
+  checkModelParams(c, params);
   if (!Array.isArray(vocab) || vocab.length !== c.vocabSize) {
     throw new AttentionInputError('vocab', Array.isArray(vocab) ? `${vocab.length} strings` : typeof vocab, `${c.vocabSize} strings (config.vocabSize), one per token id`, 'length');
   }

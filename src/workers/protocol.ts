@@ -1,5 +1,5 @@
 import type { AttentionInputs, AttentionResult, AttentionShape, ModelConfig } from '../core/types';
-import type { GptTrace } from '../model/gpt';
+import type { GptTrace } from '../model/forward-reference';
 import type { VerificationReport } from '../verify/compare';
 
 /**
@@ -22,7 +22,7 @@ export type VerifyResponse =
   | { id: number; ok: true; report: VerificationReport; referenceMs: number; reference?: AttentionResult }
   | { id: number; ok: false; error: { name: string; message: string } };
 
-/** Run the trained model's f64 forward reference (src/model/gpt.ts) on one sequence. */
+/** Run the trained model's f64 forward reference (src/model/forward-reference.ts) on one sequence. */
 export interface ModelForwardRequest {
   id: number;
   kind: 'model-forward';

@@ -5,7 +5,7 @@
  */
 import { AttentionAbortError, AttentionError } from '../core/errors';
 import type { AttentionInputs, AttentionResult, AttentionShape, ModelConfig } from '../core/types';
-import type { GptTrace } from '../model/gpt';
+import type { GptTrace } from '../model/forward-reference';
 import type { VerificationReport } from '../verify/compare';
 import type { ModelForwardRequest, ModelForwardResponse, VerifyRequest, VerifyResponse } from './protocol';
 

@@ -6,7 +6,7 @@
 import { attentionCpu, attentionCpuRows } from '../reference/attention';
 import { resolveShape } from '../core/types';
 import { verifyAttention } from '../verify/compare';
-import { forwardReference } from '../model/gpt';
+import { forwardReference } from '../model/forward-reference';
 import type { ModelForwardRequest, ModelForwardResponse, VerifyRequest, VerifyResponse } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;

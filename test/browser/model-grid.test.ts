@@ -14,7 +14,7 @@ import { createLayerPacker, layerAttentionBuffers, type LayerPacker } from '../.
 import { createGridReducer } from '../../src/kernels/reduce';
 import { readCheckpoint, type Checkpoint } from '../../src/model/checkpoint';
 import { sampleText } from '../../src/model/corpus';
-import { forwardReference } from '../../src/model/gpt';
+import { forwardReference } from '../../src/model/forward-reference';
 import { encode, makeVocabulary } from '../../src/model/vocab';
 import { planGrid, reduceAttention } from '../../src/reference/reduce';
 import { compareArrays } from '../../src/verify/compare';

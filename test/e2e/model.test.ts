@@ -11,7 +11,7 @@ import { measureHeads, inductionProbeFor } from '../../src/app/head-scores';
 import { modelInput } from '../../src/app/model-input';
 import { topPredictions } from '../../src/app/model-view';
 import { readCheckpoint } from '../../src/model/checkpoint';
-import { forwardReference, type GptTrace } from '../../src/model/gpt';
+import { forwardReference, type GptTrace } from '../../src/model/forward-reference';
 import { makeVocabulary } from '../../src/model/vocab';
 import { canvasShot, launch, openApp, shot, verdict } from './browser';
 

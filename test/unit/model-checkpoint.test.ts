@@ -7,7 +7,8 @@ import { AttentionInputError } from '../../src/core/errors';
 import { readSafetensorsFile, writeSafetensors } from '../../src/inputs/safetensors';
 import { TensorFileError, type Tensor } from '../../src/inputs/tensors';
 import { readCheckpoint, writeCheckpoint } from '../../src/model/checkpoint';
-import { initParams, paramShapes, paramsToFloat64, type GptConfig, type GptParams } from '../../src/model/gpt';
+import { paramShapes, paramsToFloat64, type GptConfig, type GptParams } from '../../src/model/schema';
+import { initParams } from '../../src/train/init';
 
 const config: GptConfig = { vocabSize: 7, context: 5, dModel: 8, heads: 2, layers: 2, dMlp: 12 };
 const vocab = ['<eos>', 'the', 'cat', 'sat', ' ', '"quoted"', 'ünï'];

@@ -1,5 +1,5 @@
 /**
- * The decoder's forward pass (src/model/gpt.ts): a case small enough to compute by hand, the
+ * The decoder's forward pass (src/model/forward.ts, forward-reference.ts; training in src/train): a case small enough to compute by hand, the
  * attention part against the project's attention reference, causality, the blocked matrix
  * kernel against the textbook product, input validation, and an overfit run that shows
  * forward, backward and Adam working together.
@@ -9,9 +9,12 @@ import { AttentionInputError } from '../../src/core/errors';
 import { resolveShape } from '../../src/core/types';
 import { attentionCpu64 } from '../../src/reference/attention';
 import { makeRng } from '../../src/reference/random';
-import { clipGradNorm, createAdam, gradNorm, isDecayed } from '../../src/model/adam';
-import { countParams, forwardReference, gaussian, initParams, lossAndGrads, lossOnly, paramShapes, type GptConfig, type GptParams } from '../../src/model/gpt';
-import { matmulNT, type Band } from '../../src/model/layers';
+import { forwardReference } from '../../src/model/forward-reference';
+import { matmulNT, type Band } from '../../src/model/matmul';
+import { countParams, paramShapes, type GptConfig, type GptParams } from '../../src/model/schema';
+import { clipGradNorm, createAdam, gradNorm, isDecayed } from '../../src/train/adam';
+import { gaussian, initParams } from '../../src/train/init';
+import { lossAndGrads, lossOnly } from '../../src/train/loss';
 
 /** Parameters with every value set by hand; `values` must name every tensor. */
 function handParams(config: GptConfig, values: Record<string, number[]>): GptParams {

@@ -1,5 +1,5 @@
 /**
- * Every hand-written backward of src/model (layers.ts, and the whole model in gpt.ts) against
+ * Every hand-written backward (src/train/backward.ts, and the whole model in src/train/loss.ts) against
  * central finite differences, in Float64, on tiny odd shapes (d 6, heads 3, dHead 2, dMlp 10,
  * seqLen 5, vocab 11, 2 blocks) so every entry can be checked.
  *
@@ -9,23 +9,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { makeRng } from '../../src/reference/random';
-import {
-  attentionBackward,
-  attentionForward,
-  crossEntropy,
-  embeddingBackward,
-  embeddingForward,
-  geluBackward,
-  geluForward,
-  layerNormBackward,
-  layerNormForward,
-  linearBackward,
-  linearForward,
-  outputBackward,
-  outputForward,
-  scratchFor,
-} from '../../src/model/layers';
-import { forwardReference, gaussian, initParams, lossAndGrads, lossOnly, paramShapes, paramsToFloat64, type GptConfig, type GptParams, type TokenBatch } from '../../src/model/gpt';
+import { forwardReference } from '../../src/model/forward-reference';
+import { attentionForward, embeddingForward, geluForward, layerNormForward, linearForward, outputForward } from '../../src/model/layers';
+import { scratchFor } from '../../src/model/matmul';
+import { paramShapes, paramsToFloat64, type GptConfig, type GptParams } from '../../src/model/schema';
+import { attentionBackward, crossEntropy, embeddingBackward, geluBackward, layerNormBackward, linearBackward, outputBackward } from '../../src/train/backward';
+import { gaussian, initParams } from '../../src/train/init';
+import { lossAndGrads, lossOnly, type TokenBatch } from '../../src/train/loss';
 
 const H = 1e-5;
 const TOLERANCE = 1e-3;

@@ -1,6 +1,6 @@
 /**
- * The WebAssembly SIMD matrix kernel (src/model/simd.ts) against the JS kernel it stands in for
- * (layers.ts's matmulNT), and the whole training step with each.
+ * The WebAssembly SIMD matrix kernel (src/train/simd-matmul.ts, wasm-kernels.ts, wasm-encoder.ts) against the JS kernel it stands in for
+ * (src/model/matmul.ts's matmulNT), and the whole training step with each.
  *
  * - 'f64' (sums in double, the kernel training uses): the SAME bits as matmulNT, for Float64 and
  *   Float32 storage, every band, odd sizes, offsets, strides and accumulate.
@@ -15,9 +15,13 @@
 import { describe, expect, it } from 'vitest';
 import { AttentionInputError } from '../../src/core/errors';
 import { makeRng } from '../../src/reference/random';
-import { createWorkspace, gaussian, initParams, lossAndGrads, lossOnly, type GptConfig, type GptParams, type MatmulChoice } from '../../src/model/gpt';
-import { matmulNT, type Band, type Floats } from '../../src/model/layers';
-import { createSimdMatmul, simdModuleBytes, simdSupported } from '../../src/model/simd';
+import { matmulNT, type Band, type Floats } from '../../src/model/matmul';
+import type { GptConfig, GptParams } from '../../src/model/schema';
+import { gaussian, initParams } from '../../src/train/init';
+import { lossAndGrads, lossOnly } from '../../src/train/loss';
+import { createSimdMatmul, simdSupported } from '../../src/train/simd-matmul';
+import { simdModuleBytes } from '../../src/train/wasm-kernels';
+import { createWorkspace, type MatmulChoice } from '../../src/train/workspace';
 
 const SIZES = [1, 2, 3, 5, 7, 17, 33, 64, 129];
 const BANDS: Band[] = ['full', 'lower', 'kUpToRow', 'kFromRow'];

@@ -1,5 +1,5 @@
 /**
- * AdamW and global-norm gradient clipping for the decoder of gpt.ts.
+ * AdamW and global-norm gradient clipping for the decoder's parameters (src/model/schema.ts).
  *
  * Choices (as GPT-2 / nanoGPT-style training, stated so a run can be reproduced):
  * - Adam with bias correction, β₁ = 0.9, β₂ = 0.95 (the GPT-3 paper's β₂: faster to adapt
@@ -14,7 +14,7 @@
  * - Moments are Float32Array, like the parameters; the update arithmetic is double.
  */
 import { AttentionInputError } from '../core/errors';
-import type { GptParams } from './gpt';
+import type { GptParams } from '../model/schema';
 
 /** Options of {@link createAdam}. */
 export interface AdamOptions {
