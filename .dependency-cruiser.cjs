@@ -7,7 +7,8 @@
  *
  * Layers (folders of src/):
  *   core, reference, verify, inputs, lessons  plain TypeScript that runs in Node (unit tests)
- *   model                                     the trained model's vocabulary, corpus, maths and head scores (Node too)
+ *   model                                     the trained model: schema, forward pass, f64 reference, vocabulary, corpus, head scores (Node too)
+ *   train                                     training: backward, loss, AdamW, init, the WebAssembly matmul (Node too)
  *   cpu, workers                              the fast CPU path and the workers
  *   gpu                                       WebGPU plumbing: devices, buffers, pipelines
  *   kernels                                   the attention kernels (WGSL in shaders/)
@@ -84,12 +85,22 @@ module.exports = {
     {
       name: 'node-layers-stay-pure',
       comment:
-        'core, reference, verify, lessons, inputs and model run in Node (the unit tests, and the model\'s training) and ' +
+        'core, reference, verify, lessons, inputs, model and train run in Node (the unit tests, and the model\'s training) and ' +
         'in workers: they import nothing that needs WebGPU, three.js, the DOM or workers (gpu, kernels, scene, ui, ' +
         'bench, workers).',
       severity: 'error',
-      from: { path: '^src/(core|reference|verify|lessons|inputs|model)/' },
+      from: { path: '^src/(core|reference|verify|lessons|inputs|model|train)/' },
       to: { path: '^src/(gpu|kernels|scene|ui|bench|workers)/' },
+    },
+    {
+      name: 'model-without-training',
+      comment:
+        'Training builds on the model, not the other way: src/model (the schema, the forward pass, the f64 reference ' +
+        'the reference worker runs) imports nothing from src/train, so the app and the worker never load the backward, ' +
+        'the optimizer or the WebAssembly matmul.',
+      severity: 'error',
+      from: { path: '^src/model/' },
+      to: { path: '^src/train/' },
     },
     {
       name: 'gpu-imports-only-core',
@@ -104,10 +115,12 @@ module.exports = {
       name: 'kernels-import-only-core-gpu-reference-shaders',
       comment:
         'The kernels are built from core (types, validation, errors), gpu (plumbing), reference (the grid plan and ' +
-        'block layout the reduction shares with the CPU) and their WGSL in shaders/; they never see the scene or the app.',
+        'block layout the reduction shares with the CPU), the model\'s parameter schema (src/model/schema.ts, which ' +
+        'imports only core: one check of the GPT-2 names and shapes) and their WGSL in shaders/; they never see the ' +
+        'scene or the app.',
       severity: 'error',
       from: { path: '^src/kernels/' },
-      to: { pathNot: '^(src/(kernels|core|gpu|reference)/|shaders/)' },
+      to: { pathNot: '^(src/(kernels|core|gpu|reference)/|src/model/schema\\.ts$|shaders/)' },
     },
     {
       name: 'scene-imports-only-its-layers',

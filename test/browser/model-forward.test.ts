@@ -1,5 +1,5 @@
 // The model's whole forward pass on WebGPU (src/kernels/model.ts) against the f64 CPU forward
-// reference (forwardReference, src/model/gpt.ts), layer by layer: the shipped checkpoint on a
+// reference (forwardReference, src/model/forward-reference.ts), layer by layer: the shipped checkpoint on a
 // 128-token held-out text and a short sentence, and a randomly initialised model of odd sizes
 // (dModel 30: not a multiple of 4; 3 heads of 10; context 37) at lengths 1, 17 and 37.
 //

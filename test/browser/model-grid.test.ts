@@ -1,6 +1,6 @@
 // The model view's GPU data (src/kernels/model-grid.ts): every layer of a run of the shipped
 // checkpoint packed into one attention of layers·heads heads, GPU-side, read back and compared
-// with the f64 forward reference (forwardReference, src/model/gpt.ts) combined on the CPU
+// with the f64 forward reference (forwardReference, src/model/forward-reference.ts) combined on the CPU
 // (combineLayers, whose layout test/unit/model-mode.test.ts checks by hand); and the surface
 // grid the scene's reduction makes from the packed buffers, against the CPU reduction of the
 // reference. Tolerances as test/browser/model-forward.test.ts (f32 on the GPU vs f64).

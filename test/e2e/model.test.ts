@@ -2,7 +2,7 @@
 // lessons' sentence, every layer × head, measured head labels, every layer verified against the
 // f64 reference, selectors, hover with the model's next-token predictions, seqLen, the user's
 // own sentence, the context limit, and a failed model fetch. Expected values come from the
-// checkpoint read in Node and the f64 forward reference (src/model/gpt.ts), not from the page.
+// checkpoint read in Node and the f64 forward reference (src/model/forward-reference.ts), not from the page.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright';

@@ -65,6 +65,11 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
       'src/core/c.ts': "import { g } from '../gpu/g';\nexport const c = g;",
       'src/gpu/g.ts': "import { k } from '../kernels/k';\nexport const g = k;",
       'src/kernels/k.ts': "import { s } from '../scene/s';\nexport const k = s;",
+      // The model importing training; kernels importing the model beyond its schema (the schema is allowed).
+      'src/model/m.ts': "import { t } from '../train/t';\nexport const m = t;",
+      'src/model/schema.ts': 'export const schema = 1;',
+      'src/train/t.ts': 'export const t = 1;',
+      'src/kernels/k2.ts': "import { schema } from '../model/schema';\nimport { m } from '../model/m';\nexport const k2 = [schema, m];",
       // The scene importing ui and lil-gui; ui is imported from outside ui and main.
       'src/scene/s.ts': "import { REVISION } from 'three';\nimport GUI from 'lil-gui';\nimport { u } from '../ui/u';\nexport const s = [REVISION, GUI, u];",
       'src/ui/u.ts': 'export const u = 1;',
@@ -100,6 +105,8 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
       expect(fired('three-only-in-scene')).toContain('src/verify/v.ts → node_modules/three/index.js');
       expect(fired('tfjs-only-in-peer')).toContain('src/bench/a.ts → node_modules/@tensorflow/tfjs-core/index.js');
       expect(fired('gpu-imports-only-core')).toEqual(['src/gpu/g.ts → src/kernels/k.ts']);
+      expect(fired('model-without-training')).toEqual(['src/model/m.ts → src/train/t.ts']);
+      expect(fired('kernels-import-only-core-gpu-reference-shaders')).toEqual(['src/kernels/k.ts → src/scene/s.ts', 'src/kernels/k2.ts → src/model/m.ts']);
     });
   });
 });
