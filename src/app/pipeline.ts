@@ -52,7 +52,7 @@ export interface RunSteps<Request, Result> {
   /** Free what the result holds (held GPU buffers); called once, when it is replaced or dropped. */
   release?(result: Result): void;
   /** An error of the newest run (a superseded run's errors are dropped); the shown result stays. */
-  failed(error: unknown, info: FailureInfo): void;
+  failed(error: unknown, info: FailureInfo, request: Request): void;
 }
 
 /** How a run ended. */
@@ -114,7 +114,7 @@ export function createPipeline(hooks: PipelineHooks = {}): Pipeline {
     };
     const fail = (error: unknown, phase: RunPhase): RunOutcome => {
       if (token !== latest) return 'superseded';
-      steps.failed(error, { phase, cancelled: isAbort(error), kept: shown !== null });
+      steps.failed(error, { phase, cancelled: isAbort(error), kept: shown !== null }, request);
       return 'failed';
     };
 

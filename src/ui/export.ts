@@ -4,7 +4,7 @@
  */
 import { exportStem, mapToCsv, mapToJson } from '../app/export';
 import { EXPORT_ENTRIES } from '../app/plan';
-import type { ComputedView, ViewEngine } from '../app/view';
+import type { ShownMaps } from '../app/shown';
 import type { AppState } from '../app/state';
 import type { SurfaceView } from '../scene';
 import { h } from './dom';
@@ -21,8 +21,8 @@ export function download(blob: Blob, name: string): void {
 }
 
 export interface ExportDeps {
-  engine: ViewEngine;
-  view: () => ComputedView | null;
+  /** The view on screen (either mode), or null before the first. */
+  view: () => ShownMaps | null;
   state: () => AppState;
   surface: () => SurfaceView;
   adapter: () => string;
@@ -54,12 +54,12 @@ export function createExportCard(deps: ExportDeps): HTMLElement {
       return;
     }
     try {
-      const map = await deps.engine.readMap(view);
+      const map = await view.readMap();
       const content = {
         shape: view.shape,
         state: deps.state(),
-        tokens: view.example.tokens,
-        keyTokens: view.example.keyTokens ?? view.example.tokens,
+        tokens: view.tokens,
+        keyTokens: view.keyTokens,
         adapter: deps.adapter(),
         ...map,
       };
@@ -81,13 +81,7 @@ export function createExportCard(deps: ExportDeps): HTMLElement {
       'div',
       { class: 'row-actions' },
       ...Object.values(buttons),
-      ...createExportButtons(() => {
-        const current = view();
-        if (current?.model) {
-          return { unavailable: "In model mode the attention's inputs are the trained model's own (LayerNorm of the residual stream, c_attn with its biases): export the map as CSV or JSON, or the view as PNG; the checkpoint itself is models/tiny-stories/model.safetensors." };
-        }
-        return current ? { shape: current.example.shape, inputs: current.example.inputs } : null;
-      }, deps.message),
+      ...createExportButtons(() => view()?.exportInputs() ?? null, deps.message),
     ),
   );
 }

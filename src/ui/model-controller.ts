@@ -1,0 +1,291 @@
+/**
+ * Model mode's controller: the shipped checkpoint is loaded once, the user's text becomes the
+ * model's tokens, the model runs on the GPU (else its f64 forward reference in the worker)
+ * through the page's pipeline, every layer × head (or one layer's heads) is drawn, the card
+ * shows each head's scores, and every layer is checked against the f64 forward. Switching the
+ * layer or head shows another part of the same run without recomputing.
+ */
+import { AttentionAbortError, AttentionError, AttentionInputError } from '../core/errors';
+import type { RunSteps } from '../app/pipeline';
+import { createModelEngine, loadModel, type LoadedModel, type ModelView } from '../app/model-engine';
+import { ContextLimitError, MODEL_PATH, describeUnknownWords, modelInput } from '../app/model-input';
+import { modelMaps } from '../app/shown';
+import { DEFAULT_MODEL_STATE, type AppState } from '../app/state';
+import { UnknownWordsError } from '../model/vocab';
+import { showModelTimings, type ModelTimingsView } from './cards';
+import type { ModeController, Page } from './mode-controller';
+
+/** Model mode's result: the view of the run, the state it shows, its timings. */
+interface ModelResult {
+  view: ModelView;
+  state: AppState;
+  timings: ModelTimingsView;
+}
+
+/** The checkpoint could not be loaded (the page says so and offers the explorer). */
+class ModelLoadFailed extends AttentionError {
+  override name = 'ModelLoadFailed';
+}
+
+/** The request's text, seqLen, layer or head does not fit the model: nothing ran. */
+class ModelInputRejected extends AttentionError {
+  override name = 'ModelInputRejected';
+  constructor(
+    readonly error: unknown,
+    readonly model: LoadedModel,
+  ) {
+    super(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+/** What the canvas shows in model mode (for tests and the curious): 'all' or 'L1 H2'. */
+const shownName = (layer: number, head: number) => (head < 0 ? 'all' : `L${layer} H${head}`);
+
+export interface ModelController extends ModeController {
+  /** The model's context once loaded (the text box grows seqLen up to it). */
+  context(): number | null;
+  /** Show another layer/head (or every one, head −1) of the run on screen, without recomputing. */
+  select(layer: number, head: number): Promise<void>;
+}
+
+export function createModelController(page: Page): ModelController {
+  const { messages, verify, timings, panel, viewport, modelCard } = page;
+  const engine = createModelEngine({ device: page.device, reference: page.reference });
+  let loaded: LoadedModel | null = null;
+  let loading: Promise<LoadedModel> | null = null;
+  /** The selection asked for and not shown yet (quick clicks build on it), and the newest one. */
+  let pendingSelection: { layer: number; head: number } | null = null;
+  let selectToken = 0;
+
+  const shownResult = (): ModelResult | null => {
+    const shown = page.pipeline.shown();
+    return shown && shown.steps === (steps as unknown) ? (shown.result as ModelResult) : null;
+  };
+
+  /** Load the checkpoint once (progress on the busy bar and the model card). */
+  function ensureModel(): Promise<LoadedModel> {
+    if (loaded) return Promise.resolve(loaded);
+    loading ??= loadModel(MODEL_PATH, (bytes, total) => {
+      const text = `Loading the trained model (${MODEL_PATH}): ${kib(bytes)}${total ? ` of ${kib(total)}` : ''}…`;
+      viewport.setBusy(text, total ? bytes / total : undefined);
+      modelCard.status('loading', text);
+    }).then(
+      (model) => {
+        loaded = model;
+        panel.setModelContext(model.config.context);
+        modelCard.status('ready', `Loaded ${MODEL_PATH} (${kib(model.bytes)}) and ran it ${page.device() ? 'on the GPU' : 'on the CPU (no WebGPU)'}.`);
+        return model;
+      },
+      (error: unknown) => {
+        loading = null;
+        throw error;
+      },
+    );
+    return loading;
+  }
+
+  /** Say why a request cannot run (the previous view stays). */
+  function inputError(error: unknown, model: LoadedModel): void {
+    if (error instanceof ContextLimitError) {
+      modelCard.contextLimit({ seqLen: error.seqLen, context: error.context });
+      messages.show(
+        'error',
+        `The model reads at most ${error.context} tokens (its context); you asked for ${error.seqLen}. The previous view is kept. The model card offers the explorer's random and positional inputs at ${error.seqLen}.`,
+        'input',
+      );
+    } else if (error instanceof UnknownWordsError) {
+      messages.show('error', describeUnknownWords(error, model.vocab), 'input');
+    } else {
+      messages.show('error', page.errorText(error), 'input');
+    }
+  }
+
+  const steps: RunSteps<AppState, ModelResult> = {
+    async compute(next, run) {
+      selectToken++;
+      pendingSelection = null;
+      let model: LoadedModel;
+      try {
+        if (!loaded) viewport.setBusy('Loading the trained model…');
+        model = await ensureModel();
+      } catch (error) {
+        throw new ModelLoadFailed(`The trained model could not be loaded: ${page.errorText(error)} The explorer (top bar) works without it.`);
+      }
+      if (run.signal.aborted) throw new AttentionAbortError();
+      const { config } = model;
+      let input;
+      try {
+        if (next.layer >= config.layers) throw new AttentionInputError('layer', String(next.layer), `an integer from 0 to ${config.layers - 1} (the model has ${config.layers} layers)`, 'shape');
+        if (next.head >= config.heads) throw new AttentionInputError('head', String(next.head), `all, or an integer from 0 to ${config.heads - 1} (the model has ${config.heads} heads per layer)`, 'shape');
+        input = modelInput(next.text, next.seqLen, next.seed, model.vocab, config.context);
+      } catch (error) {
+        throw new ModelInputRejected(error, model);
+      }
+      modelCard.contextLimit(null);
+      const gpu = page.device() !== null;
+      viewport.setBusy(`Running the trained model on ${input.ids.length} tokens ${gpu ? 'on the GPU' : 'on the CPU (f64 reference, in a worker)'}…`);
+      verify.pending('Running…');
+      const result = await engine.run(model, input, run.signal);
+      const view = await engine.view(result, { layer: next.layer, head: next.head });
+      const modelTimings: ModelTimingsView = { tokens: input.ids.length, layers: config.layers, gpuMs: result.gpuMs, cpuMs: result.cpuMs, adapter: page.adapter() };
+      return { view, state: next, timings: modelTimings };
+    },
+
+    async stage({ view, state }) {
+      const surface = page.surface();
+      surface.setHead(state.head < 0 ? -1 : state.head);
+      await surface.setSource(view.source);
+    },
+
+    async show(c) {
+      const { view, state } = c;
+      const { run } = view;
+      const surface = page.surface();
+      surface.setStage(state.stage);
+      page.commit(state, modelMaps(view));
+      page.sourceNote.hidden = true;
+      page.numbersHost.replaceChildren();
+      panel.sync(state);
+      modelCard.setText(state.text);
+      modelCard.show(run, { layer: state.layer, head: state.head });
+      viewport.syncModelToolbar(state, run.model.config.layers, run.model.config.heads);
+      messages.clear('input');
+      messages.clear('model-load');
+      viewport.canvas.dataset.shown = shownName(state.layer, state.head);
+      const frameMs = await surface.render();
+      viewport.canvas.dataset.frameMs = frameMs.toFixed(1);
+      c.timings.frameMs = frameMs;
+      page.updateLegend();
+      viewport.setBusy(null);
+      page.clearHover();
+      showModelTimings(timings, c.timings);
+      page.lessons.render();
+    },
+
+    async verify(c, run) {
+      const modelRun = c.view.run;
+      verify.pending(modelRun.path === 'gpu' ? 'Computing the f64 forward reference in a worker and comparing every layer…' : 'Without WebGPU the f64 reference is the result.');
+      const check = await engine.verify(modelRun, run.signal);
+      return () => {
+        if (check.kind === 'skipped') verify.skipped(check.why);
+        else verify.showModel(check.verification, check.cpuMs, modelRun.input.ids.length);
+        c.timings.cpuMs = modelRun.cpuMs;
+        showModelTimings(timings, c.timings);
+      };
+    },
+
+    // TODO(issue16): release the run's held GPU buffers (helper R's `held.release()`) once the
+    // model engine runs with `{ hold: true }`.
+    release: () => undefined,
+
+    failed(error, { cancelled, kept }, next) {
+      viewport.setBusy(null);
+      if (error instanceof ModelLoadFailed) {
+        modelCard.status('error', error.message);
+        messages.show('error', error.message, 'model-load');
+        if (!kept) {
+          page.showMode('model');
+          verify.failed(error.message);
+        }
+        return;
+      }
+      if (error instanceof ModelInputRejected) {
+        inputError(error.error, error.model);
+        if (!kept) {
+          // Nothing on screen yet (a bad URL): show the landing view instead, the message stays.
+          page.showMode('model');
+          const fallback = error.error instanceof ContextLimitError ? { ...next, seqLen: DEFAULT_MODEL_STATE.seqLen } : { ...DEFAULT_MODEL_STATE, stage: next.stage };
+          if (fallback.seqLen !== next.seqLen || fallback.text !== next.text || fallback.layer !== next.layer || fallback.head !== next.head) void apply(fallback);
+          return;
+        }
+        panel.sync(page.state());
+        modelCard.setText(page.last('model').text);
+        return;
+      }
+      if (cancelled) {
+        verify.skipped('Cancelled.');
+        return;
+      }
+      messages.show('error', page.errorText(error), 'input');
+      panel.sync(page.state());
+      if (kept) verify.skipped('The last request failed; the view shows the previous good result.');
+      else verify.failed(page.errorText(error));
+    },
+  };
+
+  const apply = (next: AppState) => page.pipeline.run(steps, next).then(() => undefined);
+
+  async function select(layer: number, head: number): Promise<void> {
+    const c = shownResult();
+    if (!c) return;
+    const mine = ++selectToken;
+    pendingSelection = { layer, head };
+    const view = await engine.view(c.view.run, { layer, head });
+    if (shownResult() !== c || mine !== selectToken) return;
+    // The surface first, then the view hover reads: picking and naming then always agree.
+    const surface = page.surface();
+    surface.setHead(head < 0 ? -1 : head);
+    await surface.setSource(view.source);
+    if (shownResult() !== c || mine !== selectToken) return;
+    pendingSelection = null;
+    c.view = view;
+    page.commit({ ...page.state(), layer, head }, modelMaps(view));
+    viewport.syncModelToolbar(page.state(), view.run.model.config.layers, view.run.model.config.heads);
+    viewport.canvas.dataset.shown = shownName(layer, head);
+    modelCard.show(view.run, { layer, head });
+    page.clearHover();
+    page.updateLegend();
+  }
+
+  // The layer buttons, and a click (not a drag) on a surface of the model view opens that head.
+  viewport.layerGroup.addEventListener('click', (event) => {
+    const button = (event.target as HTMLElement).closest('button');
+    if (!button || !shownResult()) return;
+    const wanted = pendingSelection ?? page.state();
+    if (button.dataset.head === '-1') void select(wanted.layer, -1);
+    else if (button.dataset.layer !== undefined) void select(Number(button.dataset.layer), Math.max(0, wanted.head));
+  });
+  let pressedAt: [number, number] | null = null;
+  const { canvas } = viewport;
+  canvas.addEventListener('pointerdown', (event) => {
+    pressedAt = [event.clientX, event.clientY];
+  });
+  canvas.addEventListener('pointerup', (event) => {
+    const start = pressedAt;
+    pressedAt = null;
+    const c = shownResult();
+    if (!start || !c || c.view.info.selection !== null || Math.hypot(event.clientX - start[0], event.clientY - start[1]) > 4) return;
+    const rect = canvas.getBoundingClientRect();
+    const cell = page.surface().pick(event.clientX - rect.left, event.clientY - rect.top);
+    if (!cell) return;
+    const { layer, head } = c.view.info.headOf(cell.head);
+    void select(layer, head);
+  });
+
+  return {
+    apply,
+    select,
+    context: () => loaded?.config.context ?? null,
+    selectHead(head) {
+      if (shownResult()) void select((pendingSelection ?? page.state()).layer, head);
+    },
+    reductionChanged(mode) {
+      page.surface().setReduction(mode);
+      // Rebuild the shown view, which checks that its GPU buffers are still this run's (a later,
+      // cancelled run may have overwritten them) and falls back to the run's arrays.
+      const at = pendingSelection ?? page.state();
+      void select(at.layer, at.head);
+    },
+    syncToolbar(state) {
+      const c = shownResult();
+      if (c) viewport.syncModelToolbar(state, c.view.run.model.config.layers, c.view.run.model.config.heads);
+    },
+    reset() {
+      engine.reset();
+    },
+  };
+}
