@@ -11,10 +11,11 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium, type Browser } from 'playwright';
 import { preview, type PreviewServer } from 'vite';
+import { AttentionError } from '../src/core/errors.ts';
 import { BenchArgumentError, benchUsage, parseBenchArgs, type BenchArgs } from '../src/bench/args.ts';
 import { finishReport, type SweepReport } from '../src/bench/report.ts';
 import { formatTable, sweepToCsv } from '../src/bench/format.ts';
-import type { Peak, SweepSettings } from '../src/bench/registry.ts';
+import { pickSweepSettings, type Peak } from '../src/bench/registry.ts';
 import { chromiumArgs, requireChromium } from './chromium.ts';
 
 /** Bench results go here by default; the timestamped files are git-ignored. */
@@ -71,7 +72,7 @@ function defaultOut(report: SweepReport): string {
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s (--timeout)`)), ms);
+    timer = setTimeout(() => reject(new AttentionError(`${what} took longer than ${ms / 1000} s: give it more with --timeout S, or measure fewer --sizes`)), ms);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -83,7 +84,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
 async function bench(args: BenchArgs): Promise<number> {
   if (args.hardware) process.env.CHROMIUM_GPU = 'hardware';
   if (!existsSync('dist/bench.html')) {
-    throw new Error('dist/bench.html is missing: run `npm run build` first (`npm run bench` builds for you).');
+    throw new AttentionError('dist/bench.html is missing: run `npm run build` first (`npm run bench` builds for you).');
   }
   const executablePath = requireChromium();
   let server: PreviewServer | undefined;
@@ -91,7 +92,7 @@ async function bench(args: BenchArgs): Promise<number> {
   try {
     server = await preview({ preview: { port: 0, host: '127.0.0.1', strictPort: false }, logLevel: 'warn' });
     const address = server.httpServer.address();
-    if (!address || typeof address === 'string') throw new Error('vite preview did not report a port');
+    if (!address || typeof address === 'string') throw new AttentionError('vite preview did not report a port: is another server holding the address? Run `npx vite preview` to see why.');
     browser = await chromium.launch({ executablePath, args: chromiumArgs(), headless: true });
     const page = await browser.newPage();
     page.on('console', (message) => {
@@ -116,19 +117,7 @@ async function bench(args: BenchArgs): Promise<number> {
     const peak: Peak | null = args.peakGflops !== null
       ? { gflops: args.peakGflops, source: '--peak-gflops' }
       : ready.adapter?.isSoftware ? estimateCpuPeak() : null;
-    const settings: SweepSettings = {
-      sizes: args.sizes,
-      repeats: args.repeats,
-      warmup: args.warmup,
-      paths: args.paths,
-      dModel: args.dModel,
-      heads: args.heads,
-      dHead: args.dHead,
-      causal: args.causal,
-      seed: args.seed,
-      verify: args.verify,
-      peak,
-    };
+    const settings = pickSweepSettings({ ...args, peak });
     const { report: raw } = await withTimeout(
       page.evaluate((options) => window.attentionBench!.run(options), settings),
       args.timeoutMs,

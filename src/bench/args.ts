@@ -3,21 +3,19 @@
  * array of strings, so the parser is unit-tested like any function, and every bad argument
  * becomes a {@link BenchArgumentError} naming the option, what was given and what is allowed.
  */
-import { AttentionError } from '../core/errors';
+import { BenchValueError } from './metrics';
 import { BENCH_PATHS, BENCH_PATH_IDS, DEFAULT_BENCH_PATH_IDS, type BenchPathId, type SweepSettings } from './registry';
 
 /** A bad command-line argument: which option, what was given, what is allowed. */
-export class BenchArgumentError extends AttentionError {
+export class BenchArgumentError extends BenchValueError {
   override name = 'BenchArgumentError';
   constructor(
     /** The option as typed on the command line, e.g. `'--sizes'` (or the unknown argument itself). */
     readonly option: string,
-    /** What was given, as text. */
-    readonly given: string,
-    /** What is allowed, as text. */
-    readonly allowed: string,
+    given: string,
+    allowed: string,
   ) {
-    super(`${option}: got ${given}; allowed: ${allowed}`);
+    super(option, given, allowed);
   }
 }
 

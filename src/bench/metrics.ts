@@ -3,7 +3,26 @@
  * implies, throughput, power-law fits of time against size, where two scaling curves cross,
  * and robust summaries of repeated timings. No clocks, no DOM: everything is unit-tested.
  */
+import { AttentionError } from '../core/errors';
 import { resolveShape, type AttentionShape, type StageName } from '../core/types';
+
+/**
+ * A benchmark function or setting was given a value it cannot use: which one (`field`), what
+ * was given and what is allowed, so the caller knows what to pass instead.
+ */
+export class BenchValueError extends AttentionError {
+  override name = 'BenchValueError';
+  constructor(
+    /** The argument or setting, e.g. `'ms'`, `'xs[2]'`, `'repeats'`. */
+    readonly field: string,
+    /** What was given, as text. */
+    readonly given: string,
+    /** What is allowed, as text. */
+    readonly allowed: string,
+  ) {
+    super(`${field}: got ${given}; allowed: ${allowed}`);
+  }
+}
 
 /** A count per pipeline stage, plus their sum. */
 export type StageCounts = Record<StageName, number> & { total: number };
@@ -83,7 +102,7 @@ export function attentionBytes(shape: AttentionShape): StageCounts {
 
 function checkFinite(name: string, value: number, rule: 'positive' | 'non-negative'): void {
   const ok = Number.isFinite(value) && (rule === 'positive' ? value > 0 : value >= 0);
-  if (!ok) throw new RangeError(`${name} must be a finite ${rule} number, got ${value}`);
+  if (!ok) throw new BenchValueError(name, String(value), `a finite ${rule} number`);
 }
 
 /** Throughput in GFLOP/s (10⁹ FLOPs per second) of `flops` done in `ms` milliseconds. */
@@ -96,17 +115,17 @@ export function gflops(flops: number, ms: number): number {
 function checkSeries(pairs: Array<[string, readonly number[]]>, minLength: number, positive: boolean): void {
   const [firstName, first] = pairs[0];
   for (const [name, values] of pairs) {
-    if (!Array.isArray(values) && !ArrayBuffer.isView(values)) throw new TypeError(`${name} must be an array of numbers`);
+    if (!Array.isArray(values) && !ArrayBuffer.isView(values)) throw new BenchValueError(name, typeof values, 'an array of numbers');
     if (values.length !== first.length) {
-      throw new RangeError(`${name} has ${values.length} values but ${firstName} has ${first.length}: they must match`);
+      throw new BenchValueError(name, `${values.length} values`, `as many values as ${firstName} (${first.length})`);
     }
     values.forEach((v, i) => {
       if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0)) {
-        throw new RangeError(`${name}[${i}] must be a finite ${positive ? 'positive ' : ''}number, got ${v}`);
+        throw new BenchValueError(`${name}[${i}]`, String(v), `a finite ${positive ? 'positive ' : ''}number`);
       }
     });
   }
-  if (first.length < minLength) throw new RangeError(`${firstName} needs at least ${minLength} value${minLength === 1 ? '' : 's'}, got ${first.length}`);
+  if (first.length < minLength) throw new BenchValueError(firstName, `${first.length} values`, `at least ${minLength} value${minLength === 1 ? '' : 's'}`);
 }
 
 /** A power law y = coefficient · x^slope fitted in log-log space. */
@@ -123,7 +142,7 @@ export interface LogLogFit {
 
 /**
  * Least-squares line through (ln x, ln y): the exponent of how y scales with x. Needs at least
- * two points with distinct x; every x and y must be positive (throws a RangeError naming the
+ * two points with distinct x; every x and y must be positive (throws a BenchValueError naming the
  * first bad `xs[i]` / `ys[i]`, or the array whose length does not match).
  */
 export function fitLogLogSlope(xs: readonly number[], ys: readonly number[]): LogLogFit {
@@ -141,7 +160,7 @@ export function fitLogLogSlope(xs: readonly number[], ys: readonly number[]): Lo
     sxy += (lx[i] - mx) * (ly[i] - my);
     syy += (ly[i] - my) ** 2;
   }
-  if (sxx === 0) throw new RangeError('xs must hold at least two distinct values to fit a slope');
+  if (sxx === 0) throw new BenchValueError('xs', `only the value ${xs[0]}`, 'at least two distinct values to fit a slope');
   const slope = sxy / sxx;
   const intercept = my - slope * mx;
   let ssRes = 0;
@@ -161,7 +180,7 @@ export function fitLogLogSlope(xs: readonly number[], ys: readonly number[]): Lo
 export function crossover(xs: readonly number[], ysA: readonly number[], ysB: readonly number[]): number | null {
   checkSeries([['xs', xs], ['ysA', ysA], ['ysB', ysB]], 1, true);
   for (let i = 1; i < xs.length; i++) {
-    if (!(xs[i] > xs[i - 1])) throw new RangeError(`xs must be strictly increasing: xs[${i}] = ${xs[i]} ≤ xs[${i - 1}] = ${xs[i - 1]}`);
+    if (!(xs[i] > xs[i - 1])) throw new BenchValueError(`xs[${i}]`, `${xs[i]} ≤ xs[${i - 1}] = ${xs[i - 1]}`, 'strictly increasing xs (sort the points by x)');
   }
   const gap = (i: number) => Math.log(ysA[i]) - Math.log(ysB[i]);
   if (gap(0) === 0) return xs[0];

@@ -43,6 +43,16 @@ export interface SweepSettings {
   peak?: Peak | null;
 }
 
+/**
+ * Just the settings of a sweep, out of a larger object (the sweep's options with their signal,
+ * the command line's arguments), arrays copied and the peak null when absent: what the report
+ * records as `options`, in the same key order every time.
+ */
+export function pickSweepSettings(source: Omit<SweepSettings, 'peak'> & { peak?: Peak | null }): SweepSettings {
+  const { sizes, repeats, warmup, paths, dModel, heads, dHead, causal, seed, verify, peak } = source;
+  return { sizes: [...sizes], repeats, warmup, paths: [...paths], dModel, heads, dHead, causal, seed, verify, peak: peak ?? null };
+}
+
 /** What the page or the app hands the sweep. */
 export interface SweepDeps {
   /** The GpuAttention of the 'gpu' path (the app's own, so the same pipelines are measured). */

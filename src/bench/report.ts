@@ -8,7 +8,7 @@
  */
 import { STAGE_NAMES, type AttentionShape, type ResultName, type StageName } from '../core/types';
 import type { AdapterDescription } from '../kernels/tuning';
-import { attentionBytes, attentionFlops, crossover, fitLogLogSlope, median, spread, type LogLogFit, type Spread, type StageCounts } from './metrics';
+import { BenchValueError, attentionBytes, attentionFlops, crossover, fitLogLogSlope, median, spread, type LogLogFit, type Spread, type StageCounts } from './metrics';
 import type { RepeatTiming, TimingSource } from './path';
 import type { Peak, SweepSettings } from './registry';
 
@@ -164,7 +164,7 @@ export function makeRecord(
   maxError: Partial<Record<ResultName, number>> | null,
   verification: Verification,
 ): SweepRecord {
-  if (timings.length === 0) throw new RangeError(`makeRecord: ${path} at seqLen ${seqLen} has no timed repeats`);
+  if (timings.length === 0) throw new BenchValueError('timings', `no timed repeats of ${path} at seqLen ${seqLen}`, 'at least one timed repeat (repeats ≥ 1)');
   const shape: AttentionShape = { seqLen, dModel: settings.dModel, heads: settings.heads, dHead: settings.dHead, causal: settings.causal };
   const flops = attentionFlops(shape);
   const { median: med, spread: spr } = summarize(timings);

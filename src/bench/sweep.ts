@@ -16,13 +16,14 @@ import { describeDevice } from '../kernels/tuning';
 import { deviceLimits } from '../gpu/limits';
 import { makeRandomInputs } from '../reference/random';
 import { verifyAttention } from '../verify/compare';
+import { BenchValueError } from './metrics';
 import { PathUnavailableError, makeReference, sampledReference, type PathRunner, type Reference, type RepeatTiming } from './path';
-import { BENCH_PATHS, BENCH_PATH_IDS, type PathSpec, type SweepDeps, type SweepSettings } from './registry';
+import { BENCH_PATHS, BENCH_PATH_IDS, pickSweepSettings, type PathSpec, type SweepDeps, type SweepSettings } from './registry';
 import { finishReport, makeRecord, type SweepFailure, type SweepRecord, type SweepReport, type UnavailablePath, type Verification } from './report';
 
 export { PathUnavailableError, makeReference, pickRows, sampledReference, type PathRunner, type Reference, type RepeatTiming, type TimingSource } from './path';
 export {
-  BENCH_PATHS, BENCH_PATH_IDS, DEFAULT_BENCH_PATH_IDS, gpuPath,
+  BENCH_PATHS, BENCH_PATH_IDS, DEFAULT_BENCH_PATH_IDS, gpuPath, pickSweepSettings,
   type BenchPathId, type Peak, type PathSpec, type SweepDeps, type SweepSettings,
 } from './registry';
 export {
@@ -51,24 +52,12 @@ function errorText(error: unknown): string {
  */
 export async function runSweep(options: SweepOptions, deps: SweepDeps = {}): Promise<SweepReport> {
   const { signal, onProgress } = options;
-  const settings: SweepSettings = {
-    sizes: [...options.sizes],
-    repeats: options.repeats,
-    warmup: options.warmup,
-    paths: [...options.paths],
-    dModel: options.dModel,
-    heads: options.heads,
-    dHead: options.dHead,
-    causal: options.causal,
-    seed: options.seed,
-    verify: options.verify,
-    peak: options.peak ?? null,
-  };
+  const settings = pickSweepSettings(options);
   for (const [field, value, min] of [['repeats', settings.repeats, 1], ['warmup', settings.warmup, 0]] as const) {
-    if (!Number.isInteger(value) || value < min) throw new RangeError(`runSweep: ${field} must be an integer ≥ ${min}, got ${value}`);
+    if (!Number.isInteger(value) || value < min) throw new BenchValueError(field, String(value), `an integer ≥ ${min}`);
   }
   for (const path of settings.paths) {
-    if (!(path in BENCH_PATHS)) throw new RangeError(`runSweep: unknown path '${path}'; known: ${BENCH_PATH_IDS.join(', ')}`);
+    if (!(path in BENCH_PATHS)) throw new BenchValueError('paths', `'${path}'`, `paths of ${BENCH_PATH_IDS.join(', ')}`);
   }
   const checkAbort = () => {
     if (signal?.aborted) throw new AttentionAbortError();

@@ -12,6 +12,8 @@ import {
   makeRecord,
   makeReference,
   pickRows,
+  pickSweepSettings,
+  runSweep,
   sampledReference,
   sweepToCsv,
   type RepeatTiming,
@@ -19,6 +21,7 @@ import {
   type SweepReport,
   type SweepSettings,
 } from '../../src/bench/sweep';
+import { BenchValueError } from '../../src/bench/metrics';
 import { attentionCpu, attentionCpuRows } from '../../src/reference/attention';
 import { makeRandomInputs } from '../../src/reference/random';
 
@@ -125,7 +128,7 @@ describe('makeRecord', () => {
   });
 
   it('refuses a record with no repeats', () => {
-    expect(() => makeRecord(settings, 64, 'gpu', 'GPU', [], null, full)).toThrow(/no timed repeats/);
+    expect(() => makeRecord(settings, 64, 'gpu', 'GPU', [], null, full)).toThrow('timings: got no timed repeats of gpu at seqLen 64; allowed: at least one timed repeat');
   });
 });
 
@@ -290,6 +293,21 @@ describe('a path without a four-stage split (the fused kernel)', () => {
     expect(cells.output_ms).toBe('');
     expect(Number(cells.scores_ms)).toBeCloseTo(6.3, 12);
     expect(r.fits).toEqual([]);
+  });
+
+  it('pickSweepSettings keeps exactly the settings, in order, arrays copied, peak null when absent', () => {
+    const args = { ...settings, peak: undefined, out: 'x.json', signal: new AbortController().signal };
+    const picked = pickSweepSettings(args);
+    expect(Object.keys(picked)).toEqual(['sizes', 'repeats', 'warmup', 'paths', 'dModel', 'heads', 'dHead', 'causal', 'seed', 'verify', 'peak']);
+    expect(picked).toEqual({ ...settings, peak: null });
+    expect(picked.sizes).not.toBe(settings.sizes);
+    expect(pickSweepSettings({ ...settings, peak: { gflops: 5, source: 'datasheet' } }).peak).toEqual({ gflops: 5, source: 'datasheet' });
+  });
+
+  it('runSweep refuses bad settings before running anything, naming the setting', async () => {
+    await expect(runSweep({ ...settings, repeats: 0 })).rejects.toThrow('repeats: got 0; allowed: an integer ≥ 1');
+    await expect(runSweep({ ...settings, warmup: 0.5 })).rejects.toThrow(BenchValueError);
+    await expect(runSweep({ ...settings, paths: ['gpu', 'webgl' as 'gpu'] })).rejects.toThrow("paths: got 'webgl'; allowed: paths of gpu, fused, cpu, tfjs");
   });
 
   it('is unavailable, with a reason, without a GPUDevice or for dHead above the fused kernel limit', async () => {
