@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { AttentionInputError, attentionCpu, makeRandomInputs, validateShape, type AttentionShape } from '../../src/index';
+import { thrown } from './expect-thrown';
 
 const good: AttentionShape = { seqLen: 3, dModel: 4, heads: 2, dHead: 2 };
 
-function inputError(fn: () => unknown): AttentionInputError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AttentionInputError);
-    return error as AttentionInputError;
-  }
-  throw new Error('expected an AttentionInputError, nothing was thrown');
-}
+const inputError = (fn: () => unknown): AttentionInputError => thrown(AttentionInputError, fn);
 
 describe('shape validation', () => {
   const badValues: Array<[string, unknown, string]> = [
