@@ -4,7 +4,7 @@
  * pool. Every kernel family reads through here, so the copy rules (4-byte alignment, one
  * submission per read, a refused copy reported as an error) live in one place.
  */
-import { AttentionError } from '../core/errors';
+import { AttentionError, AttentionInputError } from '../core/errors';
 
 /** A byte range of a device buffer to read. Offsets and sizes are multiples of 4. */
 export interface ReadRange {
@@ -61,7 +61,7 @@ export function pooledStagingBuffers(device: GPUDevice): number {
 export async function readRanges(device: GPUDevice, ranges: readonly ReadRange[], label: string): Promise<ArrayBuffer[]> {
   for (const range of ranges) {
     if (range.offset % 4 !== 0 || range.size % 4 !== 0 || range.size < 0) {
-      throw new RangeError(`${label}: readback ranges need 4-byte aligned offsets and sizes (got offset ${range.offset}, size ${range.size})`);
+      throw new AttentionInputError(`${label} range`, `offset ${range.offset}, size ${range.size}`, 'offsets and sizes in bytes that are multiples of 4 (whole f32 values)', 'shape');
     }
   }
   const total = ranges.reduce((sum, range) => sum + range.size, 0);

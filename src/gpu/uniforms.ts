@@ -7,6 +7,7 @@
  * without `@align` / `@size` attributes. Anything else is refused with an error rather than laid
  * out by a guess.
  */
+import { AttentionError } from '../core/errors';
 
 /** The scalar types a uniform field may have. */
 export type UniformScalar = 'u32' | 'i32' | 'f32';
@@ -66,23 +67,23 @@ export function uniformLayout(wgsl: string, structName: string): UniformLayout {
   const declaration = new RegExp(`\\bstruct\\s+${structName}\\s*\\{([^}]*)\\}`, 'g');
   const matches = [...code.matchAll(declaration)];
   if (matches.length !== 1) {
-    throw new Error(`uniformLayout: struct ${structName} is declared ${matches.length} times in the WGSL (expected once).`);
+    throw new AttentionError(`uniformLayout: struct ${structName} is declared ${matches.length} times in the WGSL (expected once); declare it exactly once in the kernel's WGSL.`);
   }
   const fields: Record<string, UniformField> = {};
   let end = 0;
   for (const member of matches[0][1].split(',').map((text) => text.trim()).filter((text) => text !== '')) {
     const parsed = /^([A-Za-z_]\w*)\s*:\s*(\S+)$/.exec(member);
-    if (!parsed) throw new Error(`uniformLayout: cannot lay out member "${member}" of struct ${structName}.`);
+    if (!parsed) throw new AttentionError(`uniformLayout: cannot lay out member "${member}" of struct ${structName}; write each member as \`name: type\`.`);
     const [, name, type] = parsed;
     if (!SCALARS.has(type)) {
-      throw new Error(`uniformLayout: field ${structName}.${name} has type ${type}; only u32, i32 and f32 are supported.`);
+      throw new AttentionError(`uniformLayout: field ${structName}.${name} has type ${type}; only u32, i32 and f32 are supported: split vectors into scalar fields.`);
     }
-    if (name in fields) throw new Error(`uniformLayout: field ${structName}.${name} is declared twice.`);
+    if (name in fields) throw new AttentionError(`uniformLayout: field ${structName}.${name} is declared twice; rename one of them.`);
     const offset = roundUp(SCALAR_BYTES, end);
     fields[name] = { offset, type: type as UniformScalar };
     end = offset + SCALAR_BYTES;
   }
-  if (end === 0) throw new Error(`uniformLayout: struct ${structName} has no fields.`);
+  if (end === 0) throw new AttentionError(`uniformLayout: struct ${structName} has no fields; give it at least one u32, i32 or f32 field.`);
   return { name: structName, size: roundUp(16, end), fields };
 }
 
@@ -91,7 +92,7 @@ function checkValue(layout: UniformLayout, name: string, type: UniformScalar, va
     type === 'f32'
       ? Number.isFinite(value)
       : Number.isInteger(value) && (type === 'u32' ? value >= 0 && value <= 0xffffffff : value >= -0x80000000 && value <= 0x7fffffff);
-  if (!fits) throw new RangeError(`packUniform(${layout.name}): ${name} = ${value} is not a valid ${type}.`);
+  if (!fits) throw new AttentionError(`packUniform(${layout.name}): ${name} = ${value} is not a valid ${type}; pass ${type === 'f32' ? 'a finite number' : `an integer in the ${type} range`}.`);
 }
 
 /**
@@ -106,7 +107,7 @@ export function packUniform(layout: UniformLayout, values: Readonly<Record<strin
       ...(missing.length > 0 ? [`missing field${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`] : []),
       ...(unknown.length > 0 ? [`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`] : []),
     ];
-    throw new Error(`packUniform(${layout.name}): ${parts.join('; ')}.`);
+    throw new AttentionError(`packUniform(${layout.name}): ${parts.join('; ')}. Pass exactly the fields the WGSL struct declares.`);
   }
   const bytes = new ArrayBuffer(layout.size);
   const view = new DataView(bytes);

@@ -5,7 +5,7 @@
  * Pipelines come from gpu/pipeline (compiled and cached per device), results go back through
  * gpu/readback, dispatch sizes from kernels/launch, the tuning from kernels/tuning.
  */
-import { AttentionAbortError, AttentionError, AttentionInputError } from '../core/errors';
+import { AttentionError, AttentionInputError } from '../core/errors';
 import {
   RESULT_NAMES,
   STAGE_NAMES,
@@ -19,12 +19,12 @@ import {
   type StageTimings,
 } from '../core/types';
 import { validateAttention } from '../core/validate';
-import { checkStorageSize, storageSlots } from '../gpu/buffers';
-import { scoped, watchLoss } from '../gpu/guard';
+import { checkStorageSize } from '../gpu/buffers';
+import { scoped } from '../gpu/guard';
 import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
 import { readFloats, readRanges } from '../gpu/readback';
+import { createRunner, type HeldRun, type HoldResult } from '../gpu/runner';
 import { createPassTimer } from '../gpu/timer';
-import { createSerialQueue } from '../core/serial';
 import { attentionDims, checkDims, outputLaunch } from './launch';
 import { PARAMS_LAYOUT, packedLayout, uploadInputs } from './packing';
 import { kernelSource } from './shaders';
@@ -32,15 +32,21 @@ import { classifyAdapter, tuningFor, type AttentionTuning } from './tuning';
 
 export { DEFAULT_TUNING, LANE_TUNING, SOFTWARE_TUNING, WORKGROUP_TUNING, hasFourLaneSubgroups, tuningFor, type AttentionTuning } from './tuning';
 export { outputLaunch, type OutputLaunch } from './launch';
+export type { HeldRun, HoldResult } from '../gpu/runner';
 
 /** Options of one {@link GpuAttention.run}. */
-export interface RunOptions<K extends ResultName = ResultName> {
+export interface RunOptions<K extends ResultName = ResultName, H extends boolean = boolean> {
   /** Which arrays to copy back to the CPU (default: all six). Fewer is faster. */
   read?: readonly K[];
   /** Cancels the run before its next step; the promise rejects with an `AbortError`. */
   signal?: AbortSignal;
   /** Force wall-clock timing even when timestamp queries are available. */
   timing?: 'auto' | 'wall-clock';
+  /**
+   * Hold the run's buffers for the consumer that shows it: the result's `held` keeps them from
+   * every later run (which writes into another set) until `held.release()`.
+   */
+  hold?: H;
 }
 
 /** What a run resolves to: the arrays asked for, and the stage timings. */
@@ -59,7 +65,7 @@ export interface AttentionBuffers {
   weights: GPUBuffer;
   /** seqLen × heads·dHead. */
   output: GPUBuffer;
-  /** Increases whenever a buffer is replaced (bind groups built on the old ones are stale). */
+  /** Increases whenever one of the run's buffers is replaced (bind groups built on the old ones are stale). */
   generation: number;
 }
 
@@ -70,23 +76,30 @@ export interface GpuAttention {
    * Validate, upload, compute all four stages and copy back the arrays asked for. Runs on
    * one instance are queued: each starts after the previous one finished.
    */
-  run<K extends ResultName = ResultName>(
+  run<K extends ResultName = ResultName, H extends boolean = false>(
     shape: AttentionShape,
     inputs: AttentionInputs,
-    options?: RunOptions<K>,
-  ): Promise<RunResult<K>>;
-  /** Buffers of the last completed run (null before the first); valid until the next run or destroy. */
+    options?: RunOptions<K, H>,
+  ): Promise<RunResult<K> & HoldResult<H, AttentionBuffers>>;
+  /**
+   * Buffers of the last completed run (null before the first); valid until a later run writes
+   * into them (a held run's: until its release) or destroy.
+   */
   buffers(): AttentionBuffers | null;
   /**
-   * Read single map entries of the last run (for hover readouts on maps too large to copy
-   * back): `[head, query, key]` each; resolves with the score and weight of each.
+   * Read single map entries of the last run, or of the held run whose buffers are `from` (for
+   * hover readouts on maps too large to copy back): `[head, query, key]` each; resolves with
+   * the score and weight of each.
    */
-  readEntries(cells: ReadonlyArray<readonly [number, number, number]>): Promise<Array<{ score: number; weight: number }>>;
+  readEntries(cells: ReadonlyArray<readonly [number, number, number]>, from?: AttentionBuffers): Promise<Array<{ score: number; weight: number }>>;
   /**
-   * Read whole query rows of the last run: scores and weights as heads × rows × kvLen, output
-   * as rows × width (the layout of `attentionCpuRows`), to verify maps too large to copy back.
+   * Read whole query rows of the last run (or of the held run whose buffers are `from`): scores
+   * and weights as heads × rows × kvLen, output as rows × width (the layout of
+   * `attentionCpuRows`), to verify maps too large to copy back.
    */
-  readRows(rows: readonly number[]): Promise<{ scores: Float32Array; weights: Float32Array; output: Float32Array }>;
+  readRows(rows: readonly number[], from?: AttentionBuffers): Promise<{ scores: Float32Array; weights: Float32Array; output: Float32Array }>;
+  /** How many buffer sets this instance has now (1 without holds; see gpu/runner). */
+  readonly bufferSets: number;
   /** Free every GPU object this instance made. The device itself is the caller's. */
   destroy(): void;
 }
@@ -99,6 +112,9 @@ export const BINDINGS: Record<StageName, readonly BindingKind[]> = {
   output: ['uniform', 'read-only-storage', 'read-only-storage', 'storage'],
 };
 
+/** The storage slots of one run (see gpu/runner's BufferSet). */
+type Slot = 'src' | 'w' | 'qkv' | 'scores' | 'weights' | 'output';
+
 /** The kernels of one tuning; the output kernel depends on the head size, so it is looked up per run. */
 export interface Kernels {
   projections: Kernel;
@@ -107,6 +123,7 @@ export interface Kernels {
   output(dHead: number): Promise<Kernel>;
 }
 
+/** Compile (or take from the per-device cache) the four stage kernels of `tuning`. */
 export async function kernelsFor(device: GPUDevice, tuning: AttentionTuning): Promise<Kernels> {
   const [wgX, wgY] = tuning.matmulWorkgroup;
   const matmul = { WG_X: wgX, WG_Y: wgY };
@@ -164,81 +181,53 @@ export function checkTuning(device: GPUDevice, tuning: AttentionTuning): void {
 export async function createGpuAttention(device: GPUDevice, tuning: AttentionTuning = tuningFor(device)): Promise<GpuAttention> {
   checkTuning(device, tuning);
   const kernels = await kernelsFor(device, tuning);
-  const loss = watchLoss(device);
-
-  const slots = storageSlots(device, 'attention', {
-    src: 'src (x | xKV)',
-    w: 'w (wq | wk | wv)',
-    qkv: 'qkv',
-    scores: 'scores',
-    weights: 'weights',
-    output: 'output',
-  });
   const params = device.createBuffer({ label: 'attention/params', size: PARAMS_LAYOUT.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const timer = createPassTimer(device, STAGE_NAMES.length, 'attention');
-  let destroyed = false;
-  let last: AttentionBuffers | null = null;
-  let generation = 0;
-  const enqueue = createSerialQueue();
+  const runner = createRunner<Slot, AttentionBuffers>(device, {
+    prefix: 'attention',
+    kind: 'GpuAttention',
+    cleanup: () => {
+      params.destroy();
+      timer?.destroy();
+    },
+  });
+  const { loss } = runner;
 
-  const checkAlive = () => {
-    // A loss first: the session destroys the pipeline of a lost device, and the caller must
-    // learn that the device went, not that someone destroyed the pipeline.
-    loss.check();
-    if (destroyed) throw new AttentionError('This GpuAttention was destroyed; create a new one.');
-  };
-  const checkAbort = (signal: AbortSignal | undefined) => {
-    if (signal?.aborted) throw new AttentionAbortError();
-  };
-  const lastRun = (what: string) => {
-    checkAlive();
-    if (!last) throw new AttentionError(`No run has completed yet: there are no ${what} to read.`);
-    return last;
-  };
-
-  async function runNow<K extends ResultName>(shape: AttentionShape, inputs: AttentionInputs, options: RunOptions<K>): Promise<RunResult<K>> {
+  async function runNow<K extends ResultName, H extends boolean>(shape: AttentionShape, inputs: AttentionInputs, options: RunOptions<K, H>) {
     const s = validateAttention(shape, inputs);
-    checkAlive();
-    checkAbort(options.signal);
+    runner.checkAlive();
+    runner.checkAbort(options.signal);
     const lengths = resultLengths(s);
     const layout = packedLayout(s, inputs);
     const { kOffset, vOffset } = layout;
-    const bytes = { ...layout.bytes, scores: 4 * lengths.scores, weights: 4 * lengths.weights, output: 4 * lengths.output };
+    const bytes: Record<Slot, number> = { ...layout.bytes, scores: 4 * lengths.scores, weights: 4 * lengths.weights, output: 4 * lengths.output };
     for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     const dims = attentionDims(s, tuning, maxGroups);
     checkDims(dims, maxGroups);
     const outputKernel = await kernels.output(s.dHead);
-    checkAlive();
-    checkAbort(options.signal);
+    runner.checkAlive();
+    runner.checkAbort(options.signal);
 
-    // From here the previous run's buffers are overwritten (or replaced when they grow): until
-    // this run completes there is no run to read from (buffers(), readEntries, readRows).
-    last = null;
+    // From here this run writes into its buffer set: the last run's when no one holds it (then
+    // there is no last run to read until this one completes), else another set.
+    const set = runner.beginRun();
     const useTimer = timer && options.timing !== 'wall-clock' ? timer : null;
     const wallTimes: number[] = [];
     let wallTotal = 0;
     const { buffers, submitted } = await scoped(
       device,
       // Free what was half-allocated so a retry (or the fused path) starts from nothing.
-      { what: 'the attention run', onOutOfMemory: () => Object.values(slots).forEach((slot) => slot.destroy()) },
+      { what: 'the attention run', onOutOfMemory: () => runner.freeUnheld() },
       () => {
-        const before = Object.values(slots).map((slot) => slot.current);
-        const buffers = {
-          src: slots.src.ensure(bytes.src),
-          w: slots.w.ensure(bytes.w),
-          qkv: slots.qkv.ensure(bytes.qkv),
-          scores: slots.scores.ensure(bytes.scores),
-          weights: slots.weights.ensure(bytes.weights),
-          output: slots.output.ensure(bytes.output),
-        };
-        if (Object.values(slots).some((slot, i) => slot.current !== before[i])) generation++;
+        const buffers = set.ensureAll(bytes);
         uploadInputs(device, { params, src: buffers.src, w: buffers.w }, s, inputs, layout);
+        // Bind groups are cached in the set and rebuilt only when one of its buffers was replaced.
         const stages: Array<{ name: StageName; kernel: Kernel; group: GPUBindGroup }> = [
-          { name: 'projections', kernel: kernels.projections, group: kernels.projections.bind([params, buffers.src, buffers.w, buffers.qkv]) },
-          { name: 'scores', kernel: kernels.scores, group: kernels.scores.bind([params, buffers.qkv, buffers.scores]) },
-          { name: 'softmax', kernel: kernels.softmax, group: kernels.softmax.bind([params, buffers.scores, buffers.weights]) },
-          { name: 'output', kernel: outputKernel, group: outputKernel.bind([params, buffers.qkv, buffers.weights, buffers.output]) },
+          { name: 'projections', kernel: kernels.projections, group: set.bind('attention/projections', kernels.projections, [params, buffers.src, buffers.w, buffers.qkv]) },
+          { name: 'scores', kernel: kernels.scores, group: set.bind('attention/scores', kernels.scores, [params, buffers.qkv, buffers.scores]) },
+          { name: 'softmax', kernel: kernels.softmax, group: set.bind('attention/softmax', kernels.softmax, [params, buffers.scores, buffers.weights]) },
+          { name: 'output', kernel: outputKernel, group: set.bind('attention/output', outputKernel, [params, buffers.qkv, buffers.weights, buffers.output]) },
         ];
         const encodeStage = (encoder: GPUCommandEncoder, index: number) => {
           const stage = stages[index];
@@ -265,7 +254,7 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
           for (let index = 0; index < stages.length; index++) {
             const t0 = index === 0 ? start : performance.now();
             if (index > 0) {
-              checkAbort(options.signal);
+              runner.checkAbort(options.signal);
               submitStage(index);
             }
             await device.queue.onSubmittedWorkDone();
@@ -290,7 +279,7 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
     let gpuTimes: { passes: number[]; total: number } | null;
     try {
       await submitted;
-      checkAbort(options.signal);
+      runner.checkAbort(options.signal);
       // Awaited together, so a loss that rejects both never leaves an unhandled rejection.
       [arrays, gpuTimes] = await Promise.all([
         readFloats(device, wanted.map((name) => [sources[name][0], sources[name][1], lengths[name]] as const), 'attention/results'),
@@ -308,19 +297,23 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
       total: gpuTimes ? gpuTimes.total : wallTotal,
       source: gpuTimes ? 'timestamp-query' : 'wall-clock',
     };
-    last = { shape: s, qkv: buffers.qkv, kOffset, vOffset, scores: buffers.scores, weights: buffers.weights, output: buffers.output, generation };
-    return { ...(Object.fromEntries(wanted.map((name, i) => [name, arrays[i]])) as Pick<AttentionResult, K>), timings };
+    const shown: AttentionBuffers = { shape: s, qkv: buffers.qkv, kOffset, vOffset, scores: buffers.scores, weights: buffers.weights, output: buffers.output, generation: set.generation };
+    const held = runner.finishRun(set, shown, options.hold);
+    return { ...(Object.fromEntries(wanted.map((name, i) => [name, arrays[i]])) as Pick<AttentionResult, K>), timings, ...held };
   }
 
   return {
     device,
-    run<K extends ResultName = ResultName>(shape: AttentionShape, inputs: AttentionInputs, options: RunOptions<K> = {}) {
-      return enqueue(() => runNow(shape, inputs, options));
+    run<K extends ResultName = ResultName, H extends boolean = false>(shape: AttentionShape, inputs: AttentionInputs, options: RunOptions<K, H> = {}) {
+      return runner.enqueue(() => runNow(shape, inputs, options));
     },
-    buffers: () => last,
-    readEntries(cells) {
-      return enqueue(async () => {
-        const current = lastRun('entries');
+    buffers: () => runner.last(),
+    get bufferSets() {
+      return runner.sets;
+    },
+    readEntries(cells, from) {
+      return runner.enqueue(async () => {
+        const { buffers: current } = runner.readable('entries', from);
         const { seqLen, kvLen, heads } = current.shape;
         for (const [head, query, key] of cells) {
           if (![head, query, key].every(Number.isInteger) || head < 0 || head >= heads || query < 0 || query >= seqLen || key < 0 || key >= kvLen) {
@@ -338,9 +331,9 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
         return cells.map((_, index) => ({ score: new Float32Array(values[2 * index])[0], weight: new Float32Array(values[2 * index + 1])[0] }));
       });
     },
-    readRows(rows) {
-      return enqueue(async () => {
-        const current = lastRun('rows');
+    readRows(rows, from) {
+      return runner.enqueue(async () => {
+        const { buffers: current } = runner.readable('rows', from);
         const { seqLen, kvLen, heads, width } = current.shape;
         for (const row of rows) {
           if (!Number.isInteger(row) || row < 0 || row >= seqLen) {
@@ -363,13 +356,6 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
         return { scores: join(0, perMap, kvLen), weights: join(perMap, perMap, kvLen), output: join(2 * perMap, rows.length, width) };
       });
     },
-    destroy() {
-      if (destroyed) return;
-      destroyed = true;
-      for (const slot of Object.values(slots)) slot.destroy();
-      params.destroy();
-      timer?.destroy();
-      last = null;
-    },
+    destroy: () => runner.destroy(),
   };
 }

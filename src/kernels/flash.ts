@@ -7,15 +7,15 @@
  * and the row log-sum-exps, and {@link FlashAttention.readRows} recomputes whole rows for
  * verification.
  */
-import { createSerialQueue } from '../core/serial';
-import { AttentionAbortError, AttentionError, AttentionInputError } from '../core/errors';
+import { AttentionInputError } from '../core/errors';
 import type { AttentionInputs, AttentionShape, ResolvedShape } from '../core/types';
 import { validateAttention } from '../core/validate';
-import { checkStorageSize, storageSlots } from '../gpu/buffers';
-import { scoped, watchLoss } from '../gpu/guard';
+import { checkStorageSize } from '../gpu/buffers';
+import { scoped } from '../gpu/guard';
 import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
 import { packUniform } from '../gpu/uniforms';
 import { readFloats } from '../gpu/readback';
+import { createRunner, type HoldResult } from '../gpu/runner';
 import { createPassTimer } from '../gpu/timer';
 import { checkDims, fusedChunks, projectionDims, reducedMapChunks, REDUCED_MAP_WORKGROUP } from './launch';
 import { CHUNK_LAYOUT, GRID_PARAMS_LAYOUT, PARAMS_LAYOUT, packedLayout, uploadInputs } from './packing';
@@ -43,13 +43,18 @@ export interface FlashTimings {
 }
 
 /** Options of one {@link FlashAttention.run}. */
-export interface FlashRunOptions<K extends FlashResultName = FlashResultName> {
+export interface FlashRunOptions<K extends FlashResultName = FlashResultName, H extends boolean = boolean> {
   /** Which arrays to copy back (default: all five). */
   read?: readonly K[];
   /** Cancels the run between two chunks (an {@link AttentionAbortError}). */
   signal?: AbortSignal;
   /** Called after each chunk of the fused kernel: query blocks done and in all. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Hold the run's buffers (q | k | v, output, lse, and the grid its reducedMap writes) until
+   * `held.release()`: later runs write into another set (see gpu/runner).
+   */
+  hold?: H;
 }
 
 /**
@@ -68,6 +73,8 @@ export interface FlashBuffers {
   output: GPUBuffer;
   /** heads × seqLen log-sum-exps. */
   lse: GPUBuffer;
+  /** Increases whenever one of the run's buffers is replaced. */
+  generation: number;
 }
 
 /** A reduced view of the weights: `rows × cols` cells per head, each a block max or mean. */
@@ -79,14 +86,20 @@ export interface ReducedMapRequest {
   signal?: AbortSignal;
   /** Called after each chunk: grid rows done and in all. */
   onProgress?: (done: number, total: number) => void;
+  /** Reduce this held run (its `held.buffers`) instead of the last one. */
+  from?: FlashBuffers;
 }
 
 /** Fused attention on one GPUDevice. Create with {@link createFlashAttention}. */
 export interface FlashAttention {
   readonly device: GPUDevice;
   /** Validate, upload, project and run the fused kernel; copy back what is asked for. Runs are queued. */
-  run<K extends FlashResultName = FlashResultName>(shape: AttentionShape, inputs: AttentionInputs, options?: FlashRunOptions<K>): Promise<FlashRunResult<K>>;
-  /** Buffers of the last completed run (null before the first). */
+  run<K extends FlashResultName = FlashResultName, H extends boolean = false>(
+    shape: AttentionShape,
+    inputs: AttentionInputs,
+    options?: FlashRunOptions<K, H>,
+  ): Promise<FlashRunResult<K> & HoldResult<H, FlashBuffers>>;
+  /** Buffers of the last completed run (null before the first, or while a run writes over them). */
   buffers(): FlashBuffers | null;
   /**
    * The weights of the last run reduced to heads × rows × cols (cell (r, c) covers queries
@@ -98,9 +111,11 @@ export interface FlashAttention {
   /**
    * Whole query rows of the last run, recomputed on the CPU from the GPU's q, k, v and
    * log-sum-exps (scores and weights heads × rows × kvLen; output rows × width read from the
-   * GPU), in the layout of `attentionCpuRows` / `GpuAttention.readRows`.
+   * GPU), in the layout of `attentionCpuRows` / `GpuAttention.readRows`. `from`: a held run's buffers.
    */
-  readRows(rows: readonly number[]): Promise<{ scores: Float32Array; weights: Float32Array; output: Float32Array; lse: Float32Array }>;
+  readRows(rows: readonly number[], from?: FlashBuffers): Promise<{ scores: Float32Array; weights: Float32Array; output: Float32Array; lse: Float32Array }>;
+  /** How many buffer sets this instance has now (1 without holds). */
+  readonly bufferSets: number;
   destroy(): void;
 }
 
@@ -156,36 +171,25 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
   const wg = options.workgroupSize ?? 64;
   const proj = options.projectionWorkgroup ?? [8, 8];
   const kernels = await fusedKernels(device, wg, proj);
-  const loss = watchLoss(device);
-  const slots = storageSlots(device, 'flash', {
-    src: 'src (x | xKV)',
-    w: 'w (wq | wk | wv)',
-    qkv: 'qkv',
-    output: 'output',
-    lse: 'lse',
-    grid: 'grid',
-  });
   const uniform = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
   const params = device.createBuffer({ label: 'flash/params', size: PARAMS_LAYOUT.size, usage: uniform });
   const gridParams = device.createBuffer({ label: 'flash/grid params', size: GRID_PARAMS_LAYOUT.size, usage: uniform });
   const chunkParams = device.createBuffer({ label: 'flash/chunk', size: CHUNK_LAYOUT.size, usage: uniform });
+  const runner = createRunner<'src' | 'w' | 'qkv' | 'output' | 'lse' | 'grid', FlashBuffers>(device, {
+    prefix: 'flash',
+    kind: 'FlashAttention',
+    runName: 'fused run',
+    cleanup: () => [params, gridParams, chunkParams].forEach((buffer) => buffer.destroy()),
+  });
+  const { loss } = runner;
   const policy = chunkPolicyFor(classifyAdapter(device), cpuThreads());
   const chunkWork = options.chunkWork ?? policy.chunkWork;
   // Given explicitly, the chunks are exactly this small (tests split small runs on purpose).
   const minChunkGroups = options.chunkWork !== undefined ? 1 : policy.minChunkGroups;
-  if (!(chunkWork >= 1)) throw new AttentionInputError('chunkWork', String(chunkWork), 'a number ≥ 1 (multiply-adds per submission)', 'shape');
-  let destroyed = false;
-  let last: FlashBuffers | null = null;
-  const enqueue = createSerialQueue();
-  const checkAlive = () => {
-    loss.check();
-    if (destroyed) throw new AttentionError('This FlashAttention was destroyed; create a new one.');
-  };
-  const need = () => {
-    checkAlive();
-    if (!last) throw new AttentionError('No fused run has completed yet.');
-    return last;
-  };
+  if (!(chunkWork >= 1)) {
+    runner.destroy();
+    throw new AttentionInputError('chunkWork', String(chunkWork), 'a number ≥ 1 (multiply-adds per submission)', 'shape');
+  }
   /**
    * Between two chunks: wait for the chunk, then leave the page a frame's time to draw (its
    * render work queues behind ours, and a chunk submitted at once would go first), then stop
@@ -194,21 +198,16 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
   const betweenChunks = async (signal: AbortSignal | undefined) => {
     await device.queue.onSubmittedWorkDone();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    checkAlive();
-    if (signal?.aborted) throw new AttentionAbortError();
-  };
-  /** Free every run buffer (after an out-of-memory error, so a retry starts from nothing). */
-  const freeRunBuffers = () => {
-    for (const slot of Object.values(slots)) slot.destroy();
-    last = null;
+    runner.checkAlive();
+    runner.checkAbort(signal);
   };
   const readBack = (ranges: Array<readonly [GPUBuffer, number, number]>, label: string) =>
     readFloats(device, ranges, `flash/${label}`).catch((error: unknown) => Promise.reject(loss.explain(error)));
 
-  async function runNow<K extends FlashResultName>(shape: AttentionShape, inputs: AttentionInputs, options: FlashRunOptions<K>): Promise<FlashRunResult<K>> {
+  async function runNow<K extends FlashResultName, H extends boolean>(shape: AttentionShape, inputs: AttentionInputs, options: FlashRunOptions<K, H>) {
     const s = validateAttention(shape, inputs, { storesMap: false });
-    checkAlive();
-    if (options.signal?.aborted) throw new AttentionAbortError();
+    runner.checkAlive();
+    runner.checkAbort(options.signal);
     if (s.dHead > FLASH_MAX_DHEAD) throw new AttentionInputError('dHead', String(s.dHead), `at most ${FLASH_MAX_DHEAD} on the fused path`, 'too-large');
     const layout = packedLayout(s, inputs);
     const { kOffset, vOffset } = layout;
@@ -219,11 +218,11 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
     const split = fusedChunks(s, { workgroupSize: wg, chunkWork, minChunkGroups, maxPerDimension: maxGroups });
     checkDims({ projections: projDims, attention: [split.blocksPerChunk, s.heads, 1] }, maxGroups);
 
-    // From here the buffers of the previous run are overwritten (or replaced when they grow):
-    // until this run completes there is no run to read back or reduce.
-    last = null;
+    // From here this run writes into its buffer set (the last run's unless someone holds it):
+    // until it completes there is no last run to read back or reduce.
+    const set = runner.beginRun();
     const timer = createPassTimer(device, 1 + split.chunks.length, 'flash');
-    const oom = { what: 'the fused attention run', buffers: 'the fused attention buffers', onOutOfMemory: freeRunBuffers };
+    const oom = { what: 'the fused attention run', buffers: 'the fused attention buffers', onOutOfMemory: () => runner.freeUnheld() };
     try {
       // Allocation, upload and the first chunk (with the projections) in one pair of error
       // scopes; every later chunk in its own, so an error is caught where it happens.
@@ -232,7 +231,7 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
         device.queue.writeBuffer(chunkParams, 0, packUniform(CHUNK_LAYOUT, { firstBlock: first }));
         const encoder = device.createCommandEncoder({ label: `flash run, chunk ${index + 1} of ${split.chunks.length}` });
         if (projectionGroup) encodePass(encoder, kernels.projections, projectionGroup, projDims, { label: 'flash/projections', timestampWrites: timer?.passWrites(0) });
-        encodePass(encoder, kernels.flash, kernels.flash.bind([params, b.qkv, b.output, b.lse, chunkParams]), [count, s.heads, 1], {
+        encodePass(encoder, kernels.flash, set.bind('flash/attention', kernels.flash, [params, b.qkv, b.output, b.lse, chunkParams]), [count, s.heads, 1], {
           label: 'flash/attention',
           timestampWrites: timer?.passWrites(1 + index),
         });
@@ -240,15 +239,9 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
         device.queue.submit([encoder.finish()]);
       };
       const b = await scoped(device, oom, () => {
-        const b = {
-          src: slots.src.ensure(bytes.src),
-          w: slots.w.ensure(bytes.w),
-          qkv: slots.qkv.ensure(bytes.qkv),
-          output: slots.output.ensure(bytes.output),
-          lse: slots.lse.ensure(bytes.lse),
-        };
+        const b = set.ensureAll(bytes);
         uploadInputs(device, { params, src: b.src, w: b.w }, s, inputs, layout);
-        submitChunk(0, b, kernels.projections.bind([params, b.src, b.w, b.qkv]));
+        submitChunk(0, b, set.bind('flash/projections', kernels.projections, [params, b.src, b.w, b.qkv]));
         return b;
       });
       const start = performance.now();
@@ -275,9 +268,9 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
       const timings: FlashTimings = gpu
         ? { projections: gpu.passes[0], attention, total: gpu.passes[0] + attention, chunks, source: 'timestamp-query' }
         : { projections: Number.NaN, attention: Number.NaN, total: wall, chunks, source: 'wall-clock' };
-      last = { shape: s, qkv: b.qkv, kOffset, vOffset, output: b.output, lse: b.lse };
+      const held = runner.finishRun(set, { shape: s, qkv: b.qkv, kOffset, vOffset, output: b.output, lse: b.lse, generation: set.generation }, options.hold);
       const result = Object.fromEntries(wanted.map((name, i) => [name, arrays[i]])) as { [N in K]: Float32Array };
-      return { ...result, timings };
+      return { ...result, timings, ...held };
     } finally {
       timer?.destroy();
     }
@@ -285,13 +278,17 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
 
   return {
     device,
-    run(shape, inputs, options = {}) {
-      return enqueue(() => runNow(shape, inputs, options));
+    run<K extends FlashResultName = FlashResultName, H extends boolean = false>(shape: AttentionShape, inputs: AttentionInputs, options: FlashRunOptions<K, H> = {}) {
+      return runner.enqueue(() => runNow(shape, inputs, options));
     },
-    buffers: () => last,
+    buffers: () => runner.last(),
+    get bufferSets() {
+      return runner.sets;
+    },
     reducedMap(request) {
-      return enqueue(async () => {
-        const current = need();
+      return runner.enqueue(async () => {
+        // The grid is a slot of the run's own set, so reducing a held run writes nothing a later run owns.
+        const { set, buffers: current } = runner.readable('fused buffers to reduce', request.from);
         const { seqLen, kvLen, heads } = current.shape;
         const { rows, cols } = request;
         for (const [field, value, length] of [['rows', rows, seqLen], ['cols', cols, kvLen]] as const) {
@@ -300,7 +297,7 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
           }
         }
         const cells = heads * rows * cols;
-        if (request.signal?.aborted) throw new AttentionAbortError();
+        runner.checkAbort(request.signal);
         // Grid rows in chunks of about chunkWork multiply-adds, each its own submission (and
         // error scope), as the fused run.
         const chunks = reducedMapChunks(current.shape, rows, cols, chunkWork);
@@ -313,9 +310,9 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
             await betweenChunks(request.signal);
             request.onProgress?.(firstRow, rows);
           }
-          await scoped(device, { what: 'the reduced map', buffers: 'the reduced map', onOutOfMemory: () => slots.grid.destroy() }, () => {
-            grid ??= slots.grid.ensure(cells * 4);
-            group ??= kernels.reduce.bind([params, current.qkv, current.lse, grid, gridParams]);
+          await scoped(device, { what: 'the reduced map', buffers: 'the reduced map', onOutOfMemory: () => runner.freeUnheld() }, () => {
+            grid ??= set.ensure('grid', cells * 4);
+            group ??= set.bind('flash/reduce', kernels.reduce, [params, current.qkv, current.lse, grid, gridParams]);
             device.queue.writeBuffer(gridParams, 0, packUniform(GRID_PARAMS_LAYOUT, { rows, cols, mode, firstRow }));
             const encoder = device.createCommandEncoder({ label: 'flash/reduce' });
             encodePass(encoder, kernels.reduce, group, dims, { label: 'flash/reduce' });
@@ -327,9 +324,9 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
         return values;
       });
     },
-    readRows(rows) {
-      return enqueue(async () => {
-        const current = need();
+    readRows(rows, from) {
+      return runner.enqueue(async () => {
+        const { buffers: current } = runner.readable('fused rows', from);
         const { seqLen, kvLen, heads, dHead, width, causal } = current.shape;
         for (const row of rows) {
           if (!Number.isInteger(row) || row < 0 || row >= seqLen) throw new AttentionInputError('rows', String(row), `integers from 0 to ${seqLen - 1}`, 'shape');
@@ -371,15 +368,6 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
         return { scores, weights, output, lse };
       });
     },
-    destroy() {
-      if (destroyed) return;
-      destroyed = true;
-      for (const slot of Object.values(slots)) slot.destroy();
-      params.destroy();
-      gridParams.destroy();
-      chunkParams.destroy();
-      last = null;
-    },
+    destroy: () => runner.destroy(),
   };
 }
-
