@@ -44,11 +44,12 @@ export function seqLenReach(device: DeviceFacts | null, heads: number, dHead: nu
 }
 
 /**
- * Refuse a seqLen beyond the reach of this device for the inputs that take one (random and
- * sinusoidal; sentences and lessons set their own), saying why.
+ * Refuse a seqLen beyond the reach of this device for the inputs that take one (random,
+ * sinusoidal, and a sentence, which is continued to seqLen; the lessons' examples set their
+ * own), saying why.
  */
 export function checkReach(state: AppState, device: DeviceFacts | null): void {
-  const usesSeqLen = state.input === 'random' || state.input === 'sinusoidal';
+  const usesSeqLen = state.input === 'random' || state.input === 'sinusoidal' || state.input === 'sentence';
   if (!usesSeqLen || !Number.isInteger(state.seqLen)) return;
   const heads = Number.isInteger(state.heads) && state.heads > 0 ? state.heads : 1;
   const full = maxFullSeqLen(device, heads);

@@ -8,6 +8,7 @@
  * the scene's (src/scene/layout.ts), imported as a type only.
  */
 import type { ExampleSettings, InputKind, WeightChoice } from '../inputs/build';
+import { tokenize } from '../inputs/examples';
 import type { StageView } from '../scene/layout';
 
 export type { InputKind, WeightChoice } from '../inputs/build';
@@ -43,12 +44,25 @@ export const LESSON_IDS: readonly LessonId[] = ['', 'cat-sat', 'two-d', 'sentenc
 /** Steps per lesson (the step in the URL must be within 1 … this). */
 export const LESSON_STEPS: Record<Exclude<LessonId, ''>, number> = { 'cat-sat': 7, 'two-d': 7, sentence: 1, experiments: 5, quiz: 3 };
 
+/** The explorer's default sequence length for synthetic inputs (random, positions). */
+export const SYNTHETIC_SEQ_LEN = 64;
+
+/**
+ * The sequence length an explorer input has until the user sets one: a sentence's own number of
+ * tokens (at least 2; the URL then needs no seqLen and old sentence URLs open as they did), else
+ * {@link SYNTHETIC_SEQ_LEN}. A set length stays when the input or the sentence changes.
+ */
+export function defaultSeqLen(input: InputKind, text: string): number {
+  if (input !== 'sentence') return SYNTHETIC_SEQ_LEN;
+  return Math.min(LIMITS.seqLen, Math.max(2, tokenize(text).length));
+}
+
 /** The explorer's defaults (also what explorer URLs are read against). */
 export const DEFAULT_STATE: AppState = {
   mode: 'explorer',
   input: 'sentence',
   text: 'The cat sat on the mat',
-  seqLen: 64,
+  seqLen: 6, // defaultSeqLen('sentence', text): the sentence's own tokens
   dModel: 32,
   heads: 2,
   dHead: 16,
@@ -182,6 +196,11 @@ export function parseState(search: string, defaultsGiven?: AppState): { state: A
     if (text.length > 20000) problems.push({ field: 'text', given: `${text.length} characters`, allowed: 'at most 20000 characters' });
     else state.text = text;
   }
+  // An explorer URL without a (good) seqLen: the input's own default (a sentence's length).
+  const seqLenGiven = params.has('seqLen') && !problems.some((problem) => problem.field === 'seqLen');
+  if (state.mode === 'explorer' && !defaultsGiven && !seqLenGiven) {
+    state.seqLen = defaultSeqLen(state.input, state.text);
+  }
   // In model mode the heads are the model's, known once it is loaded (the app checks them then).
   if (state.mode === 'explorer' && state.head >= state.heads) {
     problems.push({ field: 'head', given: String(state.head), allowed: `all, or an integer from 0 to ${state.heads - 1} (heads = ${state.heads})` });
@@ -205,6 +224,10 @@ export function serializeState(state: AppState, defaultsGiven?: AppState): strin
     }
     if (state.mode === 'model' && (EXPLORER_ONLY_PARAMS as readonly string[]).includes(key)) continue;
     if (state.mode === 'explorer' && key === 'layer') continue;
+    if (key === 'seqLen' && state.mode === 'explorer' && !defaultsGiven) {
+      if (state.seqLen !== defaultSeqLen(state.input, state.text)) params.set(key, String(state.seqLen));
+      continue;
+    }
     if (state[key] === defaults[key]) continue;
     const value = state[key];
     if (key === 'causal') params.set(key, value ? '1' : '0');

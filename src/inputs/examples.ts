@@ -1,7 +1,8 @@
 /**
  * Inputs with meaning: the lessons' worked examples, sentences split into tokens with
  * deterministic embeddings, sinusoidal positions, seeded random, and weight matrices of a few
- * kinds. Everything is a pure function of its arguments (and a seed), so URLs reproduce views.
+ * kinds. Everything is a pure function of its arguments (and a seed), so URLs reproduce views
+ * (the positions table is memoised, which changes no result).
  */
 import type { AttentionInputs, AttentionShape } from '../core/types';
 import { makeRng, makeUniform } from '../reference/random';
@@ -13,6 +14,12 @@ export interface Example {
   tokens: string[];
   /** Key tokens when they differ from the query tokens (cross-attention). */
   keyTokens?: string[];
+  /**
+   * A sentence continued to seqLen: its first `userTokens` tokens are the user's own words, the
+   * rest generated text (the panel marks them; hover and labels may too). Absent: all tokens are
+   * the input's own.
+   */
+  userTokens?: number;
 }
 
 const f32 = (values: number[]) => new Float32Array(values);
@@ -59,16 +66,31 @@ export function hashToken(token: string): number {
   return hash;
 }
 
-/** Sinusoidal positional encoding (Vaswani et al.): PE[p, 2i] = sin(p/10000^(2i/d)), PE[p, 2i+1] = cos(…). */
+/** The longest positions table computed so far, per dModel (its rows do not depend on seqLen). */
+const positionTables = new Map<number, Float32Array>();
+
+/**
+ * Sinusoidal positional encoding (Vaswani et al.): PE[p, 2i] = sin(p/10000^(2i/d)), PE[p, 2i+1] = cos(…).
+ * A fresh array each call; rows are computed once per dModel and copied after (2M sin/cos at
+ * 65536 × 32 take ~50 ms, too long to repeat on every seqLen change).
+ */
 export function sinusoidalPositions(seqLen: number, dModel: number): Float32Array {
-  const out = new Float32Array(seqLen * dModel);
-  for (let p = 0; p < seqLen; p++) {
+  const size = seqLen * dModel;
+  const known = positionTables.get(dModel);
+  if (known && known.length >= size) return known.slice(0, size);
+  const out = new Float32Array(size);
+  const start = known ? known.length / dModel : 0;
+  if (known) out.set(known);
+  // One divisor per column, computed once (the same expression, so the same numbers).
+  const divisors = Array.from({ length: dModel }, (_, c) => 10000 ** ((2 * Math.floor(c / 2)) / dModel));
+  for (let p = start; p < seqLen; p++) {
     for (let c = 0; c < dModel; c++) {
-      const pair = Math.floor(c / 2);
-      const angle = p / 10000 ** ((2 * pair) / dModel);
+      const angle = p / divisors[c];
       out[p * dModel + c] = c % 2 === 0 ? Math.sin(angle) : Math.cos(angle);
     }
   }
+  positionTables.clear(); // one dModel at a time: the explorer changes it rarely
+  positionTables.set(dModel, out.slice());
   return out;
 }
 
@@ -80,8 +102,15 @@ export function sinusoidalPositions(seqLen: number, dModel: number): Float32Arra
 export function embedTokens(tokens: string[], dModel: number, positions: boolean): Float32Array {
   const out = new Float32Array(tokens.length * dModel);
   const scale = Math.sqrt(3);
+  // A long sentence repeats a few hundred words: each distinct word's vector is drawn once.
+  const vectors = new Map<number, Float32Array>();
   tokens.forEach((token, row) => {
-    const vector = makeUniform(makeRng(hashToken(token)), dModel, scale);
+    const hash = hashToken(token);
+    let vector = vectors.get(hash);
+    if (!vector) {
+      vector = makeUniform(makeRng(hash), dModel, scale);
+      vectors.set(hash, vector);
+    }
     out.set(vector, row * dModel);
   });
   if (positions) {

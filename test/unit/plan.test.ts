@@ -25,8 +25,10 @@ describe('seqLen reach', () => {
     expect(() => checkReach(random, swiftshader)).toThrow(AttentionInputError);
     expect(() => checkReach(random, swiftshader)).toThrow(/seqLen: got 9000; allowed: an integer from 2 to 8192/);
     expect(() => checkReach({ ...random, seqLen: 8192 }, swiftshader)).not.toThrow();
-    // Sentences set their own length: the panel's seqLen does not apply.
-    expect(() => checkReach({ ...random, input: 'sentence' }, swiftshader)).not.toThrow();
+    // A sentence is continued to seqLen, so the same reach applies; the lessons' examples fix theirs.
+    expect(() => checkReach({ ...random, input: 'sentence' }, swiftshader)).toThrow(/seqLen: got 9000; allowed: an integer from 2 to 8192/);
+    expect(() => checkReach({ ...random, input: 'cat-sat' }, swiftshader)).not.toThrow();
+    expect(() => checkReach({ ...random, input: 'two-d' }, swiftshader)).not.toThrow();
   });
 });
 

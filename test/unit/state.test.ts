@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL_STATE, DEFAULT_STATE, EXPLORER_ONLY_PARAMS, parseState, serializeState, describeProblem } from '../../src/app/state';
+import { DEFAULT_MODEL_STATE, DEFAULT_STATE, EXPLORER_ONLY_PARAMS, defaultSeqLen, parseState, serializeState, describeProblem } from '../../src/app/state';
 
 /** The defaults, written out: a bad URL value falls back to these (not to whatever DEFAULT_STATE holds). */
 const DEFAULTS = {
   mode: 'explorer',
   input: 'sentence',
   text: 'The cat sat on the mat',
-  seqLen: 64,
+  seqLen: 6, // the sentence's own tokens: a sentence scales with seqLen, and starts at its length
   dModel: 32,
   heads: 2,
   dHead: 16,
@@ -49,6 +49,28 @@ describe('URL state', () => {
     expect(serializeState({ ...DEFAULT_MODEL_STATE, seed: 2 })).toBe('seed=2');
     expect(serializeState(DEFAULT_STATE)).toBe('mode=explorer');
     expect(serializeState({ ...DEFAULT_STATE, seed: 2 })).toBe('mode=explorer&seed=2');
+  });
+
+  it("an explorer URL without seqLen: a sentence's own length, 64 for synthetic inputs; a set length is written", () => {
+    expect(defaultSeqLen('sentence', 'The cat sat on the mat')).toBe(6);
+    expect(defaultSeqLen('sentence', 'I like NLP, a lot !')).toBe(7);
+    expect(defaultSeqLen('sentence', 'Hi')).toBe(2); // at least 2, as every seqLen
+    expect(defaultSeqLen('random', 'The cat sat on the mat')).toBe(64);
+    expect(defaultSeqLen('sinusoidal', '')).toBe(64);
+    expect(parseState('?mode=explorer&text=I+like+NLP%2C+a+lot+!').state.seqLen).toBe(7);
+    expect(parseState('?input=random').state.seqLen).toBe(64);
+    expect(parseState('?input=sinusoidal&seqLen=-5').state.seqLen).toBe(64);
+    expect(parseState('?mode=explorer&seqLen=4096').state.seqLen).toBe(4096);
+    // Written only when it differs from the input's own default, so old sentence URLs read back the same.
+    expect(serializeState({ ...DEFAULT_STATE, text: 'I like NLP, a lot !', seqLen: 7 })).toBe('mode=explorer&text=I+like+NLP%2C+a+lot+%21');
+    expect(serializeState({ ...DEFAULT_STATE, seqLen: 64 })).toBe('mode=explorer&seqLen=64');
+    expect(serializeState({ ...DEFAULT_STATE, input: 'random', seqLen: 64 })).toBe('mode=explorer&input=random');
+    expect(serializeState({ ...DEFAULT_STATE, input: 'random', seqLen: 6 })).toBe('mode=explorer&input=random&seqLen=6');
+    for (const state of [{ ...DEFAULT_STATE, seqLen: 4096 }, { ...DEFAULT_STATE, input: 'random' as const, seqLen: 6 }, { ...DEFAULT_STATE, text: 'A longer sentence, of eight tokens .' }]) {
+      expect(parseState(`?${serializeState(state)}`).state).toEqual(state);
+    }
+    // The model view keeps its own default (32) and is not affected.
+    expect(parseState('?text=The+dog+ran').state.seqLen).toBe(32);
   });
 
   const bad: Array<[string, string, string]> = [
@@ -122,7 +144,7 @@ describe('URL state', () => {
 
   it('mode= wins over the parameters, and a bad mode is reported', () => {
     expect(parseState('?mode=model&input=random').state.mode).toBe('model');
-    expect(parseState('?mode=explorer&text=hi').state).toEqual({ ...DEFAULTS, text: 'hi' });
+    expect(parseState('?mode=explorer&text=hi').state).toEqual({ ...DEFAULTS, text: 'hi', seqLen: 2 });
     const { state, problems } = parseState('?mode=film');
     expect(state).toEqual(MODEL_DEFAULTS);
     expect(problems).toEqual([{ field: 'mode', given: 'film', allowed: 'model or explorer' }]);
