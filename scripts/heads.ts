@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { readCheckpoint } from '../src/model/checkpoint';
-import { EOS_ID, generateCorpus, wordIds } from '../src/model/corpus';
+import { generateCorpus } from '../src/model/corpus';
+import { EOS_ID, wordIds } from '../src/model/corpus-words';
 import { forwardReference } from '../src/model/forward-reference';
 import { firstTokenShare, inductionScore, makeInductionProbe, meanEntropy, previousTokenScore } from '../src/model/heads';
 import { makeRng } from '../src/reference/random';

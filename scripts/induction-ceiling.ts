@@ -15,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readCheckpoint } from '../src/model/checkpoint';
-import { generateDrill } from '../src/model/corpus';
+import { generateDrill } from '../src/model/drills';
 import { forwardReference } from '../src/model/forward-reference';
 import { makeRng } from '../src/reference/random';
 

@@ -4,7 +4,7 @@
  * (tested in Node).
  */
 import type { ModelConfig } from '../core/types';
-import { EOS_ID, wordIds } from '../model/corpus';
+import { EOS_ID, wordIds } from '../model/corpus-words';
 import { LABEL_THRESHOLDS, headLabels, makeInductionProbe, scoreHead, type HeadScores, type InductionProbe } from '../model/heads';
 import { END_OF_TEXT, type Vocabulary } from '../model/vocab';
 import { makeRng } from '../reference/random';

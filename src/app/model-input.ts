@@ -4,7 +4,8 @@
  * words outside the vocabulary, with close known words. Pure (tested in Node).
  */
 import { AttentionInputError } from '../core/errors';
-import { EOS_ID, sampleText } from '../model/corpus';
+import { sampleText } from '../model/corpus';
+import { EOS_ID } from '../model/corpus-words';
 import { END_OF_TEXT, UnknownWordsError, encode, type Vocabulary } from '../model/vocab';
 
 /** Where the shipped checkpoint lies under the app's base URL. */

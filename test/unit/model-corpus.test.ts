@@ -1,37 +1,26 @@
 /**
- * The trained model's vocabulary and corpus (src/model/vocab.ts, src/model/corpus.ts): tokens
- * split and joined as written by hand below, unknown words named, the corpus deterministic per
- * seed with a held-out split of its own, repeated spans present, pronouns that agree.
+ * The trained model's vocabulary and corpus (src/model/vocab.ts, corpus-words.ts, sentences.ts,
+ * corpus.ts, drills.ts): tokens split and joined as written by hand below, unknown words named,
+ * the corpus deterministic per seed with a held-out split of its own, repeated spans present,
+ * pronouns that agree.
  */
 import { describe, expect, it } from 'vitest';
 import { AttentionInputError } from '../../src/core/errors';
 import { makeRng } from '../../src/reference/random';
 import {
-  ACTORS,
   DOCUMENT_TOKENS,
-  DRINKS,
-  EOS_ID,
-  FOOD,
-  MOTION_PLACES,
-  PRONOUNS,
   REPEAT_LENGTH,
-  STATIC_PLACES,
-  THINGS,
   generateCorpus,
   generateCorpusDocument,
-  generateDrill,
-  ALTERNATION_KEEP,
-  REPEAT_DRILL,
   generateDocument,
   generateDocumentDetail,
-  generateSentence,
-  makeCorpusVocabulary,
   sampleText,
   unigramLoss,
-  wordIds,
   type CorpusDocument,
-  type Gender,
 } from '../../src/model/corpus';
+import { ACTORS, DRINKS, EOS_ID, FOOD, MOTION_PLACES, PRONOUNS, STATIC_PLACES, THINGS, makeCorpusVocabulary, wordIds, type Gender } from '../../src/model/corpus-words';
+import { ALTERNATION_KEEP, REPEAT_DRILL, generateDrill } from '../../src/model/drills';
+import { generateSentence } from '../../src/model/sentences';
 import { UnknownWordsError, decode, encode, joinWords, makeVocabulary, splitWords } from '../../src/model/vocab';
 
 const vocab = makeCorpusVocabulary();

@@ -8,7 +8,8 @@ import { ContextLimitError, describeUnknownWords, editDistance, modelInput, seqL
 import { combineLayers, gridCell, gridTitle, headName, topPredictions } from '../../src/app/model-view';
 import { verifyModel, type LayerArrays } from '../../src/verify/model';
 import { AttentionInputError } from '../../src/core/errors';
-import { makeCorpusVocabulary, sampleText } from '../../src/model/corpus';
+import { sampleText } from '../../src/model/corpus';
+import { makeCorpusVocabulary } from '../../src/model/corpus-words';
 import { UnknownWordsError, splitWords } from '../../src/model/vocab';
 
 const vocab = makeCorpusVocabulary();

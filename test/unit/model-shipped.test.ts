@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/model/checkpoint';
-import { EOS_ID, generateCorpus, wordIds } from '../../src/model/corpus';
+import { generateCorpus } from '../../src/model/corpus';
+import { EOS_ID, wordIds } from '../../src/model/corpus-words';
 import { forwardReference } from '../../src/model/forward-reference';
 import { previousTokenScore } from '../../src/model/heads';
 import { makeRng } from '../../src/reference/random';
