@@ -1,6 +1,6 @@
-// common.wgsl — included first by every attention kernel (`//#include common.wgsl`; the template
-// directives are described in src/kernels/templates.ts). reduce.wgsl binds a uniform block of its
-// own at binding 0 and does not include it.
+// common.wgsl — put before every attention kernel, after any `enable` directive (the kernels
+// are assembled in src/kernels/shader-variants.ts). reduce.wgsl binds a uniform block of its
+// own at binding 0 and does without it.
 //
 // One uniform block describes the run, bound at binding 0 of every kernel that includes this
 // file; every kernel reads the fields it needs. The host writes it by field name, at the offsets

@@ -12,7 +12,8 @@ struct EmbedParams {
 
 @group(0) @binding(0) var<uniform> embed: EmbedParams;
 @group(0) @binding(1) var<storage, read> tokens: array<u32>;
-//#each (slot, name) in (2, wte), (3, wpe): @group(0) @binding({slot}) var<storage, read> {name}: array<f32>;
+@group(0) @binding(2) var<storage, read> wte: array<f32>;
+@group(0) @binding(3) var<storage, read> wpe: array<f32>;
 @group(0) @binding(4) var<storage, read_write> x: array<f32>;
 
 fn item(i: u32) {
@@ -20,5 +21,10 @@ fn item(i: u32) {
   x[i] = wte[tokens[t] * embed.dModel + i % embed.dModel] + wpe[i];
 }
 
-//#let ITEMS = embed.seqLen * embed.dModel
-//#include parts/per-item.wgsl
+// One invocation per element of x.
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  if (id.x < embed.seqLen * embed.dModel) {
+    item(id.x);
+  }
+}

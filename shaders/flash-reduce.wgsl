@@ -2,14 +2,13 @@
 // grid is the max or mean of the softmax weights over its block of the (never stored) map,
 // recomputed as w[i, j] = exp(q_i·k_j/√dHead − lse_i) from q, k and each row's log-sum-exp.
 // Blocks follow blockStart(n) = ⌊n · length / cells⌋ (src/reference/reduce.ts); masked entries
-// are zeros that count, as in the `weights` plane of reduceAttention.
+// are zeros that count, as in the `weights` plane of reduceAttention. Assembled after
+// common.wgsl, then parts/qkv-load.wgsl (src/kernels/shader-variants.ts).
 //
 // Bindings (group 0): 0 params (common.wgsl), 1 qkv (read), 2 lse (read,
 // heads × seqLen), 3 grid (read_write, heads × rows × cols), 4 grid params (uniform).
 // Dispatch: (ceil(cols / WG_X), grid rows in this chunk / WG_Y, heads): one invocation per cell,
 // rows from gridParams.firstRow.
-
-//#include common.wgsl
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -25,8 +24,6 @@ struct GridParams {
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grid: array<f32>;
 @group(0) @binding(4) var<uniform> gridParams: GridParams;
-
-//#include parts/qkv-load.wgsl
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {

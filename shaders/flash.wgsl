@@ -2,7 +2,8 @@
 // ever storing the seqLen × kvLen map. Keys and values stream past each query; an online
 // softmax (as in common.wgsl, written out branch-free because it also rescales the accumulator)
 // keeps a running max m and sum l, rescales the accumulator when m grows, and the output is
-// normalised once at the end. Extra memory: one log-sum-exp per (head, query).
+// normalised once at the end. Extra memory: one log-sum-exp per (head, query). Assembled after
+// common.wgsl, then parts/qkv-load.wgsl (src/kernels/shader-variants.ts).
 //
 // Bindings (group 0): 0 params (common.wgsl), 1 qkv = q | k | v (read, layout of common.wgsl),
 // 2 output (read_write, seqLen × width), 3 lse (read_write, heads × seqLen: m + log l of each
@@ -16,8 +17,6 @@
 // Masked keys (causal, j > i) are never visited. The loop over keys stops at the last key the
 // pair of queries can see; the lower query skips keys past its own diagonal with weight 0.
 
-//#include common.wgsl
-
 override WG_SIZE: u32 = 64u;
 
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
@@ -30,8 +29,6 @@ struct Chunk {
   firstBlock: u32,
 };
 @group(0) @binding(4) var<uniform> chunk: Chunk;
-
-//#include parts/qkv-load.wgsl
 
 @compute @workgroup_size(WG_SIZE, 1, 1)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) lane: u32) {

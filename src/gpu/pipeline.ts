@@ -1,18 +1,18 @@
 /**
  * One way to build GPU work: WGSL sources that remember where each line came from, shader
- * modules compiled once per device and source (compilation messages mapped back to the file or
- * template line), compute pipelines with explicit bind-group layouts, cached per device.
+ * modules compiled once per device and source (compilation messages mapped back to the shader
+ * file and line), compute pipelines with explicit bind-group layouts, cached per device.
  * Every kernel family (attention, fused, reduce) builds its pipelines here.
  */
 import { AttentionError } from '../core/errors';
 
 /** Where one line of assembled WGSL came from. */
 export interface LineOrigin {
-  /** The file, e.g. `scores.wgsl` or `common.wgsl`. */
+  /** The file under shaders/, e.g. `scores.wgsl` or `parts/tiles.wgsl`; `(tile sizes)` for the generated constants. */
   file: string;
   /** 1-based line in that file. */
   line: number;
-  /** How the line was made when it is not verbatim, e.g. `expanded from //#step 1`. */
+  /** How the line was made when it is not verbatim, e.g. `unrolled: h = 1; r = 3` (src/kernels/unroll.ts). */
   note?: string;
 }
 

@@ -1,16 +1,22 @@
-// Every kernel's WGSL as kernelSource (src/kernels/shaders.ts) expands it from shaders/: fully
-// expanded, every line traced to its template line, and the interface the host relies on
-// (bindings, entry points, override constants) as it was before the templates.
+// Every kernel's WGSL as kernelSource (src/kernels/shaders.ts) assembles it from shaders/
+// (src/kernels/shader-variants.ts): fully written out, every line traced to its shader line, the
+// tile sizes the host dispatches by, and the interface the host relies on (bindings, entry
+// points, override constants).
 import { describe, expect, it } from 'vitest';
+import { AttentionError } from '../../src/core/errors';
+import { describeOrigin } from '../../src/gpu/pipeline';
+import { LINEAR_COLS, LINEAR_ROWS, MAP_TILE, NARROW_ROWS, PROJ_TILE } from '../../src/kernels/launch';
+import { KernelSourceError } from '../../src/kernels/shader-variants';
 import { kernelSource, SHADER_FILES, type KernelName } from '../../src/kernels/shaders';
 import type { LaneTile } from '../../src/kernels/lane-tiles';
 
 const PLAIN: KernelName[] = ['projections', 'scores', 'softmax', 'softmaxSubgroup', 'output', 'flash', 'flashReduce', 'reduce'];
+const MODEL: KernelName[] = ['projectionsBias', 'embed', 'layerNorm', 'linear', 'linearGelu', 'linearResidual', 'logits'];
 const LANES: KernelName[] = ['projectionsLanes', 'scoresLanes', 'outputLanes'];
 const TILES: LaneTile[] = [{ rows: 4, cols: 4 }, { rows: 16, cols: 32 }, { rows: 32, cols: 32 }, { rows: 8, cols: 64 }];
 
 const ALL = [
-  ...PLAIN.map((name) => ({ name, source: kernelSource(name) })),
+  ...[...PLAIN, ...MODEL].map((name) => ({ name, source: kernelSource(name) })),
   ...LANES.flatMap((name) => TILES.map((tile) => ({ name, source: kernelSource(name, tile) }))),
 ];
 
@@ -26,23 +32,56 @@ describe('kernelSource', () => {
     }
   });
 
-  it('traces every line to a template line; lines without placeholders are that line verbatim', () => {
+  it('traces every line to its shader line: verbatim outside //#unroll, the tile sizes as constants', () => {
     for (const { source } of ALL) {
       const lines = source.code.split('\n');
       expect(source.origins, source.label).toHaveLength(lines.length);
       source.origins.forEach((origin, index) => {
-        const template = SHADER_FILES[origin.file]?.split('\n')[origin.line - 1];
-        expect(template, `${source.label}: ${origin.file} line ${origin.line}`).toBeDefined();
-        if (!/\{[^\s}]|^\s*\/\/#/.test(template!)) expect(lines[index].trim(), `${source.label} line ${index + 1}`).toBe(template!.trim());
+        const where = `${source.label} line ${index + 1}`;
+        if (origin.file === '(tile sizes)') {
+          expect(lines[index], where).toMatch(/^(|\/\/ Tile sizes of this variant .*|const [A-Z_]+: u32 = \d+u;)$/);
+          return;
+        }
+        const original = SHADER_FILES[origin.file]?.split('\n')[origin.line - 1];
+        expect(original, `${where}: ${origin.file} line ${origin.line}`).toBeDefined();
+        if (origin.note === undefined) expect(lines[index], where).toBe(original);
+        else expect(origin.note, where).toMatch(/^unrolled: [a-z] = \d+/);
       });
     }
+  });
+
+  it('maps a line of the assembled code back to its shader line and tile position (for compile errors)', () => {
+    const scores = kernelSource('scores');
+    const line = scores.code.split('\n').indexOf('      acc3_1 = fma(a3, b1, acc3_1);') + 1;
+    const unroll = SHADER_FILES['scores.wgsl'].split('\n').findIndex((text) => text.includes('//#unroll h < TILE_COLS / 4: acc{r}_{h}')) + 1;
+    expect(line).toBeGreaterThan(0);
+    expect(unroll).toBeGreaterThan(0);
+    expect(describeOrigin(scores, line)).toBe(`scores.wgsl line ${unroll} (unrolled: h = 1; r = 3)`);
+    const bias = kernelSource('projectionsBias');
+    const binding = bias.code.split('\n').indexOf('@group(0) @binding(4) var<storage, read> bias: array<f32>;') + 1;
+    expect(describeOrigin(bias, binding)).toMatch(/^parts\/store-projection-bias\.wgsl line \d+$/);
+    const tile = kernelSource('scoresLanes', { rows: 16, cols: 32 });
+    expect(describeOrigin(tile, tile.code.split('\n').indexOf('const TILE_COLS: u32 = 32u;') + 1)).toMatch(/^\(tile sizes\) line \d+ \(tile sizes, declared by src\/kernels\/shader-variants\.ts\)$/);
+  });
+
+  it('declares the tile sizes the host dispatches by (src/kernels/launch.ts) as WGSL constants', () => {
+    const constants = (name: KernelName, tile?: LaneTile) =>
+      Object.fromEntries([...kernelSource(name, tile).code.matchAll(/^const ([A-Z_]+): u32 = (\d+)u;$/gm)].filter((m) => /ROWS|COLS/.test(m[1])).map((m) => [m[1], Number(m[2])]));
+    expect(constants('scores')).toEqual({ TILE_ROWS: MAP_TILE, TILE_COLS: MAP_TILE });
+    expect(constants('projections')).toEqual({ TILE_ROWS: PROJ_TILE, TILE_COLS: PROJ_TILE });
+    expect(constants('output')).toEqual({ WIDE_ROWS: MAP_TILE, WIDE_COLS: MAP_TILE, NARROW_ROWS, NARROW_COLS: 4 });
+    expect(constants('scoresLanes', { rows: 16, cols: 32 })).toEqual({ TILE_ROWS: 16, TILE_COLS: 32 });
+    // The linear kernels' tile is one vec4 wide (4 columns written out in linear.wgsl and logits.wgsl).
+    expect(LINEAR_COLS).toBe(4);
+    for (const name of ['linear', 'linearGelu', 'linearResidual', 'logits'] as const) expect(constants(name)).toEqual({ TILE_ROWS: LINEAR_ROWS });
+    expect(constants('softmax')).toEqual({});
   });
 
   it('takes common.wgsl once, after any enable directive, its lines traced to it', () => {
     for (const { name, source } of ALL) {
       const lines = source.code.split('\n');
       const params = lines.flatMap((line, index) => (line === 'struct Params {' ? [index] : []));
-      if (name === 'reduce') {
+      if (name === 'reduce' || MODEL.includes(name) && name !== 'projectionsBias') {
         expect(params).toEqual([]);
         continue;
       }
@@ -63,11 +102,11 @@ describe('kernelSource', () => {
       output: ['0 uniform params', '1 storage, read qkv', '2 storage, read weights', '3 storage, read_write output'],
       flash: ['0 uniform params', '1 storage, read qkv', '2 storage, read_write output', '3 storage, read_write lse', '4 uniform chunk'],
       flashReduce: ['0 uniform params', '1 storage, read qkv', '2 storage, read lse', '3 storage, read_write grid', '4 uniform gridParams'],
-      reduce: ['0 uniform params', '1 storage, read qkv', '2 storage, read scores', '3 storage, read weights', '4 storage, read_write grid'],
+      reduce: ['0 uniform params', '1 storage, read qk', '2 storage, read scores', '3 storage, read weights', '4 storage, read_write grid'],
     };
     const entries: Record<string, string[]> = { softmax: ['main', 'rowPerInvocation'], output: ['main', 'narrow'] };
     const overrides: Record<string, string[]> = { softmax: ['WG_SIZE'], softmaxSubgroup: ['WG_SIZE'], flash: ['WG_SIZE'] };
-    for (const { name, source } of ALL) {
+    for (const { name, source } of ALL.filter((kernel) => !MODEL.includes(kernel.name))) {
       const family = name.replace(/Lanes$|Subgroup$/, '');
       const declared = [...source.code.matchAll(/@group\(0\) @binding\((\d+)\) var<([^>]+)> (\w+)/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
       expect(declared, source.label).toEqual(bindings[family]);
@@ -85,12 +124,13 @@ describe('kernelSource', () => {
     expect(scores).toContain('    let k5 = run.kOffset + min(col0 + 5u * WG_X, lastCol) * run.width + column;');
     expect(scores).toContain('      let b1 = vec4<f32>(qkv[k4 + d], qkv[k5 + d], qkv[k6 + d], qkv[k7 + d]);');
     expect(scores).toContain('      let a7 = vec4<f32>(qkv[q7 + d]);\n      acc7_0 = fma(a7, b0, acc7_0);\n      acc7_1 = fma(a7, b1, acc7_1);');
-    expect(scores).toContain('let accs = array<vec4<f32>, 16>(acc0_0, acc0_1, acc1_0, acc1_1, acc2_0, acc2_1, acc3_0, acc3_1, acc4_0, acc4_1, acc5_0, acc5_1, acc6_0, acc6_1, acc7_0, acc7_1);');
+    const accs = ['acc0_0', 'acc0_1', 'acc1_0', 'acc1_1', 'acc2_0', 'acc2_1', 'acc3_0', 'acc3_1', 'acc4_0', 'acc4_1', 'acc5_0', 'acc5_1', 'acc6_0', 'acc6_1', 'acc7_0', 'acc7_1'];
+    expect(scores).toContain(`  let accs = array<vec4<f32>, TILE_ROWS * TILE_COLS / 4u>(\n${accs.map((acc) => `    ${acc},`).join('\n')}\n  );`);
 
     const output = kernelSource('output').code;
     const narrow = output.slice(output.indexOf('fn narrow'));
-    expect(narrow).toContain('let row0 = group.y * WG_Y * 16u + local.y;');
-    expect(narrow).toContain('let col0 = group.x * WG_X * 4u + local.x;');
+    expect(narrow).toContain('let row0 = group.y * WG_Y * NARROW_ROWS + local.y;');
+    expect(narrow).toContain('let col0 = group.x * WG_X * NARROW_COLS + local.x;');
     expect(narrow).toContain('  let p15 = (head * run.seqLen + min(row0 + 15u * WG_Y, lastRow)) * run.kvLen;');
     expect(narrow).toContain('    let b0 = vec4<f32>(qkv[v0 + vRow], qkv[v1 + vRow], qkv[v2 + vRow], qkv[v3 + vRow]);');
     expect(narrow).not.toContain('acc0_1');
@@ -105,23 +145,28 @@ describe('kernelSource', () => {
     expect(kernelSource('scores')).toBe(kernelSource('scores'));
     expect(kernelSource('outputLanes', { rows: 8, cols: 8 })).toBe(kernelSource('outputLanes', { rows: 8, cols: 8 }));
     expect(kernelSource('outputLanes', { rows: 8, cols: 8 }).label).toBe('outputLanes 8×8');
-    expect(() => kernelSource('scoresLanes')).toThrow(/scoresLanes is a lane-tile kernel and needs a tile/);
-    expect(() => kernelSource('scores', { rows: 8, cols: 8 })).toThrow(/scores takes no lane tile/);
-    expect(() => kernelSource('nonsense' as KernelName)).toThrow(/no kernel named nonsense/);
+    expect(() => kernelSource('scoresLanes')).toThrow(/scoresLanes is a lane-tile kernel and needs a tile \(\{ rows, cols \}\); pass the tuning's laneTiles entry\./);
+    expect(() => kernelSource('scores', { rows: 8, cols: 8 })).toThrow(/scores takes no lane tile; call it without one\./);
+    expect(() => kernelSource('nonsense' as KernelName)).toThrow(/no kernel named nonsense; use one of projections, scores, /);
+    expect(() => kernelSource('toString' as KernelName)).toThrow(KernelSourceError);
+    expect(new KernelSourceError('x')).toBeInstanceOf(AttentionError);
   });
 });
 
 describe('the model kernels (src/kernels/model.ts)', () => {
-  it('leaves the attention projections without bias, byte for byte as the bias-free template', () => {
-    expect(kernelSource('projections').code).not.toMatch(/bias/);
-    for (const tile of TILES) expect(kernelSource('projectionsLanes', tile).code).not.toMatch(/bias/);
+  it('leaves the attention projections without bias', () => {
+    const code = (source: { code: string }) => source.code.split('\n').map(codeOf).join('\n');
+    expect(code(kernelSource('projections'))).not.toMatch(/bias/);
+    for (const tile of TILES) expect(code(kernelSource('projectionsLanes', tile))).not.toMatch(/bias/);
   });
 
-  it('adds c_attn\'s bias at binding 4 in the bias variants, before the store', () => {
+  it('adds c_attn\'s bias at binding 4 in the bias variants, in the store', () => {
     for (const source of [kernelSource('projectionsBias'), kernelSource('projectionsLanesBias', { rows: 16, cols: 32 })]) {
       expect(source.code, source.label).toContain('@group(0) @binding(4) var<storage, read> bias: array<f32>;');
-      expect(source.code, source.label).toMatch(/qkv\[slice\.dstOffset \+ \w+ \* width \+ \w+\] = \w+ \+ bias\[group\.z \* width \+ \w+\];/);
+      expect(source.code, source.label).toContain('  qkv[index] = value + bias[column];');
+      expect(source.code, source.label).toMatch(/storeProjection\(slice\.dstOffset \+ (row|i) \* width \+ (col|c), group\.z \* width \+ (col|c), (value|acc15_7)\);/);
     }
+    expect(kernelSource('projections').code).toContain('  qkv[index] = value;');
   });
 
   it('declares the bindings the host binds, and each variant of linear.wgsl only what it uses', () => {
@@ -134,7 +179,7 @@ describe('the model kernels (src/kernels/model.ts)', () => {
     expect(declared('linearResidual')).toEqual([...linear, '4 storage, read bias', '5 storage, read residual']);
     expect(declared('logits')).toEqual(linear);
     expect(kernelSource('linearGelu').code).toContain('value = gelu(value);');
-    expect(kernelSource('linear').code).not.toContain('gelu');
+    expect(kernelSource('linear').code.split('\n').map(codeOf).join('\n')).not.toContain('gelu');
     // TRANSPOSED (the logits, x·wteᵀ) reads a tile's 4 columns as 4 rows of W; the others 4 adjacent columns of row k.
     expect(kernelSource('logits').code).toContain('let wk = vec4<f32>(w[w0 + k], w[w1 + k], w[w2 + k], w[w3 + k]);');
     expect(kernelSource('logits').code).not.toContain('k * run.outDim');

@@ -1,6 +1,7 @@
-// The lane-tile kernels (shaders/*-lanes.wgsl with shaders/parts/lanes.wgsl, lane-start.wgsl and
-// lane-step.wgsl) expanded for tile sizes by kernelSource (src/kernels/shaders.ts).
+// The lane-tile kernels (shaders/*-lanes.wgsl after shaders/parts/lanes.wgsl) written out for tile
+// sizes by kernelSource (src/kernels/shaders.ts, src/kernels/shader-variants.ts).
 import { describe, expect, it } from 'vitest';
+import { AttentionInputError } from '../../src/core/errors';
 import { checkLaneTile } from '../../src/kernels/lane-tiles';
 import { SHADER_FILES, kernelSource } from '../../src/kernels/shaders';
 
@@ -32,7 +33,7 @@ describe('lane-tile kernels', () => {
     expect(code).toContain('const TILE_COLS: u32 = 16u;');
   });
 
-  it('write the step of a 4 × 8 tile out in full, each line traced to lane-step.wgsl', () => {
+  it('write the step of a 4 × 8 tile out in full, each line traced to its //#unroll in scores-lanes.wgsl', () => {
     const { code, origins } = kernelSource('scoresLanes', { rows: 4, cols: 8 });
     const lines = code.split('\n');
     const start = lines.indexOf('    let a0 = qkv[ra0 + d];');
@@ -54,15 +55,11 @@ describe('lane-tile kernels', () => {
       ...row(3),
       '  }',
     ]);
-    const included = `included from scores-lanes.wgsl line ${lineOf('scores-lanes.wgsl', '//#include parts/lane-step.wgsl')}`;
-    expect(origins[start]).toEqual({ file: 'parts/lane-step.wgsl', line: lineOf('parts/lane-step.wgsl', '//#each p < ROWS / 4'), note: `//#each: p = 0; ${included}` });
-    const broadcast = lineOf('parts/lane-step.wgsl', 'subgroupBroadcast');
-    expect(origins[start + 3 + 5 * 2 + 1]).toEqual({ file: 'parts/lane-step.wgsl', line: broadcast, note: `r = 2; ${included}` });
-    expect(origins[start + 3 + 5 * 2 + 2]).toEqual({
-      file: 'parts/lane-step.wgsl',
-      line: lineOf('parts/lane-step.wgsl', '//#each m < COLS / 4: acc'),
-      note: `//#each: m = 0; r = 2; ${included}`,
-    });
+    const file = 'scores-lanes.wgsl';
+    expect(origins[start]).toEqual({ file, line: lineOf(file, 'let a{p} = qkv[ra{p} + d];'), note: 'unrolled: p = 0' });
+    expect(origins[start + 3 + 5 * 2]).toEqual({ file, line: lineOf(file, 'let a{p} = qkv[ra{p} + d];') + 3, note: 'unrolled: r = 2' });
+    expect(origins[start + 3 + 5 * 2 + 1]).toEqual({ file, line: lineOf(file, 'subgroupBroadcast'), note: 'unrolled: r = 2' });
+    expect(origins[start + 3 + 5 * 2 + 2]).toEqual({ file, line: lineOf(file, '//#unroll m < TILE_COLS / 4: acc'), note: 'unrolled: m = 0; r = 2' });
   });
 
   it('expand every kernel for every tile size the tunings use', () => {
@@ -71,8 +68,8 @@ describe('lane-tile kernels', () => {
         const { code } = kernelSource(name, { rows, cols });
         expect(code.match(/var acc\d+_\d+ = 0\.0;/g)).toHaveLength((rows * cols) / 4);
         expect(code.match(/let x = subgroupBroadcast/g)).toHaveLength(rows);
-        // Every accumulator is stored, once.
-        const stored = code.split('\n').filter((line) => /\] = /.test(line)).flatMap((line) => line.match(/acc\d+_\d+/g) ?? []);
+        // Every accumulator is stored, once (projections through storeProjection).
+        const stored = code.split('\n').filter((line) => /\] = |storeProjection\(/.test(line) && !line.startsWith('fn ')).flatMap((line) => line.match(/acc\d+_\d+/g) ?? []);
         expect(stored).toHaveLength((rows * cols) / 4);
         expect(new Set(stored).size).toBe((rows * cols) / 4);
       }
@@ -81,8 +78,10 @@ describe('lane-tile kernels', () => {
 
   it('refuse tile sizes that are not multiples of 4 from 4 to 64, naming the field', () => {
     for (const [rows, cols, field] of [[0, 4, 'rows'], [6, 4, 'rows'], [4, 2, 'cols'], [4, 68, 'cols'], [Number.NaN, 4, 'rows'], [4.5, 4, 'rows']] as const) {
-      const message = new RegExp(`lane tile ${field} must be a multiple of 4 from 4 to 64; got`);
+      const given = String(field === 'rows' ? rows : cols).replace('.', '\\.');
+      const message = new RegExp(`^lane tile ${field}: got ${given}; allowed: a multiple of 4 from 4 to 64; pick such a tile in the tuning's laneTiles`);
       expect(() => checkLaneTile({ rows, cols })).toThrow(message);
+      expect(() => checkLaneTile({ rows, cols })).toThrow(AttentionInputError);
       expect(() => kernelSource('scoresLanes', { rows, cols })).toThrow(message);
     }
   });

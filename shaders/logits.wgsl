@@ -1,0 +1,58 @@
+// logits.wgsl — y = x·Wᵀ with W given as outDim × inDim (row-major): the model's logits, x·wteᵀ
+// (src/kernels/model.ts). The product of linear.wgsl with W transposed and no bias. Assembled
+// after parts/rows-params.wgsl and TILE_ROWS (src/kernels/shader-variants.ts).
+//
+// Bindings (group 0): 0 lin (RowsParams, parts/rows-params.wgsl), 1 x (read, rows × inDim),
+// 2 w (read, outDim × inDim), 3 y (read_write, rows × outDim).
+// Dispatch: (ceil(outDim / (WG_X · 4)), ceil(rows / (WG_Y · TILE_ROWS)), 1). Each invocation
+// computes a register tile of TILE_ROWS rows × 4 adjacent columns (one vec4: LINEAR_COLS in
+// src/kernels/launch.ts is 4), with no workgroup memory and no barriers (cheap on CPU-backed
+// adapters such as SwiftShader): each x value it loads serves 4 multiply-adds (one per column,
+// as one vec4 fma) and each weight TILE_ROWS. Rows and columns past the edge are clamped for
+// loading and not stored.
+
+@group(0) @binding(0) var<uniform> lin: RowsParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let run = lin;
+  let col0 = id.x * 4u;
+  let row0 = id.y * TILE_ROWS;
+  if (col0 >= run.outDim || row0 >= run.rows) {
+    return;
+  }
+  let lastRow = run.rows - 1u;
+  let lastCol = run.outDim - 1u;
+  //#unroll r < TILE_ROWS: let x{r} = min(row0 + {r}u, lastRow) * run.inDim;
+  //#unroll r < TILE_ROWS: var acc{r} = vec4<f32>(0.0);
+  // W is outDim × inDim: the tile's 4 columns are 4 rows of W.
+  let w0 = min(col0 + 0u, lastCol) * run.inDim;
+  let w1 = min(col0 + 1u, lastCol) * run.inDim;
+  let w2 = min(col0 + 2u, lastCol) * run.inDim;
+  let w3 = min(col0 + 3u, lastCol) * run.inDim;
+  for (var k = 0u; k < run.inDim; k++) {
+    let wk = vec4<f32>(w[w0 + k], w[w1 + k], w[w2 + k], w[w3 + k]);
+    //#unroll r < TILE_ROWS: acc{r} = fma(vec4<f32>(x[x{r} + k]), wk, acc{r});
+  }
+  //#unroll r < TILE_ROWS: if (row0 + {r}u < run.rows) { finishTile(row0 + {r}u, col0, run.outDim, acc{r}); }
+}
+
+// Store the tile's row: the columns inside the output.
+fn finishTile(row: u32, col0: u32, outDim: u32, acc: vec4<f32>) {
+  if (col0 + 0u < outDim) { finish(row, col0 + 0u, outDim, acc[0]); }
+  if (col0 + 1u < outDim) { finish(row, col0 + 1u, outDim, acc[1]); }
+  if (col0 + 2u < outDim) { finish(row, col0 + 2u, outDim, acc[2]); }
+  if (col0 + 3u < outDim) { finish(row, col0 + 3u, outDim, acc[3]); }
+}
+
+// Store one output as it is.
+fn finish(row: u32, col: u32, outDim: u32, acc: f32) {
+  var value = acc;
+  y[row * outDim + col] = value;
+}

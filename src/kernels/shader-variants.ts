@@ -1,0 +1,189 @@
+/**
+ * How each kernel's WGSL is assembled from the files in shaders/, and which variants run.
+ *
+ * A kernel is a list of WGSL files put one after another: the shared parts it needs (`before`:
+ * directives such as `enable subgroups`, common.wgsl, …), then the tile sizes it is unrolled for
+ * declared as WGSL constants (`const TILE_ROWS: u32 = 8u;`), then its own file, then parts that
+ * complete it (`after`: e.g. which `finish` a linear kernel applies). The kernel files are plain
+ * WGSL except for `//#unroll` lines, which write out the register tiles for those same sizes
+ * (src/kernels/unroll.ts). Nothing here reads files: the caller passes them (Vite's glob in
+ * src/kernels/shaders.ts, the file system in scripts/gen-shaders.ts), so the app, the unit tests
+ * and the generator expand the very same text.
+ *
+ * Every variant that runs ({@link runningVariants}) is also committed, written out, under
+ * shaders/generated/ (`npm run shaders`); test/unit/generated-shaders.test.ts fails when one
+ * is out of date.
+ */
+import { AttentionError } from '../core/errors';
+import type { LineOrigin, ShaderSource } from '../gpu/pipeline';
+import { checkLaneTile, type LaneTile } from './lane-tiles';
+import { LINEAR_ROWS, MAP_TILE, NARROW_ROWS, PROJ_TILE, outputLaunch } from './launch';
+import { DEFAULT_TUNING, LANE_TUNING, SOFTWARE_TUNING, WORKGROUP_TUNING } from './tuning';
+import { expandWgsl } from './unroll';
+
+export type KernelName =
+  | 'projections'
+  | 'scores'
+  | 'softmax'
+  | 'softmaxSubgroup'
+  | 'output'
+  | 'flash'
+  | 'flashReduce'
+  | 'reduce'
+  | 'projectionsLanes'
+  | 'scoresLanes'
+  | 'outputLanes'
+  | 'projectionsBias'
+  | 'projectionsLanesBias'
+  | 'embed'
+  | 'layerNorm'
+  | 'linear'
+  | 'linearGelu'
+  | 'linearResidual'
+  | 'logits';
+
+/** A kernel's files (paths under shaders/) and the tile sizes it is written out for. */
+interface KernelRecipe {
+  before: readonly string[];
+  file: string;
+  after?: readonly string[];
+  /** Tile sizes (WGSL constants and //#unroll bounds); 'lanes': TILE_ROWS × TILE_COLS of the caller's lane tile. */
+  sizes?: Readonly<Record<string, number>> | 'lanes';
+}
+
+const TILES = ['common.wgsl', 'parts/tiles.wgsl'];
+const LANES = ['parts/lanes.wgsl', 'common.wgsl'];
+const ROWS = ['parts/rows-params.wgsl'];
+
+/**
+ * Each kernel's recipe. Entry points: `main` everywhere, plus `narrow` (output) and
+ * `rowPerInvocation` (softmax). softmaxSubgroup and the lane-tile kernels need the device
+ * feature 'subgroups'. The model's forward pass (src/kernels/model.ts) adds Q, K, V with c_attn's
+ * bias and the rest of a GPT-2 block.
+ */
+const KERNELS: Readonly<Record<KernelName, KernelRecipe>> = {
+  projections: { before: TILES, file: 'projections.wgsl', after: ['parts/store-projection.wgsl'], sizes: { TILE_ROWS: PROJ_TILE, TILE_COLS: PROJ_TILE } },
+  scores: { before: TILES, file: 'scores.wgsl', sizes: { TILE_ROWS: MAP_TILE, TILE_COLS: MAP_TILE } },
+  softmax: { before: ['common.wgsl', 'parts/softmax-rows.wgsl'], file: 'softmax.wgsl' },
+  softmaxSubgroup: { before: ['parts/subgroups.wgsl', 'common.wgsl', 'parts/softmax-rows.wgsl'], file: 'softmax-subgroup.wgsl' },
+  output: {
+    before: TILES,
+    file: 'output.wgsl',
+    sizes: { WIDE_ROWS: MAP_TILE, WIDE_COLS: MAP_TILE, NARROW_ROWS, NARROW_COLS: 4 },
+  },
+  flash: { before: ['common.wgsl'], file: 'flash.wgsl', after: ['parts/qkv-load.wgsl'] },
+  flashReduce: { before: ['common.wgsl'], file: 'flash-reduce.wgsl', after: ['parts/qkv-load.wgsl'] },
+  reduce: { before: [], file: 'reduce.wgsl' },
+  projectionsLanes: { before: LANES, file: 'projections-lanes.wgsl', after: ['parts/store-projection.wgsl'], sizes: 'lanes' },
+  scoresLanes: { before: LANES, file: 'scores-lanes.wgsl', sizes: 'lanes' },
+  outputLanes: { before: LANES, file: 'output-lanes.wgsl', sizes: 'lanes' },
+  projectionsBias: { before: TILES, file: 'projections.wgsl', after: ['parts/store-projection-bias.wgsl'], sizes: { TILE_ROWS: PROJ_TILE, TILE_COLS: PROJ_TILE } },
+  projectionsLanesBias: { before: LANES, file: 'projections-lanes.wgsl', after: ['parts/store-projection-bias.wgsl'], sizes: 'lanes' },
+  embed: { before: [], file: 'embed.wgsl' },
+  layerNorm: { before: ROWS, file: 'layernorm.wgsl' },
+  linear: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-bias.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearGelu: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-gelu.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearResidual: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-residual.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  logits: { before: ROWS, file: 'logits.wgsl', sizes: { TILE_ROWS: LINEAR_ROWS } },
+};
+
+/** Every kernel name, in the order of the recipe table. */
+export const KERNEL_NAMES = Object.keys(KERNELS) as KernelName[];
+
+/** A kernel name or tile the caller got wrong; the message says what to pass instead. */
+export class KernelSourceError extends AttentionError {
+  override name = 'KernelSourceError';
+}
+
+/** Whether `name` is a lane-tile kernel (its source needs a {@link LaneTile}). */
+export function isLaneKernel(name: KernelName): boolean {
+  return KERNELS[name]?.sizes === 'lanes';
+}
+
+/** The label of a kernel variant: `scores`, or `scoresLanes 32×32` for a lane tile. */
+export function variantLabel(name: KernelName, tile?: LaneTile): string {
+  return tile ? `${name} ${tile.rows}×${tile.cols}` : name;
+}
+
+/**
+ * The WGSL of kernel `name` (for a lane-tile kernel, of `tile`) assembled from `files` (the
+ * contents of shaders/ by path there), with the origin of every line.
+ */
+export function assembleKernel(files: Readonly<Record<string, string>>, name: KernelName, tile?: LaneTile): ShaderSource {
+  const recipe = Object.hasOwn(KERNELS, name) ? KERNELS[name] : undefined;
+  if (!recipe) throw new KernelSourceError(`kernelSource: no kernel named ${String(name)}; use one of ${KERNEL_NAMES.join(', ')}.`);
+  const lanes = recipe.sizes === 'lanes';
+  if (lanes && !tile) throw new KernelSourceError(`kernelSource: ${name} is a lane-tile kernel and needs a tile ({ rows, cols }); pass the tuning's laneTiles entry.`);
+  if (!lanes && tile) throw new KernelSourceError(`kernelSource: ${name} takes no lane tile; call it without one.`);
+  if (tile) checkLaneTile(tile);
+  const sizes = recipe.sizes === 'lanes' ? { TILE_ROWS: tile!.rows, TILE_COLS: tile!.cols } : (recipe.sizes ?? {});
+  const read = (file: string) => {
+    const text = files[file];
+    if (text === undefined) throw new KernelSourceError(`kernelSource: ${name} needs shaders/${file}, which is missing; restore it or fix the recipe in src/kernels/shader-variants.ts.`);
+    return { file, text };
+  };
+  const before = expandWgsl(recipe.before.map(read));
+  const own = expandWgsl([read(recipe.file), ...(recipe.after ?? []).map(read)], sizes);
+  const declared = sizeDeclarations(sizes);
+  // A kernel with no parts before its own file (reduce, embed) starts with its own first line.
+  const parts = [...(recipe.before.length > 0 ? [before] : []), ...declared.map((line) => ({ code: line.text, origins: [line.origin] })), own];
+  const code = parts.map((part) => part.code).join('\n');
+  const origins: LineOrigin[] = parts.flatMap((part) => part.origins);
+  return { label: variantLabel(name, tile), code, origins };
+}
+
+/** The WGSL constants that declare a kernel's tile sizes (none for a kernel without tiles). */
+function sizeDeclarations(sizes: Readonly<Record<string, number>>): Array<{ text: string; origin: LineOrigin }> {
+  const entries = Object.entries(sizes);
+  if (entries.length === 0) return [];
+  const note = 'tile sizes, declared by src/kernels/shader-variants.ts';
+  const lines = ['', '// Tile sizes of this variant (src/kernels/shader-variants.ts).', ...entries.map(([name, value]) => `const ${name}: u32 = ${value}u;`)];
+  return lines.map((text, index) => ({ text, origin: { file: '(tile sizes)', line: index + 1, note } }));
+}
+
+/** One variant of a kernel: the name and, for a lane-tile kernel, the tile. */
+export interface KernelVariant {
+  name: KernelName;
+  tile?: LaneTile;
+}
+
+/**
+ * Every variant some tuning runs: each kernel without tiles, and each lane-tile kernel for the
+ * tiles of the tunings in src/kernels/tuning.ts (the output kernel for every column count
+ * outputLaunch picks, from 4 up to the tuning's).
+ */
+export function runningVariants(): KernelVariant[] {
+  const variants = new Map<string, KernelVariant>();
+  const add = (name: KernelName, tile?: LaneTile) => variants.set(variantLabel(name, tile), tile ? { name, tile } : { name });
+  for (const name of KERNEL_NAMES) if (!isLaneKernel(name)) add(name);
+  for (const tuning of [DEFAULT_TUNING, WORKGROUP_TUNING, SOFTWARE_TUNING, LANE_TUNING]) {
+    const lanes = tuning.laneTiles;
+    if (!lanes) continue;
+    add('projectionsLanes', lanes.projections);
+    add('projectionsLanesBias', lanes.projections);
+    add('scoresLanes', lanes.scores);
+    for (let dHead = 1; dHead <= lanes.output.cols; dHead++) {
+      const launch = outputLaunch(dHead, tuning);
+      add('outputLanes', { rows: launch.tile[1] / 4, cols: launch.tile[0] });
+    }
+  }
+  return [...variants.values()];
+}
+
+/** The path of a variant's written-out WGSL under shaders/: `generated/scores.wgsl`, `generated/scoresLanes.32x32.wgsl`. */
+export function generatedPath({ name, tile }: KernelVariant): string {
+  return `generated/${name}${tile ? `.${tile.rows}x${tile.cols}` : ''}.wgsl`;
+}
+
+/** The committed text of a variant: a header saying how it was made, then its WGSL. */
+export function generatedText(files: Readonly<Record<string, string>>, variant: KernelVariant): string {
+  const recipe = KERNELS[variant.name];
+  const sources = [...recipe.before, recipe.file, ...(recipe.after ?? [])].map((file) => `shaders/${file}`).join(', ');
+  const call = variant.tile ? `kernelSource('${variant.name}', { rows: ${variant.tile.rows}, cols: ${variant.tile.cols} })` : `kernelSource('${variant.name}')`;
+  const header = [
+    `// GENERATED by \`npm run shaders\` (scripts/gen-shaders.ts): do not edit; edit the sources and rerun it.`,
+    `// ${call}: the WGSL the GPU compiles, assembled from ${sources}`,
+    `// with every //#unroll written out (src/kernels/shader-variants.ts, src/kernels/unroll.ts).`,
+  ];
+  return `${header.join('\n')}\n\n${assembleKernel(files, variant.name, variant.tile).code}\n`;
+}
