@@ -7,7 +7,7 @@
  * few at a time between yields: 65536 tokens take ~150 ms to generate, more than one main-thread
  * task may take while seqLen changes (100 ms).
  */
-import type { Continuation } from '../inputs/build';
+import { MAX_SEQ_LEN, type Continuation } from '../inputs/build';
 import { tokenize } from '../inputs/examples';
 import { sampleText } from '../model/corpus';
 
@@ -83,4 +83,14 @@ export async function prepareContinuation(seed: number, count: number, signal?: 
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
   }
+}
+
+/**
+ * Prepare the continuation a state's example will read: the explorer's sentence (no lesson open)
+ * at a valid seqLen; anything else needs none. Never throws: buildExample checks the values.
+ */
+export async function prepareContinuationFor(state: { mode: string; input: string; lesson: string; seed: number; seqLen: number }, signal?: AbortSignal): Promise<void> {
+  if (state.mode !== 'explorer' || state.input !== 'sentence' || state.lesson !== '') return;
+  if (!Number.isInteger(state.seed) || state.seed < 0 || !Number.isInteger(state.seqLen) || state.seqLen > MAX_SEQ_LEN) return;
+  await prepareContinuation(state.seed, state.seqLen, signal);
 }

@@ -5,6 +5,7 @@
  */
 import type { Example } from '../inputs/examples';
 import { buildExample } from '../inputs/build';
+import { corpusContinuation } from './continuation';
 import { CAT_SAT_INPUTS, TWO_D_INPUTS, walkAttentionInputs, type WalkInputs } from '../lessons/walkthrough';
 import type { AppState, LessonId } from './state';
 
@@ -29,7 +30,8 @@ export function exampleFor(state: AppState, context: { imported: Example | null;
     return { shape, inputs, tokens: [...context.lessonInputs.tokens] };
   }
   if (state.lesson === 'sentence') return buildExample({ ...state, input: 'sentence', text: LESSON_SENTENCE, causal: false });
-  return buildExample(state);
+  // The explorer's sentence scales with seqLen, continued with the corpus generator's text.
+  return buildExample(state, corpusContinuation);
 }
 
 /** The row a lesson points at: "sat" (query 1 of the worked example, 2 of the sentence). */

@@ -129,6 +129,11 @@ export async function startApp(root: HTMLElement): Promise<void> {
       void apply(next);
     },
     16384,
+    // Past the model's context: the explorer's synthetic inputs at that length.
+    (input, seqLen) => {
+      explorer.setImported(null);
+      void apply({ ...last.explorer, mode: 'explorer', input, seqLen, weights: input === 'sinusoidal' ? 'identity' : 'random', lesson: '', step: 1, head: 0 });
+    },
   );
   const importDialog = new ImportDialog({
     apply: (example) => {
@@ -201,10 +206,6 @@ export async function startApp(root: HTMLElement): Promise<void> {
       void apply({ ...base, mode: 'model', text, seqLen: seqLenForText(splitWords(text).length, base.seqLen, context) });
     },
     selectHead: (layer, head) => void model.select(layer, head),
-    explore: (input, seqLen) => {
-      explorer.setImported(null);
-      void apply({ ...last.explorer, mode: 'explorer', input, seqLen, weights: input === 'sinusoidal' ? 'identity' : 'random', lesson: '', step: 1, head: 0 });
-    },
   });
   modelCard.setText(last.model.text);
   const sidebar = h('aside', { class: 'sidebar' }, modelCard.root, lessons.root, sourceNote, panel.root, verify.root, timings.root, sweepPanel.root, exportCard, numbersHost);

@@ -11,6 +11,7 @@ import type { Example } from '../inputs/examples';
 import type { RunContext, RunSteps } from '../app/pipeline';
 import { checkReach, cpuTimingPlan, seqLenReach, shapeIntoState } from '../app/plan';
 import { exampleFor } from '../app/lessons';
+import { prepareContinuationFor } from '../app/continuation';
 import { explorerMaps } from '../app/shown';
 import type { AppState } from '../app/state';
 import { isAbort, type ComputedView, type ViewEngine } from '../app/view';
@@ -146,11 +147,11 @@ export function createExplorerController(page: Page, engine: ViewEngine, reducti
       surface.setStage(state.stage);
       page.commit(state, explorerMaps(view, engine));
       delete viewport.canvas.dataset.shown;
-      page.modelCard.contextLimit(null);
       if (view.path !== 'fused') messages.clear('fused');
       const { shape } = view;
       panel.setMaxSeqLen(seqLenReach(facts(), shape.heads, shape.dHead));
       panel.sync(shapeIntoState(state, shape));
+      panel.showTokens(view.example);
       showSource(view);
       syncToolbar(state, shape);
       messages.clear('input');
@@ -218,8 +219,18 @@ export function createExplorerController(page: Page, engine: ViewEngine, reducti
     },
   };
 
+  let requests = 0;
+  let preparing: AbortController | null = null;
+
   /** Validate `next` into an example and run it; an input error leaves the page as it is. */
   async function run(next: AppState, restoring = false): Promise<void> {
+    // A sentence continued to a long seqLen: its text is generated between yields first, and a
+    // newer request that came meanwhile wins.
+    const request = ++requests;
+    preparing?.abort();
+    preparing = new AbortController();
+    await prepareContinuationFor(next, preparing.signal);
+    if (request !== requests) return;
     let example: Example;
     try {
       checkReach(next, facts());

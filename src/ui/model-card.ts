@@ -1,7 +1,7 @@
 /**
  * Model mode's sidebar card: which model, its loading status, the user's sentence, the tokens the
- * model reads, what to do when the asked length is beyond the context, and every head's measured
- * scores (click a row to open that head).
+ * model reads (the user's words marked), and every head's measured scores (click a row to open
+ * that head). What to do past the model's context sits beside the seqLen slider (src/ui/panel.ts).
  */
 import { inductionSummary, type HeadReport } from '../app/head-scores';
 import { headName } from '../app/model-view';
@@ -13,8 +13,6 @@ export interface ModelCardDeps {
   commitText(text: string): void;
   /** Open one head (layer, head) as the large surface. */
   selectHead(layer: number, head: number): void;
-  /** Switch to the explorer's synthetic inputs at this length. */
-  explore(input: 'random' | 'sinusoidal', seqLen: number): void;
 }
 
 export interface ModelCard {
@@ -23,8 +21,6 @@ export interface ModelCard {
   setText(text: string): void;
   /** Show a run: the tokens read and the head scores table. */
   show(run: ModelRun, selected: { layer: number; head: number }): void;
-  /** Above the context: say so and offer the explorer's inputs at `seqLen`; null hides it. */
-  contextLimit(limit: { seqLen: number; context: number } | null): void;
 }
 
 export function createModelCard(deps: ModelCardDeps): ModelCard {
@@ -34,7 +30,6 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
   const input = h('input', { type: 'text', class: 'text-input', 'data-testid': 'model-text', 'aria-label': 'your sentence (words of the model’s vocabulary)', spellcheck: false, autocomplete: 'off' });
   const run = h('button', { class: 'btn', 'data-testid': 'model-run' }, 'Run');
   const tokens = h('p', { class: 'note tokens', 'data-testid': 'model-tokens' });
-  const limit = h('div', { class: 'context-limit', 'data-testid': 'context-limit', hidden: true });
   const scores = h('div', { 'data-testid': 'head-scores' });
   const root = h(
     'section',
@@ -44,7 +39,6 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
     status,
     h('label', { class: 'text-row' }, h('span', {}, 'Your sentence'), h('div', { class: 'row-actions' }, input, run)),
     tokens,
-    limit,
     scores,
   );
   const commit = () => deps.commitText(input.value);
@@ -78,7 +72,8 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
       tokens.replaceChildren(
         h('span', { class: 'count', 'data-testid': 'model-token-count' }, `${inp.ids.length} tokens`),
         `: ${inp.cut ? `your sentence cut to fit (raise the sequence length to read all ${inp.textTokens + 1})` : `${inp.textTokens} from your sentence${inp.extended > 0 ? `, ${inp.extended} from the corpus` : ''}`} — `,
-        h('span', { class: 'words' }, shown.join(' ')),
+        // The user's words marked, as in the explorer's panel (textContent stays the words joined by spaces).
+        h('span', { class: 'words sentence-tokens' }, ...shown.flatMap((w, i) => [i > 0 ? ' ' : '', i >= 1 && i <= inp.textTokens ? h('mark', { title: 'your word' }, w) : w])),
       );
       const layers = config.layers;
       const head = (l: number, hd: number) => r.heads.find((x) => x.layer === l && x.head === hd)!;
@@ -120,21 +115,6 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
                 `No head reaches ${induction.threshold.toFixed(2)} on induction (best ${induction.best.toFixed(2)}): this model did not learn an induction head in its training — the README says what was tried.`,
               ),
             ]),
-      );
-    },
-    contextLimit(value) {
-      limit.hidden = value === null;
-      if (!value) {
-        limit.replaceChildren();
-        return;
-      }
-      const random = h('button', { class: 'btn', 'data-testid': 'explore-random' }, `Random inputs at ${value.seqLen}`);
-      const positions = h('button', { class: 'btn', 'data-testid': 'explore-positions' }, `Positions at ${value.seqLen}`);
-      random.addEventListener('click', () => deps.explore('random', value.seqLen));
-      positions.addEventListener('click', () => deps.explore('sinusoidal', value.seqLen));
-      limit.replaceChildren(
-        h('p', {}, `The model reads at most ${value.context} tokens (its context); you asked for ${value.seqLen}. The explorer's synthetic inputs go up to 65536:`),
-        h('div', { class: 'row-actions' }, random, positions),
       );
     },
   };

@@ -91,12 +91,9 @@ export function createModelController(page: Page): ModelController {
   /** Say why a request cannot run (the previous view stays). */
   function inputError(error: unknown, model: LoadedModel): void {
     if (error instanceof ContextLimitError) {
-      modelCard.contextLimit({ seqLen: error.seqLen, context: error.context });
-      messages.show(
-        'error',
-        `The model reads at most ${error.context} tokens (its context); you asked for ${error.seqLen}. The previous view is kept. The model card offers the explorer's random and positional inputs at ${error.seqLen}.`,
-        'input',
-      );
+      // The panel's own offer, beside the slider, takes the explorer's synthetic inputs there.
+      panel.offerPastContext(error.seqLen);
+      messages.show('error', `${page.errorText(error)} The sequence-length slider offers the explorer's random and positional inputs at ${error.seqLen}.`, 'input');
     } else if (error instanceof UnknownWordsError) {
       messages.show('error', describeUnknownWords(error, model.vocab), 'input');
     } else {
@@ -125,7 +122,6 @@ export function createModelController(page: Page): ModelController {
       } catch (error) {
         throw new ModelInputRejected(error, model);
       }
-      modelCard.contextLimit(null);
       const gpu = page.device() !== null;
       viewport.setBusy(`Running the trained model on ${input.ids.length} tokens ${gpu ? 'on the GPU' : 'on the CPU (f64 reference, in a worker)'}…`);
       verify.pending('Running…');
