@@ -1,26 +1,47 @@
 /**
  * A GPU attention session that survives device loss: when the device is lost (driver reset,
  * `device.destroy()` by someone else, GPU process crash) it requests a new device, rebuilds the
- * kernels and tells its listeners, so the app can rebuild its scene and recompute the view
- * without a page reload.
+ * attention runner and tells its listeners, so the app can rebuild its scene and recompute the
+ * view without a page reload.
+ *
+ * Everything built on the device lives in the device's registry (gpu/registry): the loss
+ * destroys all of it, and whoever asks the session (`session.get(key, create)`) afterwards gets
+ * a new one on the new device — nothing to reset by hand.
  */
 import { GpuDeviceLostError } from '../core/errors';
 import type { AttentionInputs, AttentionShape, ResultName } from '../core/types';
 import { requestGpuDevice, type GpuDeviceOptions } from '../gpu/device';
-import { createGpuAttention, type GpuAttention, type RunOptions, type RunResult } from './attention';
+import { deviceRegistry, type DeviceRegistry, type Destroyable } from '../gpu/registry';
+import type { HoldResult } from '../gpu/runner';
+import { createGpuAttention, type AttentionBuffers, type GpuAttention, type RunOptions, type RunResult } from './attention';
+
+/** The registry key of the session's attention runner. */
+export const ATTENTION_KEY = 'attention';
 
 export interface AttentionSession {
   /** The current device (replaced after a loss). */
   readonly device: GPUDevice;
-  /** The current attention pipeline (replaced after a loss). */
+  /** The current attention pipeline (replaced after a loss): the current registry's {@link ATTENTION_KEY}. */
   readonly attention: GpuAttention;
+  /** The registry of the current device (replaced after a loss). */
+  readonly registry: DeviceRegistry;
+  /**
+   * The runner (or anything destroyable) under `key` on the current device, made by
+   * `create(device)` on first ask; after a loss, the first ask makes a new one on the new
+   * device. Waits for a recovery under way.
+   */
+  get<T extends Destroyable>(key: string, create: (device: GPUDevice) => T | Promise<T>): Promise<T>;
   /** How many times the session has recovered from a lost device. */
   readonly recoveries: number;
   /**
    * Run on the current device. A run the loss interrupts rejects with GpuDeviceLostError; the
    * session is already recovering, and `ready()` resolves when the next run can start.
    */
-  run<K extends ResultName = ResultName>(shape: AttentionShape, inputs: AttentionInputs, options?: RunOptions<K>): Promise<RunResult<K>>;
+  run<K extends ResultName = ResultName, H extends boolean = false>(
+    shape: AttentionShape,
+    inputs: AttentionInputs,
+    options?: RunOptions<K, H>,
+  ): Promise<RunResult<K> & HoldResult<H, AttentionBuffers>>;
   /** Resolves when no recovery is under way (rejects if the last recovery failed). */
   ready(): Promise<void>;
   /**
@@ -40,7 +61,7 @@ export interface AttentionSession {
 /** Open a session: request a device and build the kernels. */
 export async function createAttentionSession(options: GpuDeviceOptions = {}): Promise<AttentionSession> {
   let device = await requestGpuDevice(options);
-  let attention = await createGpuAttention(device);
+  let attention = await deviceRegistry(device).get(ATTENTION_KEY, createGpuAttention);
   let recoveries = 0;
   let closing = false;
   let recovering: Promise<void> = Promise.resolve();
@@ -48,15 +69,16 @@ export async function createAttentionSession(options: GpuDeviceOptions = {}): Pr
   const emit = (event: { recovered: boolean; message: string; error?: Error }) => listeners.forEach((l) => l(event));
 
   const watch = (watched: GPUDevice) => {
-    void watched.lost.then((info) => {
+    // The registry of `watched` destroys everything built on it when it is lost (it subscribed
+    // to the loss first, when it was made); the session only brings up the next device.
+    deviceRegistry(watched).onLost((info) => {
       if (closing || watched !== device) return;
       const message = info.message || info.reason;
       emit({ recovered: false, message });
       recovering = (async () => {
         try {
-          attention.destroy();
           device = await requestGpuDevice(options);
-          attention = await createGpuAttention(device);
+          attention = await deviceRegistry(device).get(ATTENTION_KEY, createGpuAttention);
           recoveries++;
           watch(device);
           emit({ recovered: true, message });
@@ -65,6 +87,8 @@ export async function createAttentionSession(options: GpuDeviceOptions = {}): Pr
           throw error;
         }
       })();
+      // Seen through ready(), run() and get(); not an unhandled rejection here.
+      recovering.catch(() => undefined);
     });
   };
   watch(device);
@@ -76,8 +100,15 @@ export async function createAttentionSession(options: GpuDeviceOptions = {}): Pr
     get attention() {
       return attention;
     },
+    get registry() {
+      return deviceRegistry(device);
+    },
     get recoveries() {
       return recoveries;
+    },
+    async get(key, create) {
+      await recovering;
+      return deviceRegistry(device).get(key, create);
     },
     async run(shape, inputs, runOptions) {
       await recovering;
@@ -102,7 +133,7 @@ export async function createAttentionSession(options: GpuDeviceOptions = {}): Pr
     },
     destroy() {
       closing = true;
-      attention.destroy();
+      deviceRegistry(device).clear();
       device.destroy();
     },
   };
