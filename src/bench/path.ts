@@ -1,9 +1,9 @@
 /**
- * What a benchmarked path is, for the sweep (sweep.ts) and for the paths it loads on demand
- * (peer-tfjs.ts): how a repeat is timed, the reference it is checked against, the runner
- * interface, the error for a path that cannot run here, and making the reference (whole, or
- * picked rows) by the app's verification policy. A module of its own so that a path module
- * never imports the sweep that loads it (no import cycle).
+ * What a benchmarked path is, for the sweep (sweep.ts, registry.ts) and for the paths it loads
+ * on demand (peer-tfjs.ts): how a repeat is timed, the reference it is checked against, the
+ * runner interface, the error for a path that cannot run here, and making the reference
+ * (whole, or picked rows) by the app's verification policy. A module of its own so that a path
+ * module never imports the sweep that loads it (no import cycle).
  */
 import type { AttentionInputs, AttentionResult, AttentionShape, StageName } from '../core/types';
 import { AttentionError } from '../core/errors';
