@@ -56,8 +56,8 @@ export interface LayerActs {
 
 /**
  * Every activation of a forward pass of up to `batch` sequences of up to `length` tokens, kept
- * for a backward (training) or a trace (the reference): about (7·d + 2·dMlp + vocab)·batch·length
- * + layers·heads·batch·length² values.
+ * for a backward (training) or a trace (the reference): about (layers·(10·d + 2·dMlp) + 2·d +
+ * vocab)·batch·length + layers·heads·batch·length² values (twice the last with the scores).
  */
 export interface Activations {
   readonly config: GptConfig;

@@ -86,7 +86,7 @@ describe('checkModelParams', () => {
     const extra = params();
     extra.set('lm_head.weight', new Float32Array(20));
     expect(thrown(() => checkModelParams(config, extra))).toMatchObject({ tensor: 'lm_head.weight', given: 'an extra parameter', kind: 'type' });
-    const mixed = params();
+    const mixed: GptParams<Float32Array | Float64Array> = params();
     mixed.set('wpe.weight', new Float64Array(12));
     expect(thrown(() => checkModelParams(config, mixed))).toMatchObject({ tensor: 'wpe.weight', allowed: 'a Float32Array, like the other parameters' });
     expect(thrown(() => checkModelParams(config, {} as GptParams))).toMatchObject({ tensor: null, field: 'params', given: 'object' });
