@@ -58,17 +58,6 @@ export function planPrecomputed(shape: { seqLen: number; kvLen: number; heads: n
   };
 }
 
-/** Why a grid does not fit its shape, or null when it does. */
-export function checkPrecomputed(shape: { seqLen: number; kvLen: number; heads: number }, grid: PrecomputedGridSpec, length: number | null): string | null {
-  for (const [name, value, limit] of [['rows', grid.rows, shape.seqLen], ['cols', grid.cols, shape.kvLen]] as const) {
-    if (!Number.isInteger(value) || value < 1 || value > limit) return `grid.${name} must be an integer from 1 to ${limit}, got ${value}.`;
-  }
-  if (grid.mode !== 'max' && grid.mode !== 'mean') return `grid.mode must be 'max' or 'mean', got ${String(grid.mode)}.`;
-  const expected = shape.heads * grid.rows * grid.cols;
-  if (length !== null && length < expected) return `grid.weights holds ${length} values; heads × rows × cols = ${shape.heads}×${grid.rows}×${grid.cols} = ${expected}.`;
-  return null;
-}
-
 /**
  * Shrink the weights of heads [headFirst, headFirst + headCount) of a grid (`values` holds
  * those heads only, headCount × gridRows × gridCols) to `plan.rows × plan.cols` per head: the

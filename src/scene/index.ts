@@ -1,118 +1,39 @@
 /**
- * The attention map as lit 3D surfaces (three.js WebGPURenderer + TSL), drawn straight from the
- * GPU: on WebGPU the renderer runs on the app's own device, our reduction kernel writes the
- * surface grid into a buffer that three binds as a storage attribute, and the vertex shader
- * reads heights from it. Only the small reduced grid (≤ 256² cells × 5 planes) is read back,
- * once per data change, for picking, the legend ranges and the label layout.
- *
- * Without WebGPU the same renderer runs on WebGL2 (`forceWebGL`): storage buffers are not
- * available there, so the grid is reduced on the CPU (src/reference/reduce.ts) and baked into
- * vertex attributes; the shader arithmetic after the fetch is shared.
+ * The attention maps as lit 3D surfaces (three.js WebGPURenderer + TSL). A source is a list of
+ * heads, each naming where its map lies (sources.ts); the scene reduces the heads on show to a
+ * grid (on the GPU with the app's own device, src/kernels/reduce.ts; on the CPU without
+ * WebGPU), hands the planes to the material (material.ts), lays the heads out by layer/head
+ * (layout.ts), labels them (labels.ts), describes them (legend.ts) and renders on demand
+ * (scheduler.ts). This file wires those together behind {@link SurfaceView}.
  */
 import * as THREE from 'three/webgpu';
-import {
-  abs,
-  attribute,
-  clamp,
-  dot,
-  float,
-  floor,
-  int,
-  min,
-  mix,
-  positionLocal,
-  sRGBTransferEOTF,
-  step,
-  storage,
-  uint,
-  uniform,
-  uniformArray,
-  varying,
-  vec3,
-  vec4,
-} from 'three/tsl';
+import { AttentionError } from '../core/errors';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
-import type { ResolvedShape } from '../core/types';
-import type { AttentionBuffers } from '../kernels/attention';
 import { createGridReducer, type GridReducer } from '../kernels/reduce';
-import {
-  GRID_CELL_CAPACITY,
-  isExact,
-  planGrid,
-  reduceAttention,
-  type GridPlan,
-  type ReductionMode,
-} from '../reference/reduce';
-import { GRID_PLANES } from '../reference/reduce';
+import { planGrid, type GridPlan, type ReductionMode } from '../reference/reduce';
 import { waitForGpu } from '../gpu/device';
 import { classifyAdapter } from '../kernels/tuning';
-import { MASKED_COLOR, VIRIDIS_KEYS, viridisCss } from './colormap';
-import { cellOfEntry, cellSizeText, cellStart, checkPrecomputed, downsampleGrid, planPrecomputed, weightsOnlyPlanes, type PrecomputedGridSpec } from './grid';
+import { cellOfEntry, cellStart, planPrecomputed } from './grid';
 import { buildLabels, disposeLabels } from './labels';
-import { bindStorageBuffer, webglContext, type BoundStorageBuffer } from './three-internals';
-import {
-  PLANE_COUNT,
-  buildGeometryArrays,
-  displayRanges,
-  displayValues,
-  heightOf,
-  makeLayout,
-  rayPick,
-  type DisplayRanges,
-  type StageMix,
-  type StageView,
-  type SurfaceLayout,
-} from './layout';
+import { arrangeHeads, displayRanges, displayValues, heightOf, makeLayout, rayPick, type DisplayRanges, type StageMix, type StageView, type SurfaceLayout } from './layout';
+import { legendOf, type LegendInfo } from './legend';
+import { buildAxes, createSurfaceMesh } from './material';
+import { createScheduler } from './scheduler';
+import { checkSource, fullMapPlanes, headsOf, titleOf, weightsGridPlanes, type HeadId, type HeadMap, type SurfaceSource } from './sources';
+import { webglContext } from './three-internals';
 
 export { viridis, viridisCss, VIRIDIS_KEYS, MASKED_COLOR } from './colormap';
 export { axisTicks, MAX_TOKEN_LABELS } from './labels';
-export { cellOfEntry, cellStart, downsampleGrid, planPrecomputed } from './grid';
-export type { StageView } from './layout';
+export { cellOfEntry, cellStart, downsampleGrid, planPrecomputed, type PrecomputedGridSpec } from './grid';
+export { FUSED_ONLY_WEIGHTS, type LegendInfo } from './legend';
+export { arrangeHeads, type StageView } from './layout';
+export { SurfaceSourceError, type CpuHead, type GpuHead, type GridHead, type HeadId, type HeadMap, type SurfaceSource } from './sources';
 
 /**
- * A precomputed grid of the softmax WEIGHTS, as the fused path's `reducedMap` returns it:
- * heads × rows × cols (all heads of the shape), cell (r, c) the block max or mean of queries
- * [blockStart(r, rows, seqLen), blockStart(r + 1, rows, seqLen)) and keys likewise (blocks of
- * src/reference/reduce.ts). Scores do not exist on that path, so only the weights stage does.
- * A GPUBuffer must live on the device given to {@link createSurfaceView} and have COPY_SRC
- * usage; it is copied GPU-side into the scene's grid when no further shrinking is needed (one
- * head, or all heads whose rows/cols fit maxSideFor of src/reference/reduce.ts), else read back and shrunk on the
- * CPU. Without WebGPU only a Float32Array works.
+ * A row to highlight: queries [query, queryEnd) and keys [key, keyEnd) (EXCLUSIVE ends) of head
+ * `head` (its index in the source's list).
  */
-export interface PrecomputedGrid extends PrecomputedGridSpec {
-  weights: GPUBuffer | Float32Array;
-}
-
-/** The data a surface draws. */
-export interface SurfaceSource {
-  shape: ResolvedShape;
-  /** Query token labels (may be shorter than seqLen for huge maps: indices are shown then). */
-  tokens: string[];
-  /** Key token labels. */
-  keyTokens: string[];
-  /** Buffers of the last GPU run on the SAME device given to {@link createSurfaceView}. */
-  gpu?: AttentionBuffers;
-  /** CPU arrays, used when there is no WebGPU (or no `gpu` buffers). */
-  cpu?: { q: Float32Array; k: Float32Array; scores: Float32Array; weights: Float32Array };
-  /**
-   * The fused path: a precomputed grid of the weights only (no `gpu`, no `cpu`). Takes
-   * precedence over both. `setReduction` does not apply (the grid's own mode is shown);
-   * `setHead` works without new data.
-   */
-  grid?: PrecomputedGrid;
-  /**
-   * How the heads are arranged when all are shown: `columns` surfaces per row (else a near-square
-   * grid) and a title per head (else "head i"); a '\n' in a title starts a smaller second line.
-   * The model view passes every layer × head as one source: columns = heads, one row per layer.
-   */
-  panels?: { columns?: number; titles?: readonly string[] };
-}
-
-/**
- * What is under the cursor. `queryEnd` and `keyEnd` are EXCLUSIVE: the cell covers queries
- * [query, queryEnd) and keys [key, keyEnd) (one entry each when the grid is exact).
- */
-export interface CellInfo {
+export interface RowHighlight {
   head: number;
   query: number;
   key: number;
@@ -120,28 +41,20 @@ export interface CellInfo {
   keyEnd: number;
 }
 
-/** Everything the UI needs to draw the legend of the current view. */
-export interface LegendInfo {
+/** What is under the cursor: the cell (one entry each when the grid is exact) and which head it is. */
+export interface CellInfo extends RowHighlight {
+  /** The head's layer (a model's head), or undefined (a single attention). */
+  layer?: number;
+  /** The head within its layer (or attention). */
+  layerHead: number;
+  /** The head's panel title. */
   title: string;
-  /** Values at the bottom and top of the colormap (and of the height range). */
-  min: number;
-  max: number;
-  /** CSS linear-gradient of the colormap, left = min, right = max. */
-  gradientCss: string;
-  /** How cells relate to entries, e.g. 'exact (1 cell = 1 entry)' or 'max over 8×8 blocks'. */
-  reduction: string;
-  /** How masked entries look in this stage. */
-  masked: string;
-  /** True when the source is a precomputed weights grid (fused path). */
-  fused: boolean;
-  /** Anything else the legend should say (e.g. why a chosen stage is not shown); '' when nothing. */
-  note: string;
 }
 
 /** A 3D attention surface bound to one canvas. Create with {@link createSurfaceView}. */
 export interface SurfaceView {
   readonly backend: 'webgpu' | 'webgl';
-  /** Recompute the grid (GPU reduction when needed) and redraw. */
+  /** Check the source, reduce the heads on show (GPU reduction when needed) and redraw. */
   setSource(source: SurfaceSource): Promise<void>;
   /**
    * Morph to a stage over a few frames, rendering each on demand. A stage the source does not
@@ -149,9 +62,9 @@ export interface SurfaceView {
    * `legend().note` says why; it comes back when a source that has it is set.
    */
   setStage(stage: StageView): void;
-  /** The stages the current source can show: all four, or ['weights'] for a precomputed grid. */
+  /** The stages the current source can show: all four, or ['weights'] for a weights grid. */
   availableStages(): StageView[];
-  /** Show one head, or all heads side by side (−1). */
+  /** Show one head (its index in the source's list), or all heads (−1). */
   setHead(head: number): void;
   /** How blocks become cells when the map is larger than the grid. */
   setReduction(mode: ReductionMode): void;
@@ -160,7 +73,7 @@ export interface SurfaceView {
   /** The entry (or block) under a point in CSS pixels relative to the canvas; null when none. */
   pick(canvasX: number, canvasY: number): CellInfo | null;
   /** Highlight the query row of a cell and the cell itself; null clears. */
-  highlightRow(cell: CellInfo | null): void;
+  highlightRow(cell: RowHighlight | null): void;
   legend(): LegendInfo;
   /** Render once now; resolves with the frame time in ms once the GPU is done. */
   render(): Promise<number>;
@@ -178,16 +91,6 @@ export interface SurfaceView {
 const STAGE_INDEX: Record<StageView, number> = { raw: 0, scaled: 1, masked: 2, weights: 3 };
 const ALL_STAGES: StageView[] = ['raw', 'scaled', 'masked', 'weights'];
 const FUSED_STAGES: StageView[] = ['weights'];
-/** What the legend says when a stage other than the weights is asked for on the fused path. */
-export const FUSED_ONLY_WEIGHTS = 'only the weights exist on the fused path (scores are never stored)';
-const STAGE_TITLES: Record<StageView, string> = {
-  raw: 'raw scores QKᵀ',
-  scaled: 'scaled scores QKᵀ/√d_k (on the raw scale)',
-  masked: 'masked scores QKᵀ/√d_k + mask',
-  weights: 'softmax weights',
-};
-/** Frames of a stage morph: enough to read as motion, few enough for SwiftShader. */
-const MORPH_FRAMES = 6;
 
 function oneHot(stage: StageView): StageMix {
   const mix: StageMix = [0, 0, 0, 0];
@@ -195,15 +98,11 @@ function oneHot(stage: StageView): StageMix {
   return mix;
 }
 
-/** Block sizes as text: '8' when every block has the same size, '7–8' otherwise. */
-function blockText(length: number, cells: number): string {
-  const small = Math.floor(length / cells);
-  return length % cells === 0 ? String(small) : `${small}–${small + 1}`;
-}
-
 interface Current {
   plan: GridPlan;
-  /** Cells per head of a precomputed grid along queries/keys (undefined: reduced from the full map). */
+  heads: HeadId[];
+  causal: boolean;
+  /** Cells per head of a weights grid along queries/keys (undefined: reduced from full maps). */
   gridRows?: number;
   gridCols?: number;
   layout: SurfaceLayout;
@@ -221,16 +120,13 @@ export interface SurfaceOptions {
 }
 
 /**
- * Create the surface view on a canvas. With a device, three.js renders on that device (the
- * attention buffers feed the surface without a CPU readback); with null, on WebGL2.
+ * Create the surface view on a canvas. With a device, three.js renders on that device and the
+ * GPU heads are reduced there; with null, on WebGL2 from CPU heads.
  */
 export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDevice | null, options: SurfaceOptions = {}): Promise<SurfaceView> {
-  const webgpu = device !== null;
   // MSAA costs 2–3× per frame on a software adapter (SwiftShader), where every frame is already slow.
   const antialias = device ? !classifyAdapter(device).software : true;
-  const renderer = device
-    ? new THREE.WebGPURenderer({ canvas, device, antialias })
-    : new THREE.WebGPURenderer({ canvas, forceWebGL: true, antialias });
+  const renderer = device ? new THREE.WebGPURenderer({ canvas, device, antialias }) : new THREE.WebGPURenderer({ canvas, forceWebGL: true, antialias });
   renderer.setPixelRatio(Math.min(options.pixelRatio ?? 1, 2));
   renderer.setSize(canvas.clientWidth || canvas.width || 300, canvas.clientHeight || canvas.height || 150, false);
   await renderer.init();
@@ -251,67 +147,9 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
   const controls = new OrbitControls(camera, canvas);
   controls.enableDamping = false; // damping needs a render loop; we render only on change
 
-  // ---- uniforms shared by the shader, the CPU heights and picking ----
-  const uMix = uniform(new THREE.Vector4(0, 0, 0, 1));
-  const uLo = uniform(0);
-  const uSpan = uniform(1);
-  const uWMax = uniform(1);
-  const uHeight = uniform(1);
-  const uFloor = uniform(-0.1);
-  const uRows = uniform(1);
-  const uCols = uniform(1);
-  const uHiHead = uniform(-1);
-  const uHiRow = uniform(-1);
-  const uHiCol = uniform(-1);
-
-  // ---- the surface material ----
-  const cell = attribute('cell', 'vec3');
-  let values;
-  let maskFrac;
-  /** Our grid buffer handed to three; checked once after the first frame that drew the surface. */
-  let gridBinding: BoundStorageBuffer | null = null;
-  if (reducer && device) {
-    // Our grid buffer stands in for the attribute's buffer (see three-internals.ts); needsUpdate
-    // is never set, so three never writes to it.
-    const gridAttr = new THREE.StorageBufferAttribute(new Float32Array(PLANE_COUNT * GRID_CELL_CAPACITY), 1);
-    gridBinding = bindStorageBuffer(renderer, gridAttr, reducer.grid);
-    const grid = storage(gridAttr, 'float', PLANE_COUNT * GRID_CELL_CAPACITY).toReadOnly();
-    const index = uint(cell.x.mul(uRows).add(cell.y).mul(uCols).add(cell.z).add(0.5));
-    const plane = (p: number) => grid.element(index.add(p * GRID_CELL_CAPACITY));
-    values = vec4(plane(0), plane(1), plane(2), plane(3));
-    maskFrac = plane(4);
-  } else {
-    values = attribute('vals', 'vec4');
-    maskFrac = attribute('maskFrac', 'float');
-  }
-  const t = dot(vec4(values.xyz.sub(uLo).div(uSpan), values.w.div(uWMax)), uMix);
-  const maskAmount = step(0.999, maskFrac).mul(uMix.z.add(uMix.w));
-  const height = mix(t.mul(uHeight), uFloor, maskAmount);
-  const rowHit = step(abs(cell.x.sub(uHiHead)), 0.5).mul(step(abs(cell.y.sub(uHiRow)), 0.5));
-  const cellHit = rowHit.mul(step(abs(cell.z.sub(uHiCol)), 0.5));
-  const vT = varying(clamp(t, 0, 1), 'vT');
-  const vMask = varying(maskAmount, 'vMask');
-  const vHighlight = varying(rowHit.mul(0.35).add(cellHit.mul(0.45)), 'vHighlight');
-
-  const keys = uniformArray<'vec4'>(VIRIDIS_KEYS.map((k) => new THREE.Vector4(k[0] / 255, k[1] / 255, k[2] / 255, 1)), 'vec4');
-  const last = VIRIDIS_KEYS.length - 1;
-  const f = vT.mul(last);
-  const k0 = min(floor(f), float(last - 1));
-  const srgb = mix(keys.element(int(k0)), keys.element(int(k0).add(1)), f.sub(k0)).xyz;
-  const masked = new THREE.Color().setRGB(MASKED_COLOR[0], MASKED_COLOR[1], MASKED_COLOR[2], THREE.SRGBColorSpace);
-
-  const material = new THREE.MeshStandardNodeMaterial({ roughness: 0.7, metalness: 0, side: THREE.DoubleSide, flatShading: true });
-  material.positionNode = vec3(positionLocal.x, height, positionLocal.z);
-  // The keys are sRGB; lighting works in linear space.
-  material.colorNode = mix(sRGBTransferEOTF(srgb) as unknown as ReturnType<typeof vec3>, vec3(masked.r, masked.g, masked.b), vMask);
-  material.emissiveNode = vec3(1.0, 0.45, 0.08).mul(vHighlight);
-
-  const mesh = new THREE.Mesh(new THREE.BufferGeometry(), material);
-  // Heights exist only on the GPU: the CPU bounding box knows nothing about them.
-  mesh.frustumCulled = false;
-  mesh.visible = false;
-  scene.add(mesh);
-
+  const surface = createSurfaceMesh(reducer !== null);
+  const u = surface.uniforms;
+  scene.add(surface.mesh);
   const axes = new THREE.Group();
   scene.add(axes);
   let labels: THREE.Group | null = null;
@@ -325,50 +163,27 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
   let mixNow: StageMix = oneHot(stage);
   /** The stage the mix is at or morphing to. */
   let mixStage: StageView = stage;
-  const stagesOf = (src: SurfaceSource | null): StageView[] => (src?.grid ? FUSED_STAGES : ALL_STAGES);
+  const stagesOf = (src: SurfaceSource | null): StageView[] => (src?.kind === 'weights-grid' ? FUSED_STAGES : ALL_STAGES);
   /** The stage drawn: the one asked for when the current data has it, else the weights. */
   const shownStage = (): StageView => (current?.gridRows === undefined || stage === 'weights' ? stage : 'weights');
   let current: Current | null = null;
-  let highlighted: CellInfo | null = null;
+  let highlighted: RowHighlight | null = null;
   let destroyed = false;
-  let animationToken = 0;
-  let animation: Promise<void> = Promise.resolve();
 
-  // ---- rendering: serialised, and coalesced while one is waiting to start ----
-  let chain: Promise<unknown> = Promise.resolve();
-  let waiting: Promise<number> | null = null;
-  const gl = webgpu ? null : webglContext(renderer);
-  async function finishGpu(): Promise<void> {
-    if (device) await waitForGpu(device);
-    else if (gl) gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4)); // blocks until drawn
-  }
-  function renderNow(): void {
-    renderer.render(scene, camera);
-    if (gridBinding && mesh.visible) {
-      // The first frame that drew the surface has bound the grid: three must have kept our buffer.
-      gridBinding.verify();
-      gridBinding = null;
-    }
-  }
-  function render(): Promise<number> {
-    if (waiting) return waiting;
-    const next = chain.then(async () => {
-      waiting = null;
-      if (destroyed) return 0;
-      const t0 = performance.now();
-      renderNow();
-      await finishGpu();
-      const ms = performance.now() - t0;
-      view.onChange?.();
-      return ms;
-    });
-    waiting = next;
-    chain = next.catch(() => undefined);
-    return next;
-  }
+  const gl = device ? null : webglContext(renderer);
+  const scheduler = createScheduler({
+    draw: () => renderer.render(scene, camera),
+    async finish() {
+      if (device) await waitForGpu(device);
+      else if (gl) gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4)); // blocks until drawn
+    },
+    rendered: () => view.onChange?.(),
+    destroyed: () => destroyed,
+  });
+  const render = scheduler.render;
 
   function applyMix(): void {
-    uMix.value.set(...mixNow);
+    u.mix.value.set(...mixNow);
     if (!current) return;
     const { t: tv, mask } = displayValues(current.planes, current.cells, current.ranges, mixNow);
     for (let n = 0; n < current.cells; n++) current.heights[n] = heightOf(current.layout, tv[n], mask[n]);
@@ -378,56 +193,12 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     const cur = current;
     const hz = highlighted && cur ? highlighted.head - cur.plan.headFirst : -1;
     if (!highlighted || !cur || hz < 0 || hz >= cur.plan.headCount) {
-      uHiHead.value = uHiRow.value = uHiCol.value = -1;
+      u.hiHead.value = u.hiRow.value = u.hiCol.value = -1;
       return;
     }
-    uHiHead.value = hz;
-    uHiRow.value = cellOfEntry(highlighted.query, cur.plan.rows, cur.plan.seqLen, cur.gridRows);
-    uHiCol.value = cellOfEntry(highlighted.key, cur.plan.cols, cur.plan.kvLen, cur.gridCols);
-  }
-
-  function buildAxes(layout: SurfaceLayout): void {
-    for (const child of [...axes.children]) {
-      (child as THREE.LineSegments).geometry.dispose();
-      ((child as THREE.LineSegments).material as THREE.Material).dispose();
-      axes.remove(child);
-    }
-    // A frame under each surface at height 0, so heights read against a visible base.
-    const points: number[] = [];
-    for (const [ox, oz] of layout.origins) {
-      const x1 = ox + layout.width;
-      const z1 = oz + layout.depth;
-      points.push(ox, 0, oz, x1, 0, oz, x1, 0, oz, x1, 0, z1, x1, 0, z1, ox, 0, z1, ox, 0, z1, ox, 0, oz);
-    }
-    const geometry = new THREE.BufferGeometry();
-    geometry.setAttribute('position', new THREE.Float32BufferAttribute(points, 3));
-    axes.add(new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: 0x5c6070 })));
-  }
-
-  function buildGeometry(layout: SurfaceLayout, planes: Float32Array, cells: number): void {
-    const arrays = buildGeometryArrays(layout);
-    const geometry = new THREE.BufferGeometry();
-    geometry.setAttribute('position', new THREE.BufferAttribute(arrays.positions, 3));
-    const normals = new Float32Array(arrays.positions.length);
-    for (let i = 1; i < normals.length; i += 3) normals[i] = 1; // flat shading derives the real ones
-    geometry.setAttribute('normal', new THREE.BufferAttribute(normals, 3));
-    geometry.setAttribute('cell', new THREE.BufferAttribute(arrays.cells, 3));
-    if (!reducer) {
-      const count = arrays.cellOfVertex.length;
-      const vals = new Float32Array(count * 4);
-      const mf = new Float32Array(count);
-      for (let v = 0; v < count; v++) {
-        const n = arrays.cellOfVertex[v];
-        for (let p = 0; p < 4; p++) vals[4 * v + p] = planes[p * cells + n];
-        mf[v] = planes[4 * cells + n];
-      }
-      geometry.setAttribute('vals', new THREE.BufferAttribute(vals, 4));
-      geometry.setAttribute('maskFrac', new THREE.BufferAttribute(mf, 1));
-    }
-    geometry.setIndex(new THREE.BufferAttribute(arrays.index, 1));
-    mesh.geometry.dispose();
-    mesh.geometry = geometry;
-    mesh.visible = true;
+    u.hiHead.value = hz;
+    u.hiRow.value = cellOfEntry(highlighted.query, cur.plan.rows, cur.plan.seqLen, cur.gridRows);
+    u.hiCol.value = cellOfEntry(highlighted.key, cur.plan.cols, cur.plan.kvLen, cur.gridCols);
   }
 
   function resetView(): void {
@@ -442,127 +213,59 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     void render();
   }
 
-  // ---- rebuilding the grid: serialised; a queued rebuild reads the newest settings ----
-  let work: Promise<void> = Promise.resolve();
-  let queued: Promise<void> | null = null;
-  function scheduleRebuild(): Promise<void> {
-    if (queued) return queued;
-    const next = work.then(async () => {
-      queued = null;
-      await rebuild();
-    });
-    queued = next;
-    work = next.catch(() => undefined);
-    return next;
-  }
-
-  /** The planes of a full-path source (GPU reduction, or the CPU reference). */
-  async function reducedPlanes(src: SurfaceSource, plan: GridPlan): Promise<Float32Array> {
-    if (reducer && src.gpu) {
-      await reducer.reduce(src.gpu, plan);
-      return reducer.read(plan);
-    }
-    if (src.cpu) {
-      const planes = reduceAttention(src.shape, src.cpu, plan);
-      reducer?.upload(planes, plan);
-      return planes;
-    }
-    throw new Error(webgpu ? 'SurfaceSource has neither gpu buffers, cpu arrays nor a grid.' : 'Without WebGPU the surface needs the cpu arrays or a Float32Array grid of SurfaceSource.');
-  }
-
-  /**
-   * The planes of a precomputed weights grid: a GPUBuffer is copied GPU-side into our grid when
-   * its cells are the plan's cells (then the planes are read back for picking and ranges, as on
-   * the full path), otherwise read back and shrunk; a Float32Array is shrunk if needed and uploaded.
-   */
-  async function precomputedPlanes(grid: PrecomputedGrid, shape: ResolvedShape, plan: GridPlan): Promise<Float32Array> {
-    const isArray = grid.weights instanceof Float32Array;
-    const problem = checkPrecomputed(shape, grid, isArray ? (grid.weights as Float32Array).length : Math.floor((grid.weights as GPUBuffer).size / 4));
-    if (problem) throw new Error(`SurfaceSource.grid: ${problem}`);
-    const perHead = grid.rows * grid.cols;
-    const cells = plan.headCount * plan.rows * plan.cols;
-    const direct = plan.rows === grid.rows && plan.cols === grid.cols;
-    const first = plan.headFirst * perHead;
-    const count = plan.headCount * perHead;
-    if (isArray) {
-      const values = (grid.weights as Float32Array).subarray(first, first + count);
-      const planes = weightsOnlyPlanes(direct ? values : downsampleGrid(values, grid, plan), plan, shape.causal, grid.rows, grid.cols);
-      reducer?.upload(planes, plan);
-      return planes;
-    }
-    const buffer = grid.weights as GPUBuffer;
-    if (!reducer || !device) throw new Error('SurfaceSource.grid: a GPUBuffer grid needs the WebGPU backend on the buffer’s device; pass a Float32Array instead.');
-    if (!direct) {
-      const values = await reducer.readFloats(buffer, first, count);
-      const planes = weightsOnlyPlanes(downsampleGrid(values, grid, plan), plan, shape.causal, grid.rows, grid.cols);
-      reducer.upload(planes, plan);
-      return planes;
-    }
-    // Zero-copy: the other planes from the CPU (zeros and mask fractions), the weights GPU-side.
-    const rest = weightsOnlyPlanes(new Float32Array(cells), plan, shape.causal, grid.rows, grid.cols);
-    await reducer.fillWithWeights(rest, buffer, first, GRID_PLANES.indexOf('weights'), plan);
-    return reducer.read(plan);
-  }
-
   async function rebuild(): Promise<void> {
     const src = source;
     if (!src || destroyed) return;
-    const shape = src.shape;
+    const shape = checkSource(src);
     const headShown = head >= shape.heads ? shape.heads - 1 : head;
     let plan: GridPlan;
     let planes: Float32Array;
-    let gridRows: number | undefined;
-    let gridCols: number | undefined;
-    if (src.grid) {
+    const fused = src.kind === 'weights-grid' ? src.grid : undefined;
+    if (src.kind === 'weights-grid') {
       plan = planPrecomputed(shape, src.grid, headShown);
-      gridRows = src.grid.rows;
-      gridCols = src.grid.cols;
-      planes = await precomputedPlanes(src.grid, shape, plan);
+      planes = await weightsGridPlanes(src, plan, reducer);
     } else {
       plan = planGrid(shape, headShown, mode);
-      planes = await reducedPlanes(src, plan);
+      planes = await fullMapPlanes(src, plan, reducer);
     }
     if (destroyed) return;
+    const shown = headsOf<HeadMap>(src.heads, plan);
     const cells = plan.headCount * plan.rows * plan.cols;
-    const layout = makeLayout(plan, plan.headCount > 1 ? src.panels?.columns : undefined);
-    const layoutKey = JSON.stringify([plan.headCount, plan.rows, plan.cols, layout.width, layout.depth, layout.columns]);
+    const layout = makeLayout(plan, arrangeHeads(shown));
+    const layoutKey = JSON.stringify([plan.headCount, plan.rows, plan.cols, layout.origins, layout.width, layout.depth]);
     const ranges = displayRanges(planes, cells);
     const boundsChanged = !current || JSON.stringify(current.layout.bounds) !== JSON.stringify(layout.bounds);
-    if (!reducer || current?.layoutKey !== layoutKey) {
-      buildGeometry(layout, planes, cells);
-      buildAxes(layout);
-    }
-    current = { plan, gridRows, gridCols, layout, planes, cells, ranges, heights: new Float32Array(cells), layoutKey };
+    surface.show(layout, planes, cells, current?.layoutKey !== layoutKey);
+    if (current?.layoutKey !== layoutKey) buildAxes(axes, layout);
+    const heads = shown.map(({ layer, head: h, title }) => ({ layer, head: h, title: titleOf({ head: h, title }) }));
+    current = { plan, heads, causal: src.causal, gridRows: fused?.rows, gridCols: fused?.cols, layout, planes, cells, ranges, heights: new Float32Array(cells), layoutKey };
     // A source without the stage on show (the fused path has only the weights) snaps to the
     // weights, and back to the chosen stage when a full source returns.
     const wanted = shownStage();
     if (mixStage !== wanted) {
-      animationToken++;
+      scheduler.cancelMorph();
       mixStage = wanted;
       mixNow = oneHot(wanted);
     }
-    uLo.value = ranges.lo;
-    uSpan.value = ranges.hi - ranges.lo;
-    uWMax.value = ranges.wMax;
-    uHeight.value = layout.heightScale;
-    uFloor.value = layout.floor;
-    uRows.value = plan.rows;
-    uCols.value = plan.cols;
+    u.lo.value = ranges.lo;
+    u.span.value = ranges.hi - ranges.lo;
+    u.wMax.value = ranges.wMax;
+    u.height.value = layout.heightScale;
+    u.floor.value = layout.floor;
+    u.rows.value = plan.rows;
+    u.cols.value = plan.cols;
     if (labels) disposeLabels(labels);
-    labels = buildLabels(layout, {
-      tokens: src.tokens,
-      keyTokens: src.keyTokens,
-      headNames: Array.from({ length: plan.headCount }, (_, hz) => src.panels?.titles?.[plan.headFirst + hz] ?? `head ${plan.headFirst + hz}`),
-    });
+    labels = buildLabels(layout, { tokens: shown[0].tokens, keyTokens: shown[0].keyTokens, headNames: heads.map((h) => h.title) });
     scene.add(labels);
     applyMix();
     applyHighlight();
     if (boundsChanged) resetView();
     await render();
   }
+  const scheduleRebuild = () => scheduler.rebuild(rebuild);
 
   const view: SurfaceView = {
-    backend: webgpu ? 'webgpu' : 'webgl',
+    backend: device ? 'webgpu' : 'webgl',
     setSource(next) {
       source = next;
       return scheduleRebuild();
@@ -575,20 +278,11 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
         return;
       }
       mixStage = target;
-      const token = ++animationToken;
-      const from: StageMix = [...mixNow];
-      const to = oneHot(target);
-      animation = (async () => {
-        for (let frame = 1; frame <= MORPH_FRAMES; frame++) {
-          if (token !== animationToken || destroyed) return;
-          const s = frame / MORPH_FRAMES;
-          const eased = s * s * (3 - 2 * s);
-          mixNow = from.map((a, p) => a + (to[p] - a) * eased) as StageMix;
-          applyMix();
-          if (!current) continue;
-          await render();
-        }
-      })();
+      scheduler.morph([...mixNow], oneHot(target), (value) => {
+        mixNow = value as StageMix;
+        applyMix();
+        return current !== null;
+      });
     },
     setHead(next) {
       head = next;
@@ -614,12 +308,16 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
       const hit = rayPick(cur.layout, cur.heights, [origin.x, origin.y, origin.z], [direction.x, direction.y, direction.z]);
       if (!hit) return null;
       const { plan } = cur;
+      const id = cur.heads[hit.hz];
       return {
         head: plan.headFirst + hit.hz,
         query: cellStart(hit.r, plan.rows, plan.seqLen, cur.gridRows),
         queryEnd: cellStart(hit.r + 1, plan.rows, plan.seqLen, cur.gridRows),
         key: cellStart(hit.c, plan.cols, plan.kvLen, cur.gridCols),
         keyEnd: cellStart(hit.c + 1, plan.cols, plan.kvLen, cur.gridCols),
+        ...(id.layer !== undefined ? { layer: id.layer } : {}),
+        layerHead: id.head,
+        title: id.title!,
       };
     },
     highlightRow(next) {
@@ -629,60 +327,19 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     },
     legend() {
       const cur = current;
-      const shown = shownStage();
-      const logits = shown !== 'weights';
-      const info: LegendInfo = {
-        title: STAGE_TITLES[shown],
-        min: cur ? (logits ? cur.ranges.lo : 0) : 0,
-        max: cur ? (logits ? cur.ranges.hi : cur.ranges.wMax) : 1,
-        gradientCss: viridisCss('to right'),
-        reduction: 'exact (1 cell = 1 entry)',
-        masked: 'no mask (not causal)',
-        fused: false,
-        note: '',
-      };
-      if (!cur || !source) return info;
-      const { plan } = cur;
-      if (cur.gridRows !== undefined) {
-        const exact = plan.rows === plan.seqLen && plan.cols === plan.kvLen;
-        const blocks = `${cellSizeText(plan.rows, plan.seqLen, cur.gridRows)}×${cellSizeText(plan.cols, plan.kvLen, cur.gridCols)} blocks (query × key)`;
-        info.fused = true;
-        info.title = `${STAGE_TITLES.weights} — fused path`;
-        info.reduction = exact ? 'fused path: exact (1 cell = 1 entry); scores never stored' : `fused path: ${plan.mode} over ${blocks}; scores never stored`;
-        if (plan.mode === 'mean' && !exact) info.reduction += ' (masked entries count as 0)';
-        info.note = stage === 'weights' ? FUSED_ONLY_WEIGHTS : `${STAGE_TITLES[stage]} is not available: ${FUSED_ONLY_WEIGHTS}`;
-        if (source.shape.causal) {
-          info.masked = `grey floor = fully masked ${exact ? 'entries (key after query)' : 'blocks (every key after every query)'}`;
-          if (!exact) info.masked += plan.mode === 'max' ? '; partly masked blocks show their unmasked maximum' : '; partly masked blocks average their masked entries as 0';
-        }
-        return info;
-      }
-      if (!isExact(plan)) {
-        const blocks = `${blockText(plan.seqLen, plan.rows)}×${blockText(plan.kvLen, plan.cols)} blocks (query × key)`;
-        if (plan.mode === 'max') info.reduction = `max over ${blocks}`;
-        else if (shown === 'masked') info.reduction = `mean over the unmasked entries of ${blocks}`;
-        else if (shown === 'weights') info.reduction = `mean over ${blocks}`;
-        else info.reduction = `mean over ${blocks}, exact via block means q̄·k̄`;
-      }
-      if (source.shape.causal) {
-        if (shown === 'raw' || shown === 'scaled') info.masked = 'mask not applied yet: masked entries show their real q·k';
-        else info.masked = `grey floor = masked (key after query)${isExact(plan) ? '' : '; partly masked blocks show their unmasked entries'}`;
-      }
-      return info;
+      return legendOf(cur && source ? cur : null, stage, shownStage());
     },
     render,
     toPngBlob() {
-      const next = chain.then(
+      return scheduler.exclusive(
         () =>
           new Promise<Blob>((resolve, reject) => {
             // The canvas image is only guaranteed until the frame is presented, so encode it in
             // the same task as the render.
-            renderNow();
-            canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('canvas.toBlob produced no image'))), 'image/png');
+            renderer.render(scene, camera);
+            canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new AttentionError('canvas.toBlob produced no image: the canvas may be 0 × 0 or lost; resize the window or reload the page, then export again.'))), 'image/png');
           }),
       );
-      chain = next.catch(() => undefined);
-      return next;
     },
     resize() {
       const width = Math.max(1, canvas.clientWidth || canvas.width);
@@ -692,19 +349,14 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
       camera.updateProjectionMatrix();
       void render();
     },
-    async whenIdle() {
-      await work;
-      await animation;
-      await chain;
-    },
+    whenIdle: () => scheduler.idle(),
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      animationToken++;
+      scheduler.cancelMorph();
       controls.dispose();
       if (labels) disposeLabels(labels);
-      mesh.geometry.dispose();
-      material.dispose();
+      surface.dispose();
       renderer.dispose();
       reducer?.destroy();
     },

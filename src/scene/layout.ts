@@ -4,6 +4,7 @@
  * drawn). World axes: x = key (left → right), z = query (far → near, like reading a matrix from
  * above), y = height.
  */
+import { AttentionError } from '../core/errors';
 import { GRID_PLANES, type GridPlan } from '../reference/reduce';
 
 /** Largest side of one head's surface in world units. */
@@ -33,32 +34,59 @@ export interface SurfaceLayout {
   floor: number;
   /** Minimum x and z corner of each head's surface. */
   origins: Array<[number, number]>;
-  /** Surfaces per row of the layout (heads fill rows left to right, rows top to bottom). */
+  /** Surfaces per row of the layout (columns of heads). */
   columns: number;
   /** Extent of everything drawn (without labels). */
   bounds: { minX: number; maxX: number; minZ: number; maxZ: number };
 }
 
 /**
- * Lay out the heads of a plan on a grid of surfaces centred on the origin: `columns` per row
- * when given (the model view: one row per layer, one column per head), else near-square.
+ * Where each shown head sits: its column and row in the layout, and whether rows are layers
+ * (wider gaps between rows, so a front row's titles stay clear of the row behind).
  */
-export function makeLayout(plan: GridPlan, columns?: number): SurfaceLayout {
+export interface HeadPlaces {
+  columns: number;
+  places: Array<[number, number]>;
+  layered: boolean;
+}
+
+/**
+ * The arrangement that follows from the heads' layer/head: when every head names a layer (a
+ * model), columns are heads and rows are layers (in the order the layers first appear); else
+ * a near-square grid in list order.
+ */
+export function arrangeHeads(heads: ReadonlyArray<{ layer?: number; head: number }>): HeadPlaces {
+  const count = heads.length;
+  if (count > 0 && heads.every((h) => h.layer !== undefined)) {
+    const layers: number[] = [];
+    for (const h of heads) if (!layers.includes(h.layer!)) layers.push(h.layer!);
+    const headsShown = [...new Set(heads.map((h) => h.head))].sort((a, b) => a - b);
+    return {
+      columns: headsShown.length,
+      places: heads.map((h) => [headsShown.indexOf(h.head), layers.indexOf(h.layer!)]),
+      layered: layers.length > 1,
+    };
+  }
+  const columns = Math.max(1, Math.ceil(Math.sqrt(count)));
+  return { columns, places: heads.map((_, n) => [n % columns, Math.floor(n / columns)]), layered: false };
+}
+
+/**
+ * Lay out the heads of a plan on a grid of surfaces centred on the origin, at `arrangement`'s
+ * places (by default near-square in order).
+ */
+export function makeLayout(plan: GridPlan, arrangement?: HeadPlaces): SurfaceLayout {
   const longest = Math.max(plan.seqLen, plan.kvLen);
   // Keep the true aspect ratio of the map, but never thinner than 1:8 so a surface stays visible.
   const width = Math.max(SURFACE_SIZE / 8, (SURFACE_SIZE * plan.kvLen) / longest);
   const depth = Math.max(SURFACE_SIZE / 8, (SURFACE_SIZE * plan.seqLen) / longest);
-  const perRow = columns !== undefined && Number.isInteger(columns) && columns >= 1 ? Math.min(columns, plan.headCount) : Math.ceil(Math.sqrt(plan.headCount));
-  const rowsOfHeads = Math.ceil(plan.headCount / perRow);
-  const rowGap = columns !== undefined ? LAYER_GAP : HEAD_GAP;
-  const totalW = perRow * width + (perRow - 1) * HEAD_GAP;
+  const { columns, places, layered } = arrangement ?? arrangeHeads(Array.from({ length: plan.headCount }, (_, head) => ({ head })));
+  if (places.length !== plan.headCount) throw new AttentionError(`makeLayout: ${places.length} places for ${plan.headCount} heads; arrange exactly the heads the plan shows.`);
+  const rowsOfHeads = Math.max(1, ...places.map(([, row]) => row + 1));
+  const rowGap = layered ? LAYER_GAP : HEAD_GAP;
+  const totalW = columns * width + (columns - 1) * HEAD_GAP;
   const totalD = rowsOfHeads * depth + (rowsOfHeads - 1) * rowGap;
-  const origins: Array<[number, number]> = [];
-  for (let hz = 0; hz < plan.headCount; hz++) {
-    const gx = hz % perRow;
-    const gz = Math.floor(hz / perRow);
-    origins.push([-totalW / 2 + gx * (width + HEAD_GAP), -totalD / 2 + gz * (depth + rowGap)]);
-  }
+  const origins = places.map(([gx, gz]): [number, number] => [-totalW / 2 + gx * (width + HEAD_GAP), -totalD / 2 + gz * (depth + rowGap)]);
   const heightScale = 0.3 * SURFACE_SIZE;
   return {
     plan,
@@ -68,7 +96,7 @@ export function makeLayout(plan: GridPlan, columns?: number): SurfaceLayout {
     heightScale,
     floor: -0.08 * heightScale,
     origins,
-    columns: perRow,
+    columns,
     bounds: { minX: -totalW / 2, maxX: totalW / 2, minZ: -totalD / 2, maxZ: totalD / 2 },
   };
 }

@@ -5,11 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionCpu, makeRandomInputs, resolveShape, type AttentionShape } from '../../src/index';
 import { createFlashAttention, type FlashAttention } from '../../src/kernels/flash';
+import { explorerSource } from '../../src/app/sources';
 import { FUSED_ONLY_WEIGHTS, createSurfaceView, type SurfaceView } from '../../src/scene/index';
 import { gpu, useGpuDevice } from './gpu-fixture';
 import { differingPixels, distinctColours, makeCanvas, pixelsOf } from './scene-pixels';
 
 useGpuDevice();
+
+const NO_TOKENS = { tokens: [], keyTokens: [] };
 
 let flash: FlashAttention;
 beforeAll(async () => {
@@ -50,8 +53,7 @@ describe('the surface from a fused-path weights grid', () => {
     await flash.run(shape, makeRandomInputs(shape, 4), { read: [] });
     const weights = await flash.reducedMap({ rows: 16, cols: 16, mode: 'max' });
     const grid = { weights, rows: 16, cols: 16, mode: 'max' as const };
-    const source = { shape: s, tokens: [], keyTokens: [], grid };
-    await view.setSource(source);
+    await view.setSource(explorerSource(s, NO_TOKENS, { grid }));
     expect(view.availableStages()).toEqual(['weights']);
     const drawn = await pixelsOf(await view.toPngBlob());
     expect(distinctColours(drawn)).toBeGreaterThan(20);
@@ -89,11 +91,11 @@ describe('the surface from a fused-path weights grid', () => {
     const lit = await pixelsOf(await view.toPngBlob());
     expect(differingPixels(raw, lit)).toBeGreaterThan(20);
 
-    // The same grid as a GPUBuffer (copied GPU-side) draws the same picture.
+    // The same grid as a GPUBuffer (read back) draws the same picture.
     view.highlightRow(null);
     const buffer = gridBuffer(weights);
     buffers.push(buffer);
-    await view.setSource({ ...source, grid: { ...grid, weights: buffer } });
+    await view.setSource(explorerSource(s, NO_TOKENS, { grid: { ...grid, weights: buffer } }));
     const fromBuffer = await pixelsOf(await view.toPngBlob());
     expect(differingPixels(drawn, fromBuffer)).toBeLessThan(20);
 
@@ -104,7 +106,7 @@ describe('the surface from a fused-path weights grid', () => {
     expect(differingPixels(fromBuffer, both)).toBeGreaterThan(200);
 
     // Back to a full source: the chosen stage (raw) returns with all stages.
-    await view.setSource({ shape: s, tokens: [], keyTokens: [], cpu: attentionCpu(shape, makeRandomInputs(shape, 4)) });
+    await view.setSource(explorerSource(s, NO_TOKENS, { cpu: attentionCpu(shape, makeRandomInputs(shape, 4)) }));
     expect(view.availableStages()).toEqual(['raw', 'scaled', 'masked', 'weights']);
     expect(view.legend().title).toBe('raw scores QKᵀ');
     expect(view.legend().fused).toBe(false);
@@ -132,7 +134,7 @@ describe('the surface from a fused-path weights grid', () => {
       }
       const grid = { weights, rows: side, cols: side, mode: 'max' as const };
       v2.setHead(-1);
-      await v2.setSource({ shape: s, tokens: [], keyTokens: [], grid });
+      await v2.setSource(explorerSource(s, NO_TOKENS, { grid }));
       const fromArray = await pixelsOf(await v2.toPngBlob());
       expect(distinctColours(fromArray)).toBeGreaterThan(20);
       expect(v2.legend().reduction).toMatch(/fused path: max over \d+–\d+×\d+–\d+ blocks/);
@@ -151,10 +153,10 @@ describe('the surface from a fused-path weights grid', () => {
 
       const buffer = gridBuffer(weights);
       try {
-        await v2.setSource({ shape: s, tokens: [], keyTokens: [], grid: { ...grid, weights: buffer } });
+        await v2.setSource(explorerSource(s, NO_TOKENS, { grid: { ...grid, weights: buffer } }));
         const fromBuffer = await pixelsOf(await v2.toPngBlob());
         expect(differingPixels(fromArray, fromBuffer)).toBeLessThan(20);
-        // One head: no shrinking, the GPU copy path.
+        // One head: no shrinking.
         v2.setHead(3);
         await v2.whenIdle();
         expect(v2.legend().reduction).toContain('fused path: max over 3×3 blocks');
@@ -162,7 +164,7 @@ describe('the surface from a fused-path weights grid', () => {
         buffer.destroy();
       }
 
-      await expect(v2.setSource({ shape: s, tokens: [], keyTokens: [], grid: { ...grid, weights: weights.subarray(0, 10) } })).rejects.toThrow(/heads × rows × cols/);
+      await expect(v2.setSource(explorerSource(s, NO_TOKENS, { grid: { ...grid, weights: weights.subarray(0, 10) } }))).rejects.toThrow(/heads\[0\]\.weights: needs elements 0 … 39999, but it holds 10/);
     } finally {
       v2.destroy();
       c2.remove();
@@ -178,12 +180,12 @@ describe('a weights grid without WebGPU', () => {
     try {
       const s = resolveShape({ seqLen: 32, dModel: 8, heads: 1, dHead: 8, causal: true });
       const weights = new Float32Array(8 * 8).map((_, n) => (n % 8 > n >> 3 ? 0 : 0.1 + ((n * 37) % 11) / 11));
-      await view.setSource({ shape: s, tokens: [], keyTokens: [], grid: { weights, rows: 8, cols: 8, mode: 'max' } });
+      await view.setSource(explorerSource(s, NO_TOKENS, { grid: { weights, rows: 8, cols: 8, mode: 'max' } }));
       expect(distinctColours(await pixelsOf(await view.toPngBlob()))).toBeGreaterThan(20);
       expect(view.availableStages()).toEqual(['weights']);
       const buffer = gridBuffer(weights);
       try {
-        await expect(view.setSource({ shape: s, tokens: [], keyTokens: [], grid: { weights: buffer, rows: 8, cols: 8, mode: 'max' } })).rejects.toThrow(/Float32Array/);
+        await expect(view.setSource(explorerSource(s, NO_TOKENS, { grid: { weights: buffer, rows: 8, cols: 8, mode: 'max' } }))).rejects.toThrow(/Float32Array/);
       } finally {
         buffer.destroy();
       }

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGpuAttention, makeRandomInputs, resolveShape, type AttentionShape, type GpuAttention } from '../../src/index';
 import { createGridReducer, type GridReducer } from '../../src/kernels/reduce';
 import { GRID_PLANES, planGrid, reduceAttention, type GridPlan } from '../../src/reference/reduce';
+import { explorerSource } from '../../src/app/sources';
 import { createSurfaceView, type SurfaceView } from '../../src/scene/index';
+import { headsOf } from '../../src/scene/sources';
 import { gpu, useGpuDevice } from './gpu-fixture';
 import { differingPixels, distinctColours, makeCanvas, pixelsOf } from './scene-pixels';
 
@@ -66,8 +68,9 @@ describe('GPU reduction equals the CPU reference', () => {
         for (const { head, ...override } of plans) {
           const plan: GridPlan = { ...planGrid(s, head, mode), ...override };
           const cells = plan.headCount * plan.rows * plan.cols;
-          await reducer.reduce(buffers, plan);
-          const actual = await reducer.read(plan);
+          const source = explorerSource(s, { tokens: [], keyTokens: [] }, { gpu: buffers });
+          if (source.kind !== 'gpu-maps') throw new Error('explorerSource of GPU buffers is not gpu-maps');
+          const actual = await reducer.reduceHeads(headsOf(source.heads, plan), { dHead: s.dHead, causal: s.causal }, plan);
           const expected = reduceAttention(s, result, plan);
           expectPlanesClose(actual, expected, cells, JSON.stringify(plan));
           if (s.causal) {
@@ -96,7 +99,7 @@ describe('the surface on the shared device', () => {
     const shape: AttentionShape = { seqLen: 12, dModel: 8, heads: 2, dHead: 4, causal: true };
     const { buffers, s } = await runShape(shape, 7);
     const tokens = Array.from({ length: 12 }, (_, i) => `t${i}`);
-    await view.setSource({ shape: s, tokens, keyTokens: tokens, gpu: buffers });
+    await view.setSource(explorerSource(s, { tokens, keyTokens: tokens }, { gpu: buffers }));
     const weights = await pixelsOf(await view.toPngBlob());
     expect(distinctColours(weights)).toBeGreaterThan(20);
 
@@ -120,6 +123,9 @@ describe('the surface on the shared device', () => {
     const cell = view.pick(120, 95);
     expect(cell).not.toBeNull();
     expect(cell!.head).toBe(0);
+    expect(cell!.layer).toBeUndefined();
+    expect(cell!.layerHead).toBe(0);
+    expect(cell!.title).toBe('head 0');
     expect(cell!.queryEnd).toBe(cell!.query + 1);
     expect(cell!.keyEnd).toBe(cell!.key + 1);
     expect(view.pick(2, 2)).toBeNull();
@@ -136,7 +142,7 @@ describe('the surface on the shared device', () => {
       for (const seqLen of [128, 256]) {
         const shape: AttentionShape = { seqLen, dModel: 16, heads: 1, dHead: 16, causal: true };
         const { buffers, s } = await runShape(shape, 11);
-        await timed.setSource({ shape: s, tokens: [], keyTokens: [], gpu: buffers });
+        await timed.setSource(explorerSource(s, { tokens: [], keyTokens: [] }, { gpu: buffers }));
         const times: number[] = [];
         for (let k = 0; k < 3; k++) times.push(await timed.render());
         console.info(`[scene] 640×480 canvas, ${seqLen}² grid: frame ms ${times.map((t) => t.toFixed(0)).join(', ')}`);
@@ -158,7 +164,7 @@ describe('the surface without WebGPU', () => {
       const shape: AttentionShape = { seqLen: 10, dModel: 8, heads: 2, dHead: 4, causal: true };
       const { result, s } = await runShape(shape, 5);
       const tokens = Array.from({ length: 10 }, (_, i) => `w${i}`);
-      await view.setSource({ shape: s, tokens, keyTokens: tokens, cpu: result });
+      await view.setSource(explorerSource(s, { tokens, keyTokens: tokens }, { cpu: result }));
       const weights = await pixelsOf(await view.toPngBlob());
       expect(distinctColours(weights)).toBeGreaterThan(20);
       view.setStage('scaled');

@@ -12,7 +12,7 @@ import {
   type GridPlan,
 } from '../../src/reference/reduce';
 import { axisTicks } from '../../src/scene/labels';
-import { buildGeometryArrays, displayRanges, displayValues, heightOf, makeLayout, rayPick } from '../../src/scene/layout';
+import { arrangeHeads, buildGeometryArrays, displayRanges, displayValues, heightOf, makeLayout, rayPick } from '../../src/scene/layout';
 
 const NEG = -Infinity;
 
@@ -159,10 +159,10 @@ describe('reduceAttention', () => {
 describe('layout, heights and picking', () => {
   const p = plan(4, 4, 4, 4, 'max');
   const layout = makeLayout(p);
-  it('lays out the model view as rows of layers and columns of heads when columns are given', () => {
+  it('lays out the model view as rows of layers and columns of heads when the heads name layers', () => {
     // 2 layers × 4 heads of 32 tokens: surfaces 4 × 4 world units, 0.8 between heads, 2.4 between layers.
     const grid = planGrid({ seqLen: 32, kvLen: 32, heads: 8 }, -1, 'max');
-    const model = makeLayout(grid, 4);
+    const model = makeLayout(grid, arrangeHeads(Array.from({ length: 8 }, (_, i) => ({ layer: Math.floor(i / 4), head: i % 4 }))));
     expect(model.columns).toBe(4);
     const W = 4;
     const totalW = 4 * W + 3 * 0.8;
@@ -176,8 +176,8 @@ describe('layout, heights and picking', () => {
     });
     // Without columns: near-square (3 per row for 8 heads), as before.
     expect(makeLayout(grid).columns).toBe(3);
-    // Columns beyond the heads shrink to the heads.
-    expect(makeLayout(plan(4, 4, 4, 4, 'max', 0, 2), 4).columns).toBe(2);
+    // One layer's heads: one row, as wide as the heads shown.
+    expect(makeLayout(plan(4, 4, 4, 4, 'max', 0, 2), arrangeHeads([{ layer: 3, head: 0 }, { layer: 3, head: 1 }])).columns).toBe(2);
   });
   it('builds 2×2 vertices per cell for small grids', () => {
     const arrays = buildGeometryArrays(layout);

@@ -1,0 +1,100 @@
+/**
+ * What the scene draws, built from the runs the app makes: a list of heads that point into the
+ * run's own buffers or arrays (src/scene/sources.ts), with nothing copied. The explorer's run is
+ * one attention (head h at offset h · seqLen · kvLen of its maps, columns h · dHead … of q and
+ * k); a model run is one attention per layer, and head (l, h) points into layer l's buffers at
+ * h · T · T, so every layer × head is drawn from where the forward pass left it.
+ */
+import type { ResolvedShape } from '../core/types';
+import type { AttentionBuffers } from '../kernels/attention';
+import type { GpuModelBuffers } from '../kernels/model';
+import type { CpuHead, GpuHead, GridHead, HeadId, SurfaceSource } from '../scene';
+import { gridTitle, headName } from './model-view';
+import type { HeadReport } from './head-scores';
+
+/** Token labels of a map: queries and keys. */
+export interface TokenLabels {
+  tokens: readonly string[];
+  keyTokens: readonly string[];
+}
+
+/** The CPU arrays of one attention (the layouts of core/types: q seqLen × width, maps heads × seqLen × kvLen). */
+export interface AttentionArrays {
+  q: Float32Array;
+  k: Float32Array;
+  scores: Float32Array;
+  weights: Float32Array;
+}
+
+/** What an explorer run left: its GPU buffers, the CPU arrays, or the fused path's reduced weights grid. */
+export type ExplorerData =
+  | { gpu: AttentionBuffers }
+  | { cpu: AttentionArrays }
+  | { grid: { weights: GPUBuffer | Float32Array; rows: number; cols: number; mode: 'max' | 'mean' } };
+
+/** The source of an explorer run of `shape`: its heads in order, laid out near-square. */
+export function explorerSource(shape: ResolvedShape, labels: TokenLabels, data: ExplorerData): SurfaceSource {
+  const { seqLen, kvLen, heads, dHead, width, causal } = shape;
+  const map = seqLen * kvLen;
+  const base = (h: number) => ({ head: h, seqLen, kvLen, tokens: labels.tokens, keyTokens: labels.keyTokens });
+  const each = <T>(make: (h: number) => T): T[] => Array.from({ length: heads }, (_, h) => make(h));
+  if ('grid' in data) {
+    const { weights, rows, cols, mode } = data.grid;
+    return { kind: 'weights-grid', causal, grid: { rows, cols, mode }, heads: each<GridHead>((h) => ({ ...base(h), weights, offset: h * rows * cols })) };
+  }
+  if ('gpu' in data) {
+    const b = data.gpu;
+    const gpuHead = (h: number): GpuHead => ({ ...base(h), scores: b.scores, weights: b.weights, mapOffset: h * map, qk: b.qkv, qOffset: h * dHead, kOffset: b.kOffset + h * dHead, rowStride: width });
+    return { kind: 'gpu-maps', dHead, causal, heads: each(gpuHead) };
+  }
+  const a = data.cpu;
+  const cpuHead = (h: number): CpuHead => ({ ...base(h), scores: a.scores, weights: a.weights, mapOffset: h * map, q: a.q, k: a.k, qOffset: h * dHead, kOffset: h * dHead, rowStride: width });
+  return { kind: 'cpu-maps', dHead, causal, heads: each(cpuHead) };
+}
+
+/** What {@link modelSource} reads of a model run (src/app/model-engine.ts ModelRun has all of it). */
+export interface ModelSourceRun {
+  model: { config: { layers: number; heads: number; dModel: number } };
+  input: { ids: readonly number[]; words: readonly string[] };
+  /** Every layer's CPU tensors: q, k (T × dModel), scores, weights (heads × T × T). */
+  layers: ReadonlyArray<Pick<AttentionArrays, 'q' | 'k' | 'scores' | 'weights'>>;
+  /** The model's GPU buffers holding this run, or null (no WebGPU, or a newer run replaced them): the arrays are drawn then. */
+  buffers: GpuModelBuffers | null;
+  /** Per-head reports in layer-major order (their first label titles the model view's panels). */
+  heads: readonly HeadReport[];
+}
+
+/**
+ * The source of a model run: with `selection.head` < 0 every layer × head (columns = heads, rows
+ * = layers, titled with each head's strongest label), else every head of `selection.layer`.
+ * Heads point into each layer's GPU buffers when `run.buffers` is set, else into its arrays.
+ */
+export function modelSource(run: ModelSourceRun, selection: { layer: number; head: number }): SurfaceSource {
+  const { layers: L, heads: H, dModel } = run.model.config;
+  const T = run.input.ids.length;
+  const dHead = dModel / H;
+  const everyLayer = selection.head < 0;
+  const layer = Math.min(Math.max(0, selection.layer), L - 1);
+  const ids: Array<Required<HeadId>> = [];
+  for (let l = everyLayer ? 0 : layer; l <= (everyLayer ? L - 1 : layer); l++) {
+    for (let h = 0; h < H; h++) {
+      const report = run.heads.find((r) => r.layer === l && r.head === h);
+      ids.push({ layer: l, head: h, title: everyLayer && report ? gridTitle(report) : headName(l, h) });
+    }
+  }
+  const base = (id: Required<HeadId>) => ({ ...id, seqLen: T, kvLen: T, tokens: run.input.words, keyTokens: run.input.words });
+  const mapOffset = (id: HeadId) => id.head * T * T;
+  const live = run.buffers;
+  if (live) {
+    const gpuHead = (id: Required<HeadId>): GpuHead => {
+      const b = live.layers[id.layer];
+      return { ...base(id), scores: b.scores, weights: b.weights, mapOffset: mapOffset(id), qk: b.qkv, qOffset: id.head * dHead, kOffset: b.kOffset + id.head * dHead, rowStride: dModel };
+    };
+    return { kind: 'gpu-maps', dHead, causal: true, heads: ids.map(gpuHead) };
+  }
+  const cpuHead = (id: Required<HeadId>): CpuHead => {
+    const a = run.layers[id.layer];
+    return { ...base(id), scores: a.scores, weights: a.weights, mapOffset: mapOffset(id), q: a.q, k: a.k, qOffset: id.head * dHead, kOffset: id.head * dHead, rowStride: dModel };
+  };
+  return { kind: 'cpu-maps', dHead, causal: true, heads: ids.map(cpuHead) };
+}

@@ -1,0 +1,52 @@
+/**
+ * Rebuild and frame times of the surface (printed as [scene] lines): how long setSource takes
+ * (reduction, readback, upload, geometry, labels, first frame) and a frame after it, for all
+ * heads side by side and for one large head, weights stage. Only a lower bound is asserted:
+ * the numbers are for the report, and vary with the machine.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGpuAttention, makeRandomInputs, resolveShape, type AttentionShape, type GpuAttention } from '../../src/index';
+import { explorerSource } from '../../src/app/sources';
+import { createSurfaceView } from '../../src/scene/index';
+import { gpu, useGpuDevice } from './gpu-fixture';
+import { makeCanvas } from './scene-pixels';
+
+useGpuDevice();
+
+let attention: GpuAttention;
+beforeAll(async () => {
+  attention = await createGpuAttention(gpu());
+});
+afterAll(() => attention?.destroy());
+
+describe('surface timings (printed)', () => {
+  const cases: Array<{ name: string; shape: AttentionShape; head: number }> = [
+    { name: '8 heads × 128²', shape: { seqLen: 128, dModel: 64, heads: 8, dHead: 8, causal: true }, head: -1 },
+    { name: '1 head × 2048²', shape: { seqLen: 2048, dModel: 8, heads: 1, dHead: 8, causal: true }, head: 0 },
+  ];
+  for (const { name, shape, head } of cases) {
+    it(name, async () => {
+      const canvas = makeCanvas(640, 480);
+      const view = await createSurfaceView(canvas, gpu());
+      try {
+        await attention.run(shape, makeRandomInputs(shape, 5), { read: [] });
+        const buffers = attention.buffers()!;
+        const s = resolveShape(shape);
+        view.setHead(head);
+        const rebuilds: number[] = [];
+        const frames: number[] = [];
+        for (let k = 0; k < 3; k++) {
+          const t0 = performance.now();
+          await view.setSource(explorerSource(s, { tokens: [], keyTokens: [] }, { gpu: buffers }));
+          rebuilds.push(performance.now() - t0);
+          frames.push(await view.render());
+        }
+        console.info(`[scene] ${name}, weights, 640×480: rebuild ms ${rebuilds.map((t) => t.toFixed(0)).join(', ')}; frame ms ${frames.map((t) => t.toFixed(0)).join(', ')}`);
+        expect(Math.min(...rebuilds)).toBeGreaterThan(0);
+      } finally {
+        view.destroy();
+        canvas.remove();
+      }
+    });
+  }
+});
