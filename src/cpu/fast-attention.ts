@@ -352,10 +352,10 @@ export interface SplitOptions {
  * total/parts. Fewer than `parts` chunks come back when there are fewer rows than parts.
  */
 export function splitRows(seqLen: number, parts: number, options: SplitOptions = {}): Array<[number, number]> {
-  if (!Number.isInteger(seqLen) || seqLen < 1) throw new RangeError(`splitRows: seqLen must be an integer ≥ 1, got ${seqLen}`);
-  if (!Number.isInteger(parts) || parts < 1) throw new RangeError(`splitRows: parts must be an integer ≥ 1, got ${parts}`);
+  if (!Number.isInteger(seqLen) || seqLen < 1) throw new AttentionInputError('seqLen', String(seqLen), 'an integer ≥ 1 (splitRows)', 'shape');
+  if (!Number.isInteger(parts) || parts < 1) throw new AttentionInputError('parts', String(parts), 'an integer ≥ 1 (splitRows)', 'shape');
   const kvLen = options.kvLen ?? seqLen;
-  if (!Number.isInteger(kvLen) || kvLen < 1) throw new RangeError(`splitRows: kvLen must be an integer ≥ 1, got ${kvLen}`);
+  if (!Number.isInteger(kvLen) || kvLen < 1) throw new AttentionInputError('kvLen', String(kvLen), 'an integer ≥ 1 (splitRows)', 'shape');
   const cost = (i: number) => (options.causal ? Math.min(i + 1, kvLen) : kvLen);
   let total = 0;
   for (let i = 0; i < seqLen; i++) total += cost(i);

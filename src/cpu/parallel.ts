@@ -15,7 +15,7 @@
  * (workers terminated) on cancellation or failure, and by `releaseCpuWorkers()`. Start-up,
  * messaging and merging are inside the measured wall-clock `total`, as they are for a user.
  */
-import { AttentionAbortError, AttentionError } from '../core/errors';
+import { AttentionAbortError, AttentionError, AttentionInputError } from '../core/errors';
 import type { AttentionInputs, AttentionShape } from '../core/types';
 import { validateAttention } from '../core/validate';
 import { splitRows, type FastAttentionBlock, type FastAttentionResult, type FastTimings } from './fast-attention';
@@ -62,7 +62,7 @@ export async function attentionCpuParallel(
   const s = validateAttention(shape, inputs);
   const requested = options.workers ?? Math.min(MAX_WORKERS, navigator.hardwareConcurrency || 1);
   if (!Number.isInteger(requested) || requested < 1) {
-    throw new RangeError(`attentionCpuParallel: workers must be an integer ≥ 1, got ${requested}`);
+    throw new AttentionInputError('workers', String(requested), 'an integer ≥ 1 (attentionCpuParallel)', 'shape');
   }
   const chunks = splitRows(s.seqLen, requested, { causal: s.causal, kvLen: s.kvLen });
   while (pool.length < chunks.length) {

@@ -3,6 +3,7 @@
  * to Float32 only when stored. It is the source of truth every GPU result is checked against,
  * so it favours obviousness over speed. Runs in Node and in the browser (no DOM, no WebGPU).
  */
+import { AttentionInputError } from '../core/errors';
 import { validateAttention } from '../core/validate';
 import type { AttentionInputs, AttentionResult, AttentionShape, ResolvedShape } from '../core/types';
 
@@ -132,7 +133,7 @@ export function attentionCpuRows(shape: AttentionShape, inputs: AttentionInputs,
   const { seqLen, kvLen, dModel, heads, dHead, causal, width } = s;
   for (const row of rows) {
     if (!Number.isInteger(row) || row < 0 || row >= seqLen) {
-      throw new RangeError(`attentionCpuRows: row ${row} is outside 0 … ${seqLen - 1}`);
+      throw new AttentionInputError('rows', `row ${row} (attentionCpuRows)`, `integers from 0 to ${seqLen - 1}`, 'shape');
     }
   }
   const xKV = inputs.xKV ?? inputs.x;

@@ -18,6 +18,7 @@
  * mean uses the exact identity mean_{i∈I, j∈J} q_i·k_j = q̄_I · k̄_J (block means), which costs
  * (|I| + |J|)·dHead per cell instead of |I|·|J|·dHead.
  */
+import { AttentionInputError } from '../core/errors';
 import type { ResolvedShape } from '../core/types';
 
 /** How a block of entries becomes one cell. */
@@ -97,7 +98,7 @@ export function blockOf(entry: number, cells: number, length: number): number {
  */
 export function reduceMap(map: ArrayLike<number>, heads: number, plan: GridPlan): Float32Array {
   const { seqLen, kvLen, rows, cols, headFirst, headCount, mode } = plan;
-  if (map.length !== heads * seqLen * kvLen) throw new Error(`map has ${map.length} entries, expected ${heads}×${seqLen}×${kvLen}`);
+  if (map.length !== heads * seqLen * kvLen) throw new AttentionInputError('map', `${map.length} entries`, `${heads}×${seqLen}×${kvLen} = ${heads * seqLen * kvLen} entries (heads × seqLen × kvLen of the shape)`, 'length');
   const out = new Float32Array(headCount * rows * cols);
   for (let hz = 0; hz < headCount; hz++) {
     const base = (headFirst + hz) * seqLen * kvLen;

@@ -4,6 +4,7 @@
  * step shows, and navigation between lessons and steps. What each lesson computes comes from
  * src/app/lessons.ts and src/lessons/.
  */
+import { AttentionError } from '../core/errors';
 import type { AttentionResult } from '../core/types';
 import type { GpuAttention } from '../kernels/attention';
 import { walkthrough, type WalkInputs } from '../lessons/walkthrough';
@@ -62,7 +63,7 @@ export function createLessons(deps: LessonDeps): LessonController {
     runGpu: deps.device()
       ? async (shape, runInputs) => {
           const device = deps.device();
-          if (!device) throw new Error('WebGPU is not available any more.');
+          if (!device) throw new AttentionError('WebGPU is not available any more: reload the page, or continue the lesson on the CPU path.');
           if (!attention || attention.device !== device) attention = await deps.createAttention(device);
           const { timings: _timings, ...result } = await attention.run(shape, runInputs);
           return result;

@@ -1,6 +1,7 @@
 /**
  * Comparing a computed array with the reference: how far off, where, and does it pass.
  */
+import { AttentionError } from '../core/errors';
 import { RESULT_NAMES, type AttentionResult, type AttentionShape, type ResultName } from '../core/types';
 import { resolveShape } from '../core/types';
 
@@ -39,7 +40,7 @@ export function compareArrays(
   tolerance: Tolerance,
 ): Comparison {
   if (actual.length !== expected.length) {
-    throw new RangeError(`compareArrays: actual has length ${actual.length}, expected ${expected.length}`);
+    throw new AttentionError(`compareArrays: actual has length ${actual.length}, expected ${expected.length}; compare arrays of the same tensor and shape.`);
   }
   let maxAbsExpected = 0;
   for (let i = 0; i < expected.length; i++) {
