@@ -71,6 +71,8 @@ export interface Pipeline {
   cancel(): void;
   /** The result on screen, or null before the first one. */
   shown(): ShownResult | null;
+  /** The result on screen if `steps` made it (a mode asks for its own), else null. */
+  shownBy<Result>(steps: RunSteps<never, Result>): Result | null;
   /** Release the shown result and forget it (the device it lived on was lost). */
   forget(): void;
 }
@@ -169,6 +171,7 @@ export function createPipeline(hooks: PipelineHooks = {}): Pipeline {
     run,
     cancel: supersede,
     shown: () => shown,
+    shownBy: <Result>(steps: RunSteps<never, Result>) => (shown && shown.steps === (steps as unknown) ? (shown.result as Result) : null),
     forget() {
       supersede();
       const previous = shown;

@@ -53,10 +53,7 @@ export function createExplorerController(page: Page, engine: ViewEngine, reducti
   const facts = () => engine.facts();
 
   /** The explorer's result on screen, if the view on screen is the explorer's. */
-  const shownResult = (): ExplorerResult | null => {
-    const shown = page.pipeline.shown();
-    return shown && shown.steps === (steps as unknown) ? (shown.result as ExplorerResult) : null;
-  };
+  const shownResult = (): ExplorerResult | null => page.pipeline.shownBy(steps);
 
   function renderNumbers(): void {
     const c = shownResult();

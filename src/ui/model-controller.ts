@@ -61,10 +61,7 @@ export function createModelController(page: Page): ModelController {
   let pendingSelection: { layer: number; head: number } | null = null;
   let selectToken = 0;
 
-  const shownResult = (): ModelResult | null => {
-    const shown = page.pipeline.shown();
-    return shown && shown.steps === (steps as unknown) ? (shown.result as ModelResult) : null;
-  };
+  const shownResult = (): ModelResult | null => page.pipeline.shownBy(steps);
 
   /** Load the checkpoint once (progress on the busy bar and the model card). */
   function ensureModel(): Promise<LoadedModel> {
@@ -93,7 +90,8 @@ export function createModelController(page: Page): ModelController {
     if (error instanceof ContextLimitError) {
       // The panel's own offer, beside the slider, takes the explorer's synthetic inputs there.
       panel.offerPastContext(error.seqLen);
-      messages.show('error', `${page.errorText(error)} The sequence-length slider offers the explorer's random and positional inputs at ${error.seqLen}.`, 'input');
+      // Only a URL asks past the context (the panel offers instead of committing): a URL problem, kept.
+      messages.show('error', `${page.errorText(error)} The sequence-length slider offers the explorer's random and positional inputs at ${error.seqLen}.`, 'url-seqLen');
     } else if (error instanceof UnknownWordsError) {
       messages.show('error', describeUnknownWords(error, model.vocab), 'input');
     } else {

@@ -211,6 +211,8 @@ describe('the run pipeline', () => {
       'E:compute y', 'M:compute m', 'E:release x', 'M:show m', 'M:verify m', 'M:verified m', 'M:cpu m', 'M:timed m', 'E:release y',
     ]);
     expect(pipeline.shown()?.result).toBe('m');
+    expect(pipeline.shownBy(model.steps)).toBe('m');
+    expect(pipeline.shownBy(explorer.steps)).toBeNull();
   });
 
   it('progress reaches the hook only from the newest run; onStart runs once per request', async () => {
