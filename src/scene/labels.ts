@@ -4,6 +4,7 @@
  * WebGPU and the WebGL backend.
  */
 import * as THREE from 'three/webgpu';
+import { acquireLabelTexture, releaseLabelTexture } from './label-textures';
 import type { SurfaceLayout } from './layout';
 
 /** Token labels are drawn only when an axis has at most this many entries. */
@@ -55,30 +56,9 @@ interface LabelStyle {
 }
 
 function makeLabel(text: string, style: LabelStyle): THREE.Sprite {
-  const pixels = 48;
-  const font = `${style.bold ? '600 ' : ''}${pixels}px system-ui, sans-serif`;
-  // An OffscreenCanvas, not a <canvas> element: the scene stays out of the DOM (only src/ui
-  // touches it), and three's CanvasTexture uploads either kind on both backends.
-  const canvas = new OffscreenCanvas(1, 1);
-  const ctx = canvas.getContext('2d');
-  if (!ctx) throw new Error('2D OffscreenCanvas unavailable for labels');
-  ctx.font = font;
-  const width = Math.ceil(ctx.measureText(text).width) + 12;
-  // Resizing clears the canvas and resets its context state, so the font is set again.
-  canvas.width = width;
-  canvas.height = Math.ceil(pixels * 1.3);
-  ctx.font = font;
-  ctx.textBaseline = 'middle';
-  // A dark outline keeps light text readable over bright surfaces.
-  ctx.lineWidth = 8;
-  ctx.strokeStyle = 'rgba(10, 11, 14, 0.85)';
-  ctx.strokeText(text, 6, canvas.height / 2);
-  ctx.fillStyle = style.color ?? '#e8e8ee';
-  ctx.fillText(text, 6, canvas.height / 2);
-  const texture = new THREE.CanvasTexture(canvas);
-  texture.colorSpace = THREE.SRGBColorSpace;
-  texture.generateMipmaps = false;
-  texture.minFilter = THREE.LinearFilter;
+  // Shared per text and style, and kept across rebuilds (src/scene/label-textures.ts).
+  const texture = acquireLabelTexture(text, style);
+  const canvas = texture.image;
   // Labels are drawn over everything so the surface never hides them.
   const material = new THREE.SpriteMaterial({ map: texture, transparent: true, depthTest: false, depthWrite: false, rotation: style.rotation ?? 0 });
   const sprite = new THREE.Sprite(material);
@@ -160,7 +140,7 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
 export function disposeLabels(group: THREE.Group): void {
   group.traverse((object) => {
     if (object instanceof THREE.Sprite) {
-      object.material.map?.dispose();
+      if (object.material.map) releaseLabelTexture(object.material.map);
       object.material.dispose();
     }
   });
