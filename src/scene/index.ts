@@ -7,8 +7,8 @@
  * (scheduler.ts). This file wires those together behind {@link SurfaceView}.
  */
 import * as THREE from 'three/webgpu';
-import { AttentionError } from '../core/errors';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+import { AttentionError } from '../core/errors';
 import { createGridReducer, type GridReducer } from '../kernels/reduce';
 import { planGrid, type GridPlan, type ReductionMode } from '../reference/reduce';
 import { waitForGpu } from '../gpu/device';
@@ -21,72 +21,15 @@ import { buildAxes, createSurfaceMesh } from './material';
 import { createScheduler } from './scheduler';
 import { checkSource, fullMapPlanes, headsOf, titleOf, weightsGridPlanes, type HeadId, type HeadMap, type SurfaceSource } from './sources';
 import { webglContext } from './three-internals';
+import type { CellInfo, RowHighlight, SurfaceOptions, SurfaceView } from './view-types';
 
 export { viridis, viridisCss, VIRIDIS_KEYS, MASKED_COLOR } from './colormap';
 export { axisTicks, MAX_TOKEN_LABELS } from './labels';
 export { cellOfEntry, cellStart, downsampleGrid, planPrecomputed, type PrecomputedGridSpec } from './grid';
 export { FUSED_ONLY_WEIGHTS, type LegendInfo } from './legend';
 export { arrangeHeads, type StageView } from './layout';
+export type { CellInfo, RowHighlight, SurfaceOptions, SurfaceView } from './view-types';
 export { SurfaceSourceError, type CpuHead, type GpuHead, type GridHead, type HeadId, type HeadMap, type SurfaceSource } from './sources';
-
-/**
- * A row to highlight: queries [query, queryEnd) and keys [key, keyEnd) (EXCLUSIVE ends) of head
- * `head` (its index in the source's list).
- */
-export interface RowHighlight {
-  head: number;
-  query: number;
-  key: number;
-  queryEnd: number;
-  keyEnd: number;
-}
-
-/** What is under the cursor: the cell (one entry each when the grid is exact) and which head it is. */
-export interface CellInfo extends RowHighlight {
-  /** The head's layer (a model's head), or undefined (a single attention). */
-  layer?: number;
-  /** The head within its layer (or attention). */
-  layerHead: number;
-  /** The head's panel title. */
-  title: string;
-}
-
-/** A 3D attention surface bound to one canvas. Create with {@link createSurfaceView}. */
-export interface SurfaceView {
-  readonly backend: 'webgpu' | 'webgl';
-  /** Check the source, reduce the heads on show (GPU reduction when needed) and redraw. */
-  setSource(source: SurfaceSource): Promise<void>;
-  /**
-   * Morph to a stage over a few frames, rendering each on demand. A stage the source does not
-   * have (see {@link SurfaceView.availableStages}) is remembered but the weights stay shown, and
-   * `legend().note` says why; it comes back when a source that has it is set.
-   */
-  setStage(stage: StageView): void;
-  /** The stages the current source can show: all four, or ['weights'] for a weights grid. */
-  availableStages(): StageView[];
-  /** Show one head (its index in the source's list), or all heads (−1). */
-  setHead(head: number): void;
-  /** How blocks become cells when the map is larger than the grid. */
-  setReduction(mode: ReductionMode): void;
-  /** Put the camera back where it starts. */
-  resetView(): void;
-  /** The entry (or block) under a point in CSS pixels relative to the canvas; null when none. */
-  pick(canvasX: number, canvasY: number): CellInfo | null;
-  /** Highlight the query row of a cell and the cell itself; null clears. */
-  highlightRow(cell: RowHighlight | null): void;
-  legend(): LegendInfo;
-  /** Render once now; resolves with the frame time in ms once the GPU is done. */
-  render(): Promise<number>;
-  /** Render and encode the canvas as PNG (labels included). */
-  toPngBlob(): Promise<Blob>;
-  /** Follow the canvas's CSS size. */
-  resize(): void;
-  /** Resolves when every pending source/head/reduction change and stage animation has been drawn. */
-  whenIdle(): Promise<void>;
-  destroy(): void;
-  /** Called after each render (the UI refreshes the legend). */
-  onChange?: () => void;
-}
 
 const STAGE_INDEX: Record<StageView, number> = { raw: 0, scaled: 1, masked: 2, weights: 3 };
 const ALL_STAGES: StageView[] = ['raw', 'scaled', 'masked', 'weights'];
@@ -111,12 +54,6 @@ interface Current {
   ranges: DisplayRanges;
   heights: Float32Array;
   layoutKey: string;
-}
-
-/** Options of {@link createSurfaceView}. */
-export interface SurfaceOptions {
-  /** Device pixels per CSS pixel (the page's devicePixelRatio; capped at 2). Default 1. */
-  pixelRatio?: number;
 }
 
 /**
