@@ -28,6 +28,7 @@ import { gaussian, initParams } from '../../src/train/init';
 import { encode, makeVocabulary } from '../../src/model/vocab';
 import { makeRng } from '../../src/reference/random';
 import { compareArrays, type Tolerance } from '../../src/verify/compare';
+import { readFloats } from '../../src/gpu/readback';
 import { gpu, useGpuDevice } from './gpu-fixture';
 
 useGpuDevice();
@@ -151,6 +152,34 @@ describe('the forward pass of a random model of odd sizes', () => {
     expect(Object.keys(some.layers[1])).toEqual(['weights']);
     expect(some.logits).toBeUndefined();
     expect(Array.from(some.layers[1].weights!)).toEqual(Array.from(all.layers[1].weights!));
+  });
+
+  it('a held run keeps its buffers through later runs; released, its set is reused (no third set)', async () => {
+    const tokensA = [5, 4, 3, 2, 1];
+    const a = await model.run(tokensA, { read: ['weights', 'logits'], hold: true });
+    compareRun('odd model, held run', a, forwardReference(ODD, params, tokensA), ODD.vocabSize);
+    const aBuffers = a.held.buffers;
+    const b = await model.run([7, 8, 9, 10, 11, 12], { read: ['weights'] });
+    expect(model.bufferSets).toBe(2);
+    expect(model.buffers()!.layers[1].weights).not.toBe(aBuffers.layers[1].weights);
+    const [weightsA, logitsA] = await readFloats(
+      gpu(),
+      [
+        [aBuffers.layers[1].weights, 0, ODD.heads * tokensA.length ** 2],
+        [aBuffers.logits, 0, tokensA.length * ODD.vocabSize],
+      ],
+      'test/held model run',
+    );
+    expect(Array.from(weightsA)).toEqual(Array.from(a.layers[1].weights!));
+    expect(Array.from(logitsA)).toEqual(Array.from(a.logits!));
+    expect(Array.from(b.layers[1].weights!)).not.toEqual(Array.from(a.layers[1].weights!));
+    // Hold C (it overwrites B's set, the unheld last one), release A: D takes A's set.
+    const c = await model.run([1, 2], { read: [], hold: true });
+    a.held.release();
+    await model.run([3, 4], { read: [] });
+    expect(model.buffers()!.layers[0].qkv).toBe(aBuffers.layers[0].qkv);
+    expect(model.bufferSets).toBe(2);
+    c.held.release();
   });
 
   it('refuses bad tokens, naming the field, and runs again afterwards', async () => {
