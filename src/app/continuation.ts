@@ -11,8 +11,8 @@ import { MAX_SEQ_LEN, type Continuation } from '../inputs/build';
 import { tokenize } from '../inputs/examples';
 import { sampleText } from '../model/corpus';
 
-/** Tokens per chunk at least (a chunk is whole sentences, so a little more): ~5 ms to generate. */
-export const CHUNK_TOKENS = 2048;
+/** Tokens per chunk at least (a chunk is whole sentences, so a little more): a few ms to generate. */
+export const CHUNK_TOKENS = 1024;
 /** Seeds whose chunks are kept (the explorer changes seed rarely). */
 const CACHED_SEEDS = 4;
 
@@ -73,15 +73,12 @@ export const corpusContinuation: Continuation = (seed, count) => {
 export async function prepareContinuation(seed: number, count: number, signal?: AbortSignal): Promise<void> {
   const chunks = chunksOf(seed);
   let held = tokensHeld(chunks);
-  let sinceYield = 0;
   while (held < count && !signal?.aborted) {
+    // One chunk per task (the first too: the caller may be an input event's task already).
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (signal?.aborted || chunksBySeed.get(seed) !== chunks) return;
     addChunk(seed, chunks);
     held += chunks[chunks.length - 1].length;
-    // ~4 chunks (~20 ms) per task, then let input and rendering run.
-    if (++sinceYield === 4 && held < count) {
-      sinceYield = 0;
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
   }
 }
 

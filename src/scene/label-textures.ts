@@ -35,8 +35,10 @@ function draw(text: string, style: LabelTextStyle): LabelTexture {
   const font = `${style.bold ? '600 ' : ''}${pixels}px system-ui, sans-serif`;
   // An OffscreenCanvas, not a <canvas> element: the scene stays out of the DOM (only src/ui
   // touches it), and three's CanvasTexture uploads either kind on both backends.
+  // willReadFrequently keeps the canvas in CPU memory: its upload is then a plain copy, where a
+  // GPU-backed 2D canvas (SwiftShader's too) is read back first, several ms per label.
   const canvas = new OffscreenCanvas(1, 1);
-  const ctx = canvas.getContext('2d');
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new Error('2D OffscreenCanvas unavailable for labels');
   ctx.font = font;
   const width = Math.ceil(ctx.measureText(text).width) + 12;

@@ -195,7 +195,9 @@ export class Panel {
       return;
     }
     // Out-of-range and fractional values go to the app, which names the field in a message and
-    // restores the last good value; the panel itself does not silently clamp.
+    // restores the last good value; the panel itself does not silently clamp. The thumb follows
+    // a typed value at once (the run that shows it may take a while).
+    if (Number.isFinite(value) && value >= 2) this.seqRange.value = String(Math.min(Math.log2(value), Number(this.seqRange.max)));
     this.draft.seqLen = value;
     this.commit();
   }
@@ -259,7 +261,8 @@ export class Panel {
     this.ticks.replaceChildren(...ticks.map((n) => h('option', { value: String(Math.log2(n)) })));
     this.seqMax.textContent = model ? `context ${max}` : String(max);
     this.seqMax.title = model ? `the model reads at most ${max} tokens` : `the most this device takes for these sizes`;
-    this.seqNote.textContent = fixed || (model ? 'up to the model’s context' : state.input === 'sentence' ? 'your sentence, continued' : '');
+    // Only a fixed length needs words here: the ends under the track give the range.
+    this.seqNote.textContent = fixed;
     this.renderPastContext();
     if (model || state.input !== 'sentence') this.tokensLine.hidden = true;
     for (const field of ['dModel', 'heads', 'dHead', 'weights', 'seed'] as const) this.byField.get(field)?.disable(fixedShape(state.input));
