@@ -39,6 +39,8 @@ export interface SurfaceUniforms {
 export interface SurfaceMesh {
   readonly mesh: THREE.Mesh;
   readonly uniforms: SurfaceUniforms;
+  /** The storage attribute the shader reads the planes from (plane p at p · GRID_CELL_CAPACITY); null on WebGL. */
+  readonly grid: THREE.StorageBufferAttribute | null;
   /**
    * Show `planes` (plane-major, `cells` per plane) on `layout`: the geometry is rebuilt when
    * `newLayout` (or, on WebGL, always: the values are baked into it).
@@ -145,6 +147,7 @@ export function createSurfaceMesh(storageGrid: boolean): SurfaceMesh {
   return {
     mesh,
     uniforms: u,
+    grid: gridAttr,
     show(layout, planes, cells, newLayout) {
       if (gridAttr) upload(planes, cells);
       if (!gridAttr || newLayout) buildGeometry(layout, planes, cells);
