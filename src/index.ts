@@ -49,8 +49,11 @@ export {
 } from './kernels/tuning';
 export type { AdapterDescription, AdapterClass } from './kernels/tuning';
 export { createGpuAttention } from './kernels/attention';
-export { createAttentionSession } from './kernels/session';
+export { createAttentionSession, ATTENTION_KEY } from './kernels/session';
 export type { AttentionSession } from './kernels/session';
+export { deviceRegistry } from './gpu/registry';
+export type { DeviceRegistry, Destroyable } from './gpu/registry';
+export type { HeldRun, HoldResult } from './gpu/runner';
 export type { GpuAttention, RunOptions, RunResult, AttentionBuffers, AttentionTuning } from './kernels/attention';
 export { createFlashAttention, FLASH_MAX_DHEAD, FLASH_MAX_GRID_SIDE } from './kernels/flash';
 export type {
