@@ -7,19 +7,19 @@
  */
 import { AttentionAbortError, AttentionError } from '../core/errors';
 import type { ModelConfig, ResolvedShape } from '../core/types';
+import { deviceRegistry } from '../gpu/registry';
 import { createGpuModel, type GpuModel, type GpuModelBuffers } from '../kernels/model';
-import { createLayerPacker, layerAttentionBuffers, type LayerPacker } from '../kernels/model-grid';
 import { readCheckpoint } from '../model/checkpoint';
-import type { GptTrace } from '../model/gpt';
+import type { GptTrace } from '../model/forward-reference';
 import type { InductionProbe } from '../model/heads';
 import { makeVocabulary, type Vocabulary } from '../model/vocab';
 import type { ReferenceClient } from '../workers/reference-client';
 import type { SurfaceSource } from '../scene';
+import { modelSource } from './sources';
 import { verifyModel, type LayerArrays, type ModelVerification } from '../verify/model';
 import { inductionProbeFor, measureHeads, type HeadReport } from './head-scores';
 import type { ModelInput } from './model-input';
-import { combineLayers, gridCell, gridTitle, headName } from './model-view';
-import type { ComputedView } from './view';
+import { gridCell, type ModelViewInfo } from './model-view';
 
 /** The checkpoint, read and ready to run. */
 export interface LoadedModel {
@@ -101,8 +101,13 @@ export interface ModelRun {
   cpuMs: number | null;
   /** The f64 reference (after verification, or the result itself on the CPU path). */
   trace: GptTrace | null;
-  /** The model's buffers of this run (the scene draws from them while they are still the last run). */
+  /** The model's buffers of this run (the scene draws from them while they are held). */
   buffers: GpuModelBuffers | null;
+  /**
+   * The hold on `buffers` (src/gpu/runner.ts): no later run writes them until the page releases
+   * it, when another view replaces this run's (or it is never shown). Null on the CPU path.
+   */
+  held: { release(): void; readonly released: boolean } | null;
   heads: HeadReport[];
 }
 
@@ -112,18 +117,36 @@ export interface ModelSelection {
   head: number;
 }
 
+/**
+ * What model mode shows of a run: the maps of one layer's heads, or of every layer × head. Not an
+ * explorer view: the model has no single X, W_Q, W_K, W_V; hover and export read the run's own
+ * per-layer maps (src/app/shown.ts), the scene draws `source`, the model card reads `run`.
+ */
+export interface ModelView {
+  run: ModelRun;
+  /** The layer shown (clamped to the model's), and its head, or −1 for every layer × head. */
+  selection: ModelSelection;
+  /** The maps drawn: heads (H, or L·H for every layer) × seqLen × seqLen; dHead for the raw scores. */
+  shape: ResolvedShape;
+  /** What the scene draws. */
+  source: SurfaceSource;
+  /** What hover and the cards read: logits, head reports, which layer/head a surface is. */
+  info: ModelViewInfo;
+}
+
 export type ModelCheck = { kind: 'report'; verification: ModelVerification; cpuMs: number } | { kind: 'skipped'; why: string };
 
 export interface ModelEngine {
   /** Run the model on `input` (GPU, else the f64 reference in the worker) and measure its heads. */
   run(model: LoadedModel, input: ModelInput, signal: AbortSignal): Promise<ModelRun>;
   /** The view of a run for a selection: what the scene draws, hover and export read. */
-  view(run: ModelRun, selection: ModelSelection): Promise<ComputedView>;
+  view(run: ModelRun, selection: ModelSelection): Promise<ModelView>;
   /** Check every layer of a GPU run against the f64 reference (in the worker). */
   verify(run: ModelRun, signal: AbortSignal): Promise<ModelCheck>;
-  /** Forget GPU objects of an old device (after a device loss). */
-  reset(): void;
 }
+
+/** The registry key of the model's GPU runner (src/gpu/registry: made once per device, gone with it). */
+export const MODEL_KEY = 'model/gpt';
 
 const LAYER_NAMES = ['q', 'k', 'v', 'scores', 'weights', 'attn'] as const;
 
@@ -133,14 +156,15 @@ function layerFromTrace(layer: GptTrace['layers'][number]): Record<keyof LayerAr
 
 export function createModelEngine(deps: { device: () => GPUDevice | null; reference: ReferenceClient }): ModelEngine {
   let gpuModel: { device: GPUDevice; model: LoadedModel; gpu: GpuModel } | null = null;
-  let packer: LayerPacker | null = null;
   /** Probe weights per model (every layer's heads × P × P), measured once. */
   const probeWeights = new WeakMap<LoadedModel, Array<ArrayLike<number>>>();
 
   async function gpuFor(model: LoadedModel, device: GPUDevice): Promise<GpuModel> {
     if (!gpuModel || gpuModel.device !== device || gpuModel.model !== model) {
-      gpuModel?.gpu.destroy();
-      gpuModel = { device, model, gpu: await createGpuModel(device, model.config, model.params) };
+      const registry = deviceRegistry(device);
+      // Another checkpoint on the same device replaces the runner; a new device's registry has none yet.
+      if (gpuModel?.device === device) registry.drop(MODEL_KEY);
+      gpuModel = { device, model, gpu: await registry.get(MODEL_KEY, (d) => createGpuModel(d, model.config, model.params)) };
     }
     return gpuModel.gpu;
   }
@@ -161,7 +185,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         const trace = traces[0];
         const layers = trace.layers.map(layerFromTrace);
         const heads = measureHeads(trace.layers.map((l) => l.weights), input.ids, probeWeights.get(model)!, model.probe.tokens, config.heads);
-        return { model, input, layers, logits: Float32Array.from(trace.logits), path: 'cpu', gpuMs: null, cpuMs: forwardMs[0], trace, buffers: null, heads };
+        return { model, input, layers, logits: Float32Array.from(trace.logits), path: 'cpu', gpuMs: null, cpuMs: forwardMs[0], trace, buffers: null, held: null, heads };
       }
       const gpu = await gpuFor(model, device);
       if (!probeWeights.has(model)) {
@@ -169,11 +193,14 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         const probe = await gpu.run(model.probe.tokens, { read: ['weights'], signal });
         probeWeights.set(model, probe.layers.map((l) => l.weights!));
       }
-      const result = await gpu.run(input.ids, { read: ['q', 'k', 'v', 'scores', 'weights', 'attn', 'logits'], signal });
-      checkAbort(signal);
+      const result = await gpu.run(input.ids, { read: ['q', 'k', 'v', 'scores', 'weights', 'attn', 'logits'], signal, hold: true });
+      if (signal.aborted) {
+        result.held.release();
+        throw new AttentionAbortError();
+      }
       const layers = result.layers.map((l) => Object.fromEntries(LAYER_NAMES.map((name) => [name, l[name]!])) as Record<keyof LayerArrays, Float32Array>);
       const heads = measureHeads(layers.map((l) => l.weights), input.ids, probeWeights.get(model)!, model.probe.tokens, config.heads);
-      return { model, input, layers, logits: result.logits!, path: 'gpu', gpuMs: result.gpuMs, cpuMs: null, trace: null, buffers: gpu.buffers(), heads };
+      return { model, input, layers, logits: result.logits!, path: 'gpu', gpuMs: result.gpuMs, cpuMs: null, trace: null, buffers: result.held.buffers, held: result.held, heads };
     },
 
     async view(run, selection) {
@@ -184,40 +211,15 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
       const layer = Math.min(Math.max(0, selection.layer), config.layers - 1);
       const headsShown = grid ? config.layers * H : H;
       const shape: ResolvedShape = { seqLen: T, kvLen: T, dModel: config.dModel, heads: headsShown, dHead: config.dModel / H, causal: true, width: grid ? config.layers * config.dModel : config.dModel };
-      const arrays = grid ? combineLayers(run.layers, T, config.dModel) : { ...run.layers[layer], output: run.layers[layer].attn };
-      const words = run.input.words;
-      const titles = grid ? run.heads.map(gridTitle) : Array.from({ length: H }, (_, h) => headName(layer, h));
-      const base = { shape, tokens: words, keyTokens: words, panels: { columns: H, titles } };
-      // Draw from the GPU while the model's buffers still hold this run; else from the arrays.
-      const live = run.buffers && gpuModel && gpuModel.gpu.buffers() === run.buffers ? run.buffers : null;
-      let source: SurfaceSource;
-      if (live && gpuModel) {
-        if (grid) {
-          if (!packer || packer.device !== gpuModel.device) {
-            packer?.destroy();
-            packer = createLayerPacker(gpuModel.device);
-          }
-          source = { ...base, gpu: await packer.pack(live, config) };
-        } else {
-          source = { ...base, gpu: layerAttentionBuffers(live, layer, config) };
-        }
-      } else {
-        source = { ...base, cpu: { q: arrays.q, k: arrays.k, scores: arrays.scores, weights: arrays.weights } };
-      }
-      const { attn: _attn, ...resultArrays } = arrays as typeof arrays & { attn?: Float32Array };
+      // Draw from the GPU while this run holds its buffers; else (released, or a lost device) from the arrays.
+      const live = run.held && !run.held.released ? run.buffers : null;
+      const source = modelSource({ ...run, buffers: live }, { layer, head: selection.head });
       return {
-        example: { shape, inputs: { x: new Float32Array(0), wq: new Float32Array(0), wk: new Float32Array(0), wv: new Float32Array(0) }, tokens: words },
+        run,
+        selection: { layer, head: grid ? -1 : selection.head },
         shape,
-        path: run.path === 'gpu' ? 'full' : 'cpu',
-        arrays: resultArrays,
-        reference: null,
-        timings: null,
-        referenceMs: run.cpuMs,
         source,
-        fusedWhy: null,
-        gpuBuffers: null,
-        fusedBuffers: null,
-        model: {
+        info: {
           logits: run.logits,
           vocab: run.model.vocab.tokens,
           reports: run.heads,
@@ -235,11 +237,6 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
       run.cpuMs = forwardMs[0];
       const verification = verifyModel({ layers: run.layers, logits: run.logits }, { layers: traces[0].layers, logits: traces[0].logits });
       return { kind: 'report', verification, cpuMs: forwardMs[0] };
-    },
-
-    reset() {
-      gpuModel = null;
-      packer = null;
     },
   };
 }

@@ -30,7 +30,7 @@ export function topPredictions(logits: ArrayLike<number>, row: number, vocab: re
   return order.slice(0, k).map((id) => ({ id, token: vocab[id], probability: Math.exp(logits[base + id] - max) / sum }));
 }
 
-/** What a model-mode view adds to a ComputedView (src/app/view.ts): hover and the cards read it. */
+/** What a model-mode view (ModelView, src/app/model-engine.ts) gives hover and the cards. */
 export interface ModelViewInfo {
   /** seqLen × vocabSize logits of the run (row t predicts token t + 1). */
   logits: Float32Array;

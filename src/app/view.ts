@@ -8,6 +8,7 @@
 import { AttentionAbortError, AttentionError, GpuOutOfMemoryError } from '../core/errors';
 import { resolveShape, type AttentionResult, type ResolvedShape, type StageTimings } from '../core/types';
 import { maxStorageBytes } from '../gpu/buffers';
+import { deviceRegistry } from '../gpu/registry';
 import type { AttentionBuffers, GpuAttention } from '../kernels/attention';
 import { createFlashAttention, FLASH_MAX_DHEAD, type FlashAttention, type FlashBuffers } from '../kernels/flash';
 import type { Example } from '../inputs/examples';
@@ -16,8 +17,8 @@ import type { ReferenceClient } from '../workers/reference-client';
 import type { VerificationReport } from '../verify/compare';
 import { describePlan, verificationPlan } from '../verify/policy';
 import type { CellInfo, SurfaceSource } from '../scene';
-import type { ModelViewInfo } from './model-view';
 import { FUSED_GRID_SIDE, READBACK_ENTRIES, outOfMemoryWhy, planPath, type DeviceFacts, type PathPlan } from './plan';
+import { explorerSource } from './sources';
 
 /** The GPU the engine computes on, or null without WebGPU. */
 export interface GpuContext {
@@ -25,7 +26,7 @@ export interface GpuContext {
   attention: GpuAttention;
 }
 
-/** A computed view: what the scene draws, what hover and export read, how it was made. */
+/** A computed explorer view: what the scene draws, what hover and export read, how it was made. */
 export interface ComputedView {
   example: Example;
   shape: ResolvedShape;
@@ -45,8 +46,11 @@ export interface ComputedView {
   /** The run this view came from: hover and export read it while it is still the last one. */
   gpuBuffers: AttentionBuffers | null;
   fusedBuffers: FlashBuffers | null;
-  /** Model mode: the trained model's run this view shows (src/app/model-engine.ts). */
-  model?: ModelViewInfo;
+  /**
+   * The hold on those buffers (src/gpu/runner.ts): while it lasts no later run writes into them;
+   * the page releases it when another view replaces this one (or this one is never shown).
+   */
+  held: { release(): void; readonly released: boolean } | null;
 }
 
 /** One request to {@link ViewEngine.compute}. */
@@ -82,31 +86,29 @@ export interface ViewEngine {
   readMap(view: ComputedView): Promise<{ scores: Float32Array; weights: Float32Array }>;
   /** Time the fast CPU path (Float32, workers) on a view's example; the first call warms up. */
   timeCpu(view: ComputedView, signal: AbortSignal): Promise<StageTimings>;
-  /** Forget GPU objects of an old device (after a device loss). */
-  reset(): void;
 }
 
-/** Whether an error means the request was cancelled. */
-export function isAbort(error: unknown): boolean {
-  return error instanceof Error && error.name === 'AbortError';
-}
+/** The registry key of the explorer's fused runner (src/gpu/registry: made once per device, gone with it). */
+export const FUSED_KEY = 'explorer/flash';
+
+export { isAbort } from './pipeline';
 
 export function createViewEngine(deps: { gpu: () => GpuContext | null; reference: ReferenceClient; cpuWorkers: number }): ViewEngine {
+  /** The fused runner of the device the last fused view was made on (a new device's registry makes a new one). */
   let fused: FlashAttention | null = null;
-  let fusedDevice: GPUDevice | null = null;
   let cpuWarm = false;
 
   const facts = (): DeviceFacts | null => {
     const gpu = deps.gpu();
     return gpu ? { maxStorageBytes: maxStorageBytes(gpu.device).bytes, fusedMaxDHead: FLASH_MAX_DHEAD } : null;
   };
-  const fusedOn = async (device: GPUDevice) => {
-    if (!fused || fusedDevice !== device) {
-      fused = await createFlashAttention(device);
-      fusedDevice = device;
-    }
-    return fused;
+  /** Whether a GPU view's buffers still hold it: its hold is not released (else: the last run's). */
+  const onDevice = (view: ComputedView): boolean => {
+    if (view.held) return !view.held.released;
+    const gpu = deps.gpu();
+    return view.path === 'fused' ? fused?.buffers() === view.fusedBuffers : gpu?.attention.buffers() === view.gpuBuffers;
   };
+  const fusedOn = async (device: GPUDevice) => (fused = await deviceRegistry(device).get(FUSED_KEY, (d) => createFlashAttention(d)));
 
   async function computeFused(request: ComputeRequest, gpu: GpuContext, shape: ResolvedShape, why: string): Promise<ComputedView> {
     const { example, signal, onProgress } = request;
@@ -119,18 +121,27 @@ export function createViewEngine(deps: { gpu: () => GpuContext | null; reference
     const result = await flash.run(example.shape, example.inputs, {
       read: ['output'],
       signal,
+      hold: true,
       onProgress: (done, total) => onProgress?.(`${computing}: ${done} of ${total} query blocks…`, done / total / 2),
     });
     onProgress?.('Fused path: reducing the weights to the surface grid…', 0.5);
     const rows = Math.min(shape.seqLen, FUSED_GRID_SIDE);
     const cols = Math.min(shape.kvLen, FUSED_GRID_SIDE);
-    const grid = await flash.reducedMap({
-      rows,
-      cols,
-      mode: request.reduction,
-      signal,
-      onProgress: (done, total) => onProgress?.(`Fused path: reducing the weights to the surface grid: ${done} of ${total} rows…`, 0.5 + done / total / 2),
-    });
+    let grid: Float32Array;
+    try {
+      grid = await flash.reducedMap({
+        rows,
+        cols,
+        mode: request.reduction,
+        signal,
+        from: result.held.buffers,
+        onProgress: (done, total) => onProgress?.(`Fused path: reducing the weights to the surface grid: ${done} of ${total} rows…`, 0.5 + done / total / 2),
+      });
+    } catch (error) {
+      // Cancelled or failed between the two passes: no view will own the run's buffers.
+      result.held.release();
+      throw error;
+    }
     const t = result.timings;
     return {
       example,
@@ -140,10 +151,11 @@ export function createViewEngine(deps: { gpu: () => GpuContext | null; reference
       reference: null,
       timings: { projections: t.projections, scores: t.attention, softmax: Number.NaN, output: Number.NaN, total: t.total, source: t.source },
       referenceMs: null,
-      source: { shape, tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, grid: { weights: grid, rows, cols, mode: request.reduction } },
+      source: explorerSource(shape, { tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens }, { grid: { weights: grid, rows, cols, mode: request.reduction } }),
       fusedWhy: why,
       gpuBuffers: null,
-      fusedBuffers: flash.buffers(),
+      fusedBuffers: result.held.buffers,
+      held: result.held,
     };
   }
 
@@ -160,15 +172,17 @@ export function createViewEngine(deps: { gpu: () => GpuContext | null; reference
         request.onProgress?.(`Computing ${shape.heads}×${shape.seqLen}×${shape.kvLen} on the CPU…`);
         const cpu = await deps.reference.verify(example.shape, example.inputs, {}, { returnReference: true });
         const reference = cpu.reference!;
-        return { example, shape, path: 'cpu', arrays: reference, reference, timings: null, referenceMs: cpu.referenceMs, source: { shape, ...tokens, cpu: reference }, fusedWhy: null, gpuBuffers: null, fusedBuffers: null };
+        return { example, shape, path: 'cpu', arrays: reference, reference, timings: null, referenceMs: cpu.referenceMs, source: explorerSource(shape, tokens, { cpu: reference }), fusedWhy: null, gpuBuffers: null, fusedBuffers: null, held: null };
       }
       if (plan.path === 'fused') return computeFused(request, gpu, shape, plan.why);
       request.onProgress?.(`Computing ${shape.heads}×${shape.seqLen}×${shape.kvLen} on the GPU…`);
       try {
-        const run = await gpu.attention.run(example.shape, example.inputs, { read: plan.read, signal });
-        const { timings, ...arrays } = run;
-        const buffers = gpu.attention.buffers()!;
-        return { example, shape, path: 'full', arrays, reference: null, timings, referenceMs: null, source: { shape, ...tokens, gpu: buffers }, fusedWhy: null, gpuBuffers: buffers, fusedBuffers: null };
+        // Held: a later run (even one that is cancelled) writes into another set, so what this
+        // view draws and hover reads stays its own until the page replaces it.
+        const run = await gpu.attention.run(example.shape, example.inputs, { read: plan.read, signal, hold: true });
+        const { timings, held, ...arrays } = run;
+        const buffers = held.buffers;
+        return { example, shape, path: 'full', arrays, reference: null, timings, referenceMs: null, source: explorerSource(shape, tokens, { gpu: buffers }), fusedWhy: null, gpuBuffers: buffers, fusedBuffers: null, held };
       } catch (error) {
         // The device could not allocate what the limits allow: the fused path needs far less.
         if (!(error instanceof GpuOutOfMemoryError) || !plan.fusedFallback) throw error;
@@ -187,18 +201,18 @@ export function createViewEngine(deps: { gpu: () => GpuContext | null; reference
       };
       if (view.path === 'fused') {
         if (plan.mode !== 'sampled-rows') throw new AttentionError('The fused path can only be checked on sampled rows.');
-        const { lse: _lse, ...actual } = await fused!.readRows(plan.rows);
+        const { lse: _lse, ...actual } = await fused!.readRows(plan.rows, view.fusedBuffers ?? undefined);
         const outcome = await check(actual, plan.rows);
         return { kind: 'report', report: outcome.report, referenceMs: outcome.referenceMs, scope: `Fused path: ${describePlan(plan, shape)}`, reference: null };
       }
       if (plan.mode === 'full') {
-        const actual = view.arrays.scores ? view.arrays : { ...view.arrays, ...(await gpu.attention.readRows(Array.from({ length: shape.seqLen }, (_, i) => i))) };
+        const actual = view.arrays.scores ? view.arrays : { ...view.arrays, ...(await gpu.attention.readRows(Array.from({ length: shape.seqLen }, (_, i) => i), view.gpuBuffers ?? undefined)) };
         // Keep the reference for hover where the map itself was copied back.
         const keep = shape.heads * shape.seqLen * shape.kvLen <= READBACK_ENTRIES;
         const outcome = await check(actual, undefined, keep);
         return { kind: 'report', report: outcome.report, referenceMs: outcome.referenceMs, scope: describePlan(plan, shape), reference: outcome.reference ?? null };
       }
-      const rows = await gpu.attention.readRows(plan.rows);
+      const rows = await gpu.attention.readRows(plan.rows, view.gpuBuffers ?? undefined);
       const outcome = await check(rows, plan.rows);
       return { kind: 'report', report: outcome.report, referenceMs: outcome.referenceMs, scope: describePlan(plan, shape), reference: null };
     },
@@ -209,30 +223,30 @@ export function createViewEngine(deps: { gpu: () => GpuContext | null; reference
         const at = (cell.head * seqLen + cell.query) * kvLen + cell.key;
         return { score: view.arrays.scores[at], weight: view.arrays.weights[at] };
       }
-      // A later run that was cancelled (or superseded) after it reached the GPU has overwritten
-      // this view's buffers there: a readout would mix the two, so say so instead.
+      // The view's buffers are held while it is on screen; released (it was replaced) or on a
+      // lost device, a readout would read someone else's data, so say so instead.
       if (view.path === 'fused') {
-        if (!fused || fused.buffers() !== view.fusedBuffers) {
-          return { unavailable: 'Cell values are not available: a newer fused run that did not finish replaced this view’s data on the GPU. Change any setting (or re-enter the sequence length) to recompute.' };
+        if (!fused || !onDevice(view)) {
+          return { unavailable: 'Cell values are not available: this view’s data is no longer on the GPU. Change any setting (or re-enter the sequence length) to recompute.' };
         }
-        const row = await fused.readRows([cell.query]);
+        const row = await fused.readRows([cell.query], view.fusedBuffers!);
         return { score: row.scores[cell.head * kvLen + cell.key], weight: row.weights[cell.head * kvLen + cell.key] };
       }
       const gpu = deps.gpu();
-      if (!gpu || gpu.attention.buffers() !== view.gpuBuffers) {
-        return { unavailable: 'Cell values are not available until this view is recomputed: a newer request that did not finish reused its buffers on the GPU.' };
+      if (!gpu || !onDevice(view)) {
+        return { unavailable: 'Cell values are not available until this view is recomputed: its buffers are no longer on the GPU.' };
       }
-      const [values] = await gpu.attention.readEntries([[cell.head, cell.query, cell.key]]);
+      const [values] = await gpu.attention.readEntries([[cell.head, cell.query, cell.key]], view.gpuBuffers!);
       return values;
     },
 
     async readMap(view) {
       if (view.arrays.scores && view.arrays.weights) return { scores: view.arrays.scores, weights: view.arrays.weights };
       const gpu = deps.gpu();
-      if (view.path !== 'full' || !gpu || gpu.attention.buffers() !== view.gpuBuffers) {
+      if (view.path !== 'full' || !gpu || !onDevice(view)) {
         throw new AttentionError('The map of this view is not on the device any more (the fused path never stores it; a newer run may have replaced it). Export the PNG, or recompute the view.');
       }
-      const { scores, weights } = await gpu.attention.readRows(Array.from({ length: view.shape.seqLen }, (_, i) => i));
+      const { scores, weights } = await gpu.attention.readRows(Array.from({ length: view.shape.seqLen }, (_, i) => i), view.gpuBuffers!);
       return { scores, weights };
     },
 
@@ -247,9 +261,5 @@ export function createViewEngine(deps: { gpu: () => GpuContext | null; reference
       return (await attentionCpuParallel(view.example.shape, view.example.inputs, options)).timings;
     },
 
-    reset() {
-      fused = null;
-      fusedDevice = null;
-    },
   };
 }

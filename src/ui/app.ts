@@ -7,7 +7,8 @@
  * in src/app and src/verify/policy.ts, not here.
  */
 import { AttentionError, AttentionInputError, GpuLimitError, WebGpuUnavailableError } from '../core/errors';
-import { createGpuAttention, type GpuAttention } from '../kernels/attention';
+import { createGpuAttention } from '../kernels/attention';
+import { deviceRegistry } from '../gpu/registry';
 import { createAttentionSession, type AttentionSession } from '../kernels/session';
 import { describeDevice, type AdapterDescription } from '../kernels/tuning';
 import { createSurfaceView, type SurfaceView } from '../scene';
@@ -34,6 +35,10 @@ import { createExplorerController } from './explorer-controller';
 import { createModelController } from './model-controller';
 import type { ModeController, Page } from './mode-controller';
 import './styles.css';
+
+/** Registry keys (src/gpu/registry) of the lessons' and the sweep's own attention runners. */
+const LESSONS_KEY = 'lessons/attention';
+const SWEEP_KEY = 'sweep/attention';
 
 function errorText(error: unknown): string {
   if (error instanceof AttentionInputError) return `Invalid ${error.field}: got ${error.given}; allowed: ${error.allowed}. The previous view is kept.`;
@@ -155,24 +160,22 @@ export async function startApp(root: HTMLElement): Promise<void> {
     apply: (state) => apply(state),
     showStage: (stage) => controller().syncToolbar({ ...good, stage }),
     device,
-    createAttention: (d) => createGpuAttention(d),
+    // Their own runner (same cached pipelines), so the view's buffers are left alone.
+    createAttention: (d) => deviceRegistry(d).get(LESSONS_KEY, createGpuAttention),
     invalid: (field, given) => messages.show('error', `Invalid ${field}: got ${JSON.stringify(given)}; allowed: a finite number. The previous value is kept.`, 'input'),
     panel: panel.root,
     lessonsButton,
   });
   lessonsButton.addEventListener('click', () => void lessons.navigate('cat-sat', 1));
-  let sweepAttention: GpuAttention | null = null;
   const sweepPanel = new SweepPanel(
     {
       shape: () => ({ dModel: good.dModel, heads: good.heads, dHead: good.dHead, causal: good.causal, seed: good.seed }),
       run: async (options) => {
         const { runSweep } = await import('../bench/sweep');
         // Its own GpuAttention (same cached pipelines), so the view's buffers are left alone.
-        // TODO(issue16): ask helper R's per-device registry for it, which forgets it on a device loss.
         const d = device();
-        if (d && sweepAttention?.device !== d) sweepAttention = await createGpuAttention(d);
         const paths = d ? options.paths : options.paths.filter((p) => p !== 'gpu' && p !== 'tfjs');
-        return runSweep({ ...options, paths }, d && sweepAttention ? { attention: sweepAttention, device: d } : {});
+        return runSweep({ ...options, paths }, d ? { attention: await deviceRegistry(d).get(SWEEP_KEY, createGpuAttention), device: d } : {});
       },
       showChart: (content) => {
         chartHost.hidden = content === null;
@@ -306,11 +309,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
       );
       return;
     }
-    // TODO(issue16): helper R's per-device registry forgets these on a loss; then this list goes.
-    explorer.reset();
-    model.reset();
-    lessons.reset();
-    sweepAttention = null;
+    // Every runner lives in its device's registry (src/gpu/registry), which destroyed them with
+    // the old device: asked again, the new device's registry makes new ones. Only the scene is ours.
     showAdapter();
     surface.destroy();
     surface = await createSurfaceView(canvas, device(), { pixelRatio: window.devicePixelRatio });

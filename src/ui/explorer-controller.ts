@@ -27,8 +27,6 @@ const NUMBERS_MAX_TOKENS = 12;
 interface ExplorerRequest {
   state: AppState;
   example: Example;
-  /** This recomputes the kept view after a failed request (no second restore on failure). */
-  restoring: boolean;
 }
 
 /** The explorer's result: the view, the state it shows, its timings card. */
@@ -188,11 +186,11 @@ export function createExplorerController(page: Page, engine: ViewEngine, reducti
       timings.show(c.timings);
     },
 
-    // TODO(issue16): release the run's held GPU buffers (helper R's `held.release()`) once the
-    // view engine runs with `{ hold: true }`; then the restore below goes away.
-    release: () => undefined,
+    // The run held its GPU buffers (no later run writes them, cancelled or not): let go of them
+    // once another view replaced this one, or when it was never shown.
+    release: (c) => c.view.held?.release(),
 
-    failed(error, { phase, cancelled, kept }, request) {
+    failed(error, { phase, cancelled, kept }) {
       if (phase === 'verify') {
         if (!cancelled) verify.failed(page.errorText(error));
         return;
@@ -205,14 +203,8 @@ export function createExplorerController(page: Page, engine: ViewEngine, reducti
         if (kept) verify.skipped('The last request failed; the view shows the previous good result.');
         else verify.failed(page.errorText(error));
       }
-      // The request got as far as the GPU and reused the kept view's buffers there (the surface
-      // re-reduces them on a head switch, hover reads cells from them): compute the kept view
-      // again so what is drawn and read stays its own.
-      const keptView = shownResult();
-      if (!request.restoring && keptView && !engine.buffersLive(keptView.view)) {
-        messages.show('info', `${cancelled ? 'Cancelled' : 'Failed'} after the GPU had started; recomputing the previous view (its GPU buffers were reused).`, 'restore');
-        void run(page.state(), true);
-      }
+      // The view on screen holds its own GPU buffers, which the failed run never wrote: it stays
+      // as it was, drawn and readable.
     },
   };
 
@@ -220,7 +212,7 @@ export function createExplorerController(page: Page, engine: ViewEngine, reducti
   let preparing: AbortController | null = null;
 
   /** Validate `next` into an example and run it; an input error leaves the page as it is. */
-  async function run(next: AppState, restoring = false): Promise<void> {
+  async function run(next: AppState): Promise<void> {
     // A sentence continued to a long seqLen: its text is generated between yields first, and a
     // newer request that came meanwhile wins.
     const request = ++requests;
@@ -241,7 +233,7 @@ export function createExplorerController(page: Page, engine: ViewEngine, reducti
       panel.sync(page.state());
       return;
     }
-    await page.pipeline.run(steps, { state: next, example, restoring });
+    await page.pipeline.run(steps, { state: next, example });
   }
 
   function selectHead(head: number): void {
@@ -269,9 +261,6 @@ export function createExplorerController(page: Page, engine: ViewEngine, reducti
     syncToolbar(state) {
       const c = shownResult();
       if (c) syncToolbar(state, c.view.shape);
-    },
-    reset() {
-      engine.reset();
     },
     setImported(example) {
       imported = example;

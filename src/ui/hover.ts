@@ -1,10 +1,10 @@
 /**
  * Hover readouts: the cell under the pointer (its tokens, score and weight, with the CPU
  * reference beside them when it was kept), its query row highlighted on the surface. Values
- * come from the view engine (memory, or the device for large maps).
+ * come from the view on screen (src/app/shown.ts: memory, or the device for large maps), in either mode.
  */
-import type { CellInfo, SurfaceView } from '../scene';
-import type { ComputedView, ViewEngine } from '../app/view';
+import type { CellInfo, RowHighlight, SurfaceView } from '../scene';
+import type { ShownMaps } from '../app/shown';
 import { headName, topPredictions } from '../app/model-view';
 import { fmt, h } from './dom';
 
@@ -12,10 +12,10 @@ export interface HoverDeps {
   canvas: HTMLCanvasElement;
   readout: HTMLElement;
   surface: () => SurfaceView;
-  engine: ViewEngine;
-  view: () => ComputedView | null;
+  /** The view on screen (either mode): its cells, tokens and model readouts. */
+  view: () => ShownMaps | null;
   /** The row a lesson points at, highlighted when nothing is hovered. */
-  restingHighlight: () => CellInfo | null;
+  restingHighlight: () => RowHighlight | null;
   /** A failed read (lost device, …). */
   onError: (error: unknown) => void;
 }
@@ -39,7 +39,7 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
     const view = deps.view();
     if (!view) return;
     const mine = ++token;
-    const values = await deps.engine.readCell(view, cell);
+    const values = await view.readCell(cell);
     if (mine !== token) return;
     readout.className = 'overlay readout';
     if ('unavailable' in values) {
@@ -51,12 +51,12 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
     const at = (cell.head * seqLen + cell.query) * kvLen + cell.key;
     const ref = view.reference;
     const tokenOf = (list: string[], i: number) => (list[i] !== undefined ? ` “${list[i]}”` : '');
-    const keyTokens = view.example.keyTokens ?? view.example.tokens;
+    const keyTokens = view.keyTokens;
     const model = view.model;
     const named = model ? model.headOf(cell.head) : null;
     const rows: Array<[string, string]> = [
       named ? ['layer, head', headName(named.layer, named.head)] : ['head', String(cell.head)],
-      ['query', `${cell.query}${tokenOf(view.example.tokens, cell.query)}`],
+      ['query', `${cell.query}${tokenOf(view.tokens, cell.query)}`],
       ['key', `${cell.key}${tokenOf(keyTokens, cell.key)}`],
       ['QKᵀ (raw)', score === -Infinity ? 'masked' : fmt(score * Math.sqrt(dHead), 5)],
       ['score QKᵀ/√d_k', fmt(score, 5) + (ref ? `  (CPU ${fmt(ref.scores[at], 5)})` : '')],
@@ -82,7 +82,7 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
       h(
         'div',
         { class: 'predictions', 'data-testid': 'predictions' },
-        h('div', { class: 'caption' }, `next token after “${view.example.tokens[cell.query] ?? cell.query}”`),
+        h('div', { class: 'caption' }, `next token after “${view.tokens[cell.query] ?? cell.query}”`),
         ...top.map((p) =>
           h('div', { class: 'prediction' }, h('span', { class: 'word' }, p.token), h('span', { class: 'bar', style: `width:${Math.max(1, Math.round(p.probability * 80))}px` }), h('span', { class: 'p' }, `${(p.probability * 100).toFixed(1)}%`)),
         ),

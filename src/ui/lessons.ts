@@ -26,6 +26,7 @@ export interface LessonDeps {
   showStage: (stage: StageView) => void;
   /** A device for the experiments' own runs, or null without WebGPU. */
   device: () => GPUDevice | null;
+  /** The lessons' own runner on `device` (one per device: the app asks the device's registry). */
   createAttention: (device: GPUDevice) => Promise<GpuAttention>;
   invalid: (field: string, given: string) => void;
   /** The panel, hidden while a lesson is open. */
@@ -40,8 +41,6 @@ export interface LessonController {
   /** Show the lesson of the current view (after every apply). */
   render(): void;
   navigate(lesson: LessonId, step: number): Promise<void>;
-  /** Forget GPU objects of an old device. */
-  reset(): void;
 }
 
 export function createLessons(deps: LessonDeps): LessonController {
@@ -58,13 +57,12 @@ export function createLessons(deps: LessonDeps): LessonController {
 
   // The experiments run on their own GpuAttention, so the explorer's buffers (which the surface
   // and hover read) are never overwritten by a lesson's small runs.
-  let attention: GpuAttention | null = null;
   const extras: ExtrasContext = {
     runGpu: deps.device()
       ? async (shape, runInputs) => {
           const device = deps.device();
           if (!device) throw new AttentionError('WebGPU is not available any more: reload the page, or continue the lesson on the CPU path.');
-          if (!attention || attention.device !== device) attention = await deps.createAttention(device);
+          const attention = await deps.createAttention(device);
           const { timings: _timings, ...result } = await attention.run(shape, runInputs);
           return result;
         }
@@ -118,8 +116,5 @@ export function createLessons(deps: LessonDeps): LessonController {
     inputs: () => inputs,
     render,
     navigate,
-    reset() {
-      attention = null;
-    },
   };
 }

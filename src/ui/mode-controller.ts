@@ -71,6 +71,4 @@ export interface ModeController {
   reductionChanged(reduction: 'max' | 'mean'): void;
   /** Press the toolbar's buttons for `state` (after a stage or head change). */
   syncToolbar(state: AppState): void;
-  /** The device was lost and replaced: forget GPU objects of the old one. */
-  reset(): void;
 }

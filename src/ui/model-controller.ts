@@ -172,9 +172,9 @@ export function createModelController(page: Page): ModelController {
       };
     },
 
-    // TODO(issue16): release the run's held GPU buffers (helper R's `held.release()`) once the
-    // model engine runs with `{ hold: true }`.
-    release: () => undefined,
+    // The run held its GPU buffers (no later run writes them, cancelled or not): let go of them
+    // once another view replaced this one, or when it was never shown.
+    release: (c) => c.view.run.held?.release(),
 
     failed(error, { cancelled, kept }, next) {
       viewport.setBusy(null);
@@ -269,17 +269,14 @@ export function createModelController(page: Page): ModelController {
     },
     reductionChanged(mode) {
       page.surface().setReduction(mode);
-      // Rebuild the shown view, which checks that its GPU buffers are still this run's (a later,
-      // cancelled run may have overwritten them) and falls back to the run's arrays.
+      // Rebuild the shown view: the surface reduces the run's held buffers (or, on a new device,
+      // its arrays) in the new mode.
       const at = pendingSelection ?? page.state();
       void select(at.layer, at.head);
     },
     syncToolbar(state) {
       const c = shownResult();
       if (c) viewport.syncModelToolbar(state, c.view.run.model.config.layers, c.view.run.model.config.heads);
-    },
-    reset() {
-      engine.reset();
     },
   };
 }
