@@ -44,6 +44,11 @@ describe('shaders/generated', () => {
     expect(stale, 'run `npm run shaders` and commit shaders/generated/').toEqual([]);
   });
 
+  it('is for reading: the app assembles kernels from the sources and never bundles these', () => {
+    expect(Object.keys(SHADER_FILES).filter((path) => path.startsWith('generated/'))).toEqual([]);
+    expect(Object.keys(SHADER_FILES)).toContain('parts/tiles.wgsl');
+  });
+
   it('holds nothing else', () => {
     const expected = new Set(runningVariants().map((variant) => generatedPath(variant)));
     const extra = readdirSync(join(shaders, 'generated')).filter((name) => !expected.has(`generated/${name}`));
