@@ -61,7 +61,7 @@ export function pooledStagingBuffers(device: GPUDevice): number {
 export async function readRanges(device: GPUDevice, ranges: readonly ReadRange[], label: string): Promise<ArrayBuffer[]> {
   for (const range of ranges) {
     if (range.offset % 4 !== 0 || range.size % 4 !== 0 || range.size < 0) {
-      throw new AttentionInputError(`${label} range`, `offset ${range.offset}, size ${range.size}`, 'offsets and sizes in bytes that are multiples of 4 (whole f32 values)', 'shape');
+      throw new AttentionInputError(`${label} range`, `offset ${range.offset}, size ${range.size}`, '4-byte aligned offsets and sizes (whole f32 values)', 'shape');
     }
   }
   const total = ranges.reduce((sum, range) => sum + range.size, 0);
