@@ -102,14 +102,17 @@ export function sinusoidalPositions(seqLen: number, dModel: number): Float32Arra
 export function embedTokens(tokens: string[], dModel: number, positions: boolean): Float32Array {
   const out = new Float32Array(tokens.length * dModel);
   const scale = Math.sqrt(3);
-  // A long sentence repeats a few hundred words: each distinct word's vector is drawn once.
-  const vectors = new Map<number, Float32Array>();
+  // A long sentence repeats a few hundred words: each distinct word is hashed and its vector
+  // drawn once (by spelling; equal hashes share the draw, as "The" and "the").
+  const byHash = new Map<number, Float32Array>();
+  const byToken = new Map<string, Float32Array>();
   tokens.forEach((token, row) => {
-    const hash = hashToken(token);
-    let vector = vectors.get(hash);
+    let vector = byToken.get(token);
     if (!vector) {
-      vector = makeUniform(makeRng(hash), dModel, scale);
-      vectors.set(hash, vector);
+      const hash = hashToken(token);
+      vector = byHash.get(hash) ?? makeUniform(makeRng(hash), dModel, scale);
+      byHash.set(hash, vector);
+      byToken.set(token, vector);
     }
     out.set(vector, row * dModel);
   });

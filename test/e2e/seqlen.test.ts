@@ -1,0 +1,180 @@
+// The sequence-length control is never dead (issue 16, item 7): on the model view its range shows
+// the model's context on the slider and offers the ways past it right there; in the explorer a
+// sentence scales like any input (the user's words first and marked, then the corpus generator's
+// text); and no main-thread task takes over 100 ms while seqLen changes, on either view. Long
+// tasks come from the browser's own PerformanceObserver ('longtask'), not from the app.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright';
+import { ARTIFACTS, launch, verdict } from './browser';
+
+/** SwiftShader runs the model and the kernels in seconds, not the 1 s expect.poll waits by default. */
+const POLL = { timeout: 120_000 };
+/** The issue's budget for one main-thread task while seqLen changes. */
+const LONG_TASK_MS = 100;
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+interface LongTask {
+  start: number;
+  duration: number;
+}
+
+/** Open the app with every long task recorded from the first script on. */
+async function openWatched(query: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/favicon/.test(message.text())) errors.push(`console: ${message.text()}`);
+  });
+  await page.addInitScript(() => {
+    const w = window as unknown as { __longTasks: LongTask[] };
+    w.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) w.__longTasks.push({ start: entry.startTime, duration: entry.duration });
+    }).observe({ type: 'longtask', buffered: true });
+  });
+  const { inject } = await import('vitest');
+  await page.goto(`${inject('baseUrl')}${query}`);
+  return { page, errors };
+}
+
+/** Long tasks that started after `since` (performance.now() in the page). */
+async function longTasksSince(page: Page, since: number): Promise<LongTask[]> {
+  return page.evaluate((t0) => (window as unknown as { __longTasks: LongTask[] }).__longTasks.filter((t) => t.start >= t0), since);
+}
+
+/** Let startup work (model load, shader compilation) settle, then return the page's clock. */
+async function settle(page: Page): Promise<number> {
+  await page.waitForTimeout(1000);
+  return page.evaluate(() => performance.now());
+}
+
+/** Drag the log-scale slider from `from` to `to` (fractions of its width), as a user would. */
+async function drag(page: Page, from: number, to: number): Promise<void> {
+  const box = (await page.getByTestId('seq-len-slider').boundingBox())!;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * from, y);
+  await page.mouse.down();
+  for (let i = 1; i <= 8; i++) await page.mouse.move(box.x + box.width * (from + ((to - from) * i) / 8), y);
+  await page.mouse.up();
+}
+
+/** Type a length into the number box and commit it. */
+async function typeSeqLen(page: Page, value: number): Promise<void> {
+  await page.getByTestId('seq-len').fill(String(value));
+  await page.getByTestId('seq-len').press('Enter');
+}
+
+function report(view: string, tasks: LongTask[]): void {
+  const max = tasks.reduce((m, t) => Math.max(m, t.duration), 0);
+  console.info(`[e2e] ${view}: ${tasks.length} long tasks while seqLen changed, max ${Math.round(max)} ms: ${JSON.stringify(tasks.map((t) => Math.round(t.duration)))}`);
+}
+
+async function modelTokens(page: Page): Promise<number> {
+  return Number(((await page.getByTestId('model-token-count').textContent()) ?? '').match(/\d+/)![0]);
+}
+
+describe('the model view: the context on the slider, the ways past it beside it', () => {
+  it('the slider ends at the context, labelled; seqLen changes recompute with no task over 100 ms', async () => {
+    const { page, errors } = await openWatched('');
+    expect(await verdict(page)).toBe('pass');
+    const slider = page.getByTestId('seq-len-slider');
+    expect(await slider.isEnabled()).toBe(true);
+    // log2 scale: the slider's end is the model's context, 128, and says so on the slider.
+    expect(2 ** Number(await slider.getAttribute('max'))).toBe(128);
+    expect(await page.getByTestId('seq-len-max').textContent()).toContain('context 128');
+    expect(await page.getByTestId('past-context').textContent()).toContain('longer-context model');
+
+    const since = await settle(page);
+    await drag(page, 0.3, 0.95);
+    for (const value of [48, 96, 128, 20, 64]) {
+      await typeSeqLen(page, value);
+      await page.waitForTimeout(80);
+    }
+    await slider.focus();
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowRight');
+    // Each arrow step commits (log2 steps of 0.05 from 64: 66, 68, …); the last one wins.
+    const last = Number(await page.getByTestId('seq-len').inputValue());
+    expect(last).toBe(Math.round(2 ** (6 + 6 * 0.05)));
+    await expect.poll(() => modelTokens(page), POLL).toBe(last);
+    expect(await verdict(page)).toBe('pass');
+    await page.waitForTimeout(500);
+    const tasks = await longTasksSince(page, since);
+    report('model view', tasks);
+    await page.getByTestId('seq-control').screenshot({ path: join(ARTIFACTS, 'seqlen-model-slider.png') });
+    expect(tasks.filter((t) => t.duration > LONG_TASK_MS)).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('past the context: the offer sits by the slider (no error), and takes the explorer to that length', async () => {
+    const { page, errors } = await openWatched('');
+    expect(await verdict(page)).toBe('pass');
+    await typeSeqLen(page, 300);
+    const past = page.getByTestId('past-context');
+    await expect.poll(() => past.textContent(), POLL).toContain('300');
+    expect(await past.textContent()).toContain('reads at most 128 tokens');
+    expect(await page.getByTestId('messages').textContent()).not.toContain('Invalid');
+    expect(await modelTokens(page)).toBe(32);
+    await page.getByTestId('seq-control').screenshot({ path: join(ARTIFACTS, 'seqlen-model-past-context.png') });
+    await past.getByRole('button', { name: /Random inputs at 300/ }).click();
+    await expect.poll(() => page.url(), POLL).toContain('mode=explorer');
+    expect(await verdict(page)).toBe('pass');
+    expect(page.url()).toContain('input=random');
+    expect(page.url()).toContain('seqLen=300');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('past the context from the URL: a message names seqLen, the value given and what is allowed', async () => {
+    const { page } = await openWatched('?seqLen=300');
+    expect(await verdict(page)).toBe('pass');
+    const messages = (await page.getByTestId('messages').textContent()) ?? '';
+    expect(messages).toContain('seqLen');
+    expect(messages).toContain('300');
+    expect(messages).toContain('2 to 128');
+    expect(await modelTokens(page)).toBe(32);
+    await page.close();
+  });
+});
+
+describe('the explorer: a sentence scales like any input', () => {
+  it('opens on the sentence with a live slider; longer lengths continue it, the user words marked; no task over 100 ms', async () => {
+    const { page, errors } = await openWatched('?mode=explorer');
+    expect(await verdict(page)).toBe('pass');
+    const slider = page.getByTestId('seq-len-slider');
+    expect(await slider.isEnabled()).toBe(true);
+    expect(await page.getByTestId('seq-len').inputValue()).toBe('6');
+    expect(await page.getByTestId('sentence-tokens').locator('mark').allTextContents()).toEqual(['The', 'cat', 'sat', 'on', 'the', 'mat']);
+
+    const since = await settle(page);
+    await drag(page, 0.2, 0.5);
+    for (const value of [64, 512, 4096, 1000, 48]) {
+      await typeSeqLen(page, value);
+      await page.waitForTimeout(80);
+    }
+    await expect.poll(() => page.getByTestId('timings').textContent(), POLL).toContain('2×48×48');
+    expect(await verdict(page)).toBe('pass');
+    await expect.poll(() => page.getByTestId('verify-status').textContent(), POLL).toContain('2×48×48');
+    await page.waitForTimeout(500);
+    const tasks = await longTasksSince(page, since);
+    report('explorer', tasks);
+    expect(page.url()).toContain('seqLen=48');
+    // The user's six words first and marked, then 42 tokens of the corpus generator's text.
+    const line = page.getByTestId('sentence-tokens');
+    expect(await line.locator('mark').allTextContents()).toEqual(['The', 'cat', 'sat', 'on', 'the', 'mat']);
+    expect(await line.textContent()).toContain('6 yours, 42 continued');
+    await page.getByTestId('seq-control').screenshot({ path: join(ARTIFACTS, 'seqlen-explorer-slider.png') });
+    expect(tasks.filter((t) => t.duration > LONG_TASK_MS)).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
