@@ -41,6 +41,8 @@ export interface ScopeOptions {
   what: string;
   /** What was allocated, for an out-of-memory error: `the fused attention buffers`. */
   buffers?: string;
+  /** What to do after an out-of-memory error (GpuOutOfMemoryError's default advice if absent). */
+  advice?: string;
   /** Called before an out-of-memory error is thrown: free what was half-allocated. */
   onOutOfMemory?: () => void;
 }
@@ -66,7 +68,7 @@ export async function scoped<T>(device: GPUDevice, options: ScopeOptions, body: 
   const [validationError, memoryError] = await Promise.all([validation, memory]);
   if (memoryError) {
     options.onOutOfMemory?.();
-    throw new GpuOutOfMemoryError(memoryError.message, options.buffers);
+    throw new GpuOutOfMemoryError(memoryError.message, options.buffers, options.advice);
   }
   if (validationError) throw new AttentionError(`WebGPU rejected ${options.what}: ${validationError.message}`);
   if (thrown) throw thrown;

@@ -122,6 +122,11 @@ export interface Runner<K extends string, B> {
   freeUnheld(): void;
   /** How many buffer sets exist now (held, last and spare). */
   readonly sets: number;
+  /**
+   * Advice for an out-of-memory error while runs are held (their buffers stay allocated beside
+   * the new run's), else undefined (the error's default advice).
+   */
+  holdAdvice(): string | undefined;
   /** Free every set and call `cleanup` (the runner's own objects). Idempotent. */
   destroy(): void;
 }
@@ -218,6 +223,10 @@ export function createRunner<K extends string, B>(
     },
     get sets() {
       return sets.length;
+    },
+    holdAdvice() {
+      if (held.size === 0) return undefined;
+      return `${held.size} held run${held.size > 1 ? 's keep their' : ' keeps its'} buffers allocated beside this one: release ${held.size > 1 ? 'them' : 'it'} (held.release()) and run again, or use a smaller seqLen, kvLen or heads.`;
     },
     destroy() {
       if (destroyed) return;

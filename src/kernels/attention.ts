@@ -218,7 +218,7 @@ export async function createGpuAttention(device: GPUDevice, tuning: AttentionTun
     const { buffers, submitted } = await scoped(
       device,
       // Free what was half-allocated so a retry (or the fused path) starts from nothing.
-      { what: 'the attention run', onOutOfMemory: () => runner.freeUnheld() },
+      { what: 'the attention run', onOutOfMemory: () => runner.freeUnheld(), advice: runner.holdAdvice() },
       () => {
         const buffers = set.ensureAll(bytes);
         uploadInputs(device, { params, src: buffers.src, w: buffers.w }, s, inputs, layout);

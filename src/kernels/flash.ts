@@ -222,7 +222,7 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
     // until it completes there is no last run to read back or reduce.
     const set = runner.beginRun();
     const timer = createPassTimer(device, 1 + split.chunks.length, 'flash');
-    const oom = { what: 'the fused attention run', buffers: 'the fused attention buffers', onOutOfMemory: () => runner.freeUnheld() };
+    const oom = { what: 'the fused attention run', buffers: 'the fused attention buffers', onOutOfMemory: () => runner.freeUnheld(), advice: runner.holdAdvice() };
     try {
       // Allocation, upload and the first chunk (with the projections) in one pair of error
       // scopes; every later chunk in its own, so an error is caught where it happens.

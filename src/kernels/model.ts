@@ -214,7 +214,7 @@ export async function createGpuModel(
     const start = performance.now();
     const buffers = await scoped(
       device,
-      { what: 'the model run', buffers: 'the model activations', onOutOfMemory: () => runner.freeUnheld() },
+      { what: 'the model run', buffers: 'the model activations', onOutOfMemory: () => runner.freeUnheld(), advice: runner.holdAdvice() },
       () => {
         const global = set.ensureAll({ tokens: 4 * T, embed: bytes.act, lnF: bytes.act, logits: bytes.logits });
         const layers = Array.from({ length: c.layers }, (_, i) => {

@@ -10,35 +10,9 @@ import { createGpuAttention } from '../../src/kernels/attention';
 import { createFlashAttention } from '../../src/kernels/flash';
 import { attentionCpuRows, sampleRows } from '../../src/reference/attention';
 import { gpu, useGpuDevice } from './gpu-fixture';
+import { injectOutOfMemory } from './inject-oom';
 
 useGpuDevice();
-
-/**
- * Make the `which`-th out-of-memory error scope popped from now on report an out-of-memory
- * error (the real scopes are still pushed and popped, so the device's stack stays balanced).
- * Returns a function that undoes it and says how many out-of-memory scopes were popped.
- */
-function injectOutOfMemory(device: GPUDevice, which: number): () => number {
-  const push = device.pushErrorScope.bind(device);
-  const pop = device.popErrorScope.bind(device);
-  const filters: GPUErrorFilter[] = [];
-  let seen = 0;
-  device.pushErrorScope = (filter: GPUErrorFilter) => {
-    filters.push(filter);
-    push(filter);
-  };
-  device.popErrorScope = async () => {
-    const filter = filters.pop();
-    const real = await pop();
-    if (filter === 'out-of-memory' && ++seen === which) return new GPUOutOfMemoryError('injected by the test');
-    return real;
-  };
-  return () => {
-    device.pushErrorScope = push;
-    device.popErrorScope = pop;
-    return seen;
-  };
-}
 
 describe('shader sources and pipelines', () => {
   it('a compile error names the file and line it came from, and the template note', async () => {

@@ -3,7 +3,7 @@
 // (and a cancelled one) write elsewhere; a released set is reused; without holds a runner keeps
 // one set and builds its bind groups once per buffer replacement, not once per run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttentionAbortError, AttentionError } from '../../src/core/errors';
+import { AttentionAbortError, AttentionError, GpuOutOfMemoryError } from '../../src/core/errors';
 import type { AttentionShape } from '../../src/core/types';
 import { createFlashAttention, type FlashAttention } from '../../src/kernels/flash';
 import { createGpuAttention, type GpuAttention } from '../../src/kernels/attention';
@@ -12,6 +12,7 @@ import { attentionCpu64 } from '../../src/reference/attention';
 import { makeRandomInputs } from '../../src/reference/random';
 import { compareArrays } from '../../src/verify/compare';
 import { gpu, useGpuDevice } from './gpu-fixture';
+import { injectOutOfMemory } from './inject-oom';
 
 useGpuDevice();
 
@@ -100,6 +101,28 @@ describe('GpuAttention: held runs', () => {
     await attention.run(SHAPE, makeRandomInputs(SHAPE, 6));
     expect(attention.buffers()!.weights).toBe(aBuffers.weights);
     expect(attention.bufferSets).toBe(2);
+  });
+
+  it('an out-of-memory error beside a held run says to release it, and frees only unheld buffers', async () => {
+    const fresh = await createGpuAttention(gpu());
+    try {
+      const a = await fresh.run(SHAPE, makeRandomInputs(SHAPE, 12), { hold: true });
+      const undo = injectOutOfMemory(gpu(), 1);
+      const error = await fresh.run(SHAPE, makeRandomInputs(SHAPE, 13)).catch((e: unknown) => e);
+      expect(undo()).toBe(1);
+      expect(error).toBeInstanceOf(GpuOutOfMemoryError);
+      expect((error as Error).message).toMatch(/1 held run keeps its buffers allocated beside this one: release it \(held\.release\(\)\)/);
+      const after = await fresh.readRows(ALL_ROWS, a.held.buffers);
+      expect(Array.from(after.weights)).toEqual(Array.from(a.weights));
+      a.held.release();
+      const undoAgain = injectOutOfMemory(gpu(), 1);
+      const plain = await fresh.run(SHAPE, makeRandomInputs(SHAPE, 13)).catch((e: unknown) => e);
+      undoAgain();
+      expect((plain as Error).message).toMatch(/Use a smaller seqLen, kvLen or heads, or the fused path\./);
+      expectClose((await fresh.run(SHAPE, makeRandomInputs(SHAPE, 14))).weights, referenceWeights(14), 'the run after');
+    } finally {
+      fresh.destroy();
+    }
   });
 
   it('builds bind groups once per buffer set and size, not once per run', async () => {
