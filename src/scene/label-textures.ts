@@ -6,6 +6,7 @@
  * few tokens and indices as before: without sharing, one seqLen change spent 200+ ms of the main
  * thread uploading text it had already uploaded.
  */
+import { AttentionError } from '../core/errors';
 import * as THREE from 'three/webgpu';
 
 /** Textures no label uses that are kept for a later rebuild (the oldest is disposed first). */
@@ -39,7 +40,7 @@ function draw(text: string, style: LabelTextStyle): LabelTexture {
   // GPU-backed 2D canvas (SwiftShader's too) is read back first, several ms per label.
   const canvas = new OffscreenCanvas(1, 1);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  if (!ctx) throw new Error('2D OffscreenCanvas unavailable for labels');
+  if (!ctx) throw new AttentionError('This browser gives no 2D context for an OffscreenCanvas, so the 3D view cannot draw its token labels. Use a current Chromium, Edge or Firefox.');
   ctx.font = font;
   const width = Math.ceil(ctx.measureText(text).width) + 12;
   // Resizing clears the canvas and resets its context state, so the font is set again.
