@@ -365,3 +365,20 @@ export async function startApp(root: HTMLElement): Promise<void> {
 
   await apply(good);
 }
+
+/**
+ * Mount the app in the page's #app element and make any startup failure visible there (the
+ * entry point, src/main.ts, only calls this).
+ */
+export function mountApp(doc: Document = document): void {
+  const root = doc.getElementById('app');
+  if (!root) throw new AttentionError('index.html has no #app element: the page needs <div id="app"></div> for the app to mount in.');
+  startApp(root).catch((error: unknown) => {
+    console.error(error);
+    const message = doc.createElement('pre');
+    message.setAttribute('role', 'alert');
+    message.style.cssText = 'color:#ef5d5d;padding:16px;white-space:pre-wrap';
+    message.textContent = `Attention Lens could not start: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+    root.append(message);
+  });
+}
