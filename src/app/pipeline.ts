@@ -137,6 +137,9 @@ export function createPipeline(hooks: PipelineHooks = {}): Pipeline {
       steps.release?.(result);
       return fail(error, 'stage');
     }
+    // Staging (the scene's geometry and labels) and showing (the cards and the first frame) in
+    // separate main-thread tasks: together they ran past 100 ms on each seqLen change.
+    if (steps.stage) await new Promise((resolve) => setTimeout(resolve, 0));
     if (token !== latest) {
       steps.release?.(result);
       return 'superseded';

@@ -197,6 +197,9 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     applyMix();
     applyHighlight();
     if (boundsChanged) resetView();
+    // The first frame of new geometry (buffers, bindings, label uploads) in a task of its own:
+    // rebuilding and drawing in one task ran past 100 ms on the model view's seqLen changes.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     await render();
   }
   const scheduleRebuild = () => scheduler.rebuild(rebuild);
