@@ -177,4 +177,22 @@ describe('the explorer: a sentence scales like any input', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it("a length never set follows the input (64 for random inputs); the lessons' worked example says its length is fixed", async () => {
+    const { page, errors } = await openWatched('?mode=explorer');
+    expect(await verdict(page)).toBe('pass');
+    await page.getByTestId('input-kind').locator('select').selectOption({ label: 'Seeded random' });
+    await expect.poll(() => page.getByTestId('timings').textContent(), POLL).toContain('2×64×64');
+    expect(await page.getByTestId('seq-len').inputValue()).toBe('64');
+    expect(await page.getByTestId('sentence-tokens').isVisible()).toBe(false);
+    await page.close();
+
+    const fixed = await openWatched('?input=cat-sat');
+    expect(await verdict(fixed.page)).toBe('pass');
+    expect(await fixed.page.getByTestId('seq-len-slider').isDisabled()).toBe(true);
+    expect(await fixed.page.getByTestId('seq-len-note').textContent()).toBe('fixed by the lesson example: 2 tokens');
+    await fixed.page.getByTestId('seq-control').screenshot({ path: join(ARTIFACTS, 'seqlen-explorer-fixed.png') });
+    expect([...errors, ...fixed.errors]).toEqual([]);
+    await fixed.page.close();
+  });
 });
