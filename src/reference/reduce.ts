@@ -57,8 +57,16 @@ export function maxSideFor(headCount: number): number {
   return Math.min(ALL_HEADS_MAX_SIDE, Math.floor(SINGLE_HEAD_MAX_SIDE / Math.ceil(Math.sqrt(headCount))));
 }
 
-/** The grid for one head (`head` ≥ 0) or for all heads (`head` = −1). */
-export function planGrid(shape: Pick<ResolvedShape, 'seqLen' | 'kvLen' | 'heads'>, head: number, mode: ReductionMode): GridPlan {
+/**
+ * The grid for one head (`head` ≥ 0) or for all heads (`head` = −1), of at most `within.rows ×
+ * within.cols` cells per head (the map's entries, or a precomputed grid's cells).
+ */
+export function planGrid(
+  shape: Pick<ResolvedShape, 'seqLen' | 'kvLen' | 'heads'>,
+  head: number,
+  mode: ReductionMode,
+  within: { rows: number; cols: number } = { rows: shape.seqLen, cols: shape.kvLen },
+): GridPlan {
   const all = head < 0;
   const headCount = all ? shape.heads : 1;
   const side = maxSideFor(headCount);
@@ -67,8 +75,8 @@ export function planGrid(shape: Pick<ResolvedShape, 'seqLen' | 'kvLen' | 'heads'
     kvLen: shape.kvLen,
     headFirst: all ? 0 : Math.min(head, shape.heads - 1),
     headCount,
-    rows: Math.min(shape.seqLen, side),
-    cols: Math.min(shape.kvLen, side),
+    rows: Math.min(within.rows, side),
+    cols: Math.min(within.cols, side),
     mode,
   };
 }
@@ -83,6 +91,24 @@ export function blockStart(index: number, cells: number, length: number): number
   return Math.floor((index * length) / cells);
 }
 
+/**
+ * Calls `cell(r, c, i0, i1, j0, j1)` for every cell of a rows × cols grid, row-major: `length`
+ * rows of entries split into `rows` blocks ([i0, i1)) and `width` columns into `cols` ([j0, j1)).
+ */
+export function forEachBlock(
+  rows: number,
+  cols: number,
+  length: number,
+  width: number,
+  cell: (r: number, c: number, i0: number, i1: number, j0: number, j1: number) => void,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const i0 = blockStart(r, rows, length);
+    const i1 = blockStart(r + 1, rows, length);
+    for (let c = 0; c < cols; c++) cell(r, c, i0, i1, blockStart(c, cols, width), blockStart(c + 1, cols, width));
+  }
+}
+
 /** The grid cell (row or column) that contains entry `entry`. */
 export function blockOf(entry: number, cells: number, length: number): number {
   // Inverse of blockStart: the largest n with ⌊n·length/cells⌋ ≤ entry.
@@ -90,6 +116,23 @@ export function blockOf(entry: number, cells: number, length: number): number {
   while (n > 0 && blockStart(n, cells, length) > entry) n--;
   while (n + 1 < cells && blockStart(n + 1, cells, length) <= entry) n++;
   return n;
+}
+
+/** The max or mean of the finite entries [i0, i1) × [j0, j1) of the head at `base` of a map; −∞ when none is. */
+function mapBlock(map: ArrayLike<number>, base: number, kvLen: number, i0: number, i1: number, j0: number, j1: number, mode: ReductionMode): number {
+  let best = -Infinity;
+  let sum = 0;
+  let count = 0;
+  for (let i = i0; i < i1; i++) {
+    for (let j = j0; j < j1; j++) {
+      const v = map[base + i * kvLen + j];
+      if (v === -Infinity) continue;
+      if (v > best) best = v;
+      sum += v;
+      count++;
+    }
+  }
+  return count === 0 ? -Infinity : mode === 'max' ? best : sum / count;
 }
 
 /**
@@ -102,27 +145,9 @@ export function reduceMap(map: ArrayLike<number>, heads: number, plan: GridPlan)
   const out = new Float32Array(headCount * rows * cols);
   for (let hz = 0; hz < headCount; hz++) {
     const base = (headFirst + hz) * seqLen * kvLen;
-    for (let r = 0; r < rows; r++) {
-      const i0 = blockStart(r, rows, seqLen);
-      const i1 = blockStart(r + 1, rows, seqLen);
-      for (let c = 0; c < cols; c++) {
-        const j0 = blockStart(c, cols, kvLen);
-        const j1 = blockStart(c + 1, cols, kvLen);
-        let best = -Infinity;
-        let sum = 0;
-        let count = 0;
-        for (let i = i0; i < i1; i++) {
-          for (let j = j0; j < j1; j++) {
-            const v = map[base + i * kvLen + j];
-            if (v === -Infinity) continue;
-            if (v > best) best = v;
-            sum += v;
-            count++;
-          }
-        }
-        out[(hz * rows + r) * cols + c] = count === 0 ? -Infinity : mode === 'max' ? best : sum / count;
-      }
-    }
+    forEachBlock(rows, cols, seqLen, kvLen, (r, c, i0, i1, j0, j1) => {
+      out[(hz * rows + r) * cols + c] = mapBlock(map, base, kvLen, i0, i1, j0, j1, mode);
+    });
   }
   return out;
 }

@@ -6,7 +6,7 @@
  * [blockStart(r, rows, gridRows), blockStart(r + 1, rows, gridRows)), and through them entries
  * [blockStart(blockStart(r, rows, gridRows), gridRows, length), …). Pure TypeScript (runs in Node).
  */
-import { GRID_PLANES, blockOf, blockStart, maxSideFor, type GridPlan, type ReductionMode } from '../reference/reduce';
+import { GRID_PLANES, blockOf, blockStart, forEachBlock, planGrid, type GridPlan, type ReductionMode } from '../reference/reduce';
 
 /** The precomputed grid of a {@link PrecomputedGridSpec}: sizes per head, layout heads × rows × cols. */
 export interface PrecomputedGridSpec {
@@ -44,18 +44,7 @@ export function cellSizeText(cells: number, length: number, gridCells?: number):
 
 /** The plan for showing one head (`head` ≥ 0) or all heads (−1) of a precomputed grid. */
 export function planPrecomputed(shape: { seqLen: number; kvLen: number; heads: number }, grid: PrecomputedGridSpec, head: number): GridPlan {
-  const all = head < 0;
-  const headCount = all ? shape.heads : 1;
-  const side = maxSideFor(headCount);
-  return {
-    seqLen: shape.seqLen,
-    kvLen: shape.kvLen,
-    headFirst: all ? 0 : Math.min(head, shape.heads - 1),
-    headCount,
-    rows: Math.min(grid.rows, side),
-    cols: Math.min(grid.cols, side),
-    mode: grid.mode,
-  };
+  return planGrid(shape, head, grid.mode, grid);
 }
 
 /**
@@ -73,30 +62,43 @@ export function downsampleGrid(values: ArrayLike<number>, grid: PrecomputedGridS
   const colSize = (s: number) => blockStart(s + 1, gc, kvLen) - blockStart(s, gc, kvLen);
   for (let hz = 0; hz < headCount; hz++) {
     const base = hz * gr * gc;
-    for (let r = 0; r < rows; r++) {
-      const s0 = blockStart(r, rows, gr);
-      const s1 = blockStart(r + 1, rows, gr);
-      for (let c = 0; c < cols; c++) {
-        const t0 = blockStart(c, cols, gc);
-        const t1 = blockStart(c + 1, cols, gc);
-        let best = -Infinity;
-        let sum = 0;
-        let count = 0;
-        for (let s = s0; s < s1; s++) {
-          const rs = rowSize(s);
-          for (let t = t0; t < t1; t++) {
-            const v = values[base + s * gc + t];
-            if (v > best) best = v;
-            const n = rs * colSize(t);
-            sum += v * n;
-            count += n;
-          }
-        }
-        out[(hz * rows + r) * cols + c] = plan.mode === 'max' ? best : count > 0 ? sum / count : 0;
-      }
-    }
+    forEachBlock(rows, cols, gr, gc, (r, c, s0, s1, t0, t1) => {
+      out[(hz * rows + r) * cols + c] = gridBlock(values, base, gc, s0, s1, t0, t1, rowSize, colSize, plan.mode);
+    });
   }
   return out;
+}
+
+/**
+ * One displayed cell of {@link downsampleGrid}: grid cells [s0, s1) × [t0, t1) of the head at
+ * `base` (`gc` columns), each weighted by the entries it covers (`rowSize(s) · colSize(t)`).
+ */
+function gridBlock(
+  values: ArrayLike<number>,
+  base: number,
+  gc: number,
+  s0: number,
+  s1: number,
+  t0: number,
+  t1: number,
+  rowSize: (s: number) => number,
+  colSize: (t: number) => number,
+  mode: ReductionMode,
+): number {
+  let best = -Infinity;
+  let sum = 0;
+  let count = 0;
+  for (let s = s0; s < s1; s++) {
+    const rs = rowSize(s);
+    for (let t = t0; t < t1; t++) {
+      const v = values[base + s * gc + t];
+      if (v > best) best = v;
+      const n = rs * colSize(t);
+      sum += v * n;
+      count += n;
+    }
+  }
+  return mode === 'max' ? best : count > 0 ? sum / count : 0;
 }
 
 /** Entries (i, j) with i ∈ [i0, i1), j ∈ [j0, j1) and j > i: what a causal mask removes. */
