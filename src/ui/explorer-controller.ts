@@ -18,7 +18,7 @@ import { isAbort, type ComputedView, type ViewEngine } from '../app/view';
 import { attentionBytes, attentionFlops } from '../bench/metrics';
 import { matricesView, type TimingsView } from './cards';
 import { h } from './dom';
-import type { ModeController, Page } from './mode-controller';
+import { drawShown, type ModeController, type Page } from './mode-controller';
 
 /** Examples this short show their matrices as numbers. */
 const NUMBERS_MAX_TOKENS = 12;
@@ -150,12 +150,7 @@ export function createExplorerController(page: Page, engine: ViewEngine, reducti
       showSource(view);
       syncToolbar(state, shape);
       messages.clear('input');
-      const frameMs = await surface.render();
-      viewport.canvas.dataset.frameMs = frameMs.toFixed(1);
-      c.timings.frameMs = frameMs;
-      page.updateLegend();
-      viewport.setBusy(null);
-      page.clearHover();
+      await drawShown(page, surface, c.timings);
       timings.show(c.timings);
       renderNumbers();
       page.lessons.render();

@@ -72,3 +72,16 @@ export interface ModeController {
   /** Press the toolbar's buttons for `state` (after a stage or head change). */
   syncToolbar(state: AppState): void;
 }
+
+/**
+ * Draw a new view's first frame and finish showing it: its time on the canvas
+ * (`data-frame-ms`) and in `timings`, the legend, the busy state and the hover readout.
+ */
+export async function drawShown(page: Page, surface: SurfaceView, timings: { frameMs?: number }): Promise<void> {
+  const frameMs = await surface.render();
+  page.viewport.canvas.dataset.frameMs = frameMs.toFixed(1);
+  timings.frameMs = frameMs;
+  page.updateLegend();
+  page.viewport.setBusy(null);
+  page.clearHover();
+}

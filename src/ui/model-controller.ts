@@ -13,7 +13,7 @@ import { modelMaps } from '../app/shown';
 import { DEFAULT_MODEL_STATE, type AppState } from '../app/state';
 import { UnknownWordsError } from '../model/vocab';
 import { showModelTimings, type ModelTimingsView } from './cards';
-import type { ModeController, Page } from './mode-controller';
+import { drawShown, type ModeController, type Page } from './mode-controller';
 
 /** Model mode's result: the view of the run, the state it shows, its timings. */
 interface ModelResult {
@@ -150,12 +150,7 @@ export function createModelController(page: Page): ModelController {
       messages.clear('input');
       messages.clear('model-load');
       viewport.canvas.dataset.shown = shownName(state.layer, state.head);
-      const frameMs = await surface.render();
-      viewport.canvas.dataset.frameMs = frameMs.toFixed(1);
-      c.timings.frameMs = frameMs;
-      page.updateLegend();
-      viewport.setBusy(null);
-      page.clearHover();
+      await drawShown(page, surface, c.timings);
       showModelTimings(timings, c.timings);
       page.lessons.render();
     },

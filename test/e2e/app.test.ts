@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright';
 import { attentionCpu } from '../../src/index';
 import { buildExample } from '../../src/inputs/build';
 import { parseState } from '../../src/app/state';
-import { canvasShot, launch, openApp, shot, verdict } from './browser';
+import { canvasShot, openApp, shot, useBrowser, verdict } from './browser';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** Sweep the pointer over the canvas until the readout names a cell; returns its dataset. */
 async function hoverSomeCell(page: Page): Promise<Record<string, string>> {
@@ -34,7 +28,7 @@ async function hoverSomeCell(page: Page): Promise<Record<string, string>> {
 describe('first page', () => {
   it("shows the explorer's default example computed on the GPU, verified against the CPU, as a lit 3D surface", async () => {
     // The landing view is the trained model (test/e2e/model.test.ts); the explorer is ?mode=explorer.
-    const { page, errors } = await openApp(browser, '?mode=explorer');
+    const { page, errors } = await openApp(browser(), '?mode=explorer');
     expect(await verdict(page)).toBe('pass');
     await expect.poll(() => page.getByTestId('verify-status').textContent()).toContain('PASS');
     const adapter = await page.getByTestId('adapter').textContent();
@@ -56,7 +50,7 @@ describe('first page', () => {
 
   it('hovering the surface shows the score and weight of that cell, equal to the CPU reference', async () => {
     const query = '?input=sentence&text=I+like+NLP%2C+a+lot+!&heads=2&dModel=16&dHead=8&seed=3';
-    const { page, errors } = await openApp(browser, query);
+    const { page, errors } = await openApp(browser(), query);
     expect(await verdict(page)).toBe('pass');
     const cell = await hoverSomeCell(page);
     await shot(page, 'hover');
@@ -73,7 +67,7 @@ describe('first page', () => {
   });
 
   it('the lesson example "cat sat" shows sat → cat 47.8% and sat → sat 52.2%', async () => {
-    const { page } = await openApp(browser, '?input=cat-sat');
+    const { page } = await openApp(browser(), '?input=cat-sat');
     expect(await verdict(page)).toBe('pass');
     const weights = await page.getByTestId('matrix-weights').textContent();
     expect(weights).toContain('47.8%');
@@ -85,7 +79,7 @@ describe('first page', () => {
 
 describe('long sequences', () => {
   it('renders seqLen = 2048 and the surface changes between two stages', async () => {
-    const { page, errors } = await openApp(browser, '?input=sinusoidal&seqLen=2048&heads=1&dModel=32&dHead=16');
+    const { page, errors } = await openApp(browser(), '?input=sinusoidal&seqLen=2048&heads=1&dModel=32&dHead=16');
     expect(await verdict(page, 170_000)).toBe('pass');
     const legend = await page.getByTestId('legend').textContent();
     expect(legend).toMatch(/max|mean/);
@@ -105,7 +99,7 @@ describe('long sequences', () => {
 
 describe('bad input keeps the last good view', () => {
   it('?seqLen=-5 names seqLen and shows the default view', async () => {
-    const { page } = await openApp(browser, '?input=random&seqLen=-5');
+    const { page } = await openApp(browser(), '?input=random&seqLen=-5');
     expect(await verdict(page)).toBe('pass');
     const messages = await page.getByTestId('messages').textContent();
     expect(messages).toContain('seqLen');
@@ -116,7 +110,7 @@ describe('bad input keeps the last good view', () => {
   });
 
   it('a zero, fractional or too large seqLen typed in the panel is refused with a message', async () => {
-    const { page } = await openApp(browser, '?input=random&seqLen=32');
+    const { page } = await openApp(browser(), '?input=random&seqLen=32');
     expect(await verdict(page)).toBe('pass');
     for (const bad of ['0', '2.5', '99999999']) {
       await page.getByTestId('seq-len').fill(bad);
@@ -135,7 +129,7 @@ describe('bad input keeps the last good view', () => {
 describe('export', () => {
   it('CSV and JSON hold the map equal to the CPU reference; PNG is an image', async () => {
     const query = '?input=sentence&text=I+like+NLP%2C+a+lot+!&heads=2&dModel=16&dHead=8&seed=3';
-    const { page } = await openApp(browser, query);
+    const { page } = await openApp(browser(), query);
     expect(await verdict(page)).toBe('pass');
     const example = buildExample(parseState(query).state);
     const reference = attentionCpu(example.shape, example.inputs);

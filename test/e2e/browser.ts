@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { chromiumArgs, requireChromium } from '../../scripts/chromium.ts';
 
 /** Where screenshots go (kept as CI artifacts; look at them). */
@@ -14,6 +14,24 @@ export const ARTIFACTS = join('test-results', 'e2e');
 export async function launch(): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({ executablePath: requireChromium(), args: chromiumArgs(), headless: true });
+}
+
+/**
+ * One Chromium for the tests of a file: launched before them and closed after them (call in
+ * the file's top level). The returned function gives the browser to a test.
+ */
+export function useBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error('useBrowser: the browser is launched in beforeAll; use it inside a test');
+    return browser;
+  };
 }
 
 /** Open the app with a query string; resolves when the page says the GPU result is verified (or failed). */

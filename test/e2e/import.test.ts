@@ -5,8 +5,8 @@
  * file and field while the previous view stays; exports read back equal to the inputs.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Download, Page } from 'playwright';
+import { describe, expect, it } from 'vitest';
+import type { Download, Page } from 'playwright';
 import { buildExample } from '../../src/inputs/build';
 import { readNpy, writeNpy } from '../../src/inputs/npy';
 import { readSafetensors } from '../../src/inputs/safetensors';
@@ -14,15 +14,9 @@ import type { Tensor } from '../../src/inputs/tensors';
 import { tensorsFromInputs } from '../../src/inputs/tensor-roles';
 import { makeRng, makeUniform } from '../../src/reference/random';
 import { parseState } from '../../src/app/state';
-import { launch, openApp, shot, verdict } from './browser';
+import { openApp, shot, useBrowser, verdict } from './browser';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** The view the tests start from (2 heads, 16 tokens), so an import visibly replaces it. */
 const START = '?input=random&seqLen=16&heads=2&dModel=16&dHead=8&seed=5';
@@ -67,7 +61,7 @@ async function expectVerifiedRun(page: Page, shapeText: string): Promise<void> {
 
 describe('import', () => {
   it('x and W_Q/W_K/W_V as .npy files: roles guessed, applied, computed and verified', async () => {
-    const { page, errors } = await openApp(browser, START);
+    const { page, errors } = await openApp(browser(), START);
     expect(await verdict(page)).toBe('pass');
     const x = tensor('x', 6, 8, 11);
     const ws = ['wq', 'wk', 'wv'].map((name, i) => tensor(name, 8, 8, 20 + i));
@@ -105,7 +99,7 @@ describe('import', () => {
   });
 
   it('Q and K given directly (no V: V = K) run through the identity projections exactly', async () => {
-    const { page, errors } = await openApp(browser, START);
+    const { page, errors } = await openApp(browser(), START);
     expect(await verdict(page)).toBe('pass');
     const q = tensor('q', 5, 8, 31);
     const k = tensor('k', 7, 8, 32);
@@ -126,7 +120,7 @@ describe('import', () => {
   });
 
   it('files dropped on the view open the dialog and are read', async () => {
-    const { page, errors } = await openApp(browser, START);
+    const { page, errors } = await openApp(browser(), START);
     expect(await verdict(page)).toBe('pass');
     const files = [tensor('x', 4, 6, 41), tensor('wq', 6, 6, 42), tensor('wk', 6, 6, 43), tensor('wv', 6, 6, 44)].map((t) => ({ name: `${t.name}.npy`, bytes: Array.from(writeNpy(t)) }));
     await page.getByTestId('surface-canvas').evaluate((canvas, list) => {
@@ -146,7 +140,7 @@ describe('import', () => {
 
 describe('bad files keep the last good view', () => {
   it('a file with the wrong magic is named with its field; a shape mismatch names the role; nothing changes', async () => {
-    const { page } = await openApp(browser, START);
+    const { page } = await openApp(browser(), START);
     expect(await verdict(page)).toBe('pass');
     const url = page.url();
     const timingsBefore = await page.getByTestId('timings').locator('h2').textContent();
@@ -182,7 +176,7 @@ describe('bad files keep the last good view', () => {
 describe('export', () => {
   it('x and W as .safetensors read back equal to the inputs, and re-import to the same view', async () => {
     const query = '?input=random&seqLen=8&heads=2&dModel=16&dHead=8&seed=3';
-    const { page, errors } = await openApp(browser, query);
+    const { page, errors } = await openApp(browser(), query);
     expect(await verdict(page)).toBe('pass');
     const example = buildExample(parseState(query).state);
     const expected = tensorsFromInputs(example.shape, example.inputs);

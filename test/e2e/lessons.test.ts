@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright';
-import { launch, openApp, shot, verdict } from './browser';
+import { describe, expect, it } from 'vitest';
+import { openApp, shot, useBrowser, verdict } from './browser';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** The GPU and CPU cells of one number row in the step table. */
 async function cells(page: import('playwright').Page, id: string): Promise<{ gpu: string; cpu: string }> {
@@ -18,7 +11,7 @@ async function cells(page: import('playwright').Page, id: string): Promise<{ gpu
 
 describe('the "cat sat" lesson', () => {
   it('?lesson=cat-sat&step=6 shows sat → cat 47.8% and sat → sat 52.2%, on the GPU and the CPU', async () => {
-    const { page, errors } = await openApp(browser, '?lesson=cat-sat&step=6');
+    const { page, errors } = await openApp(browser(), '?lesson=cat-sat&step=6');
     expect(await verdict(page)).toBe('pass');
     expect(await page.getByTestId('step-label').textContent()).toBe('Step 6 of 7');
     expect(await cells(page, 'weight.sat.cat')).toEqual({ gpu: '47.8%', cpu: '47.8%' });
@@ -29,7 +22,7 @@ describe('the "cat sat" lesson', () => {
   });
 
   it('editing an embedding changes step 6 to the new reference value', async () => {
-    const { page } = await openApp(browser, '?lesson=cat-sat&step=6');
+    const { page } = await openApp(browser(), '?lesson=cat-sat&step=6');
     expect(await verdict(page)).toBe('pass');
     // cat[0] = 2: by hand, K(cat) = 0.5·[2·0.8 + 0.5·0.2, 2·0.2 + 0.5·0.8, 0.2] = [0.85, 0.4, 0.1],
     // Q(sat)·K(cat) = 0.15·0.85 + 0.5·0.4 + 0.4·0.1 = 0.3675, Q(sat)·K(sat) = 0.408,
@@ -52,7 +45,7 @@ describe('the "cat sat" lesson', () => {
   });
 
   it('steps navigate and keep the URL in step', async () => {
-    const { page } = await openApp(browser, '?lesson=cat-sat&step=1');
+    const { page } = await openApp(browser(), '?lesson=cat-sat&step=1');
     expect(await verdict(page)).toBe('pass');
     await page.getByTestId('next-step').click();
     await page.getByTestId('next-step').click();
@@ -68,7 +61,7 @@ describe('the "cat sat" lesson', () => {
 
 describe('experiments and quiz', () => {
   it('Q–V vs Q–K: the GPU agrees with the CPU, and Q·V weights follow the values', async () => {
-    const { page } = await openApp(browser, '?lesson=experiments&step=1');
+    const { page } = await openApp(browser(), '?lesson=experiments&step=1');
     expect(await verdict(page)).toBe('pass');
     const table = page.getByTestId('experiment-qv');
     // By hand: Q(sat)·V(cat) = 0.384·f, Q(sat)·V(sat) = 0.692·f, scaled by 1/√3; f = 8 → 19.4%.
@@ -80,7 +73,7 @@ describe('experiments and quiz', () => {
   });
 
   it('quiz: identical words give identical rows until positions are added', async () => {
-    const { page } = await openApp(browser, '?lesson=quiz&step=3');
+    const { page } = await openApp(browser(), '?lesson=quiz&step=3');
     expect(await verdict(page)).toBe('pass');
     const gaps = page.getByTestId('quiz-gaps');
     await expect.poll(() => gaps.locator('tr').count(), { timeout: 30_000 }).toBe(3);
@@ -98,7 +91,7 @@ describe('experiments and quiz', () => {
 
 describe('the sentence lesson', () => {
   it('"The cat sat on the mat": the words "sat" attends to, equal to the reference row', async () => {
-    const { page } = await openApp(browser, '?lesson=sentence');
+    const { page } = await openApp(browser(), '?lesson=sentence');
     expect(await verdict(page)).toBe('pass');
     expect(await page.getByTestId('lesson').textContent()).toContain('What does “sat” attend to?');
     const rows = await page.locator('[data-testid="sentence-weights"] tbody tr').allTextContents();

@@ -4,8 +4,8 @@
 // own sentence, the context limit, and a failed model fetch. Expected values come from the
 // checkpoint read in Node and the f64 forward reference (src/model/forward-reference.ts), not from the page.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright';
 import { DEFAULT_MODEL_STATE } from '../../src/app/state';
 import { measureHeads, inductionProbeFor } from '../../src/app/head-scores';
 import { modelInput } from '../../src/app/model-input';
@@ -13,7 +13,7 @@ import { topPredictions } from '../../src/app/model-view';
 import { readCheckpoint } from '../../src/model/checkpoint';
 import { forwardReference, type GptTrace } from '../../src/model/forward-reference';
 import { makeVocabulary } from '../../src/model/vocab';
-import { canvasShot, launch, openApp, shot, verdict } from './browser';
+import { canvasShot, openApp, shot, useBrowser, verdict } from './browser';
 
 const checkpoint = readCheckpoint(readFileSync('public/models/tiny-stories/model.safetensors'));
 const { config } = checkpoint;
@@ -28,13 +28,7 @@ function expected(text: string, seqLen: number): { ids: number[]; words: string[
 /** SwiftShader runs the model and draws in seconds, not the 1 s expect.poll waits by default. */
 const POLL = { timeout: 60_000 };
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** Sweep the pointer over the canvas until the readout names a cell; returns its dataset. */
 async function hoverSomeCell(page: Page, where: Array<[number, number]> = []): Promise<Record<string, string>> {
@@ -58,7 +52,7 @@ async function tokenCount(page: Page): Promise<number> {
 
 describe('the landing view is the trained model', () => {
   it('opens on the model: every layer × head drawn and labelled, every layer verified', async () => {
-    const { page, errors } = await openApp(browser);
+    const { page, errors } = await openApp(browser());
     expect(await verdict(page)).toBe('pass');
     const card = await page.getByTestId('model-card').textContent();
     expect(card).toContain('Trained model');
@@ -114,7 +108,7 @@ describe('the landing view is the trained model', () => {
 
 describe('selectors, the model view and hover', () => {
   it('every layer × head is drawn and pickable; clicking one opens it; layer and head selectors change the map', async () => {
-    const { page, errors } = await openApp(browser);
+    const { page, errors } = await openApp(browser());
     expect(await verdict(page)).toBe('pass');
     expect(await page.getByTestId('surface-canvas').getAttribute('data-shown')).toBe('all');
     const reference = expected(DEFAULT_MODEL_STATE.text, DEFAULT_MODEL_STATE.seqLen);
@@ -193,7 +187,7 @@ describe('selectors, the model view and hover', () => {
 
 describe('the input: seqLen, your sentence, the context', () => {
   it('seqLen is live: 48 tokens extend the text and recompute; verified again', async () => {
-    const { page, errors } = await openApp(browser);
+    const { page, errors } = await openApp(browser());
     expect(await verdict(page)).toBe('pass');
     expect(await page.getByTestId('seq-len').isEnabled()).toBe(true);
     await page.getByTestId('seq-len').fill('48');
@@ -224,7 +218,7 @@ describe('the input: seqLen, your sentence, the context', () => {
   });
 
   it('your own sentence is read with the vocabulary; an unknown word is named and the previous view stays', async () => {
-    const { page, errors } = await openApp(browser);
+    const { page, errors } = await openApp(browser());
     expect(await verdict(page)).toBe('pass');
     const text = 'The dog chased the cat into the garden';
     await page.getByTestId('model-text').fill(text);
@@ -253,7 +247,7 @@ describe('the input: seqLen, your sentence, the context', () => {
   });
 
   it('above the context the slider says so and offers the explorer at that length', async () => {
-    const { page, errors } = await openApp(browser);
+    const { page, errors } = await openApp(browser());
     expect(await verdict(page)).toBe('pass');
     await page.getByTestId('seq-len').fill('300');
     await page.getByTestId('seq-len').press('Enter');
@@ -280,7 +274,7 @@ describe('the input: seqLen, your sentence, the context', () => {
 
 describe('loading the model', () => {
   it('a failed fetch says so and the explorer still works', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const page = await browser().newPage({ viewport: { width: 1280, height: 800 } });
     await page.route('**/model.safetensors', (route) => route.fulfill({ status: 404, body: 'not here' }));
     await page.goto((await import('vitest')).inject('baseUrl'));
     await expect.poll(() => page.getByTestId('messages').textContent(), POLL).toContain('could not be loaded');
@@ -292,7 +286,7 @@ describe('loading the model', () => {
   });
 
   it('a bad file says which file and why', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const page = await browser().newPage({ viewport: { width: 1280, height: 800 } });
     await page.route('**/model.safetensors', (route) => route.fulfill({ status: 200, body: Buffer.from('this is not a safetensors file at all') }));
     await page.goto((await import('vitest')).inject('baseUrl'));
     await expect.poll(() => page.getByTestId('messages').textContent(), POLL).toContain('could not be loaded');

@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright';
+import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { canvasShot, launch, shot, verdict } from './browser';
+import { canvasShot, shot, useBrowser, verdict } from './browser';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 describe('a browser without WebGPU', () => {
   it('says so and what to do, and still computes on the CPU and draws with WebGL', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const page = await browser().newPage({ viewport: { width: 1280, height: 800 } });
     // As in a browser that has no WebGPU at all.
     await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
     await page.goto(`${inject('baseUrl')}?input=sentence&text=The+cat+sat+on+the+mat`);
@@ -30,7 +23,7 @@ describe('a browser without WebGPU', () => {
   });
 
   it('the landing view, the trained model, runs from the f64 CPU forward reference and draws with WebGL', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const page = await browser().newPage({ viewport: { width: 1280, height: 800 } });
     await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
     await page.goto(inject('baseUrl'));
     expect(await verdict(page)).toBe('skipped');

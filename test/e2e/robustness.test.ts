@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright';
-import { canvasShot, launch, openApp, shot, verdict } from './browser';
+import { describe, expect, it } from 'vitest';
+import { canvasShot, openApp, shot, useBrowser, verdict } from './browser';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 describe('never break', () => {
   it('a lost GPU device is reported, and device, kernels and scene are recreated without a reload', async () => {
-    const { page } = await openApp(browser, '?input=random&seqLen=200&heads=2&dModel=32&dHead=16');
+    const { page } = await openApp(browser(), '?input=random&seqLen=200&heads=2&dModel=32&dHead=16');
     expect(await verdict(page)).toBe('pass');
     await page.evaluate(() => (window as unknown as { attentionLens: { loseDevice(): void } }).attentionLens.loseDevice());
     await expect.poll(() => page.evaluate(() => (window as unknown as { attentionLens: { recoveries: number } }).attentionLens.recoveries), { timeout: 60_000 }).toBe(1);
@@ -30,7 +23,7 @@ describe('never break', () => {
 describe('maps that do not fit', () => {
   it('switch to the fused path, say so, draw the reduced weights and verify sampled rows', async () => {
     // 16 heads × 4100² entries × 4 bytes = 1.08 GB: more than one 1 GiB storage buffer.
-    const { page, errors } = await openApp(browser, '?input=random&seqLen=4100&heads=16&dModel=4&dHead=1');
+    const { page, errors } = await openApp(browser(), '?input=random&seqLen=4100&heads=16&dModel=4&dHead=1');
     expect(await verdict(page, 170_000)).toBe('pass');
     expect(await page.getByTestId('messages').textContent()).toContain('fused path');
     expect(await page.getByTestId('legend').textContent()).toContain('fused path');

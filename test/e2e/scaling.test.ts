@@ -1,21 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright';
+import { describe, expect, it } from 'vitest';
 import { attentionCpuRows } from '../../src/index';
 import { buildExample } from '../../src/inputs/build';
 import { parseState } from '../../src/app/state';
-import { launch, openApp, shot, verdict } from './browser';
+import { openApp, shot, useBrowser, verdict } from './browser';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 describe('scaling the sequence length live', () => {
   it('rapid changes: the last request wins, the timings update, and no main-thread task exceeds 200 ms', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const page = await browser().newPage({ viewport: { width: 1280, height: 800 } });
     // Record long tasks from the start; the test only judges those after the first view is up.
     await page.addInitScript(() => {
       const w = window as unknown as { __longTasks: Array<{ start: number; duration: number }> };
@@ -52,7 +45,7 @@ describe('scaling the sequence length live', () => {
   });
 
   it('a long run shows progress and can be cancelled, keeping the previous view', async () => {
-    const { page } = await openApp(browser, '?input=random&seqLen=128&heads=1&dModel=32&dHead=16');
+    const { page } = await openApp(browser(), '?input=random&seqLen=128&heads=1&dModel=32&dHead=16');
     expect(await verdict(page)).toBe('pass');
     const control = page.getByTestId('seq-len');
     await control.fill('8192');
@@ -71,7 +64,7 @@ describe('scaling the sequence length live', () => {
     // 1536² entries: above the app's readback limit, so hover reads cells from the GPU buffers
     // that the cancelled 8192 run may already have overwritten.
     const query = '?input=random&seqLen=1536&heads=1&dModel=32&dHead=16&seed=4';
-    const { page, errors } = await openApp(browser, query);
+    const { page, errors } = await openApp(browser(), query);
     expect(await verdict(page)).toBe('pass');
     const control = page.getByTestId('seq-len');
     await control.fill('8192');
