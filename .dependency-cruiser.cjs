@@ -26,148 +26,68 @@
 /** three's packages as dependency-cruiser names them: resolved into node_modules, or a bare specifier it could not resolve. */
 const THREE = '^(node_modules/(@types/)?three/|three($|/))';
 
+/**
+ * A forbidden dependency (every rule is an error): modules `from` may not import modules `to`;
+ * `more` adds other fields of the rule (scope).
+ * @returns {import('dependency-cruiser').IForbiddenRuleType}
+ */
+function forbid(name, from, to, comment, more = {}) {
+  return { name, comment, severity: 'error', ...more, from, to };
+}
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    {
-      name: 'no-circular',
-      comment:
-        'No module may reach itself through its imports (static, dynamic or type-only): a cycle has no layer order, ' +
-        'makes module initialisation order matter, and means neither side can be understood or tested alone.',
-      severity: 'error',
-      from: {},
-      to: { circular: true },
-    },
-    {
-      name: 'no-folder-cycles',
-      comment:
-        'No folder of src/ may depend on a folder that depends back on it: the folders are the layers, and ' +
-        'layers only work when they form an order (e.g. bench used ui for its chart while ui used bench for the sweep).',
-      severity: 'error',
-      scope: 'folder',
-      from: { path: '^src/' },
-      to: { circular: true },
-    },
-    {
-      name: 'resolvable',
-      comment:
-        'Every import from src/ must resolve to a file: an unresolved import is invisible to the other rules ' +
-        '(and usually a typo that only the bundler would catch).',
-      severity: 'error',
-      from: { path: '^src/' },
-      to: { couldNotResolve: true },
-    },
-    {
-      name: 'three-only-in-scene',
-      comment:
-        'Only src/scene imports three.js (three/webgpu, three/tsl, addons): the rest of the app, the library ' +
-        '(src/index.ts) and the workers stay free of a 1 MB renderer and of its version-specific internals.',
-      severity: 'error',
-      from: { path: '^src/', pathNot: '^src/scene/' },
-      to: { path: THREE },
-    },
-    {
-      name: 'widgets-only-in-ui',
-      comment: 'lil-gui (the panel) and uPlot (the sweep chart) are DOM widgets: only src/ui uses them.',
-      severity: 'error',
-      from: { path: '^src/', pathNot: '^src/ui/' },
-      to: { path: '^(node_modules/)?(lil-gui|uplot)($|/)' },
-    },
-    {
-      name: 'tfjs-only-in-peer',
-      comment:
-        'TensorFlow.js is the benchmark peer and nothing else: only src/bench/peer-tfjs.ts imports it (the sweep ' +
-        'loads that module on demand), so no bundle that does not run the peer carries tfjs.',
-      severity: 'error',
-      from: { path: '^src/', pathNot: '^src/bench/peer-tfjs\\.ts$' },
-      to: { path: '^(node_modules/)?@tensorflow/' },
-    },
-    {
-      name: 'node-layers-stay-pure',
-      comment:
-        'core, reference, verify, lessons, inputs, model and train run in Node (the unit tests, and the model\'s training) and ' +
-        'in workers: they import nothing that needs WebGPU, three.js, the DOM or workers (gpu, kernels, scene, ui, ' +
-        'bench, workers).',
-      severity: 'error',
-      from: { path: '^src/(core|reference|verify|lessons|inputs|model|train)/' },
-      to: { path: '^src/(gpu|kernels|scene|ui|bench|workers)/' },
-    },
-    {
-      name: 'model-without-training',
-      comment:
-        'Training builds on the model, not the other way: src/model (the schema, the forward pass, the f64 reference ' +
-        'the reference worker runs) imports nothing from src/train, so the app and the worker never load the backward, ' +
-        'the optimizer or the WebAssembly matmul.',
-      severity: 'error',
-      from: { path: '^src/model/' },
-      to: { path: '^src/train/' },
-    },
-    {
-      name: 'gpu-imports-only-core',
-      comment:
-        'src/gpu is the WebGPU plumbing under the kernels (device, buffers, pipelines, timers): it knows the ' +
-        'errors and types of core and nothing about attention kernels, the scene or the app.',
-      severity: 'error',
-      from: { path: '^src/gpu/' },
-      to: { pathNot: '^src/(gpu|core)/' },
-    },
-    {
-      name: 'kernels-import-only-core-gpu-reference-shaders',
-      comment:
-        'The kernels are built from core (types, validation, errors), gpu (plumbing), reference (the grid plan and ' +
-        'block layout the reduction shares with the CPU), the model\'s parameter schema (src/model/schema.ts, which ' +
-        'imports only core: one check of the GPT-2 names and shapes) and their WGSL in shaders/; they never see the ' +
-        'scene or the app.',
-      severity: 'error',
-      from: { path: '^src/kernels/' },
-      to: { pathNot: '^(src/(kernels|core|gpu|reference)/|src/model/schema\\.ts$|shaders/)' },
-    },
-    {
-      name: 'scene-imports-only-its-layers',
-      comment:
-        'The scene draws what the kernels computed: it may import three.js, core, gpu, kernels and reference; not ' +
-        'ui, bench, workers, inputs or lessons. Not app either: app names scene types (SurfaceSource, CellInfo, ' +
-        'StageView) to describe what it hands the view, so scene importing app would be a folder cycle.',
-      severity: 'error',
-      from: { path: '^src/scene/' },
-      to: { pathNot: [THREE, '^src/(scene|core|gpu|kernels|reference)/'] },
-    },
-    {
-      name: 'app-not-ui',
-      comment:
-        'src/app is the view pipeline without the DOM: it may import every layer but ui (the DOM lives there). ' +
-        'From src/scene it may import types only (`import type`): it runs no three.js code, so it stays testable ' +
-        'without a canvas. dependency-cruiser cannot tell type-only imports apart with the swc parser, so ' +
-        'test/unit/layering.test.ts checks that part.',
-      severity: 'error',
-      from: { path: '^src/app/' },
-      to: { path: '^src/ui/' },
-    },
-    {
-      name: 'only-main-imports-ui',
-      comment:
-        'src/ui is the top: only main.ts (the page entry) and ui itself import it, so no lower layer can reach ' +
-        'the DOM through it (ui/bench-page.ts is the other entry, of bench.html).',
-      severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(ui/|main\\.ts$)' },
-      to: { path: '^src/ui/' },
-    },
-    {
-      name: 'main-imports-only-ui',
-      comment: 'main.ts is wiring only: it starts the app of src/ui and shows a startup failure.',
-      severity: 'error',
-      from: { path: '^src/main\\.ts$' },
-      to: { pathNot: '^src/(ui/|main\\.ts$)' },
-    },
-    {
-      name: 'library-without-three',
-      comment:
-        'src/index.ts is the library surface: nothing it reaches, even indirectly, may be three.js (README: the 3D ' +
-        'view is imported from src/scene on purpose, so the library does not pull in three).',
-      severity: 'error',
-      from: { path: '^src/index\\.ts$' },
-      to: { path: THREE, reachable: true },
-    },
+    forbid('no-circular', {}, { circular: true },
+      'No module may reach itself through its imports (static, dynamic or type-only): a cycle has no layer order, ' +
+      'makes module initialisation order matter, and means neither side can be understood or tested alone.'),
+    forbid('no-folder-cycles', { path: '^src/' }, { circular: true },
+      'No folder of src/ may depend on a folder that depends back on it: the folders are the layers, and ' +
+      'layers only work when they form an order (e.g. bench used ui for its chart while ui used bench for the sweep).', { scope: 'folder' }),
+    forbid('resolvable', { path: '^src/' }, { couldNotResolve: true },
+      'Every import from src/ must resolve to a file: an unresolved import is invisible to the other rules ' +
+      '(and usually a typo that only the bundler would catch).'),
+    forbid('three-only-in-scene', { path: '^src/', pathNot: '^src/scene/' }, { path: THREE },
+      'Only src/scene imports three.js (three/webgpu, three/tsl, addons): the rest of the app, the library ' +
+      '(src/index.ts) and the workers stay free of a 1 MB renderer and of its version-specific internals.'),
+    forbid('widgets-only-in-ui', { path: '^src/', pathNot: '^src/ui/' }, { path: '^(node_modules/)?(lil-gui|uplot)($|/)' },
+      'lil-gui (the panel) and uPlot (the sweep chart) are DOM widgets: only src/ui uses them.'),
+    forbid('tfjs-only-in-peer', { path: '^src/', pathNot: '^src/bench/peer-tfjs\\.ts$' }, { path: '^(node_modules/)?@tensorflow/' },
+      'TensorFlow.js is the benchmark peer and nothing else: only src/bench/peer-tfjs.ts imports it (the sweep ' +
+      'loads that module on demand), so no bundle that does not run the peer carries tfjs.'),
+    forbid('node-layers-stay-pure', { path: '^src/(core|reference|verify|lessons|inputs|model|train)/' }, { path: '^src/(gpu|kernels|scene|ui|bench|workers)/' },
+      'core, reference, verify, lessons, inputs, model and train run in Node (the unit tests, and the model\'s training) and ' +
+      'in workers: they import nothing that needs WebGPU, three.js, the DOM or workers (gpu, kernels, scene, ui, ' +
+      'bench, workers).'),
+    forbid('model-without-training', { path: '^src/model/' }, { path: '^src/train/' },
+      'Training builds on the model, not the other way: src/model (the schema, the forward pass, the f64 reference ' +
+      'the reference worker runs) imports nothing from src/train, so the app and the worker never load the backward, ' +
+      'the optimizer or the WebAssembly matmul.'),
+    forbid('gpu-imports-only-core', { path: '^src/gpu/' }, { pathNot: '^src/(gpu|core)/' },
+      'src/gpu is the WebGPU plumbing under the kernels (device, buffers, pipelines, timers): it knows the ' +
+      'errors and types of core and nothing about attention kernels, the scene or the app.'),
+    forbid('kernels-import-only-core-gpu-reference-shaders', { path: '^src/kernels/' }, { pathNot: '^(src/(kernels|core|gpu|reference)/|src/model/schema\\.ts$|shaders/)' },
+      'The kernels are built from core (types, validation, errors), gpu (plumbing), reference (the grid plan and ' +
+      'block layout the reduction shares with the CPU), the model\'s parameter schema (src/model/schema.ts, which ' +
+      'imports only core: one check of the GPT-2 names and shapes) and their WGSL in shaders/; they never see the ' +
+      'scene or the app.'),
+    forbid('scene-imports-only-its-layers', { path: '^src/scene/' }, { pathNot: [THREE, '^src/(scene|core|gpu|kernels|reference)/'] },
+      'The scene draws what the kernels computed: it may import three.js, core, gpu, kernels and reference; not ' +
+      'ui, bench, workers, inputs or lessons. Not app either: app names scene types (SurfaceSource, CellInfo, ' +
+      'StageView) to describe what it hands the view, so scene importing app would be a folder cycle.'),
+    forbid('app-not-ui', { path: '^src/app/' }, { path: '^src/ui/' },
+      'src/app is the view pipeline without the DOM: it may import every layer but ui (the DOM lives there). ' +
+      'From src/scene it may import types only (`import type`): it runs no three.js code, so it stays testable ' +
+      'without a canvas. dependency-cruiser cannot tell type-only imports apart with the swc parser, so ' +
+      'test/unit/layering.test.ts checks that part.'),
+    forbid('only-main-imports-ui', { path: '^src/', pathNot: '^src/(ui/|main\\.ts$)' }, { path: '^src/ui/' },
+      'src/ui is the top: only main.ts (the page entry) and ui itself import it, so no lower layer can reach ' +
+      'the DOM through it (ui/bench-page.ts is the other entry, of bench.html).'),
+    forbid('main-imports-only-ui', { path: '^src/main\\.ts$' }, { pathNot: '^src/(ui/|main\\.ts$)' },
+      'main.ts is wiring only: it starts the app of src/ui and shows a startup failure.'),
+    forbid('library-without-three', { path: '^src/index\\.ts$' }, { path: THREE, reachable: true },
+      'src/index.ts is the library surface: nothing it reaches, even indirectly, may be three.js (README: the 3D ' +
+      'view is imported from src/scene on purpose, so the library does not pull in three).'),
   ],
   options: {
     // TypeScript 7 has no JS API: swc parses, and type-only imports count (tsPreCompilationDeps).

@@ -20,7 +20,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionInputError } from '../../src/core/errors';
 import { createGpuModel, MODEL_LAYER_TENSORS, type GpuModel, type GpuModelResult, type ModelReadName } from '../../src/kernels/model';
-import { readCheckpoint, type Checkpoint } from '../../src/model/checkpoint';
+import type { Checkpoint } from '../../src/model/checkpoint';
 import { generateCorpus } from '../../src/model/corpus';
 import { forwardReference, type GptTrace } from '../../src/model/forward-reference';
 import type { GptConfig, GptParams } from '../../src/model/schema';
@@ -30,6 +30,7 @@ import { makeRng } from '../../src/reference/random';
 import { compareArrays, type Tolerance } from '../../src/verify/compare';
 import { readFloats } from '../../src/gpu/readback';
 import { gpu, useGpuDevice } from './gpu-fixture';
+import { fetchShippedCheckpoint } from './model-fixture';
 
 useGpuDevice();
 
@@ -205,10 +206,7 @@ describe('the forward pass of the shipped model', () => {
   let checkpoint: Checkpoint;
   let model: GpuModel;
   beforeAll(async () => {
-    // Vite serves public/ at the root, in the browser tests as in the app.
-    const response = await fetch('/models/tiny-stories/model.safetensors');
-    expect(response.ok, 'fetch the shipped checkpoint').toBe(true);
-    checkpoint = readCheckpoint(await response.arrayBuffer());
+    checkpoint = await fetchShippedCheckpoint();
     model = await createGpuModel(gpu(), checkpoint.config, checkpoint.params);
   });
   afterAll(() => model?.destroy());

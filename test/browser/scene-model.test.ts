@@ -11,12 +11,14 @@ import { explorerSource, modelSource, type ModelSourceRun } from '../../src/app/
 import { resolveShape } from '../../src/core/types';
 import { createGpuModel, type GpuModel } from '../../src/kernels/model';
 import { createGridReducer, type GridReducer } from '../../src/kernels/reduce';
-import { readCheckpoint, type Checkpoint } from '../../src/model/checkpoint';
+import type { Checkpoint } from '../../src/model/checkpoint';
 import { forwardReference } from '../../src/model/forward-reference';
-import { GRID_PLANES, planGrid, reduceAttention, type GridPlan } from '../../src/reference/reduce';
+import { planGrid, reduceAttention, type GridPlan } from '../../src/reference/reduce';
+import { concatPlanes } from '../shared/planes';
 import { createSurfaceView } from '../../src/scene/index';
 import { compareArrays } from '../../src/verify/compare';
 import { gpu, useGpuDevice } from './gpu-fixture';
+import { fetchShippedCheckpoint } from './model-fixture';
 import { differingPixels, distinctColours, makeCanvas, pixelsOf } from './scene-pixels';
 
 useGpuDevice();
@@ -25,9 +27,7 @@ let checkpoint: Checkpoint;
 let model: GpuModel;
 let reducer: GridReducer;
 beforeAll(async () => {
-  const response = await fetch('/models/tiny-stories/model.safetensors');
-  expect(response.ok, 'fetch the shipped checkpoint').toBe(true);
-  checkpoint = readCheckpoint(await response.arrayBuffer());
+  checkpoint = await fetchShippedCheckpoint();
   model = await createGpuModel(gpu(), checkpoint.config, checkpoint.params);
   reducer = await createGridReducer(gpu());
 });
@@ -46,16 +46,6 @@ function runOf(ids: number[], buffers: ModelSourceRun['buffers']): { run: ModelS
   const { layers: L, heads: H, dModel } = checkpoint.config;
   const run: ModelSourceRun = { model: { config: { layers: L, heads: H, dModel } }, input: { ids, words: ids.map((id) => `#${id}`) }, layers, buffers, heads: [] };
   return { run, trace };
-}
-
-/** Planes of several reductions side by side (each plane-major), as one plan over all their heads. */
-function concatPlanes(parts: Float32Array[], cellsEach: number): Float32Array {
-  const total = parts.length * cellsEach;
-  const out = new Float32Array(GRID_PLANES.length * total);
-  parts.forEach((part, n) => {
-    for (let p = 0; p < GRID_PLANES.length; p++) out.set(part.subarray(p * cellsEach, (p + 1) * cellsEach), p * total + n * cellsEach);
-  });
-  return out;
 }
 
 function expectClose(label: string, actual: Float32Array, expected: Float32Array): void {

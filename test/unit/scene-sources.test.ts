@@ -9,22 +9,13 @@
 import { describe, expect, it } from 'vitest';
 import { attentionCpu, makeRandomInputs, resolveShape, type AttentionShape } from '../../src/index';
 import { explorerSource, modelSource, type ModelSourceRun } from '../../src/app/sources';
-import { GRID_PLANES, planGrid, reduceAttention, type GridPlan } from '../../src/reference/reduce';
+import { planGrid, reduceAttention, type GridPlan } from '../../src/reference/reduce';
+import { concatPlanes } from '../shared/planes';
 import { arrangeHeads } from '../../src/scene/layout';
 import { SurfaceSourceError, checkSource, fullMapPlanes, weightsGridPlanes, type SurfaceSource } from '../../src/scene/sources';
 
 /** Stands in for a GPUBuffer of `floats` elements: the builders only pass it on, checkSource reads its size. */
 const fakeBuffer = (label: string, floats: number) => ({ label, size: floats * 4 }) as unknown as GPUBuffer;
-
-/** Planes of several reductions side by side (each plane-major), as one plan over all their heads. */
-function concatPlanes(parts: Float32Array[], cellsEach: number): Float32Array {
-  const total = parts.length * cellsEach;
-  const out = new Float32Array(GRID_PLANES.length * total);
-  parts.forEach((part, n) => {
-    for (let p = 0; p < GRID_PLANES.length; p++) out.set(part.subarray(p * cellsEach, (p + 1) * cellsEach), p * total + n * cellsEach);
-  });
-  return out;
-}
 
 function expectPlanesClose(actual: Float32Array, expected: Float32Array): void {
   expect(actual.length).toBe(expected.length);
