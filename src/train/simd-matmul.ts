@@ -47,7 +47,7 @@
  * small enough to compile synchronously); {@link createSimdMatmul} returns null where
  * WebAssembly or its SIMD proposal is missing.
  */
-import type { Band, Floats, MatmulKernel } from '../model/matmul';
+import type { Band, MatmulKernel } from '../model/matmul';
 import { BAND_CODE, BLOCKING, simdModuleBytes, type Blocking, type SimdPrecision } from './wasm-kernels';
 
 export type { Blocking, SimdPrecision } from './wasm-kernels';
@@ -91,22 +91,8 @@ export function createSimdMatmul(precision: SimdPrecision = 'f64', blocking: Blo
   let h32 = new Float32Array(memory.buffer);
   let h64 = new Float64Array(memory.buffer);
 
-  return function simdMatmulNT(
-    a: Floats,
-    aOff: number,
-    lda: number,
-    b: Floats,
-    bOff: number,
-    ldb: number,
-    c: Floats,
-    cOff: number,
-    ldc: number,
-    m: number,
-    n: number,
-    depth: number,
-    accumulate: boolean,
-    band: Band = 'full',
-  ): void {
+  // The parameters of matmulNT (their types from MatmulKernel).
+  const simdMatmulNT: MatmulKernel = (a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, n, depth, accumulate, band = 'full') => {
     if (m <= 0 || n <= 0) return;
     const lower = band === 'lower';
     const kUp = band === 'kUpToRow';
@@ -160,6 +146,7 @@ export function createSimdMatmul(precision: SimdPrecision = 'f64', blocking: Blo
     (cSize === 8 ? out64 : out32)(sAt, nPad * size, cAt, ldc * cSize, m, n, lower ? 1 : 0, accumulate ? 1 : 0);
     c.set(hc.subarray(c0, c0 + cSpan), cOff);
   };
+  return simdMatmulNT;
 }
 
 const shared = new Map<SimdPrecision, MatmulKernel | null>();
