@@ -9,11 +9,9 @@
  * a new one on the new device — nothing to reset by hand.
  */
 import { GpuDeviceLostError } from '../core/errors';
-import type { AttentionInputs, AttentionShape, ResultName } from '../core/types';
 import { requestGpuDevice, type GpuDeviceOptions } from '../gpu/device';
 import { deviceRegistry, type DeviceRegistry, type Destroyable } from '../gpu/registry';
-import type { HoldResult } from '../gpu/runner';
-import { createGpuAttention, type AttentionBuffers, type GpuAttention, type RunOptions, type RunResult } from './attention';
+import { createGpuAttention, type GpuAttention } from './attention';
 
 /** The registry key of the session's attention runner. */
 export const ATTENTION_KEY = 'attention';
@@ -37,11 +35,7 @@ export interface AttentionSession {
    * Run on the current device. A run the loss interrupts rejects with GpuDeviceLostError; the
    * session is already recovering, and `ready()` resolves when the next run can start.
    */
-  run<K extends ResultName = ResultName, H extends boolean = false>(
-    shape: AttentionShape,
-    inputs: AttentionInputs,
-    options?: RunOptions<K, H>,
-  ): Promise<RunResult<K> & HoldResult<H, AttentionBuffers>>;
+  run: GpuAttention['run'];
   /** Resolves when no recovery is under way (rejects if the last recovery failed). */
   ready(): Promise<void>;
   /**
