@@ -209,6 +209,8 @@ export class Panel {
       this.draft.seqLen = defaultSeqLen(this.draft.input, this.draft.text);
     }
     this.committed = { ...this.draft };
+    this.askedPast = null;
+    this.renderPastContext();
     this.onCommit({ ...this.draft });
   }
 
@@ -239,7 +241,8 @@ export class Panel {
 
   /** Show a state (after a good run, or to revert a bad edit). */
   sync(state: AppState): void {
-    if (state.mode !== this.draft.mode || state.seqLen !== this.draft.seqLen) this.askedPast = null;
+    // The offer keeps the length asked for (a URL's, after the fallback view runs) until the mode changes or the user commits.
+    if (state.mode !== this.draft.mode) this.askedPast = null;
     Object.assign(this.draft, state);
     this.committed = { ...state };
     for (const ctrl of this.controllers) ctrl.updateDisplay();

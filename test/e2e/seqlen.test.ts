@@ -4,22 +4,16 @@
 // text); and no main-thread task takes over 100 ms while seqLen changes, on either view. Long
 // tasks come from the browser's own PerformanceObserver ('longtask'), not from the app.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright';
-import { ARTIFACTS, launch, verdict } from './browser';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright';
+import { ARTIFACTS, useBrowser, verdict } from './browser';
 
 /** SwiftShader runs the model and the kernels in seconds, not the 1 s expect.poll waits by default. */
 const POLL = { timeout: 120_000 };
 /** The issue's budget for one main-thread task while seqLen changes. */
 const LONG_TASK_MS = 100;
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 interface LongTask {
   start: number;
@@ -28,7 +22,7 @@ interface LongTask {
 
 /** Open the app with every long task recorded from the first script on. */
 async function openWatched(query: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const page = await browser().newPage({ viewport: { width: 1280, height: 800 } });
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
@@ -142,6 +136,9 @@ describe('the model view: the context on the slider, the ways past it beside it'
     expect(messages).toContain('300');
     expect(messages).toContain('2 to 128');
     expect(await modelTokens(page)).toBe(32);
+    // The landing view ran at its default length; the offer beside the slider keeps the asked one.
+    await expect.poll(() => page.getByTestId('past-context').textContent(), POLL).toContain('you asked for 300');
+    expect(await page.getByTestId('past-context').textContent()).toContain('Random inputs at 300');
     await page.close();
   });
 });
