@@ -26,14 +26,7 @@ fn main(
   if (row >= params.rows) {
     return;
   }
-  let kvLen = params.kvLen;
-  let valid = visibleKeys(row % params.seqLen);
-  let base = row * kvLen;
-
-  var state = Online(LOWEST, 0.0);
-  for (var j = lane; j < valid; j += WG_SIZE) {
-    state = onlineAdd(state, scores[base + j]);
-  }
+  let r = softmaxRow(row);
   // Every invocation writes one slot of workgroup memory, indexed by its own
   // local_invocation_index: a subgroup's first invocation writes its subgroup's state, every
   // other one the identity. So no slot is shared, nothing relies on how invocations are laid out
@@ -41,7 +34,7 @@ fn main(
   // works. Then every subgroup reads all WG_SIZE slots, strided over its lanes, and merges them
   // again, so every invocation holds the row's state without a second barrier (subgroups of
   // equal size compute the very same merge, so the workgroup agrees bit for bit).
-  let partial = subgroupMerge(state);
+  let partial = subgroupMerge(laneState(r, lane));
   let first = subLane == 0u;
   shareMax[lane] = select(LOWEST, partial.m, first);
   shareSum[lane] = select(0.0, partial.l, first);
@@ -51,13 +44,5 @@ fn main(
     gathered = onlineMerge(gathered, Online(shareMax[k], shareSum[k]));
   }
   let total = subgroupMerge(gathered);
-  let inverse = select(0.0, 1.0 / total.l, total.l > 0.0);
-
-  for (var j = lane; j < kvLen; j += WG_SIZE) {
-    var p = 0.0;
-    if (j < valid) {
-      p = exp(scores[base + j] - total.m) * inverse;
-    }
-    weights[base + j] = p;
-  }
+  writeLaneWeights(r, lane, total);
 }

@@ -28,14 +28,8 @@ fn main(
   if (row >= params.rows) {
     return;
   }
-  let kvLen = params.kvLen;
-  let valid = visibleKeys(row % params.seqLen);
-  let base = row * kvLen;
-
-  var state = Online(LOWEST, 0.0);
-  for (var j = lane; j < valid; j += WG_SIZE) {
-    state = onlineAdd(state, scores[base + j]);
-  }
+  let r = softmaxRow(row);
+  var state = laneState(r, lane);
   // The merge: a tree in workgroup memory, halving the active invocations per step.
   shareMax[lane] = state.m;
   shareSum[lane] = state.l;
@@ -49,15 +43,7 @@ fn main(
     workgroupBarrier();
   }
   let total = Online(shareMax[0], shareSum[0]);
-  let inverse = select(0.0, 1.0 / total.l, total.l > 0.0);
-
-  for (var j = lane; j < kvLen; j += WG_SIZE) {
-    var p = 0.0;
-    if (j < valid) {
-      p = exp(scores[base + j] - total.m) * inverse;
-    }
-    weights[base + j] = p;
-  }
+  writeLaneWeights(r, lane, total);
 }
 
 @compute @workgroup_size(WG_SIZE, 1, 1)

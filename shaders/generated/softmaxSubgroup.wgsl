@@ -104,7 +104,8 @@ fn onlineMerge(a: Online, b: Online) -> Online {
   return Online(m, a.l * exp(a.m - m) + b.l * exp(b.m - m));
 }
 // parts/softmax-rows.wgsl — what softmax.wgsl and softmax-subgroup.wgsl share, put after
-// common.wgsl: the bindings, the workgroup size and the workgroup memory the merges use.
+// common.wgsl: the bindings, the workgroup size and the workgroup memory the merges use, and the
+// two strided passes over a row of a workgroup-per-row `main`.
 //
 // Bindings (group 0): 0 params (common.wgsl), 1 scores (read, heads × seqLen × kvLen),
 // 2 weights (read_write, same layout). Layout: see common.wgsl.
@@ -116,6 +117,42 @@ override WG_SIZE: u32 = 64u;
 
 var<workgroup> shareMax: array<f32, WG_SIZE>;
 var<workgroup> shareSum: array<f32, WG_SIZE>;
+
+// One row of scores and weights: its first entry (rows are kvLen long), its length, and how
+// many of its keys are visible (the rest are masked).
+struct SoftmaxRow {
+  base: u32,
+  kvLen: u32,
+  valid: u32,
+};
+
+fn softmaxRow(row: u32) -> SoftmaxRow {
+  let kvLen = params.kvLen;
+  return SoftmaxRow(row * kvLen, kvLen, visibleKeys(row % params.seqLen));
+}
+
+// The online state (common.wgsl) of one invocation's strided share of a row: keys lane,
+// lane + WG_SIZE, … below `valid` (masked keys are never read).
+fn laneState(r: SoftmaxRow, lane: u32) -> Online {
+  var state = Online(LOWEST, 0.0);
+  for (var j = lane; j < r.valid; j += WG_SIZE) {
+    state = onlineAdd(state, scores[r.base + j]);
+  }
+  return state;
+}
+
+// Write the same share of the row's weights from the row's merged state `total`: masked keys
+// get 0, and a row with nothing to attend to (sum 0) zeros, never NaN.
+fn writeLaneWeights(r: SoftmaxRow, lane: u32, total: Online) {
+  let inverse = select(0.0, 1.0 / total.l, total.l > 0.0);
+  for (var j = lane; j < r.kvLen; j += WG_SIZE) {
+    var p = 0.0;
+    if (j < r.valid) {
+      p = exp(scores[r.base + j] - total.m) * inverse;
+    }
+    weights[r.base + j] = p;
+  }
+}
 // softmax-subgroup.wgsl — the softmax of softmax.wgsl with a workgroup per row (as its `main`),
 // the merges done by subgroup operations and a single barrier (kernel `softmaxSubgroup`,
 // compiled only on devices with the 'subgroups' feature). Assembled after parts/subgroups.wgsl,
@@ -144,14 +181,7 @@ fn main(
   if (row >= params.rows) {
     return;
   }
-  let kvLen = params.kvLen;
-  let valid = visibleKeys(row % params.seqLen);
-  let base = row * kvLen;
-
-  var state = Online(LOWEST, 0.0);
-  for (var j = lane; j < valid; j += WG_SIZE) {
-    state = onlineAdd(state, scores[base + j]);
-  }
+  let r = softmaxRow(row);
   // Every invocation writes one slot of workgroup memory, indexed by its own
   // local_invocation_index: a subgroup's first invocation writes its subgroup's state, every
   // other one the identity. So no slot is shared, nothing relies on how invocations are laid out
@@ -159,7 +189,7 @@ fn main(
   // works. Then every subgroup reads all WG_SIZE slots, strided over its lanes, and merges them
   // again, so every invocation holds the row's state without a second barrier (subgroups of
   // equal size compute the very same merge, so the workgroup agrees bit for bit).
-  let partial = subgroupMerge(state);
+  let partial = subgroupMerge(laneState(r, lane));
   let first = subLane == 0u;
   shareMax[lane] = select(LOWEST, partial.m, first);
   shareSum[lane] = select(0.0, partial.l, first);
@@ -169,13 +199,5 @@ fn main(
     gathered = onlineMerge(gathered, Online(shareMax[k], shareSum[k]));
   }
   let total = subgroupMerge(gathered);
-  let inverse = select(0.0, 1.0 / total.l, total.l > 0.0);
-
-  for (var j = lane; j < kvLen; j += WG_SIZE) {
-    var p = 0.0;
-    if (j < valid) {
-      p = exp(scores[base + j] - total.m) * inverse;
-    }
-    weights[base + j] = p;
-  }
+  writeLaneWeights(r, lane, total);
 }
