@@ -75,9 +75,14 @@ const positionTables = new Map<number, Float32Array>();
  * 65536 × 32 take ~50 ms, too long to repeat on every seqLen change).
  */
 export function sinusoidalPositions(seqLen: number, dModel: number): Float32Array {
+  return positionTable(seqLen, dModel).slice(0, seqLen * dModel);
+}
+
+/** The remembered table of at least seqLen rows (read only: it is shared). */
+function positionTable(seqLen: number, dModel: number): Float32Array {
   const size = seqLen * dModel;
   const known = positionTables.get(dModel);
-  if (known && known.length >= size) return known.slice(0, size);
+  if (known && known.length >= size) return known;
   const out = new Float32Array(size);
   const start = known ? known.length / dModel : 0;
   if (known) out.set(known);
@@ -90,7 +95,7 @@ export function sinusoidalPositions(seqLen: number, dModel: number): Float32Arra
     }
   }
   positionTables.clear(); // one dModel at a time: the explorer changes it rarely
-  positionTables.set(dModel, out.slice());
+  positionTables.set(dModel, out);
   return out;
 }
 
@@ -117,7 +122,7 @@ export function embedTokens(tokens: string[], dModel: number, positions: boolean
     out.set(vector, row * dModel);
   });
   if (positions) {
-    const pe = sinusoidalPositions(tokens.length, dModel);
+    const pe = positionTable(tokens.length, dModel); // read in place: no copy of 65536 rows
     for (let i = 0; i < out.length; i++) out[i] += pe[i];
   }
   return out;
