@@ -1,10 +1,36 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { chromiumArgs, findChromium } from './scripts/chromium.ts';
 
 // Only the browser tests need a browser; when none is found their global setup stops the run
 // with a message that says how to install one, and everything else still works.
 const browserProvider = () => playwright({ launchOptions: { executablePath: findChromium(), args: chromiumArgs() } });
+
+/** A Vitest project that runs its files in headless Chromium on WebGPU (SwiftShader without a GPU). */
+function browserProject(name: string, include: string[]): TestProjectInlineConfiguration {
+  return {
+    extends: true,
+    test: {
+      name,
+      include,
+      testTimeout: 120_000,
+      hookTimeout: 60_000,
+      // GPU tests share one SwiftShader device per file; running files one at a time keeps
+      // a 2-core machine from thrashing.
+      fileParallelism: false,
+      globalSetup: ['test/browser/global-setup.ts'],
+      browser: process.env.VITEST
+        ? {
+            enabled: true,
+            headless: true,
+            provider: browserProvider(),
+            instances: [{ browser: 'chromium' }],
+            screenshotFailures: false,
+          }
+        : undefined,
+    },
+  };
+}
 
 export default defineConfig({
   build: {
@@ -25,28 +51,10 @@ export default defineConfig({
           environment: 'node',
         },
       },
-      {
-        extends: true,
-        test: {
-          name: 'browser',
-          include: ['test/browser/**/*.test.ts'],
-          testTimeout: 120_000,
-          hookTimeout: 60_000,
-          // GPU tests share one SwiftShader device per file; running files one at a time keeps
-          // a 2-core machine from thrashing.
-          fileParallelism: false,
-          globalSetup: ['test/browser/global-setup.ts'],
-          browser: process.env.VITEST
-            ? {
-                enabled: true,
-                headless: true,
-                provider: browserProvider(),
-                instances: [{ browser: 'chromium' }],
-                screenshotFailures: false,
-              }
-            : undefined,
-        },
-      },
+      browserProject('browser', ['test/browser/**/*.test.ts']),
+      // Measurements that print numbers for the README (not part of npm test: speed is measured,
+      // not asserted): npm run measure:scene.
+      browserProject('measure', ['test/measure/**/*.measure.ts']),
       {
         extends: true,
         test: {

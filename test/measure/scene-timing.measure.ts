@@ -2,16 +2,16 @@
  * Rebuild and frame times of the surface (printed as [scene] lines): how long setSource takes
  * (reduction, readback, upload, geometry, labels, first frame) and a frame after it, for all
  * heads side by side and for one large head, weights stage, and what uploading the planes
- * (the public path into three's storage attribute) costs alone. Only a lower bound is asserted:
- * the numbers are for the report, and vary with the machine.
+ * (the public path into three's storage attribute) costs alone. A measurement, not a test (it
+ * asserts nothing and is not part of npm test): `npm run measure:scene`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createGpuAttention, makeRandomInputs, resolveShape, type AttentionShape, type GpuAttention } from '../../src/index';
 import { explorerSource } from '../../src/app/sources';
 import { GRID_PLANES, planGrid } from '../../src/reference/reduce';
 import { createSurfaceView } from '../../src/scene/index';
-import { gpu, useGpuDevice } from './gpu-fixture';
-import { makeCanvas } from './scene-pixels';
+import { gpu, useGpuDevice } from '../browser/gpu-fixture';
+import { makeCanvas } from '../browser/scene-pixels';
 
 useGpuDevice();
 
@@ -45,7 +45,6 @@ describe('surface timings (printed)', () => {
         }
         const median = (xs: number[], digits = 0) => [...xs].sort((a, b) => a - b)[xs.length >> 1].toFixed(digits);
         console.info(`[scene] ${name}, weights, 640×480: rebuild ms median ${median(rebuilds)} (${rebuilds.map((t) => t.toFixed(0)).join(', ')}); frame ms median ${median(frames)} (${frames.map((t) => t.toFixed(0)).join(', ')})`);
-        expect(Math.min(...rebuilds)).toBeGreaterThan(0);
         // What the public upload path adds to a rebuild: three's needsUpdate writes the planes'
         // used ranges with queue.writeBuffer; the same bytes through the same call, timed alone.
         const plan = planGrid(s, head, 'max');
