@@ -353,6 +353,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
     pipeline.cancel();
     reference.cancel();
     setBusy(null);
+    // The view on screen stays, and so does its verdict (the cancelled request had set "Running…").
+    if (!verify.restore()) verify.skipped('Cancelled before the view on screen was checked.');
     panel.sync(good);
     messages.show('info', 'Cancelled; the previous view is kept.', 'cancel');
   });

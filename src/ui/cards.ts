@@ -40,7 +40,33 @@ export class VerifyCard {
     this.pending('Waiting for the first run…');
   }
 
+  /** The settled card of the view on screen, kept while a new request runs (see {@link running}). */
+  private kept: { state: string; children: Node[] } | null = null;
+
+  /**
+   * A new request started; the view on screen (and so this card's last verdict) stays until it
+   * shows. {@link restore} brings that verdict back if the request is cancelled first.
+   */
+  running(): void {
+    const settled = this.root.dataset.state !== 'pending' ? { state: this.root.dataset.state ?? 'pending', children: [...this.root.childNodes] } : this.kept;
+    this.pending('Running…');
+    this.kept = settled;
+  }
+
+  /**
+   * After a cancel: put back the verdict of the view still on screen. False when there is none
+   * (the cancelled request came before any check, or a newer view was shown and not yet checked).
+   */
+  restore(): boolean {
+    if (!this.kept) return false;
+    this.root.dataset.state = this.kept.state;
+    this.root.replaceChildren(...this.kept.children);
+    this.kept = null;
+    return true;
+  }
+
   pending(text: string): void {
+    this.kept = null;
     this.root.dataset.state = 'pending';
     this.root.replaceChildren(
       h('h2', {}, 'GPU vs CPU reference', h('span', { class: 'pill pending' }, 'CHECKING')),
@@ -49,11 +75,13 @@ export class VerifyCard {
   }
 
   skipped(text: string): void {
+    this.kept = null;
     this.root.dataset.state = 'skipped';
     this.root.replaceChildren(h('h2', {}, 'GPU vs CPU reference', h('span', { class: 'pill' }, 'NOT CHECKED')), h('p', { class: 'note' }, text));
   }
 
   show(report: VerificationReport, cpuMs: number, scope: string): void {
+    this.kept = null;
     this.root.dataset.state = report.pass ? 'pass' : 'fail';
     const rows = report.stages.map((s) =>
       h(
@@ -86,6 +114,7 @@ export class VerifyCard {
 
   /** Model mode: every layer's Q, K, V, scores, weights, attention output and the logits. */
   showModel(result: ModelVerification, cpuMs: number, tokens: number): void {
+    this.kept = null;
     this.root.dataset.state = result.pass ? 'pass' : 'fail';
     const label: Record<string, string> = { ...STAGE_LABEL, attn: 'attention out', logits: 'logits' };
     const rows = result.rows.map(({ layer, name, comparison: c }) =>
@@ -114,6 +143,7 @@ export class VerifyCard {
   }
 
   failed(text: string): void {
+    this.kept = null;
     this.root.dataset.state = 'error';
     this.root.replaceChildren(h('h2', {}, 'GPU vs CPU reference', h('span', { class: 'pill fail' }, 'ERROR')), h('p', { class: 'note' }, text));
   }

@@ -108,7 +108,7 @@ export function createExplorerController(page: Page, engine: ViewEngine, reducti
     async compute({ state, example }, run: RunContext) {
       offeredTiming?.abort();
       viewport.setBusy(`Computing ${example.shape.heads}×${example.shape.seqLen}×${example.shape.kvLen ?? example.shape.seqLen}…`);
-      verify.pending('Running…');
+      verify.running();
       const view = await engine.compute({
         example,
         reduction: reduction(),

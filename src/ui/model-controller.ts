@@ -122,7 +122,7 @@ export function createModelController(page: Page): ModelController {
       }
       const gpu = page.device() !== null;
       viewport.setBusy(`Running the trained model on ${input.ids.length} tokens ${gpu ? 'on the GPU' : 'on the CPU (f64 reference, in a worker)'}…`);
-      verify.pending('Running…');
+      verify.running();
       const result = await engine.run(model, input, run.signal);
       const view = await engine.view(result, { layer: next.layer, head: next.head });
       const modelTimings: ModelTimingsView = { tokens: input.ids.length, layers: config.layers, gpuMs: result.gpuMs, cpuMs: result.cpuMs, adapter: page.adapter() };

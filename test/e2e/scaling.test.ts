@@ -57,6 +57,9 @@ describe('scaling the sequence length live', () => {
     await expect.poll(() => page.getByTestId('seq-len').inputValue()).toBe('128');
     expect(page.url()).toContain('seqLen=128');
     expect(await page.getByTestId('timings').textContent()).toContain('1×128×128');
+    // The kept view's verdict comes back (the cancelled request had set the card to "Running…").
+    expect(await page.getByTestId('verify-status').getAttribute('data-state')).toBe('pass');
+    expect(await page.getByTestId('verify-status').textContent()).toContain('1×128×128');
     await page.close();
   });
 
