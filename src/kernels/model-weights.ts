@@ -7,6 +7,8 @@ import { checkStorageSize } from '../gpu/buffers';
 import { scoped } from '../gpu/guard';
 import { uniformLayout } from '../gpu/uniforms';
 import type { ModelConfig } from '../core/types';
+import { forwardPlan } from '../model/plan';
+import { paramShapes } from '../model/schema';
 import { PARAMS_LAYOUT } from './packing';
 import { kernelSource } from './shaders';
 
@@ -15,29 +17,19 @@ export const LAYER_NORM_LAYOUT = uniformLayout(kernelSource('layerNorm').code, '
 export const LINEAR_LAYOUT = uniformLayout(kernelSource('linear').code, 'RowsParams');
 export const EMBED_LAYOUT = uniformLayout(kernelSource('embed').code, 'EmbedParams');
 
-/** One block's parameters on the device. */
-export interface LayerWeights {
-  ln1g: GPUBuffer;
-  ln1b: GPUBuffer;
-  /** wq | wk | wv, each dModel × dModel: c_attn.weight's column blocks. */
-  wqkv: GPUBuffer;
-  /** b_Q | b_K | b_V: c_attn.bias as it is. */
-  bqkv: GPUBuffer;
-  projW: GPUBuffer;
-  projB: GPUBuffer;
-  ln2g: GPUBuffer;
-  ln2b: GPUBuffer;
-  fcW: GPUBuffer;
-  fcB: GPUBuffer;
-  mlpW: GPUBuffer;
-  mlpB: GPUBuffer;
-}
-
 /** The uploaded parameters, the uniform buffers, and every buffer made (to destroy). */
 export interface ModelWeights {
-  weights: { wte: GPUBuffer; wpe: GPUBuffer; lnfG: GPUBuffer; lnfB: GPUBuffer; layers: LayerWeights[] };
-  uniforms: Record<'params' | 'embed' | 'layerNorm' | 'attnProj' | 'fc' | 'mlpProj' | 'logits', GPUBuffer>;
+  /** Each parameter's buffer by its GPT-2 name, as the forward plan (src/model/plan.ts) names them; c_attn.weight's holds wq | wk | wv. */
+  byName: ReadonlyMap<string, GPUBuffer>;
+  uniforms: Record<'params' | 'embed' | 'layerNorm' | 'logits', GPUBuffer>;
+  /** The linear kernel's uniform block for each shape of the plan's linear steps, by {@link linearKey}. */
+  linearUniforms: ReadonlyMap<string, GPUBuffer>;
   owned: GPUBuffer[];
+}
+
+/** The key of a linear step's uniform block: its in and out sizes (steps of one shape share the block). */
+export function linearKey(inDim: number, outDim: number): string {
+  return `${inDim}→${outDim}`;
 }
 
 /**
@@ -46,15 +38,21 @@ export interface ModelWeights {
  */
 export async function uploadModelWeights(device: GPUDevice, c: ModelConfig, params: ReadonlyMap<string, Float32Array | Float64Array>): Promise<ModelWeights> {
   const d = c.dModel;
+  const linearShapes: Array<[number, number]> = [];
+  for (const step of forwardPlan(c)) {
+    if (step.op === 'linear' && !linearShapes.some(([i, o]) => i === step.inDim && o === step.outDim)) linearShapes.push([step.inDim, step.outDim]);
+  }
   // Parameters, uploaded once. Each buffer is labelled with the GPT-2 name it holds.
   const owned: GPUBuffer[] = [];
-  const upload = (label: string, data: ArrayLike<number>): GPUBuffer => {
+  const byName = new Map<string, GPUBuffer>();
+  const upload = (name: string, data: ArrayLike<number>, layout = ''): void => {
+    const label = layout === '' ? name : `${name} (${layout})`;
     const bytes = Math.max(16, Math.ceil((data.length * 4) / 16) * 16);
     checkStorageSize(device, label, bytes);
     const buffer = device.createBuffer({ label: `model/${label}`, size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     owned.push(buffer);
+    byName.set(name, buffer);
     device.queue.writeBuffer(buffer, 0, data instanceof Float32Array ? data : Float32Array.from(data));
-    return buffer;
   };
   const uniform = (label: string, size: number): GPUBuffer => {
     const buffer = device.createBuffer({ label: `model/${label}`, size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -66,50 +64,32 @@ export async function uploadModelWeights(device: GPUDevice, c: ModelConfig, para
     device,
     { what: 'the model upload', buffers: 'the model parameters', onOutOfMemory: () => owned.forEach((b) => b.destroy()) },
     () => {
-      const layers: LayerWeights[] = [];
-      for (let i = 0; i < c.layers; i++) {
-        const h = `h.${i}`;
-        // c_attn.weight is dModel × 3·dModel (Conv1D, [in, out]); the projections kernel takes
-        // wq | wk | wv, each dModel × dModel: columns 0…d−1, d…2d−1, 2d…3d−1.
-        const attnW = get(`${h}.attn.c_attn.weight`);
-        const wqkv = new Float32Array(3 * d * d);
-        for (let m = 0; m < 3; m++) {
-          for (let k = 0; k < d; k++) {
-            for (let col = 0; col < d; col++) wqkv[m * d * d + k * d + col] = attnW[k * 3 * d + m * d + col];
+      for (const name of paramShapes(c).keys()) {
+        const match = /^(h\.\d+)\.attn\.c_attn\.(weight|bias)$/.exec(name);
+        if (match === null) upload(name, get(name));
+        else if (match[2] === 'bias') upload(name, get(name), 'bq | bk | bv');
+        else {
+          // c_attn.weight is dModel × 3·dModel (Conv1D, [in, out]); the projections kernel takes
+          // wq | wk | wv, each dModel × dModel: columns 0…d−1, d…2d−1, 2d…3d−1.
+          const attnW = get(name);
+          const wqkv = new Float32Array(3 * d * d);
+          for (let m = 0; m < 3; m++) {
+            for (let k = 0; k < d; k++) {
+              for (let col = 0; col < d; col++) wqkv[m * d * d + k * d + col] = attnW[k * 3 * d + m * d + col];
+            }
           }
+          upload(name, wqkv, 'wq | wk | wv');
         }
-        layers.push({
-          ln1g: upload(`${h}.ln_1.weight`, get(`${h}.ln_1.weight`)),
-          ln1b: upload(`${h}.ln_1.bias`, get(`${h}.ln_1.bias`)),
-          wqkv: upload(`${h}.attn.c_attn.weight (wq | wk | wv)`, wqkv),
-          bqkv: upload(`${h}.attn.c_attn.bias (bq | bk | bv)`, get(`${h}.attn.c_attn.bias`)),
-          projW: upload(`${h}.attn.c_proj.weight`, get(`${h}.attn.c_proj.weight`)),
-          projB: upload(`${h}.attn.c_proj.bias`, get(`${h}.attn.c_proj.bias`)),
-          ln2g: upload(`${h}.ln_2.weight`, get(`${h}.ln_2.weight`)),
-          ln2b: upload(`${h}.ln_2.bias`, get(`${h}.ln_2.bias`)),
-          fcW: upload(`${h}.mlp.c_fc.weight`, get(`${h}.mlp.c_fc.weight`)),
-          fcB: upload(`${h}.mlp.c_fc.bias`, get(`${h}.mlp.c_fc.bias`)),
-          mlpW: upload(`${h}.mlp.c_proj.weight`, get(`${h}.mlp.c_proj.weight`)),
-          mlpB: upload(`${h}.mlp.c_proj.bias`, get(`${h}.mlp.c_proj.bias`)),
-        });
       }
       return {
-        weights: {
-          wte: upload('wte.weight', get('wte.weight')),
-          wpe: upload('wpe.weight', get('wpe.weight')),
-          lnfG: upload('ln_f.weight', get('ln_f.weight')),
-          lnfB: upload('ln_f.bias', get('ln_f.bias')),
-          layers,
-        },
         uniforms: {
           params: uniform('attention params', PARAMS_LAYOUT.size),
           embed: uniform('embed params', EMBED_LAYOUT.size),
           layerNorm: uniform('layer norm params', LAYER_NORM_LAYOUT.size),
-          attnProj: uniform('c_proj params (attn)', LINEAR_LAYOUT.size),
-          fc: uniform('c_fc params', LINEAR_LAYOUT.size),
-          mlpProj: uniform('c_proj params (mlp)', LINEAR_LAYOUT.size),
           logits: uniform('logits params', LINEAR_LAYOUT.size),
         },
+        linearUniforms: new Map(linearShapes.map(([inDim, outDim]) => [linearKey(inDim, outDim), uniform(`linear ${inDim}→${outDim} params`, LINEAR_LAYOUT.size)])),
+        byName,
         owned,
       };
     },

@@ -1,5 +1,6 @@
 /**
- * The whole forward pass of the project's GPT-2-style model (src/model/forward.ts) on WebGPU:
+ * The whole forward pass of the project's GPT-2-style model (src/model/forward.ts) on WebGPU,
+ * encoded by walking the model's forward plan (src/model/plan.ts), one switch from op to kernel:
  * embedding, then per block LN1 → Q, K, V with c_attn's bias (the attention projections kernel,
  * bias variant) → causal scores → softmax → P·V (the attention kernels themselves, with the
  * device's tuning) → c_proj + bias + residual → LN2 → c_fc + bias + GELU → c_proj + bias +
@@ -8,13 +9,13 @@
  *
  * The config and the parameters come in as plain data ({@link GpuModelConfig} has GptConfig's
  * fields; the parameters are a Map by GPT-2 name, as GptParams) and are checked against the
- * model's schema (src/model/schema.ts, the one part of src/model the kernels may import).
+ * model's schema (src/model/schema.ts; it and plan.ts are the parts of src/model the kernels may import).
  *
  * Results use the layouts of GptTrace (src/model/forward-reference.ts): q, k, v, attn seqLen × dModel with
  * the heads side by side; scores and weights heads × seqLen × seqLen (−∞ and 0 where masked);
  * logits seqLen × vocabSize.
  */
-import { AttentionInputError } from '../core/errors';
+import { AttentionError, AttentionInputError } from '../core/errors';
 import type { ModelConfig, ResolvedShape } from '../core/types';
 import { checkStorageSize } from '../gpu/buffers';
 import { scoped, watchLoss } from '../gpu/guard';
@@ -24,9 +25,10 @@ import { createRunner, type HoldResult } from '../gpu/runner';
 import { packUniform } from '../gpu/uniforms';
 import { BINDINGS, checkTuning, kernelsFor } from './attention';
 import { LINEAR_COLS, LINEAR_ROWS, attentionDims, checkDims, type Dims } from './launch';
-import { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT, uploadModelWeights } from './model-weights';
+import { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT, linearKey, uploadModelWeights } from './model-weights';
 import { PARAMS_LAYOUT } from './packing';
 import { kernelSource } from './shaders';
+import { forwardPlan, layerTensor, PLAN_LAYER_NORM_EPS, type PlanStep } from '../model/plan';
 import { checkModelParams, validateConfig } from '../model/schema';
 import { tuningFor, type AttentionTuning } from './tuning';
 
@@ -101,8 +103,16 @@ export interface GpuModel {
   destroy(): void;
 }
 
-/** LayerNorm's ε, as GPT-2 (and src/model/layers.ts's LAYER_NORM_EPS). */
-const LAYER_NORM_EPS = 1e-5;
+/** LayerNorm's ε, as GPT-2 (the plan's, and src/model/layers.ts's LAYER_NORM_EPS): one uniform block serves every LayerNorm step. */
+const LAYER_NORM_EPS = PLAN_LAYER_NORM_EPS;
+
+/** A forward plan this runner cannot encode (a step reading a tensor no earlier step wrote, an op without a kernel): a bug, not an input. */
+export class ModelPlanError extends AttentionError {
+  override name = 'ModelPlanError';
+}
+function planError(problem: string): never {
+  throw new ModelPlanError(`The model's forward plan ${problem}.`);
+}
 
 export { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT } from './model-weights';
 
@@ -176,7 +186,9 @@ export async function createGpuModel(
   ]);
   const outputKernel = await attention.output(dHead);
   loss.check();
-  const { weights, uniforms, owned } = await uploadModelWeights(device, c, params);
+  const { byName, uniforms, linearUniforms, owned } = await uploadModelWeights(device, c, params);
+  // The order of operations: the model's forward plan (src/model/plan.ts), walked by each run.
+  const plan = forwardPlan(c);
   // Activations: slots of the run's buffer set (global ones, and `h.${i}/…` per layer), grown
   // with the sequence and reused between runs unless a run is held.
   const runner = createRunner<string, GpuModelBuffers>(device, { prefix: 'model', kind: 'GpuModel', runName: 'model run', cleanup: () => owned.forEach((b) => b.destroy()) });
@@ -212,28 +224,11 @@ export async function createGpuModel(
 
     const set = runner.beginRun();
     const start = performance.now();
-    const buffers = await scoped(
+    const tensors = await scoped(
       device,
       { what: 'the model run', buffers: 'the model activations', onOutOfMemory: () => runner.freeUnheld(), advice: runner.holdAdvice() },
       () => {
-        const global = set.ensureAll({ tokens: 4 * T, embed: bytes.act, lnF: bytes.act, logits: bytes.logits });
-        const layers = Array.from({ length: c.layers }, (_, i) => {
-          const slot = (name: string, size: number) => set.ensure(`h.${i}/${name}`, size);
-          return {
-            ln1: slot('ln1', bytes.act),
-            qkv: slot('qkv', bytes.qkv),
-            scores: slot('scores', bytes.map),
-            weights: slot('weights', bytes.map),
-            attn: slot('attn', bytes.act),
-            resid1: slot('resid1', bytes.act),
-            ln2: slot('ln2', bytes.act),
-            mlpAct: slot('mlpAct', bytes.mlp),
-            resid2: slot('resid2', bytes.act),
-          };
-        });
-
         const q = device.queue;
-        q.writeBuffer(global.tokens, 0, Uint32Array.from(tokens));
         q.writeBuffer(
           uniforms.params,
           0,
@@ -254,36 +249,74 @@ export async function createGpuModel(
         );
         q.writeBuffer(uniforms.embed, 0, packUniform(EMBED_LAYOUT, { seqLen: T, dModel: d }));
         q.writeBuffer(uniforms.layerNorm, 0, packUniform(LAYER_NORM_LAYOUT, { rows: T, inDim: d, outDim: d, eps: LAYER_NORM_EPS }));
-        q.writeBuffer(uniforms.attnProj, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim: d, outDim: d, eps: 0 }));
-        q.writeBuffer(uniforms.fc, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim: d, outDim: dMlp, eps: 0 }));
-        q.writeBuffer(uniforms.mlpProj, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim: dMlp, outDim: d, eps: 0 }));
+        for (const [key, buffer] of linearUniforms) {
+          const [inDim, outDim] = key.split('→').map(Number);
+          q.writeBuffer(buffer, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim, outDim, eps: 0 }));
+        }
         q.writeBuffer(uniforms.logits, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim: d, outDim: vocabSize, eps: 0 }));
+
+        // The plan's tensors: each a slot of the run's buffer set, named as the plan names it
+        // (q, k and v of a block share its packed `h.{i}/qkv` slot), grown with the sequence.
+        const tensors = new Map<string, GPUBuffer>();
+        const output = (step: PlanStep, index: number, bytes: number, slot = step.outputs[index]) => {
+          const buffer = set.ensure(slot, bytes);
+          tensors.set(step.outputs[index], buffer);
+          return buffer;
+        };
+        const tensor = (name: string) => tensors.get(name) ?? planError(`reads ${name} before any step wrote it`);
+        const param = (name: string) => byName.get(name) ?? planError(`reads ${name}, which is not a parameter`);
+        tensors.set('tokens', set.ensure('tokens', 4 * T));
+        q.writeBuffer(tensors.get('tokens')!, 0, Uint32Array.from(tokens));
 
         const encoder = device.createCommandEncoder({ label: 'model run' });
         // Bind groups are cached in the set: rebuilt only when one of its buffers was replaced.
         const pass = (kernel: Kernel, bound: GPUBuffer[], size: readonly number[], label: string) =>
           encodePass(encoder, kernel, set.bind(label, kernel, bound), size, { label });
-        pass(embedK, [uniforms.embed, global.tokens, weights.wte, weights.wpe, global.embed], all.embed, 'model/embed');
-        let input = global.embed;
-        layers.forEach((b, i) => {
-          const w = weights.layers[i];
-          const h = `model/h.${i}`;
-          pass(layerNormK, [uniforms.layerNorm, input, w.ln1g, w.ln1b, b.ln1], rowDims, `${h}/ln_1`);
-          pass(projections, [uniforms.params, b.ln1, w.wqkv, b.qkv, w.bqkv], dims.projections, `${h}/projections`);
-          pass(attention.scores, [uniforms.params, b.qkv, b.scores], dims.scores, `${h}/scores`);
-          pass(attention.softmax, [uniforms.params, b.scores, b.weights], dims.softmax, `${h}/softmax`);
-          pass(outputKernel, [uniforms.params, b.qkv, b.weights, b.attn], dims.output, `${h}/output`);
-          pass(residualK, [uniforms.attnProj, b.attn, w.projW, b.resid1, w.projB, input], linearDims(T, d), `${h}/attn.c_proj`);
-          pass(layerNormK, [uniforms.layerNorm, b.resid1, w.ln2g, w.ln2b, b.ln2], rowDims, `${h}/ln_2`);
-          pass(geluK, [uniforms.fc, b.ln2, w.fcW, b.mlpAct, w.fcB], all.mlp, `${h}/mlp.c_fc`);
-          pass(residualK, [uniforms.mlpProj, b.mlpAct, w.mlpW, b.resid2, w.mlpB, b.resid1], linearDims(T, d), `${h}/mlp.c_proj`);
-          input = b.resid2;
-        });
-        pass(layerNormK, [uniforms.layerNorm, input, weights.lnfG, weights.lnfB, global.lnF], rowDims, 'model/ln_f');
-        pass(logitsK, [uniforms.logits, global.lnF, weights.wte, global.logits], all.logits, 'model/logits');
+        for (const step of plan) {
+          const label = `model/${step.name}`;
+          const [p0, p1] = step.params.map(param);
+          switch (step.op) {
+            case 'embed':
+              pass(embedK, [uniforms.embed, tensor(step.inputs[0]), p0, p1, output(step, 0, bytes.act)], all.embed, label);
+              break;
+            case 'layerNorm':
+              if (step.eps !== LAYER_NORM_EPS) planError(`${step.name} has ε ${step.eps}; the runner writes ${LAYER_NORM_EPS}`);
+              pass(layerNormK, [uniforms.layerNorm, tensor(step.inputs[0]), p0, p1, output(step, 0, bytes.act)], rowDims, label);
+              break;
+            case 'qkv': {
+              const packed = step.layer === null ? 'qkv' : layerTensor(step.layer, 'qkv');
+              const qkv = output(step, 0, bytes.qkv, packed);
+              output(step, 1, bytes.qkv, packed);
+              output(step, 2, bytes.qkv, packed);
+              pass(projections, [uniforms.params, tensor(step.inputs[0]), p0, qkv, p1], dims.projections, label);
+              break;
+            }
+            case 'attention': {
+              const qkv = tensor(step.inputs[0]);
+              if (step.inputs.some((name) => tensor(name) !== qkv)) planError(`${step.name} reads q, k and v that are not one qkv step's`);
+              const [scores, weights, attn] = [output(step, 0, bytes.map), output(step, 1, bytes.map), output(step, 2, bytes.act)];
+              pass(attention.scores, [uniforms.params, qkv, scores], dims.scores, `${label}/scores`);
+              pass(attention.softmax, [uniforms.params, scores, weights], dims.softmax, `${label}/softmax`);
+              pass(outputKernel, [uniforms.params, qkv, weights, attn], dims.output, `${label}/output`);
+              break;
+            }
+            case 'linear': {
+              const uniform = linearUniforms.get(linearKey(step.inDim, step.outDim)) ?? planError(`${step.name} has a shape the upload made no uniform for`);
+              const kernel = step.epilogue === 'gelu' ? geluK : step.epilogue === 'residual' ? residualK : linearK;
+              const residual = step.epilogue === 'residual' ? [tensor(step.inputs[1])] : [];
+              pass(kernel, [uniform, tensor(step.inputs[0]), p0, output(step, 0, 4 * T * step.outDim), p1, ...residual], linearDims(T, step.outDim), label);
+              break;
+            }
+            case 'logits':
+              pass(logitsK, [uniforms.logits, tensor(step.inputs[0]), p0, output(step, 0, bytes.logits)], all.logits, label);
+              break;
+            default:
+              planError(`has an op this runner does not encode: ${(step as { op: string }).op}`);
+          }
+        }
         runner.checkAbort(options.signal);
         q.submit([encoder.finish()]);
-        return { global, layers };
+        return tensors;
       },
     );
 
@@ -304,20 +337,19 @@ export async function createGpuModel(
     const places: Array<(array: Float32Array, result: GpuModelResult) => void> = [];
     for (const name of wanted) {
       if (name === 'embed' || name === 'lnF' || name === 'logits') {
-        ranges.push([buffers.global[name], 0, name === 'logits' ? T * vocabSize : T * d]);
+        ranges.push([tensors.get(name)!, 0, name === 'logits' ? T * vocabSize : T * d]);
         places.push((array, result) => {
           result[name] = array;
         });
         continue;
       }
-      buffers.layers.forEach((b, i) => {
-        const [buffer, offset] =
-          name === 'q' ? [b.qkv, 0] : name === 'k' ? [b.qkv, kOffset] : name === 'v' ? [b.qkv, vOffset] : [b[name as Exclude<ModelLayerTensor, 'q' | 'k' | 'v'>], 0];
-        ranges.push([buffer, offset, layerLengths[name]]);
+      for (let i = 0; i < c.layers; i++) {
+        const offset = name === 'k' ? kOffset : name === 'v' ? vOffset : 0;
+        ranges.push([tensors.get(layerTensor(i, name))!, offset, layerLengths[name]]);
         places.push((array, result) => {
           result.layers[i][name] = array;
         });
-      });
+      }
     }
     let gpuMs: number;
     let arrays: Float32Array[];
@@ -329,12 +361,15 @@ export async function createGpuModel(
     } catch (error) {
       throw loss.explain(error);
     }
-    const result: GpuModelResult = { seqLen: T, layers: buffers.layers.map(() => ({})), gpuMs };
+    const result: GpuModelResult = { seqLen: T, layers: Array.from({ length: c.layers }, () => ({})), gpuMs };
     arrays.forEach((array, i) => places[i](array, result));
     const shown: GpuModelBuffers = {
       seqLen: T,
-      layers: buffers.layers.map((b) => ({ qkv: b.qkv, kOffset, vOffset, scores: b.scores, weights: b.weights, attn: b.attn })),
-      logits: buffers.global.logits,
+      layers: Array.from({ length: c.layers }, (_, i) => {
+        const at = (name: ModelLayerTensor) => tensors.get(layerTensor(i, name))!;
+        return { qkv: at('q'), kOffset, vOffset, scores: at('scores'), weights: at('weights'), attn: at('attn') };
+      }),
+      logits: tensors.get('logits')!,
       generation: set.generation,
     };
     return { ...result, ...runner.finishRun(set, shown, options.hold) };
