@@ -5,9 +5,10 @@
  * read the run's own per-layer maps. No DOM.
  */
 import type { AttentionInputs, AttentionResult, AttentionShape, ResolvedShape } from '../core/types';
-import type { CellInfo } from '../scene';
+import type { CellInfo, UserTokens } from '../scene';
 import type { ModelView } from './model-engine';
 import type { ModelViewInfo } from './model-view';
+import { explorerUserTokens, modelUserTokens } from './sources';
 import type { CellValues, ComputedView, ViewEngine } from './view';
 
 /** The inputs behind a view, for the tensor export, or why there are none. */
@@ -19,6 +20,8 @@ export interface ShownMaps {
   readonly shape: ResolvedShape;
   readonly tokens: string[];
   readonly keyTokens: string[];
+  /** Which tokens (both axes) are the user's own words, the rest continued text; null: no such notion (hover says nothing). */
+  readonly userTokens: UserTokens | null;
   /** The f64 reference when it was kept (hover shows it beside the GPU's values). */
   readonly reference: AttentionResult | null;
   /** Model mode: logits, head reports and which layer/head each surface is. */
@@ -36,6 +39,7 @@ export function explorerMaps(view: ComputedView, engine: ViewEngine): ShownMaps 
     shape: view.shape,
     tokens: view.example.tokens,
     keyTokens: view.example.keyTokens ?? view.example.tokens,
+    userTokens: explorerUserTokens(view.example),
     // Verification may keep the reference after the view is shown: read it when asked.
     get reference() {
       return view.reference;
@@ -56,6 +60,7 @@ export function modelMaps(view: ModelView): ShownMaps {
     shape,
     tokens: run.input.words,
     keyTokens: run.input.words,
+    userTokens: modelUserTokens(run.input),
     reference: null,
     model: info,
     async readCell(cell) {

@@ -8,14 +8,31 @@
 import type { ResolvedShape } from '../core/types';
 import type { AttentionBuffers } from '../kernels/attention';
 import type { GpuModelBuffers } from '../kernels/model';
-import type { CpuHead, GpuHead, GridHead, HeadId, SurfaceSource } from '../scene';
+import type { CpuHead, GpuHead, GridHead, HeadId, SurfaceSource, UserTokens } from '../scene';
 import { gridTitle, headName } from './model-view';
 import type { HeadReport } from './head-scores';
 
-/** Token labels of a map: queries and keys. */
+/** Token labels of a map: queries and keys, and which are the user's own words (both axes). */
 export interface TokenLabels {
   tokens: readonly string[];
   keyTokens: readonly string[];
+  userTokens?: UserTokens | null;
+}
+
+/**
+ * The user's words of an explorer example: its first `userTokens` tokens, when the sentence was
+ * continued to seqLen. Null when nothing was continued (the words alone, a lesson's sentence) or
+ * the input has no words (random, sinusoidal): then every label looks alike and hover says nothing.
+ */
+export function explorerUserTokens(example: { tokens: readonly string[]; userTokens?: number }): UserTokens | null {
+  const { userTokens } = example;
+  return userTokens === undefined || userTokens >= example.tokens.length ? null : { from: 0, to: userTokens };
+}
+
+/** The user's words of what the model reads: the `textTokens` after `<eos>`, when corpus text follows them (else null, as above). */
+export function modelUserTokens(input: { ids: readonly number[]; textTokens?: number }): UserTokens | null {
+  const { textTokens } = input;
+  return textTokens === undefined || 1 + textTokens >= input.ids.length ? null : { from: 1, to: 1 + textTokens };
 }
 
 /** The CPU arrays of one attention (the layouts of core/types: q seqLen × width, maps heads × seqLen × kvLen). */
@@ -36,7 +53,8 @@ export type ExplorerData =
 export function explorerSource(shape: ResolvedShape, labels: TokenLabels, data: ExplorerData): SurfaceSource {
   const { seqLen, kvLen, heads, dHead, width, causal } = shape;
   const map = seqLen * kvLen;
-  const base = (h: number) => ({ head: h, seqLen, kvLen, tokens: labels.tokens, keyTokens: labels.keyTokens });
+  const user = labels.userTokens ? { userTokens: labels.userTokens } : {};
+  const base = (h: number) => ({ head: h, seqLen, kvLen, tokens: labels.tokens, keyTokens: labels.keyTokens, ...user });
   const each = <T>(make: (h: number) => T): T[] => Array.from({ length: heads }, (_, h) => make(h));
   if ('grid' in data) {
     const { weights, rows, cols, mode } = data.grid;
@@ -55,7 +73,8 @@ export function explorerSource(shape: ResolvedShape, labels: TokenLabels, data: 
 /** What {@link modelSource} reads of a model run (src/app/model-engine.ts ModelRun has all of it). */
 export interface ModelSourceRun {
   model: { config: { layers: number; heads: number; dModel: number } };
-  input: { ids: readonly number[]; words: readonly string[] };
+  /** The tokens read; `textTokens` of them (after `<eos>`) are the user's words, marked on the labels. */
+  input: { ids: readonly number[]; words: readonly string[]; textTokens?: number };
   /** Every layer's CPU tensors: q, k (T × dModel), scores, weights (heads × T × T). */
   layers: ReadonlyArray<Pick<AttentionArrays, 'q' | 'k' | 'scores' | 'weights'>>;
   /** The model's GPU buffers holding this run, or null (no WebGPU, or a newer run replaced them): the arrays are drawn then. */
@@ -82,7 +101,9 @@ export function modelSource(run: ModelSourceRun, selection: { layer: number; hea
       ids.push({ layer: l, head: h, title: everyLayer && report ? gridTitle(report) : headName(l, h) });
     }
   }
-  const base = (id: Required<HeadId>) => ({ ...id, seqLen: T, kvLen: T, tokens: run.input.words, keyTokens: run.input.words });
+  const userTokens = modelUserTokens(run.input);
+  const user = userTokens ? { userTokens } : {};
+  const base = (id: Required<HeadId>) => ({ ...id, seqLen: T, kvLen: T, tokens: run.input.words, keyTokens: run.input.words, ...user });
   const mapOffset = (id: HeadId) => id.head * T * T;
   const live = run.buffers;
   if (live) {

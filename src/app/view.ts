@@ -18,7 +18,7 @@ import type { VerificationReport } from '../verify/compare';
 import { describePlan, verificationPlan } from '../verify/policy';
 import type { CellInfo, SurfaceSource } from '../scene';
 import { FUSED_GRID_SIDE, READBACK_ENTRIES, outOfMemoryWhy, planPath, type DeviceFacts, type PathPlan } from './plan';
-import { explorerSource } from './sources';
+import { explorerSource, explorerUserTokens } from './sources';
 
 /** The GPU the engine computes on, or null without WebGPU. */
 export interface GpuContext {
@@ -151,7 +151,7 @@ export function createViewEngine(deps: { gpu: () => GpuContext | null; reference
       reference: null,
       timings: { projections: t.projections, scores: t.attention, softmax: Number.NaN, output: Number.NaN, total: t.total, source: t.source },
       referenceMs: null,
-      source: explorerSource(shape, { tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens }, { grid: { weights: grid, rows, cols, mode: request.reduction } }),
+      source: explorerSource(shape, { tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, userTokens: explorerUserTokens(example) }, { grid: { weights: grid, rows, cols, mode: request.reduction } }),
       fusedWhy: why,
       gpuBuffers: null,
       fusedBuffers: result.held.buffers,
@@ -167,7 +167,7 @@ export function createViewEngine(deps: { gpu: () => GpuContext | null; reference
       const shape = resolveShape(example.shape);
       const gpu = deps.gpu();
       const plan = planPath(shape, facts());
-      const tokens = { tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens };
+      const tokens = { tokens: example.tokens, keyTokens: example.keyTokens ?? example.tokens, userTokens: explorerUserTokens(example) };
       if (plan.path === 'cpu' || !gpu) {
         request.onProgress?.(`Computing ${shape.heads}×${shape.seqLen}×${shape.kvLen} on the CPU…`);
         const cpu = await deps.reference.verify(example.shape, example.inputs, {}, { returnReference: true });

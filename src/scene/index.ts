@@ -25,6 +25,7 @@ import type { CellInfo, RowHighlight, SurfaceOptions, SurfaceView } from './view
 
 export { viridis, viridisCss, VIRIDIS_KEYS, MASKED_COLOR } from './colormap';
 export { axisTicks, MAX_TOKEN_LABELS } from './labels';
+export { tokenOrigin, tokenLabelStyle, type TokenOrigin, type UserTokens } from './token-origin';
 export { cellOfEntry, cellStart, downsampleGrid, planPrecomputed, type PrecomputedGridSpec } from './grid';
 export { FUSED_ONLY_WEIGHTS, type LegendInfo } from './legend';
 export { arrangeHeads, type StageView } from './layout';
@@ -192,7 +193,7 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     u.rows.value = plan.rows;
     u.cols.value = plan.cols;
     if (labels) disposeLabels(labels);
-    labels = buildLabels(layout, { tokens: shown[0].tokens, keyTokens: shown[0].keyTokens, headNames: heads.map((h) => h.title) });
+    labels = buildLabels(layout, { tokens: shown[0].tokens, keyTokens: shown[0].keyTokens, userTokens: shown[0].userTokens, headNames: heads.map((h) => h.title) });
     scene.add(labels);
     applyMix();
     applyHighlight();

@@ -6,23 +6,29 @@
 import * as THREE from 'three/webgpu';
 import { acquireLabelTexture, releaseLabelTexture } from './label-textures';
 import type { SurfaceLayout } from './layout';
+import { tokenLabelStyle, tokenOrigin, type TokenOrigin, type UserTokens } from './token-origin';
 
 /** Token labels are drawn only when an axis has at most this many entries. */
 export const MAX_TOKEN_LABELS = 32;
 
-/** One label along an axis: the entry it marks and its text. */
+/** One label along an axis: the entry it marks, its text and (a token of a user span) where the token came from. */
 export interface AxisTick {
   entry: number;
   text: string;
+  origin?: TokenOrigin;
 }
 
 /**
  * Labels for an axis of `length` entries: every token when there are few enough and the
- * token list covers them, otherwise about `maxTicks` evenly spaced indices.
+ * token list covers them (each marked 'yours' or 'continued' when `user` says which are the
+ * user's words), otherwise about `maxTicks` evenly spaced indices (unmarked).
  */
-export function axisTicks(length: number, tokens: readonly string[], maxTicks = 8): AxisTick[] {
+export function axisTicks(length: number, tokens: readonly string[], maxTicks = 8, user?: UserTokens | null): AxisTick[] {
   if (length <= MAX_TOKEN_LABELS && tokens.length >= length) {
-    return Array.from({ length }, (_, entry) => ({ entry, text: clip(tokens[entry]) }));
+    return Array.from({ length }, (_, entry) => {
+      const origin = tokenOrigin(entry, user, length);
+      return origin ? { entry, text: clip(tokens[entry]), origin } : { entry, text: clip(tokens[entry]) };
+    });
   }
   const step = niceStep(length / maxTicks);
   const ticks: AxisTick[] = [];
@@ -72,6 +78,8 @@ function makeLabel(text: string, style: LabelStyle): THREE.Sprite {
 export interface LabelSource {
   tokens: readonly string[];
   keyTokens: readonly string[];
+  /** The user's own words among the tokens (both axes), drawn apart from continued text; absent: all alike. */
+  userTokens?: UserTokens | null;
   /** The title of each head slot; a '\n' starts a smaller second line (e.g. the head's label). */
   headNames: readonly string[];
 }
@@ -81,8 +89,8 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
   const group = new THREE.Group();
   group.name = 'labels';
   const { plan } = layout;
-  const queryTicks = axisTicks(plan.seqLen, source.tokens);
-  const keyTicks = axisTicks(plan.kvLen, source.keyTokens);
+  const queryTicks = axisTicks(plan.seqLen, source.tokens, undefined, source.userTokens);
+  const keyTicks = axisTicks(plan.kvLen, source.keyTokens, undefined, source.userTokens);
   const single = plan.headCount === 1;
   const spacingQ = layout.depth / Math.max(plan.seqLen, 1);
   const spacingK = layout.width / Math.max(plan.kvLen, 1);
@@ -97,7 +105,7 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
     const showKey = single || hz >= plan.headCount - layout.columns;
     if (showQuery) {
       for (const tick of queryTicks) {
-        const label = makeLabel(tick.text, { size: querySize, center: [1, 0.5] });
+        const label = makeLabel(tick.text, { ...tokenLabelStyle(tick.origin), size: querySize, center: [1, 0.5] });
         label.position.set(ox - pad, 0, oz + (tick.entry + 0.5) * spacingQ);
         group.add(label);
       }
@@ -105,7 +113,7 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
     if (showKey) {
       for (const tick of keyTicks) {
         // Rotated a quarter turn so long tokens on a dense key axis do not overlap.
-        const label = makeLabel(tick.text, { size: keySize, center: [1, 0.5], rotation: Math.PI / 2 });
+        const label = makeLabel(tick.text, { ...tokenLabelStyle(tick.origin), size: keySize, center: [1, 0.5], rotation: Math.PI / 2 });
         label.position.set(ox + (tick.entry + 0.5) * spacingK, 0, oz + layout.depth + pad);
         group.add(label);
       }

@@ -12,6 +12,7 @@ import { AttentionError } from '../core/errors';
 import type { GpuHeadMaps, GridReducer } from '../kernels/reduce';
 import { GRID_PLANES, reduceAttention, type GridPlan } from '../reference/reduce';
 import { downsampleGrid, weightsOnlyPlanes, type PrecomputedGridSpec } from './grid';
+import type { UserTokens } from './token-origin';
 
 /** Which head a map is. */
 export interface HeadId {
@@ -33,6 +34,8 @@ export interface HeadMap extends HeadId {
   tokens: readonly string[];
   /** Key token labels. */
   keyTokens: readonly string[];
+  /** Which tokens (both axes) are the user's own words, drawn apart from continued text; absent: all alike. */
+  userTokens?: UserTokens;
 }
 
 /**

@@ -3,7 +3,7 @@
  * reference beside them when it was kept), its query row highlighted on the surface. Values
  * come from the view on screen (src/app/shown.ts: memory, or the device for large maps), in either mode.
  */
-import type { CellInfo, RowHighlight, SurfaceView } from '../scene';
+import { tokenOrigin, type CellInfo, type RowHighlight, type SurfaceView } from '../scene';
 import type { ShownMaps } from '../app/shown';
 import { headName, topPredictions } from '../app/model-view';
 import { fmt, h } from './dom';
@@ -30,7 +30,7 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
     token++;
     readout.className = 'overlay readout empty';
     readout.replaceChildren('Hover the surface to read a cell.');
-    for (const key of ['head', 'query', 'key', 'score', 'weight', 'layer', 'modelHead', 'predictions']) delete readout.dataset[key];
+    for (const key of ['head', 'query', 'key', 'score', 'weight', 'queryOrigin', 'keyOrigin', 'layer', 'modelHead', 'predictions']) delete readout.dataset[key];
     deps.surface().highlightRow(deps.restingHighlight());
     void deps.surface().render();
   }
@@ -52,18 +52,26 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
     const ref = view.reference;
     const tokenOf = (list: string[], i: number) => (list[i] !== undefined ? ` “${list[i]}”` : '');
     const keyTokens = view.keyTokens;
+    // Whether each token is one of the user's own words or continued text (when the view knows).
+    const queryOrigin = tokenOrigin(cell.query, view.userTokens, view.tokens.length);
+    const keyOrigin = tokenOrigin(cell.key, view.userTokens, keyTokens.length);
+    const originOf = (origin: string | null) => (origin ? ` · ${origin}` : '');
     const model = view.model;
     const named = model ? model.headOf(cell.head) : null;
     const rows: Array<[string, string]> = [
       named ? ['layer, head', headName(named.layer, named.head)] : ['head', String(cell.head)],
-      ['query', `${cell.query}${tokenOf(view.tokens, cell.query)}`],
-      ['key', `${cell.key}${tokenOf(keyTokens, cell.key)}`],
+      ['query', `${cell.query}${tokenOf(view.tokens, cell.query)}${originOf(queryOrigin)}`],
+      ['key', `${cell.key}${tokenOf(keyTokens, cell.key)}${originOf(keyOrigin)}`],
       ['QKᵀ (raw)', score === -Infinity ? 'masked' : fmt(score * Math.sqrt(dHead), 5)],
       ['score QKᵀ/√d_k', fmt(score, 5) + (ref ? `  (CPU ${fmt(ref.scores[at], 5)})` : '')],
       ['weight', `${fmt(weight, 5)} = ${(weight * 100).toFixed(1)}%` + (ref ? `  (CPU ${fmt(ref.weights[at], 5)})` : '')],
     ];
     if (cell.queryEnd - cell.query > 1 || cell.keyEnd - cell.key > 1) rows.push(['cell', `block ${cell.queryEnd - cell.query}×${cell.keyEnd - cell.key}; first entry shown`]);
     Object.assign(readout.dataset, { head: String(cell.head), query: String(cell.query), key: String(cell.key), score: String(score), weight: String(weight) });
+    for (const [name, origin] of [['queryOrigin', queryOrigin], ['keyOrigin', keyOrigin]] as const) {
+      if (origin) readout.dataset[name] = origin;
+      else delete readout.dataset[name];
+    }
     const table = h('table', {}, h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, v)))));
     if (!model || !named) {
       delete readout.dataset.layer;

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright';
-import { ARTIFACTS, useBrowser, verdict } from './browser';
+import { ARTIFACTS, canvasShot, shot, useBrowser, verdict } from './browser';
 
 /** SwiftShader runs the model and the kernels in seconds, not the 1 s expect.poll waits by default. */
 const POLL = { timeout: 120_000 };
@@ -70,6 +70,26 @@ async function typeSeqLen(page: Page, value: number): Promise<void> {
 function report(view: string, tasks: LongTask[]): void {
   const max = tasks.reduce((m, t) => Math.max(m, t.duration), 0);
   console.info(`[e2e] ${view}: ${tasks.length} long tasks while seqLen changed, max ${Math.round(max)} ms: ${JSON.stringify(tasks.map((t) => Math.round(t.duration)))}`);
+}
+
+/**
+ * Sweep the pointer over the canvas and collect the readouts of the cells it finds (query, key
+ * and their origins, and the readout's text), until `enough` says so or the sweep ends.
+ */
+async function sweepHover(page: Page, enough: (seen: Array<Record<string, string>>) => boolean): Promise<Array<Record<string, string>>> {
+  const box = (await page.getByTestId('surface-canvas').boundingBox())!;
+  const seen: Array<Record<string, string>> = [];
+  for (const fy of [0.5, 0.4, 0.6, 0.3, 0.7, 0.45, 0.55, 0.35, 0.65]) {
+    for (const fx of [0.3, 0.4, 0.5, 0.6, 0.7, 0.35, 0.45, 0.55, 0.65]) {
+      await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+      await page.waitForTimeout(60);
+      const data = await page.getByTestId('hover-readout').evaluate((el) => ({ ...(el as HTMLElement).dataset, text: el.textContent ?? '' }) as Record<string, string>);
+      if (data.query === undefined || data.weight === undefined) continue;
+      seen.push(data);
+      if (enough(seen)) return seen;
+    }
+  }
+  return seen;
 }
 
 async function modelTokens(page: Page): Promise<number> {
@@ -171,6 +191,35 @@ describe('the explorer: a sentence scales like any input', () => {
     expect(await line.textContent()).toContain('6 yours, 42 continued');
     await page.getByTestId('seq-control').screenshot({ path: join(ARTIFACTS, 'seqlen-explorer-slider.png') });
     expect(tasks.filter((t) => t.duration > LONG_TASK_MS)).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("the user's words stand apart on the 3D view's labels and in the hover readout ('yours' or 'continued')", async () => {
+    const { page, errors } = await openWatched('?mode=explorer');
+    expect(await verdict(page)).toBe('pass');
+    // 16 tokens (labels show words up to 32): the six words, '.', then nine continued.
+    await typeSeqLen(page, 16);
+    await expect.poll(() => page.getByTestId('timings').textContent(), POLL).toContain('2×16×16');
+    expect(await verdict(page)).toBe('pass');
+    expect(await page.getByTestId('sentence-tokens').textContent()).toContain('6 yours, 10 continued');
+    const seen = await sweepHover(page, (cells) => cells.some((c) => c.queryOrigin === 'yours') && cells.some((c) => c.queryOrigin === 'continued'));
+    expect(seen.length).toBeGreaterThan(0);
+    for (const cell of seen) {
+      expect(cell.queryOrigin, `query ${cell.query}`).toBe(Number(cell.query) < 6 ? 'yours' : 'continued');
+      expect(cell.keyOrigin, `key ${cell.key}`).toBe(Number(cell.key) < 6 ? 'yours' : 'continued');
+      expect(cell.text).toContain(`· ${cell.queryOrigin}`);
+    }
+    expect(seen.map((c) => c.queryOrigin)).toEqual(expect.arrayContaining(['yours', 'continued']));
+    await shot(page, 'seqlen-explorer-your-words');
+    await canvasShot(page, 'seqlen-explorer-your-words');
+    // The words alone: nothing continued, so nothing is marked.
+    await typeSeqLen(page, 6);
+    await expect.poll(() => page.getByTestId('timings').textContent(), POLL).toContain('2×6×6');
+    const plain = await sweepHover(page, (cells) => cells.length > 0);
+    expect(plain.length).toBeGreaterThan(0);
+    expect(plain[0].queryOrigin).toBeUndefined();
+    expect(plain[0].text).not.toMatch(/· (yours|continued)/);
     expect(errors).toEqual([]);
     await page.close();
   });
