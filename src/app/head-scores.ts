@@ -37,8 +37,9 @@ export function inductionSummary(heads: readonly HeadReport[]): { best: number; 
 
 /**
  * Every head's scores: previous-token, first-token share and entropy from its map on the text
- * shown (`textWeights[layer]`: heads × T × T), induction from its map on the probe
- * (`probeWeights[layer]`: heads × P × P, P = probe length); labels by `headLabels`.
+ * shown (`textWeights[layer]`: heads × T × T), induction
+ * and duplicate-token from its map on the probe (`probeWeights[layer]`: heads × P × P, P = probe
+ * length; random tokens, so only a real lookup of the repeat scores there); labels by `headLabels`.
  */
 export function measureHeads(
   textWeights: ReadonlyArray<ArrayLike<number>>,
@@ -58,7 +59,7 @@ export function measureHeads(
     for (let head = 0; head < heads; head++) {
       const onText = scoreHead(slice(map, head, T), textIds);
       const onProbe = scoreHead(slice(probeWeights[layer], head, P), probeIds);
-      const scores: HeadScores = { previousToken: onText.previousToken, induction: onProbe.induction, firstToken: onText.firstToken, entropy: onText.entropy };
+      const scores: HeadScores = { previousToken: onText.previousToken, induction: onProbe.induction, duplicateToken: onProbe.duplicateToken, firstToken: onText.firstToken, entropy: onText.entropy };
       reports.push({ layer, head, scores, labels: headLabels(scores) });
     }
   });

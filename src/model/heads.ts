@@ -1,7 +1,8 @@
 /**
  * What a head does, measured from its attention map rather than written by hand: how much
  * weight it puts on the previous token, on the token after the previous occurrence of the
- * current token (induction), on the first token, and how spread out its rows are. Each label a
+ * current token (induction), on earlier occurrences of the current token itself (duplicate
+ * token), on the first token, and how spread out its rows are. Each label a
  * head gets in the landing view is `headLabels` of these numbers, computed from the map it
  * actually produced on the input.
  *
@@ -101,6 +102,32 @@ export function inductionScore(w: HeadMap, tokens: ArrayLike<number>): number {
   return pairs.length > 0 ? sum / pairs.length : NaN;
 }
 
+/**
+ * The duplicate-token score of a head on `tokens`: over every query whose token occurred
+ * before, the mean of the total weight on those earlier occurrences (all of them, not the
+ * current position). 1 for a head that looks only at earlier copies of its own token; NaN when
+ * no token repeats. On an induction probe these are the second copy's queries, each with one
+ * earlier copy (its key is the induction key − 1).
+ */
+export function duplicateTokenScore(w: HeadMap, tokens: ArrayLike<number>): number {
+  const seqLen = tokens.length;
+  checkMap(w, seqLen);
+  const seen = new Map<number, number[]>();
+  let sum = 0;
+  let queries = 0;
+  for (let i = 0; i < seqLen; i++) {
+    const earlier = seen.get(tokens[i]);
+    if (earlier) {
+      for (const j of earlier) sum += w[i * seqLen + j];
+      queries++;
+      earlier.push(i);
+    } else {
+      seen.set(tokens[i], [i]);
+    }
+  }
+  return queries > 0 ? sum / queries : NaN;
+}
+
 /** A sequence with one repeated random span, and the pairs its induction score averages over. */
 export interface InductionProbe {
   /** [first] + prefix + R + R. */
@@ -150,22 +177,25 @@ export function makeInductionProbe(rng: Rng, vocabSize: number, spanLength: numb
   return { tokens, pairs: inductionPairs(tokens), spanStart: tokens.length - 2 * spanLength, spanLength };
 }
 
-/** A head's four measured numbers. */
+/** A head's five measured numbers. */
 export interface HeadScores {
   previousToken: number;
   /** On an induction probe (or any input with repeats); NaN when nothing repeats. */
   induction: number;
+  /** Weight on earlier copies of the query's own token (on the probe too); NaN when nothing repeats. */
+  duplicateToken: number;
   firstToken: number;
   /** Mean row entropy, nats. */
   entropy: number;
 }
 
-/** All four scores of one head on `tokens` (seqLen = tokens.length). */
+/** All five scores of one head on `tokens` (seqLen = tokens.length). */
 export function scoreHead(w: HeadMap, tokens: ArrayLike<number>): HeadScores {
   const seqLen = tokens.length;
   return {
     previousToken: previousTokenScore(w, seqLen),
     induction: inductionScore(w, tokens),
+    duplicateToken: duplicateTokenScore(w, tokens),
     firstToken: firstTokenShare(w, seqLen),
     entropy: meanEntropy(w, seqLen),
   };
@@ -176,17 +206,21 @@ export function scoreHead(w: HeadMap, tokens: ArrayLike<number>): HeadScores {
  * on that one key. For scale, a uniform causal map over 16 tokens puts (H₁₆ − 1)/15 ≈ 0.16 on
  * the previous (or first) token, so 0.4 is well above what a head gets by spreading evenly.
  */
-export const LABEL_THRESHOLDS = { previousToken: 0.4, induction: 0.4, firstToken: 0.4 } as const;
+export const LABEL_THRESHOLDS = { previousToken: 0.4, induction: 0.4, duplicateToken: 0.4, firstToken: 0.4 } as const;
+
+/** The scores a label can come from, with their thresholds. */
+export type LabelThresholds = { previousToken: number; induction: number; duplicateToken: number; firstToken: number };
 
 /**
  * Short labels derived from the numbers, strongest first: 'previous-token 0.92',
- * 'induction 0.71', 'first-token 0.64' for each score at or above its threshold (NaN never
+ * 'induction 0.71', 'duplicate-token 0.55', 'first-token 0.64' for each score at or above its threshold (NaN never
  * passes); when none does, the spread instead: 'entropy 1.83 nats'. Two decimals.
  */
-export function headLabels(scores: HeadScores, thresholds: { previousToken: number; induction: number; firstToken: number } = LABEL_THRESHOLDS): string[] {
+export function headLabels(scores: HeadScores, thresholds: LabelThresholds = LABEL_THRESHOLDS): string[] {
   const candidates: Array<[string, number, number]> = [
     ['previous-token', scores.previousToken, thresholds.previousToken],
     ['induction', scores.induction, thresholds.induction],
+    ['duplicate-token', scores.duplicateToken, thresholds.duplicateToken],
     ['first-token', scores.firstToken, thresholds.firstToken],
   ];
   const labels = candidates

@@ -8,6 +8,7 @@ import { makeRng } from '../../src/reference/random';
 import {
   LABEL_THRESHOLDS,
   firstTokenShare,
+  duplicateTokenScore,
   headLabels,
   inductionPairs,
   inductionScore,
@@ -157,18 +158,28 @@ describe('makeInductionProbe', () => {
 });
 
 describe('scoreHead and headLabels', () => {
-  it('scoreHead gathers the four numbers', () => {
+  it('scoreHead gathers the five numbers', () => {
     const scores = scoreHead(PREVIOUS, [0, 1, 2, 1]);
-    // Token 1 at 3 was at 1 → key 2; w[3][2] = 1.
-    expect(scores).toEqual({ previousToken: 1, induction: 1, firstToken: 1 / 3, entropy: 0 });
+    // Token 1 at 3 was at 1 → induction key 2, w[3][2] = 1; its duplicate (key 1) gets w[3][1] = 0.
+    expect(scores).toEqual({ previousToken: 1, induction: 1, duplicateToken: 0, firstToken: 1 / 3, entropy: 0 });
+  });
+
+  it('duplicateTokenScore sums the weight on every earlier copy of the query token', () => {
+    // Tokens [5, 7, 5, 5]: query 2 has one earlier 5 (key 0), query 3 two (keys 0 and 2).
+    // UNIFORM: w[2][0] = 1/3; w[3][0] + w[3][2] = 1/2 → mean (1/3 + 1/2) / 2 = 5/12.
+    expect(duplicateTokenScore(UNIFORM, [5, 7, 5, 5])).toBeCloseTo(5 / 12, 12);
+    // PREVIOUS: w[2][0] = 0, w[3][0] + w[3][2] = 1 → 1/2.
+    expect(duplicateTokenScore(PREVIOUS, [5, 7, 5, 5])).toBeCloseTo(1 / 2, 12);
+    expect(duplicateTokenScore(UNIFORM, [0, 1, 2, 3])).toBeNaN();
+    expect(() => duplicateTokenScore(UNIFORM, [1, 2, 3])).toThrow(AttentionInputError);
   });
 
   it('labels the scores at or above their thresholds, strongest first, else the entropy', () => {
-    expect(LABEL_THRESHOLDS).toEqual({ previousToken: 0.4, induction: 0.4, firstToken: 0.4 });
-    expect(headLabels({ previousToken: 0.92, induction: Number.NaN, firstToken: 0.64, entropy: 0.3 })).toEqual(['previous-token 0.92', 'first-token 0.64']);
-    expect(headLabels({ previousToken: 0.1, induction: 0.71, firstToken: 0.4, entropy: 1 })).toEqual(['induction 0.71', 'first-token 0.40']);
+    expect(LABEL_THRESHOLDS).toEqual({ previousToken: 0.4, induction: 0.4, duplicateToken: 0.4, firstToken: 0.4 });
+    expect(headLabels({ previousToken: 0.92, induction: Number.NaN, duplicateToken: Number.NaN, firstToken: 0.64, entropy: 0.3 })).toEqual(['previous-token 0.92', 'first-token 0.64']);
+    expect(headLabels({ previousToken: 0.1, induction: 0.71, duplicateToken: 0.55, firstToken: 0.4, entropy: 1 })).toEqual(['induction 0.71', 'duplicate-token 0.55', 'first-token 0.40']);
     // The uniform 4×4 map: 13/36 ≈ 0.36 is under every threshold → its entropy, ln(24)/4 ≈ 0.79.
     expect(headLabels(scoreHead(UNIFORM, [0, 1, 2, 3]))).toEqual(['entropy 0.79 nats']);
-    expect(headLabels({ previousToken: 0.5, induction: 0.2, firstToken: 0.1, entropy: 2 }, { previousToken: 0.6, induction: 0.1, firstToken: 0.9 })).toEqual(['induction 0.20']);
+    expect(headLabels({ previousToken: 0.5, induction: 0.2, duplicateToken: 0.3, firstToken: 0.1, entropy: 2 }, { previousToken: 0.6, induction: 0.1, duplicateToken: 0.5, firstToken: 0.9 })).toEqual(['induction 0.20']);
   });
 });

@@ -145,6 +145,8 @@ describe('head scores and labels from the maps', () => {
     expect(h0.scores.firstToken).toBe(0.5);
     expect(h0.scores.entropy).toBe(0);
     expect(h0.scores.induction).toBe(1);
+    // Its probe rows 3 and 4 sit on the induction keys, not on the earlier copies (keys 1 and 2).
+    expect(h0.scores.duplicateToken).toBe(0);
     expect(h0.labels).toEqual(['previous-token 1.00', 'induction 1.00', 'first-token 0.50']);
     // Uniform causal rows: previous = first = (1/2 + 1/3)/2; entropy = (0 + ln 2 + ln 3)/3.
     expect(h1.scores.previousToken).toBeCloseTo(5 / 12, 12);
@@ -156,7 +158,7 @@ describe('head scores and labels from the maps', () => {
   });
 
   it('summarises the best induction score against the label threshold', () => {
-    const report = (induction: number): HeadReport => ({ layer: 0, head: 0, scores: { previousToken: 0, induction, firstToken: 0, entropy: 0 }, labels: [] });
+    const report = (induction: number): HeadReport => ({ layer: 0, head: 0, scores: { previousToken: 0, induction, duplicateToken: 0, firstToken: 0, entropy: 0 }, labels: [] });
     expect(inductionSummary([report(0.03), report(0.1), report(NaN)])).toEqual({ best: 0.1, threshold: 0.4, found: false });
     expect(inductionSummary([report(0.1), report(0.4)])).toEqual({ best: 0.4, threshold: 0.4, found: true });
     const none = inductionSummary([report(NaN)]);
