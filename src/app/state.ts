@@ -35,6 +35,13 @@ export interface AppState extends ExampleSettings {
   /** The open lesson ('' for none) and its step (1-based). */
   lesson: LessonId;
   step: number;
+  /**
+   * Model mode: which model — '' for the small model that ships with the app, else a Hugging
+   * Face hub id (`gpt2`, `openai-community/gpt2`) or a base URL ending in `/` holding the files.
+   */
+  model: string;
+  /** Model mode: the hub endpoint hub ids are fetched from ('' for https://huggingface.co; mirrors use the same layout). */
+  hub: string;
 }
 
 export const INPUT_KINDS: readonly InputKind[] = ['cat-sat', 'two-d', 'sentence', 'random', 'sinusoidal'];
@@ -74,6 +81,8 @@ export const DEFAULT_STATE: AppState = {
   stage: 'weights',
   lesson: '',
   step: 1,
+  model: '',
+  hub: '',
 };
 
 /**
@@ -85,7 +94,7 @@ export const DEFAULT_MODEL_STATE: AppState = { ...DEFAULT_STATE, mode: 'model', 
 /** Query parameters that only mean something in the explorer: any of them opens the explorer. */
 export const EXPLORER_ONLY_PARAMS = ['input', 'dModel', 'heads', 'dHead', 'causal', 'weights', 'lesson', 'step'] as const;
 /** Query parameters that only mean something in model mode: any of them (and no mode=) opens the model. */
-export const MODEL_ONLY_PARAMS = ['layer'] as const;
+export const MODEL_ONLY_PARAMS = ['layer', 'model', 'hub'] as const;
 
 /** The defaults of a mode. */
 export function defaultsFor(mode: AppMode): AppState {
@@ -196,6 +205,18 @@ export function parseState(search: string, defaultsGiven?: AppState): { state: A
     if (text.length > 20000) problems.push({ field: 'text', given: `${text.length} characters`, allowed: 'at most 20000 characters' });
     else state.text = text;
   }
+  const model = params.get('model');
+  if (model !== null) {
+    const problem = modelIdProblem(model);
+    if (problem) problems.push({ field: 'model', given: model, allowed: problem });
+    else state.model = model;
+  }
+  const hub = params.get('hub');
+  if (hub !== null) {
+    const problem = hubProblem(hub);
+    if (problem) problems.push({ field: 'hub', given: hub, allowed: problem });
+    else state.hub = hub;
+  }
   // An explorer URL without a (good) seqLen: the input's own default (a sentence's length).
   const seqLenGiven = params.has('seqLen') && !problems.some((problem) => problem.field === 'seqLen');
   if (state.mode === 'explorer' && !defaultsGiven && !seqLenGiven) {
@@ -223,7 +244,7 @@ export function serializeState(state: AppState, defaultsGiven?: AppState): strin
       continue;
     }
     if (state.mode === 'model' && (EXPLORER_ONLY_PARAMS as readonly string[]).includes(key)) continue;
-    if (state.mode === 'explorer' && key === 'layer') continue;
+    if (state.mode === 'explorer' && (MODEL_ONLY_PARAMS as readonly string[]).includes(key)) continue;
     if (key === 'seqLen' && state.mode === 'explorer' && !defaultsGiven) {
       if (state.seqLen !== defaultSeqLen(state.input, state.text)) params.set(key, String(state.seqLen));
       continue;
@@ -235,6 +256,39 @@ export function serializeState(state: AppState, defaultsGiven?: AppState): strin
     else params.set(key, String(value));
   }
   return params.toString();
+}
+
+/**
+ * Why a `model=` value cannot name a model, or null when it can: '' (the shipped model), a hub
+ * id (`name` or `owner/name` of letters, digits, `.`, `_`, `-`; no `..`), or an http(s) base
+ * URL ending in `/`. The loader checks the files themselves.
+ */
+export function modelIdProblem(value: string): string | null {
+  if (value === '') return null;
+  if (/^https?:\/\//i.test(value)) {
+    try {
+      new URL(value);
+    } catch {
+      return 'a hub id (gpt2, owner/name) or an http(s) URL ending in /';
+    }
+    return value.endsWith('/') ? null : 'a base URL ending in / (the folder holding config.json and the weights)';
+  }
+  if (value.length > 96 || !/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(value) || value.includes('..')) {
+    return 'a hub id: name or owner/name of letters, digits, . _ - (at most 96 characters), or an http(s) URL ending in /';
+  }
+  return null;
+}
+
+/** Why a `hub=` value cannot be a hub endpoint, or null: '' (the default) or an http(s) URL. */
+export function hubProblem(value: string): string | null {
+  if (value === '') return null;
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return null;
+  } catch {
+    // falls through to the message
+  }
+  return 'an http(s) URL such as https://huggingface.co or a mirror with the same layout';
 }
 
 /** One line per problem, for the message area. */

@@ -18,6 +18,8 @@ const DEFAULTS = {
   stage: 'weights',
   lesson: '',
   step: 1,
+  model: '',
+  hub: '',
 } as const;
 
 /** The landing view's defaults: the trained model, 32 tokens, every layer × head (head = −1). */
@@ -167,7 +169,26 @@ describe('URL state', () => {
     expect(back.problems).toEqual([]);
     expect(back.state).toEqual({ ...state, dModel: DEFAULTS.dModel, input: DEFAULTS.input });
     expect(serializeState({ ...DEFAULT_MODEL_STATE, head: -1, layer: 0 })).toBe('');
-    // The explorer does not write the model's layer.
-    expect(serializeState({ ...DEFAULT_STATE, layer: 1 })).toBe('mode=explorer');
+    // The explorer does not write the model's layer, model or hub.
+    expect(serializeState({ ...DEFAULT_STATE, layer: 1, model: 'gpt2', hub: 'http://localhost:9/' })).toBe('mode=explorer');
+  });
+
+  it('model= and hub= name a checkpoint and where to fetch it; bad values are reported and fall back', () => {
+    const { state, problems } = parseState('?model=openai-community%2Fgpt2&hub=http%3A%2F%2F127.0.0.1%3A8123');
+    expect(problems).toEqual([]);
+    expect(state).toEqual({ ...MODEL_DEFAULTS, model: 'openai-community/gpt2', hub: 'http://127.0.0.1:8123' });
+    expect(parseState(`?${serializeState(state)}`).state).toEqual(state);
+    expect(parseState('?model=https%3A%2F%2Fexample.org%2Fgpt2%2F').state.model).toBe('https://example.org/gpt2/');
+    for (const bad of ['../etc', 'a/b/c', 'https://example.org/gpt2', 'x'.repeat(97), 'gpt 2']) {
+      const parsed = parseState(`?model=${encodeURIComponent(bad)}`);
+      expect(parsed.state.model, bad).toBe('');
+      expect(parsed.problems.map((p) => p.field)).toEqual(['model']);
+      expect(describeProblem(parsed.problems[0])).toMatch(/^URL value model=.*(hub id|ending in \/)/);
+    }
+    for (const bad of ['ftp://x', 'not a url', 'localhost:8123']) {
+      const parsed = parseState(`?hub=${encodeURIComponent(bad)}`);
+      expect(parsed.state.hub, bad).toBe('');
+      expect(parsed.problems[0].allowed).toMatch(/http\(s\) URL/);
+    }
   });
 });
