@@ -23,6 +23,11 @@ const FLOAT_DTYPES: ReadonlyMap<string, StoredFloat> = new Map([['F32', 'f32'], 
 const ALLOWED_DTYPES = 'F32, F64, F16 or BF16';
 /** Dtypes the format defines that we refuse, so the message can say why rather than "unknown". */
 const KNOWN_OTHER_DTYPES = new Set(['BOOL', 'U8', 'I8', 'U16', 'I16', 'U32', 'I32', 'U64', 'I64', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64']);
+/** Bytes per value of the whole-byte non-float dtypes, for a reader that skips them (HeaderOptions.otherDtypes). */
+const OTHER_DTYPE_BYTES: ReadonlyMap<string, number> = new Map([
+  ['BOOL', 1], ['U8', 1], ['I8', 1], ['F8_E4M3', 1], ['F8_E5M2', 1], ['F8_E8M0', 1],
+  ['U16', 2], ['I16', 2], ['U32', 4], ['I32', 4], ['U64', 8], ['I64', 8], ['C64', 8],
+]);
 
 /** Key/value strings a file may carry in `__metadata__`. */
 export type SafetensorsMetadata = Record<string, string>;
@@ -56,20 +61,77 @@ export function readSafetensorsFile(bytes: ArrayBuffer | Uint8Array, fileName = 
   if (data.length < 8) {
     throw new TensorFileError(file, 'header_length', `a file of ${data.length} bytes`, 'at least 8 bytes (a little-endian u64 header length)');
   }
-  const low = (data[0] | (data[1] << 8) | (data[2] << 16)) + data[3] * 2 ** 24;
-  const high = (data[4] | (data[5] << 8) | (data[6] << 16)) + data[7] * 2 ** 24;
+  const headerLength = readSafetensorsHeaderLength(data, file);
+  if (8 + headerLength > data.length) {
+    throw new TensorFileError(file, 'header_length', `${headerLength} bytes`, `at most the ${data.length - 8} bytes after the length (is the file truncated?)`);
+  }
+  const dataStart = 8 + headerLength;
+  const { entries, metadata } = parseSafetensorsHeader(data.subarray(8, dataStart), data.length - dataStart, file);
+  const tensors = entries.map(({ name, stored, shape, begin, count }) => ({
+    name,
+    shape,
+    dtype: STORED_FLOAT_DTYPE[stored!],
+    data: decodeFloats(data, dataStart + begin, count, stored!, options?.copy ?? true),
+  }));
+  return { tensors, metadata };
+}
+
+/** One tensor of a .safetensors header, checked against its shape and the data section. */
+export interface SafetensorsEntry {
+  name: string;
+  /** The dtype as the file wrote it (`'F32'`, `'BF16'`, `'U8'`, …). */
+  dtype: string;
+  /** How to decode it; null for a non-float dtype (only with `otherDtypes`: skip its bytes). */
+  stored: StoredFloat | null;
+  shape: number[];
+  /** Its bytes, counted from the data section's first byte: [begin, end). */
+  begin: number;
+  end: number;
+  /** product(shape). */
+  count: number;
+}
+
+/** Options of {@link parseSafetensorsHeader}. */
+export interface HeaderOptions {
+  /**
+   * Accept the format's non-float dtypes (BOOL, U8, I32, …) with `stored: null`, for a reader
+   * that skips such tensors (a causal-mask buffer) rather than refusing the file. Default false.
+   */
+  otherDtypes?: boolean;
+}
+
+/**
+ * The header length of a .safetensors file from its first 8 bytes (a little-endian u64), refused
+ * with a {@link TensorFileError} above {@link MAX_SAFETENSORS_HEADER_BYTES}. The caller checks
+ * that the file holds that many bytes after the length. `first` must hold at least 8 bytes.
+ */
+export function readSafetensorsHeaderLength(first: Uint8Array, file = 'model.safetensors'): number {
+  const low = (first[0] | (first[1] << 8) | (first[2] << 16)) + first[3] * 2 ** 24;
+  const high = (first[4] | (first[5] << 8) | (first[6] << 16)) + first[7] * 2 ** 24;
   const headerLength = high * 2 ** 32 + low; // may be inexact above 2⁵³, but is refused then anyway
-  const headerText = high === 0 ? String(low) : `about ${headerLength.toPrecision(4)}`;
   if (headerLength > MAX_SAFETENSORS_HEADER_BYTES) {
+    const headerText = high === 0 ? String(low) : `about ${headerLength.toPrecision(4)}`;
     throw new TensorFileError(file, 'header_length', `${headerText} bytes`, `at most ${MAX_SAFETENSORS_HEADER_BYTES} bytes (is this a .safetensors file?)`);
   }
-  if (8 + headerLength > data.length) {
-    throw new TensorFileError(file, 'header_length', `${headerText} bytes`, `at most the ${data.length - 8} bytes after the length (is the file truncated?)`);
-  }
+  return headerLength;
+}
 
+/**
+ * Parse and check the JSON header of a .safetensors file (the bytes after the length): every
+ * entry's dtype, shape and data_offsets, against `dataLength` (the data section's length; pass
+ * undefined when it is not known yet, as in a stream, whose end then checks it). Returns the
+ * entries in the order of their data, and the `__metadata__`. Throws {@link TensorFileError}
+ * as {@link readSafetensors}. Shared by the whole-file reader and src/pretrained's stream reader.
+ */
+export function parseSafetensorsHeader(
+  header: Uint8Array,
+  dataLength: number | undefined,
+  file = 'model.safetensors',
+  options: HeaderOptions = {},
+): { entries: SafetensorsEntry[]; metadata: SafetensorsMetadata } {
   let json: unknown;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(8, 8 + headerLength));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(header);
     json = JSON.parse(text);
   } catch (error) {
     const why = error instanceof SyntaxError ? error.message : 'bytes that are not valid UTF-8';
@@ -79,10 +141,9 @@ export function readSafetensorsFile(bytes: ArrayBuffer | Uint8Array, fileName = 
     throw new TensorFileError(file, 'header', `JSON ${json === null ? 'null' : Array.isArray(json) ? 'array' : typeof json}`, 'a JSON object {"name": {"dtype", "shape", "data_offsets"}, …}');
   }
 
-  const dataStart = 8 + headerLength;
-  const dataLength = data.length - dataStart;
+  const limit = dataLength ?? Number.MAX_SAFE_INTEGER;
   let metadata: SafetensorsMetadata = {};
-  const entries: Array<{ name: string; stored: StoredFloat; shape: number[]; begin: number; count: number }> = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [name, entry] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
       metadata = checkMetadata(file, entry);
@@ -93,8 +154,9 @@ export function readSafetensorsFile(bytes: ArrayBuffer | Uint8Array, fileName = 
     }
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
     if (typeof dtype !== 'string') throw new TensorFileError(file, 'dtype', describeJson(dtype), ALLOWED_DTYPES, name);
-    const stored = FLOAT_DTYPES.get(dtype);
-    if (stored === undefined) {
+    const stored = FLOAT_DTYPES.get(dtype) ?? null;
+    const otherBytes = options.otherDtypes === true ? OTHER_DTYPE_BYTES.get(dtype) : undefined;
+    if (stored === null && otherBytes === undefined) {
       const why = KNOWN_OTHER_DTYPES.has(dtype) ? ' (attention inputs are floats: convert with tensor.float() before saving)' : ' (not a safetensors dtype)';
       throw new TensorFileError(file, 'dtype', JSON.stringify(dtype.slice(0, 40)) + why, ALLOWED_DTYPES, name);
     }
@@ -104,16 +166,16 @@ export function readSafetensorsFile(bytes: ArrayBuffer | Uint8Array, fileName = 
       throw new TensorFileError(file, 'data_offsets', describeJson(offsets), '[begin, end]: two integers ≥ 0', name);
     }
     const [begin, end] = offsets as [number, number];
-    if (end < begin || end > dataLength) {
+    if (end < begin || end > limit) {
       throw new TensorFileError(
         file,
         'data_offsets',
         `[${begin}, ${end}]`,
-        `0 ≤ begin ≤ end ≤ ${dataLength}, the data section's length${end > dataLength ? ' (is the file truncated?)' : ''}`,
+        `0 ≤ begin ≤ end ≤ ${limit}, the data section's length${end > limit ? ' (is the file truncated?)' : ''}`,
         name,
       );
     }
-    const size = STORED_FLOAT_BYTES[stored];
+    const size = stored === null ? otherBytes! : STORED_FLOAT_BYTES[stored];
     if (end - begin !== count * size) {
       throw new TensorFileError(
         file,
@@ -123,18 +185,12 @@ export function readSafetensorsFile(bytes: ArrayBuffer | Uint8Array, fileName = 
         name,
       );
     }
-    entries.push({ name, stored, shape: (shape as number[]).slice(), begin, count });
+    entries.push({ name, dtype, stored, shape: (shape as number[]).slice(), begin, end, count });
   }
 
   // The file's data order (JSON key order would put integer-like names first).
   entries.sort((a, b) => a.begin - b.begin || (a.name < b.name ? -1 : 1));
-  const tensors = entries.map(({ name, stored, shape, begin, count }) => ({
-    name,
-    shape,
-    dtype: STORED_FLOAT_DTYPE[stored],
-    data: decodeFloats(data, dataStart + begin, count, stored, options?.copy ?? true),
-  }));
-  return { tensors, metadata };
+  return { entries, metadata };
 }
 
 /**
