@@ -1,0 +1,156 @@
+/**
+ * From a checkpoint's tensor names to the schema's parameters (src/model/schema.ts): strip
+ * GPT2LMHeadModel's "transformer." prefix, skip `lm_head.weight` (GPT-2 ties it to wte) and the
+ * causal-mask buffers older files carry (`h.N.attn.bias`, `h.N.attn.masked_bias`: not the real
+ * `h.N.attn.c_attn.bias`), and check each tensor's shape against config.json's sizes before its
+ * bytes are read. {@link ParamCollector} gathers the parameters of one load across its files.
+ */
+import { formatShape } from '../inputs/tensors';
+import type { SafetensorsEntry } from '../inputs/safetensors';
+import { paramShapes, type GptParams } from '../model/schema';
+import type { Gpt2Config } from './config';
+import { PretrainedFileError } from './errors';
+
+/** What a checkpoint tensor is to the loader. */
+export type TensorRole =
+  | { kind: 'param'; name: string }
+  | { kind: 'lm-head' }
+  | { kind: 'mask-buffer' }
+  | { kind: 'unknown'; name: string };
+
+/** The role of a tensor by its name in the file (see the module comment). */
+export function tensorRole(fileName: string, shapes: ReadonlyMap<string, number[]>): TensorRole {
+  const name = fileName.startsWith('transformer.') ? fileName.slice('transformer.'.length) : fileName;
+  if (name === 'lm_head.weight') return { kind: 'lm-head' };
+  if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) return { kind: 'mask-buffer' };
+  return shapes.has(name) ? { kind: 'param', name } : { kind: 'unknown', name };
+}
+
+/** Which config.json fields set each dimension of a parameter, for the shape message. */
+function shapeFields(name: string, config: Gpt2Config): string {
+  const d = `n_embd ${config.dModel}`;
+  const mlp = `n_inner ${config.dMlp}`;
+  if (name === 'wte.weight') return `[vocab_size ${config.vocabSize}, ${d}]`;
+  if (name === 'wpe.weight') return `[n_positions ${config.context}, ${d}]`;
+  if (name.endsWith('c_attn.weight')) return `[${d}, 3 × ${d}]`;
+  if (name.endsWith('c_attn.bias')) return `[3 × ${d}]`;
+  if (name.endsWith('mlp.c_fc.weight')) return `[${d}, ${mlp}]`;
+  if (name.endsWith('mlp.c_fc.bias')) return `[${mlp}]`;
+  if (name.endsWith('mlp.c_proj.weight')) return `[${mlp}, ${d}]`;
+  if (name.endsWith('attn.c_proj.weight')) return `[${d}, ${d}]`;
+  return `[${d}]`;
+}
+
+/**
+ * The parameters of one load, gathered as tensors stream in from one file or several shards.
+ * `allNames` are every tensor name of the checkpoint (the single file's header, or the index's
+ * weight_map), so `lm_head.weight` can be skipped or refused before any data is read.
+ */
+export class ParamCollector {
+  readonly params: GptParams = new Map();
+  /** The dtypes of the parameters kept ('F32', 'F16', 'BF16', 'F64'). */
+  readonly dtypes = new Set<string>();
+  private readonly shapes: Map<string, number[]>;
+  /** Checkpoint name → schema name, for the tensors this load keeps. */
+  private readonly wanted = new Map<string, string>();
+  private readonly fileOf = new Map<string, string>();
+
+  constructor(
+    readonly config: Gpt2Config,
+    allNames: Iterable<string>,
+    /** The file that listed the names (the safetensors file or the index), for messages. */
+    readonly listedIn: string,
+  ) {
+    this.shapes = paramShapes(config);
+    const names = [...allNames];
+    const roles = new Map(names.map((n) => [n, tensorRole(n, this.shapes)] as const));
+    const hasWte = [...roles.values()].some((r) => r.kind === 'param' && r.name === 'wte.weight');
+    for (const [fileName, role] of roles) {
+      if (role.kind === 'lm-head' && !hasWte) {
+        throw new PretrainedFileError(
+          listedIn,
+          'wte.weight',
+          'only lm_head.weight (an untied output layer)',
+          'wte.weight, the token embedding, which GPT-2 ties to the output layer (lm_head.weight is skipped)',
+          'type',
+          fileName,
+        );
+      }
+      if (role.kind === 'unknown') {
+        const layer = /^h\.(\d+)\./.exec(role.name);
+        const why = layer !== null && Number(layer[1]) >= config.layers ? ` (block ${layer[1]}, but config.json has n_layer ${config.layers})` : '';
+        throw new PretrainedFileError(listedIn, 'tensor', `a tensor the GPT-2 schema does not have${why}`, 'the tensors of a GPT-2 checkpoint (wte, wpe, h.N.*, ln_f; lm_head and h.N.attn.bias are skipped): is config.json the one of these weights?', 'type', fileName);
+      }
+      if (role.kind === 'param') {
+        const earlier = [...this.wanted].find(([, schemaName]) => schemaName === role.name);
+        if (earlier !== undefined) {
+          throw new PretrainedFileError(listedIn, 'tensor', `a second copy of ${role.name} (also ${JSON.stringify(earlier[0])})`, 'each parameter once', 'type', fileName);
+        }
+        this.wanted.set(fileName, role.name);
+      }
+    }
+  }
+
+  /**
+   * Check one file's header: every parameter's shape against config.json, the weight_map's
+   * promise kept (`expectedNames`, for a shard). Returns the names whose data to decode.
+   */
+  planFile(file: string, entries: readonly SafetensorsEntry[], expectedNames?: ReadonlySet<string>): Set<string> {
+    const decode = new Set<string>();
+    for (const entry of entries) {
+      if (expectedNames !== undefined && !expectedNames.has(entry.name)) continue; // another shard's, per the index
+      const role = tensorRole(entry.name, this.shapes);
+      if (role.kind === 'unknown') {
+        throw new PretrainedFileError(file, 'tensor', `a tensor ${this.listedIn} does not list or the GPT-2 schema does not have`, 'the tensors of a GPT-2 checkpoint', 'type', entry.name);
+      }
+      const schemaName = this.wanted.get(entry.name);
+      if (schemaName === undefined) continue; // lm_head next to wte, or a mask buffer
+      const expected = this.shapes.get(schemaName)!;
+      if (entry.shape.length !== expected.length || entry.shape.some((dim, i) => dim !== expected[i])) {
+        throw new PretrainedFileError(
+          file,
+          'shape',
+          formatShape(entry.shape),
+          `${formatShape(expected)} = ${shapeFields(schemaName, this.config)} from config.json: are these weights and config.json from the same model?`,
+          'shape',
+          entry.name,
+        );
+      }
+      if (this.fileOf.has(entry.name)) {
+        throw new PretrainedFileError(file, 'tensor', `a second copy (also in ${this.fileOf.get(entry.name)})`, 'each parameter in one file', 'type', entry.name);
+      }
+      this.fileOf.set(entry.name, file);
+      decode.add(entry.name);
+    }
+    if (expectedNames !== undefined) {
+      const present = new Set(entries.map((e) => e.name));
+      for (const name of expectedNames) {
+        if (!present.has(name)) {
+          throw new PretrainedFileError(file, 'tensor', `nothing (${this.listedIn}'s weight_map puts it in this file)`, 'every tensor the index lists for this shard', 'length', name);
+        }
+      }
+    }
+    return decode;
+  }
+
+  /** Keep a decoded parameter (its shape was checked by {@link planFile}). */
+  accept(entry: SafetensorsEntry, data: Float32Array): void {
+    this.params.set(this.wanted.get(entry.name)!, data);
+    this.dtypes.add(entry.dtype);
+  }
+
+  /**
+   * After every file: the parameters in schema order, or a {@link PretrainedFileError} naming the
+   * missing ones (field `tensor`).
+   */
+  finish(): GptParams {
+    const missing = [...this.shapes.keys()].filter((name) => !this.params.has(name));
+    if (missing.length > 0) {
+      const list = missing.slice(0, 8).join(', ') + (missing.length > 8 ? `, … (${missing.length} in all)` : '');
+      throw new PretrainedFileError(this.listedIn, 'tensor', `no ${list}`, 'every parameter of the config: wte, wpe, h.0 … h.{n_layer − 1}, ln_f (is the checkpoint complete, and config.json its own?)', 'length', missing[0]);
+    }
+    const ordered: GptParams = new Map();
+    for (const name of this.shapes.keys()) ordered.set(name, this.params.get(name)!);
+    return ordered;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The GPU memory a model needs, from its config alone, so the app can refuse a model the device
+ * cannot hold before downloading its weights (config.json is read first) and a sequence too
+ * long before a run. The buffers are those src/kernels/model.ts makes: one per parameter
+ * (padded to 16 bytes, as model-weights.ts uploads them) and one per tensor of the forward
+ * plan (src/model/plan.ts), sized by its op: the attention maps (scores and weights, heads × T
+ * × T each) per layer, activations T × width, logits T × vocab. Pure: the caller passes the
+ * device's limits.
+ */
+import { AttentionInputError, formatBytes } from '../core/errors';
+import { forwardPlan } from '../model/plan';
+import { describeValue, paramShapes, validateConfig, type GptConfig } from '../model/schema';
+import { ModelTooLargeError } from './errors';
+
+/** What a GPU buffer holds. */
+export type BufferKind = 'parameter' | 'activation' | 'map' | 'logits';
+
+/** One GPU buffer of a model and its run. */
+export interface ModelBuffer {
+  /** A parameter's schema name (`h.0.attn.c_attn.weight`) or a plan tensor (`h.0/scores`, `logits`). */
+  name: string;
+  kind: BufferKind;
+  bytes: number;
+}
+
+/** The GPU memory of a model at one sequence length. */
+export interface ModelMemory {
+  buffers: ModelBuffer[];
+  /** Bytes by kind. */
+  byKind: Record<BufferKind, number>;
+  /** All buffers together. */
+  total: number;
+  /** The largest single buffer (what a binding limit is checked against). */
+  largest: ModelBuffer;
+}
+
+/** The device limits that bound a model's buffers (GPUSupportedLimits' fields of those names). */
+export interface ModelLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
+const padded = (values: number) => Math.max(16, Math.ceil((values * 4) / 16) * 16);
+
+/**
+ * The buffers a model of `config` holds on the GPU for a run of `seqLen` tokens (module
+ * comment): parameters, then the plan's tensors in order. Throws AttentionInputError for a
+ * bad config (validateConfig) or a seqLen that is not an integer from 1 to the context (field seqLen).
+ */
+export function modelMemory(config: GptConfig, seqLen: number): ModelMemory {
+  const c = validateConfig(config);
+  if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > c.context) {
+    throw new AttentionInputError('seqLen', describeValue(seqLen), `an integer from 1 to the model's context, ${c.context} (n_positions)`, 'shape');
+  }
+  const T = seqLen;
+  const buffers: ModelBuffer[] = [];
+  for (const [name, shape] of paramShapes(c)) buffers.push({ name, kind: 'parameter', bytes: padded(shape.reduce((a, b) => a * b, 1)) });
+  buffers.push({ name: 'tokens', kind: 'activation', bytes: padded(T) });
+  for (const step of forwardPlan(c)) {
+    const sizes: number[] =
+      step.op === 'attention'
+        ? [c.heads * T * T, c.heads * T * T, T * c.dModel]
+        : step.op === 'linear'
+          ? [T * step.outDim]
+          : step.op === 'logits'
+            ? [T * step.vocabSize]
+            : step.outputs.map(() => T * c.dModel); // embed, layerNorm, qkv: T × dModel each
+    step.outputs.forEach((name, i) => {
+      const kind: BufferKind = step.op === 'logits' ? 'logits' : step.op === 'attention' && i < 2 ? 'map' : 'activation';
+      buffers.push({ name, kind, bytes: padded(sizes[i]) });
+    });
+  }
+  const byKind: Record<BufferKind, number> = { parameter: 0, activation: 0, map: 0, logits: 0 };
+  let largest = buffers[0];
+  for (const buffer of buffers) {
+    byKind[buffer.kind] += buffer.bytes;
+    if (buffer.bytes > largest.bytes) largest = buffer;
+  }
+  return { buffers, byKind, total: byKind.parameter + byKind.activation + byKind.map + byKind.logits, largest };
+}
+
+/**
+ * Check that every buffer of {@link modelMemory}(config, seqLen) fits the device's limits (each
+ * buffer at most maxStorageBufferBindingSize and maxBufferSize). Throws {@link ModelTooLargeError}
+ * (an AttentionInputError of kind 'too-large') naming the largest buffer that does not fit, the
+ * bytes needed and allowed, and what to do: a shorter sequence when a per-token buffer is the
+ * one, a smaller model when a parameter is. Returns the memory otherwise.
+ */
+export function checkModelFits(config: GptConfig, seqLen: number, limits: ModelLimits): ModelMemory {
+  const memory = modelMemory(config, seqLen);
+  const { maxStorageBufferBindingSize, maxBufferSize } = limits;
+  const allowed = Math.min(maxStorageBufferBindingSize, maxBufferSize);
+  const limit = maxStorageBufferBindingSize <= maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+  const over = memory.buffers.filter((b) => b.bytes > allowed).sort((a, b) => b.bytes - a.bytes);
+  if (over.length > 0) {
+    const worst = over[0];
+    let advice: string;
+    if (worst.kind === 'parameter') {
+      advice = `Choose a smaller model: this one's ${worst.name} alone is ${formatBytes(worst.bytes)}.`;
+    } else {
+      // The longest sequence whose buffers all fit: every run buffer grows with T, so bisect.
+      const fitsAt = (t: number) => modelMemory(config, t).buffers.every((b) => b.bytes <= allowed);
+      let fits = 0;
+      let tooLong = seqLen;
+      while (tooLong - fits > 1) {
+        const mid = Math.floor((fits + tooLong) / 2);
+        if (fitsAt(mid)) fits = mid;
+        else tooLong = mid;
+      }
+      advice = fits > 0 ? `Use a shorter sequence: up to ${fits} tokens fit this device.` : 'Choose a smaller model.';
+    }
+    throw new ModelTooLargeError(worst.name, worst.bytes, allowed, limit, advice);
+  }
+  return memory;
+}
