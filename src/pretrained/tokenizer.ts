@@ -191,13 +191,13 @@ function checkVocab(raw: unknown, file: TokenizerFileName, place: string, source
  * would drop the unknown piece from the ids without a word. `where(i)` names merge i's place.
  */
 function checkMerges(merges: Array<[string, string]>, vocab: Map<string, number>, file: TokenizerFileName, where: (i: number) => string, source: string): void {
-  merges.forEach(([a, b], i) => {
-    for (const token of [a, b, a + b]) {
-      if (!vocab.has(token)) {
-        throw new TokenizerFileError(file, where(i), `"${a} ${b}", and ${JSON.stringify(token)} is not in the vocabulary`, 'merges of two vocabulary tokens whose join is a vocabulary token', source, `The vocabulary and the merges must come from the same tokenizer. ${FIX_FILE}`);
-      }
+  for (let i = 0; i < merges.length; i++) {
+    const [a, b] = merges[i];
+    const missing = !vocab.has(a) ? a : !vocab.has(b) ? b : !vocab.has(a + b) ? a + b : null;
+    if (missing !== null) {
+      throw new TokenizerFileError(file, where(i), `"${a} ${b}", and ${JSON.stringify(missing)} is not in the vocabulary`, 'merges of two vocabulary tokens whose join is a vocabulary token', source, `The vocabulary and the merges must come from the same tokenizer. ${FIX_FILE}`);
     }
-  });
+  }
 }
 
 /** `a b` → [a, b]; null when the line is not exactly two space-separated symbols. */

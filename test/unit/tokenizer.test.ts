@@ -210,6 +210,22 @@ describe('the tiny tokenizer of test/shared, ids worked out by hand', () => {
     expect(templated.pieces([263, 258, 264])).toEqual(['[START]', ' the', '[STOP]']);
   });
 
+  it('a BPE that is not byte-level (Metaspace, as SentencePiece-style models): pieces read ▁ as a space', () => {
+    const metaspace = {
+      added_tokens: [],
+      normalizer: null,
+      pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+      post_processor: null,
+      decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+      model: { type: 'BPE', unk_token: null, vocab: { '▁': 0, a: 1, b: 2, '▁a': 3, '▁ab': 4 }, merges: ['▁ a', '▁a b'] },
+    };
+    const tok = loadTokenizer({ tokenizerJson: JSON.stringify(metaspace) }, 'metaspace');
+    // "ab ab b" → "▁ab" "▁ab" "▁b": ▁ a b → ▁a b → ▁ab; ▁ b has no merge.
+    expect(tok.encode('ab ab b')).toEqual([4, 4, 0, 2]);
+    expect(tok.pieces([4, 4, 0, 2])).toEqual([' ab', ' ab', ' ', 'b']);
+    expect([tok.eosId, tok.bosId, tok.vocabSize]).toEqual([null, null, 5]);
+  });
+
   it('reads a vocab.json that starts with a byte-order mark', () => {
     const tok = loadTokenizer({ vocabJson: `\uFEFF${files.vocabJson}`, mergesTxt: files.mergesTxt }, 'bom');
     expect(tok.encode(' the cat')).toEqual([258, 261]);
