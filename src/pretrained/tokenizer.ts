@@ -91,6 +91,7 @@ function byteSymbols(): { toByte: Map<string, number>; symbols: string[] } {
 const BYTES = byteSymbols();
 
 const FATAL_UTF8 = new TextDecoder('utf-8', { fatal: true });
+const UTF8 = new TextEncoder();
 const CONTROL_SHOWN: Record<string, string> = { '\n': '↵', '\t': '⇥', '\r': '␍' };
 const hexByte = (b: number): string => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
 
@@ -365,12 +366,12 @@ export function loadTokenizer(files: TokenizerFiles, source: string): ModelToken
     const content = addedById.get(id);
     if (content !== undefined) return content;
     const token = library.id_to_token(id)!;
-    if (!byteLevel) return bytesToDisplay([...new TextEncoder().encode(token.replace(/▁/g, ' '))]);
+    if (!byteLevel) return bytesToDisplay([...UTF8.encode(token.replace(/▁/g, ' '))]);
     const bytes: number[] = [];
     for (const symbol of token) {
       const byte = BYTES.toByte.get(symbol);
       if (byte !== undefined) bytes.push(byte);
-      else bytes.push(...new TextEncoder().encode(symbol)); // not a byte symbol: shown as its own text
+      else bytes.push(...UTF8.encode(symbol)); // not a byte symbol: shown as its own text
     }
     return bytesToDisplay(bytes);
   };
