@@ -26,15 +26,18 @@ export const MODEL_TOLERANCES: Record<'activations' | 'scores' | 'weights' | 'lo
 
 /** One row of the per-layer verification card. */
 export interface ModelCheckRow {
-  /** The layer, or null for the logits. */
+  /** The layer, or null for the logits (a row check reports the embedding under layer 0, whose input it is). */
   layer: number | null;
-  name: 'q' | 'k' | 'v' | 'scores' | 'weights' | 'attn' | 'logits';
+  /** resid1, resid2 and embed: checked by the row check (model-rows.ts), not by {@link verifyModel}. */
+  name: 'embed' | 'q' | 'k' | 'v' | 'scores' | 'weights' | 'attn' | 'resid1' | 'resid2' | 'logits';
   comparison: Comparison;
 }
 
 export interface ModelVerification {
   rows: ModelCheckRow[];
   pass: boolean;
+  /** The sequence rows compared (the row check, model-rows.ts); absent when every element was compared. */
+  sampledRows?: number[];
 }
 
 /** Compare every layer's Q, K, V, scores, weights, attention output, and the logits with the reference. */
