@@ -91,8 +91,11 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
   let open: Opener;
   let cache: ModelCache | null = null;
   if (typeof source === 'string') {
+    if (!source.endsWith('/') && /^[a-z]+:\/\//i.test(source)) {
+      throw new ModelSourceError('url', JSON.stringify(source.slice(0, 200)), `a base URL ending in "/" (the folder holding config.json: "${source.slice(0, 120)}/"), or a hub model id`);
+    }
     const base = source.endsWith('/') ? checkBaseUrl(source) : hubBase(options.hub ?? DEFAULT_HUB, source);
-    name = source.endsWith('/') ? (source.split('/').filter(Boolean).pop() ?? source) : source;
+    name = source.endsWith('/') ? nameOfBase(base) : source;
     cache = options.cache === undefined ? await defaultModelCache() : options.cache;
     let current: ModelFile | null = null;
     open = async (file) => {
@@ -234,6 +237,14 @@ function checkBaseUrl(base: string): string {
     // refused below
   }
   throw new ModelSourceError('url', JSON.stringify(base.slice(0, 200)), 'an http(s) URL of a folder holding the model files, ending in "/" (e.g. "http://localhost:8000/gpt2/")');
+}
+
+/** A model's name from its base URL: the id of a hub-style `…/<id>/resolve/<revision>/`, else the last folder. */
+function nameOfBase(base: string): string {
+  const parts = new URL(base).pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const resolve = parts.lastIndexOf('resolve');
+  if (resolve > 0 && resolve === parts.length - 2) return parts.slice(Math.max(0, resolve - 2), resolve).join('/');
+  return parts.pop() ?? new URL(base).host;
 }
 
 /** model.safetensors.index.json's weight_map: tensor → shard file. */
