@@ -114,7 +114,10 @@ export async function readSafetensorsStream(stream: ReadableStream<Uint8Array>, 
     }
     const total = options.totalBytes;
     const dataLength = typeof total === 'number' && Number.isFinite(total) ? Math.max(0, total - 8 - headerLength) : undefined;
-    const { entries, metadata } = parseSafetensorsHeader(header, dataLength, file, { otherDtypes: true });
+    const { entries, metadata } = parseSafetensorsHeader(header, undefined, file, { otherDtypes: true });
+    // A known size shorter than the header says: refuse now, naming the first tensor (in data order) cut off.
+    const cut = dataLength === undefined ? undefined : entries.find((entry) => entry.end > dataLength);
+    if (cut !== undefined) throw truncated(file, cut, Math.max(0, dataLength! - cut.begin));
     const wanted = options.onHeader?.(entries, metadata) ?? new Set(entries.map((e) => e.name));
 
     let position = 0; // bytes of the data section consumed

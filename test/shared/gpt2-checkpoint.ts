@@ -32,6 +32,8 @@ export interface SynthOptions {
   shards?: number;
   /** Fields to set in config.json (undefined removes one: `{ n_head: undefined }`). */
   configOverrides?: Record<string, unknown>;
+  /** Tensors to leave out of the weights, by their name in the file ("wte.weight", "transformer.h.0.ln_1.bias"). */
+  dropTensors?: readonly string[];
   /** Leave the tokenizer files out. */
   noTokenizer?: boolean;
   /** Write tokenizer.json (default) or vocab.json + merges.txt. */
@@ -219,6 +221,10 @@ export function synthGpt2Checkpoint(options: SynthOptions): SynthCheckpoint {
   // lm_head first, so a reader must decide from the header, before wte's data, that it is tied.
   if (lmHead) tensors.unshift({ name: 'lm_head.weight', dtype, shape: [config.vocabSize, config.dModel], bytes: wteBytes!.slice() });
 
+  if (options.dropTensors) {
+    const drop = new Set(options.dropTensors);
+    tensors.splice(0, tensors.length, ...tensors.filter((t) => !drop.has(t.name)));
+  }
   const files: Record<string, Uint8Array> = { 'config.json': encoder.encode(gpt2ConfigJson(config, options.configOverrides)) };
   if (!options.noTokenizer) {
     const tokenizer = tinyTokenizerFiles();
@@ -247,4 +253,14 @@ export function synthGpt2Checkpoint(options: SynthOptions): SynthCheckpoint {
     files['model.safetensors.index.json'] = encoder.encode(JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
   }
   return { files, params, original, config };
+}
+
+/** Where tensor `name`'s bytes lie in a .safetensors file (absolute offsets), read from its header. */
+export function tensorRange(file: Uint8Array, name: string): { begin: number; end: number } {
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const headerLength = view.getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + headerLength))) as Record<string, { data_offsets: [number, number] }>;
+  const entry = header[name];
+  if (entry === undefined) throw new Error(`tensorRange: no tensor ${name}`);
+  return { begin: 8 + headerLength + entry.data_offsets[0], end: 8 + headerLength + entry.data_offsets[1] };
 }
