@@ -1,43 +1,76 @@
 /// <reference lib="webworker" />
 /**
  * Runs the f64 CPU reference and the comparison off the main thread, so verifying a large
- * map never freezes the page. One message in, one message out.
+ * map never freezes the page. One message in, one message out. A model's parameters arrive with
+ * the first request that names their key and stay here (one model at a time): later requests
+ * send only tokens and tensors.
  */
+import { AttentionError } from '../core/errors';
 import { attentionCpu, attentionCpuRows } from '../reference/attention';
 import { resolveShape } from '../core/types';
 import { verifyAttention } from '../verify/compare';
+import { verifyPickedRows } from '../verify/model-rows';
 import { forwardReference } from '../model/forward-reference';
-import type { ModelForwardRequest, ModelForwardResponse, VerifyRequest, VerifyResponse } from './protocol';
+import type { ModelForwardRequest, ModelForwardResponse, ModelRef, ModelRowsRequest, ModelRowsResponse, ReferenceRequest, VerifyRequest, VerifyResponse } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
+/** The parameters of the last model sent (GPT-2 small's are 500 MB: one model is kept, not every one). */
+let held: { key: number; params: Map<string, Float32Array> } | null = null;
+
+/** The parameters a request names: the ones it carries (kept for the next), else the ones kept under its key. */
+function paramsOf(model: ModelRef): Map<string, Float32Array> {
+  if (model.params) {
+    held = { key: model.key, params: model.params };
+    return model.params;
+  }
+  if (held?.key === model.key) return held.params;
+  throw new AttentionError(
+    `The reference worker holds no parameters for model ${model.key} (it holds ${held ? `model ${held.key}'s` : 'none'}): send the parameters with the request (the reference client does when the worker is new or last got another model's).`,
+  );
+}
+
+const failure = (id: number, error: unknown) => {
+  const e = error as Error;
+  return { id, ok: false as const, error: { name: e.name, message: e.message } };
+};
+
 /** The model's f64 forward pass, timed per sequence; the traces' arrays are transferred. */
 function modelForward(request: ModelForwardRequest): void {
-  const { id, config, params, sequences } = request;
+  const { id, model, sequences } = request;
   try {
+    const params = paramsOf(model);
     const traces = [];
     const forwardMs = [];
     for (const tokens of sequences) {
       const start = performance.now();
-      traces.push(forwardReference(config, params, tokens));
+      traces.push(forwardReference(model.config, params, tokens));
       forwardMs.push(performance.now() - start);
     }
     const transfer = traces.flatMap((t) => [t.embed, t.lnF, t.logits, ...t.layers.flatMap((l) => Object.values(l) as Float64Array[])].map((a) => a.buffer));
     const response: ModelForwardResponse = { id, ok: true, traces, forwardMs };
     scope.postMessage(response, transfer);
   } catch (error) {
-    const e = error as Error;
-    const response: ModelForwardResponse = { id, ok: false, error: { name: e.name, message: e.message } };
-    scope.postMessage(response);
+    scope.postMessage(failure(id, error) satisfies ModelForwardResponse);
   }
 }
 
-scope.onmessage = (event: MessageEvent<VerifyRequest | ModelForwardRequest>) => {
-  if ('kind' in event.data && event.data.kind === 'model-forward') {
-    modelForward(event.data);
-    return;
+/** The row check of a GPU run (src/verify/model-rows.ts), timed. */
+function modelRows(request: ModelRowsRequest): void {
+  const { id, model, tokens, picked } = request;
+  try {
+    const params = paramsOf(model);
+    const start = performance.now();
+    const verification = verifyPickedRows(model.config, params, picked, tokens);
+    const response: ModelRowsResponse = { id, ok: true, verification, referenceMs: performance.now() - start };
+    scope.postMessage(response);
+  } catch (error) {
+    scope.postMessage(failure(id, error) satisfies ModelRowsResponse);
   }
-  const { id, shape, inputs, actual, rows, returnReference } = event.data as VerifyRequest;
+}
+
+function verify(request: VerifyRequest): void {
+  const { id, shape, inputs, actual, rows, returnReference } = request;
   try {
     const start = performance.now();
     let response: VerifyResponse;
@@ -54,8 +87,13 @@ scope.onmessage = (event: MessageEvent<VerifyRequest | ModelForwardRequest>) => 
     const transfer = response.ok && response.reference ? Object.values(response.reference).map((a: Float32Array) => a.buffer) : [];
     scope.postMessage(response, transfer);
   } catch (error) {
-    const e = error as Error;
-    const response: VerifyResponse = { id, ok: false, error: { name: e.name, message: e.message } };
-    scope.postMessage(response);
+    scope.postMessage(failure(id, error) satisfies VerifyResponse);
   }
+}
+
+scope.onmessage = (event: MessageEvent<ReferenceRequest>) => {
+  const request = event.data;
+  if ('kind' in request && request.kind === 'model-forward') modelForward(request);
+  else if ('kind' in request && request.kind === 'model-rows') modelRows(request);
+  else verify(request as VerifyRequest);
 };
