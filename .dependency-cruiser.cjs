@@ -9,6 +9,7 @@
  *   core, reference, verify, inputs, lessons  plain TypeScript that runs in Node (unit tests)
  *   model                                     the trained model: schema, forward pass, f64 reference, vocabulary, corpus, head scores (Node too)
  *   train                                     training: backward, loss, AdamW, init, the WebAssembly matmul (Node too)
+ *   pretrained                                GPT-2-family checkpoints: config, safetensors streams, hub, tokenizer (Node too)
  *   cpu, workers                              the fast CPU path and the workers
  *   gpu                                       WebGPU plumbing: devices, buffers, pipelines
  *   kernels                                   the attention kernels (WGSL in shaders/)
@@ -55,14 +56,19 @@ module.exports = {
     forbid('tfjs-only-in-peer', { path: '^src/', pathNot: '^src/bench/peer-tfjs\\.ts$' }, { path: '^(node_modules/)?@tensorflow/' },
       'TensorFlow.js is the benchmark peer and nothing else: only src/bench/peer-tfjs.ts imports it (the sweep ' +
       'loads that module on demand), so no bundle that does not run the peer carries tfjs.'),
-    forbid('node-layers-stay-pure', { path: '^src/(core|reference|verify|lessons|inputs|model|train)/' }, { path: '^src/(gpu|kernels|scene|ui|bench|workers)/' },
-      'core, reference, verify, lessons, inputs, model and train run in Node (the unit tests, and the model\'s training) and ' +
+    forbid('node-layers-stay-pure', { path: '^src/(core|reference|verify|lessons|inputs|model|train|pretrained)/' }, { path: '^src/(gpu|kernels|scene|ui|bench|workers)/' },
+      'core, reference, verify, lessons, inputs, model, train and pretrained run in Node (the unit tests, and the model\'s training) and ' +
       'in workers: they import nothing that needs WebGPU, three.js, the DOM or workers (gpu, kernels, scene, ui, ' +
       'bench, workers).'),
     forbid('model-without-training', { path: '^src/model/' }, { path: '^src/train/' },
       'Training builds on the model, not the other way: src/model (the schema, the forward pass, the f64 reference ' +
       'the reference worker runs) imports nothing from src/train, so the app and the worker never load the backward, ' +
       'the optimizer or the WebAssembly matmul.'),
+    forbid('pretrained-imports-only-core-inputs-model', { path: '^src/pretrained/' }, { pathNot: '^(src/(pretrained|core|inputs|model)/|node_modules/)' },
+      'src/pretrained reads checkpoints (config.json, safetensors streams, the hub, the tokenizer) into the schema\'s ' +
+      'parameters: it builds on core, inputs (the safetensors header checks, float decoding) and model (the schema, the ' +
+      'plan for memory sizes) and packages (the tokenizer library); not train, and nothing that needs WebGPU or the DOM, ' +
+      'so the loader runs in Node tests, workers and scripts alike.'),
     forbid('gpu-imports-only-core', { path: '^src/gpu/' }, { pathNot: '^src/(gpu|core)/' },
       'src/gpu is the WebGPU plumbing under the kernels (device, buffers, pipelines, timers): it knows the ' +
       'errors and types of core and nothing about attention kernels, the scene or the app.'),

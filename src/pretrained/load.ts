@@ -227,16 +227,18 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
   }
 }
 
-/** A base URL: absolute http(s), or a path on this page's server ('/models/gpt2/'). */
+/**
+ * A base URL: absolute http(s). A path on the page's own server ('/models/gpt2/') is the app's
+ * to resolve against its location (src/ui), which this layer does not read.
+ */
 function checkBaseUrl(base: string): string {
-  const where = (globalThis as { location?: { href: string } }).location?.href;
   try {
-    const url = new URL(base, where);
+    const url = new URL(base);
     if (url.protocol === 'http:' || url.protocol === 'https:') return url.href;
   } catch {
     // refused below
   }
-  throw new ModelSourceError('url', JSON.stringify(base.slice(0, 200)), 'an http(s) URL of a folder holding the model files, ending in "/" (e.g. "http://localhost:8000/gpt2/")');
+  throw new ModelSourceError('url', JSON.stringify(base.slice(0, 200)), 'an absolute http(s) URL of a folder holding the model files, ending in "/" (e.g. "http://localhost:8000/gpt2/")');
 }
 
 /** A model's name from its base URL: the id of a hub-style `…/<id>/resolve/<revision>/`, else the last folder. */

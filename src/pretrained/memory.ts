@@ -82,9 +82,9 @@ export function modelMemory(config: GptConfig, seqLen: number): ModelMemory {
 /**
  * Check that every buffer of {@link modelMemory}(config, seqLen) fits the device's limits (each
  * buffer at most maxStorageBufferBindingSize and maxBufferSize). Throws {@link ModelTooLargeError}
- * (an AttentionInputError of kind 'too-large') naming the largest buffer that does not fit, the
- * bytes needed and allowed, and what to do: a shorter sequence when a per-token buffer is the
- * one, a smaller model when a parameter is. Returns the memory otherwise.
+ * (an AttentionInputError of kind 'too-large') naming the largest parameter that does not fit
+ * (advice: a smaller model), else the largest run buffer that does not (advice: the longest
+ * sequence that fits), with the bytes needed and allowed. Returns the memory otherwise.
  */
 export function checkModelFits(config: GptConfig, seqLen: number, limits: ModelLimits): ModelMemory {
   const memory = modelMemory(config, seqLen);
@@ -92,24 +92,21 @@ export function checkModelFits(config: GptConfig, seqLen: number, limits: ModelL
   const allowed = Math.min(maxStorageBufferBindingSize, maxBufferSize);
   const limit = maxStorageBufferBindingSize <= maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
   const over = memory.buffers.filter((b) => b.bytes > allowed).sort((a, b) => b.bytes - a.bytes);
-  if (over.length > 0) {
-    const worst = over[0];
-    let advice: string;
-    if (worst.kind === 'parameter') {
-      advice = `Choose a smaller model: this one's ${worst.name} alone is ${formatBytes(worst.bytes)}.`;
-    } else {
-      // The longest sequence whose buffers all fit: every run buffer grows with T, so bisect.
-      const fitsAt = (t: number) => modelMemory(config, t).buffers.every((b) => b.bytes <= allowed);
-      let fits = 0;
-      let tooLong = seqLen;
-      while (tooLong - fits > 1) {
-        const mid = Math.floor((fits + tooLong) / 2);
-        if (fitsAt(mid)) fits = mid;
-        else tooLong = mid;
-      }
-      advice = fits > 0 ? `Use a shorter sequence: up to ${fits} tokens fit this device.` : 'Choose a smaller model.';
-    }
-    throw new ModelTooLargeError(worst.name, worst.bytes, allowed, limit, advice);
+  if (over.length === 0) return memory;
+  // A parameter that does not fit cannot be helped by a shorter sequence: name it first.
+  const parameter = over.find((b) => b.kind === 'parameter');
+  if (parameter !== undefined) {
+    throw new ModelTooLargeError(parameter.name, parameter.bytes, allowed, limit, `Choose a smaller model: this one's ${parameter.name} alone is ${formatBytes(parameter.bytes)}.`);
   }
-  return memory;
+  // The longest sequence whose buffers all fit: every run buffer grows with T, so bisect.
+  const fitsAt = (t: number) => modelMemory(config, t).buffers.every((b) => b.bytes <= allowed);
+  let fits = 0;
+  let tooLong = seqLen;
+  while (tooLong - fits > 1) {
+    const mid = Math.floor((fits + tooLong) / 2);
+    if (fitsAt(mid)) fits = mid;
+    else tooLong = mid;
+  }
+  const advice = fits > 0 ? `Use a shorter sequence: up to ${fits} tokens fit this device.` : 'Choose a smaller model.';
+  throw new ModelTooLargeError(over[0].name, over[0].bytes, allowed, limit, advice);
 }

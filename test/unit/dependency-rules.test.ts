@@ -70,6 +70,8 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
       'src/model/schema.ts': 'export const schema = 1;',
       'src/train/t.ts': 'export const t = 1;',
       'src/kernels/k2.ts': "import { schema } from '../model/schema';\nimport { m } from '../model/m';\nexport const k2 = [schema, m];",
+      // The checkpoint loader importing training.
+      'src/pretrained/p.ts': "import { t } from '../train/t';\nexport const p = t;",
       // The scene importing ui and lil-gui; ui is imported from outside ui and main.
       'src/scene/s.ts': "import { REVISION } from 'three';\nimport GUI from 'lil-gui';\nimport { u } from '../ui/u';\nexport const s = [REVISION, GUI, u];",
       'src/ui/u.ts': 'export const u = 1;',

@@ -1,0 +1,73 @@
+/**
+ * The GPU memory of a model (src/pretrained/memory.ts) against sizes worked out by hand for
+ * GPT-2 small, and checkModelFits against WebGPU's default and larger limits.
+ */
+import { describe, expect, it } from 'vitest';
+import { AttentionInputError } from '../../src/core/errors';
+import type { GptConfig } from '../../src/model/schema';
+import { ModelTooLargeError } from '../../src/pretrained/errors';
+import { checkModelFits, modelMemory } from '../../src/pretrained/memory';
+import { thrown } from './expect-thrown';
+
+const GPT2: GptConfig = { vocabSize: 50257, context: 1024, dModel: 768, heads: 12, layers: 12, dMlp: 3072 };
+/** WebGPU's default limits (the spec's): 128 MiB per storage binding, 256 MiB per buffer. */
+const DEFAULT_LIMITS = { maxStorageBufferBindingSize: 134_217_728, maxBufferSize: 268_435_456 };
+const LARGE_LIMITS = { maxStorageBufferBindingSize: 2 ** 31 - 4, maxBufferSize: 2 ** 31 - 4 };
+
+describe('modelMemory', () => {
+  it('GPT-2 small at 128 tokens, by kind', () => {
+    const memory = modelMemory(GPT2, 128);
+    expect(memory.byKind.parameter).toBe(124_439_808 * 4);
+    // scores and weights, 12 heads × 128 × 128 floats, in each of 12 layers.
+    expect(memory.byKind.map).toBe(12 * 2 * 12 * 128 * 128 * 4);
+    expect(memory.byKind.logits).toBe(128 * 50257 * 4);
+    // Per layer: ln1, q, k, v, attn, resid1, ln2, resid2 (128 × 768) and mlpAct (128 × 3072);
+    // then embed and lnF (128 × 768) and the 128 token ids (512 bytes).
+    expect(memory.byKind.activation).toBe(12 * (8 * 128 * 768 + 128 * 3072) * 4 + 2 * 128 * 768 * 4 + 512);
+    expect(memory.total).toBe(memory.byKind.parameter + memory.byKind.map + memory.byKind.logits + memory.byKind.activation);
+    expect(memory.largest).toEqual({ name: 'wte.weight', kind: 'parameter', bytes: 50257 * 768 * 4 });
+    expect(memory.buffers.find((b) => b.name === 'h.11/weights')).toEqual({ name: 'h.11/weights', kind: 'map', bytes: 12 * 128 * 128 * 4 });
+  });
+
+  it('at 1024 tokens the logits are the largest buffer; tiny buffers are padded to 16 bytes', () => {
+    expect(modelMemory(GPT2, 1024).largest).toEqual({ name: 'logits', kind: 'logits', bytes: 1024 * 50257 * 4 });
+    const tiny = modelMemory({ vocabSize: 5, context: 4, dModel: 3, heads: 1, layers: 1, dMlp: 2 }, 1);
+    expect(tiny.buffers.find((b) => b.name === 'tokens')!.bytes).toBe(16);
+    expect(tiny.buffers.find((b) => b.name === 'h.0.mlp.c_fc.bias')!.bytes).toBe(16);
+    expect(tiny.buffers.find((b) => b.name === 'wte.weight')!.bytes).toBe(64); // 15 floats = 60 bytes → 64
+  });
+
+  it('refuses a sequence beyond the context', () => {
+    expect(thrown(AttentionInputError, () => modelMemory(GPT2, 1025)).field).toBe('seqLen');
+    expect(thrown(AttentionInputError, () => modelMemory(GPT2, 0)).message).toContain('an integer from 1 to the model\'s context, 1024');
+  });
+});
+
+describe('checkModelFits', () => {
+  it('GPT-2 small fits large limits at its full context', () => {
+    expect(checkModelFits(GPT2, 1024, LARGE_LIMITS).total).toBeGreaterThan(124_439_808 * 4);
+  });
+
+  it("at WebGPU's default limits, names wte (a parameter: a smaller model)", () => {
+    const error = thrown(ModelTooLargeError, () => checkModelFits(GPT2, 16, DEFAULT_LIMITS));
+    expect(error).toBeInstanceOf(AttentionInputError);
+    expect(error.kind).toBe('too-large');
+    expect(error.field).toBe('wte.weight');
+    expect(error.bytesNeeded).toBe(154_389_504);
+    expect(error.bytesAllowed).toBe(134_217_728);
+    expect(error.limit).toBe('maxStorageBufferBindingSize');
+    expect(error.message).toContain('Choose a smaller model');
+  });
+
+  it('a run buffer too large names it and the longest sequence that fits', () => {
+    // 1 GiB bindings, but buffers of at most 200 MB: the parameters fit (wte is 154 MB), 1024 × 50257 logits (206 MB) do not.
+    const limits = { maxStorageBufferBindingSize: 1 << 30, maxBufferSize: 200_000_000 };
+    const error = thrown(ModelTooLargeError, () => checkModelFits(GPT2, 1024, limits));
+    expect(error.field).toBe('logits');
+    expect(error.limit).toBe('maxBufferSize');
+    expect(error.bytesNeeded).toBe(1024 * 50257 * 4);
+    // floor(200 000 000 / (50257 × 4)) = 994 tokens of logits; the maps (12 × T² × 4) fit far beyond.
+    expect(error.message).toContain('up to 994 tokens fit this device');
+    expect(() => checkModelFits(GPT2, 994, limits)).not.toThrow();
+  });
+});
