@@ -65,6 +65,7 @@ export class ParamCollector {
     const names = [...allNames];
     const roles = new Map(names.map((n) => [n, tensorRole(n, this.shapes)] as const));
     const hasWte = [...roles.values()].some((r) => r.kind === 'param' && r.name === 'wte.weight');
+    const fileNameOf = new Map<string, string>(); // schema name → the checkpoint's name for it
     for (const [fileName, role] of roles) {
       if (role.kind === 'lm-head' && !hasWte) {
         throw new PretrainedFileError(
@@ -82,10 +83,11 @@ export class ParamCollector {
         throw new PretrainedFileError(listedIn, 'tensor', `a tensor the GPT-2 schema does not have${why}`, 'the tensors of a GPT-2 checkpoint (wte, wpe, h.N.*, ln_f; lm_head and h.N.attn.bias are skipped): is config.json the one of these weights?', 'type', fileName);
       }
       if (role.kind === 'param') {
-        const earlier = [...this.wanted].find(([, schemaName]) => schemaName === role.name);
+        const earlier = fileNameOf.get(role.name);
         if (earlier !== undefined) {
-          throw new PretrainedFileError(listedIn, 'tensor', `a second copy of ${role.name} (also ${JSON.stringify(earlier[0])})`, 'each parameter once', 'type', fileName);
+          throw new PretrainedFileError(listedIn, 'tensor', `a second copy of ${role.name} (also ${JSON.stringify(earlier)})`, 'each parameter once', 'type', fileName);
         }
+        fileNameOf.set(role.name, fileName);
         this.wanted.set(fileName, role.name);
       }
     }

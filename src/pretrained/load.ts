@@ -220,7 +220,9 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
     };
   } catch (error) {
     // A load that failed leaves nothing in the cache: a bad file must not come back on the next visit.
-    for (const file of opened) void file.stream.cancel().catch(() => undefined);
+    // Cancel what is still open, let each cache write settle (a cancelled one stores nothing), then forget them all.
+    await Promise.all(opened.map((file) => file.stream.cancel().catch(() => undefined)));
+    await Promise.all(opened.map((file) => file.cached));
     if (cache !== null) await Promise.all(opened.map((file) => cache.delete(file.url).catch(() => undefined)));
     if (signal?.aborted && !(error instanceof AttentionAbortError)) throw new AttentionAbortError();
     throw error;

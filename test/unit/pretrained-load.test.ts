@@ -8,7 +8,7 @@
  * every layer's maps of the reference on the synthesized parameters.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttentionAbortError } from '../../src/core/errors';
+import { AttentionAbortError, AttentionInputError } from '../../src/core/errors';
 import type { GptConfig } from '../../src/model/schema';
 import { forwardReference } from '../../src/model/forward-reference';
 import { loadPretrained, type LoadProgress } from '../../src/pretrained/load';
@@ -146,6 +146,24 @@ describe('loadPretrained from a local hub', () => {
     expect(weightsSeen).toBe(3);
     expect(cache.entries.size).toBe(0);
     await slowHub.stop();
+  });
+
+  it('onConfig sees config.json first and can stop the load before the weights are asked for', async () => {
+    const before = hub.requests.length;
+    const stop = new AttentionInputError('model', 'too large', 'a smaller model', 'too-large');
+    const seen: GptConfig[] = [];
+    const error: unknown = await loadPretrained('synth/f32-plain', {
+      hub: hub.url,
+      cache: null,
+      onConfig: (config) => {
+        seen.push(config);
+        throw stop;
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBe(stop);
+    expect(seen).toHaveLength(1);
+    expect(seen[0].dMlp).toBe(20);
+    expect(hub.requests.slice(before)).toEqual(['GET /synth/f32-plain/resolve/main/config.json']);
   });
 
   it('reads files picked from disk (Blobs, a dropped folder\'s paths too)', async () => {
