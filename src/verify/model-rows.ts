@@ -12,8 +12,11 @@
  *                                                                     read), weights (every head) and attn rows;
  *   attn·c_proj + bias + x_l[r] → resid1; LN2 → c_fc → gelu_new →
  *   c_proj + bias + resid1 → resid2                                  compared with the GPU's resid1 and resid2 rows.
- * The logits of each checked row come from the GPU's last resid2 row (ln_f, x·wteᵀ). The
- * embedding rows (wte[token] + wpe[r]) are checked too: every layer-0 row rests on them.
+ * Within a layer each stage reads the previous stage's f64 result (not the GPU's), so a wrong
+ * GPU q fails q and the weights, attn, resid1 and resid2 rows after it, in that layer only; the
+ * first failing tensor of a layer names the stage. The logits of each checked row come from the
+ * GPU's last resid2 row (ln_f, x·wteᵀ). The embedding rows (wte[token] + wpe[r]) are checked
+ * too, reported under layer 0: every layer-0 row rests on them.
  *
  * What this does not see: the attention of query r reads the GPU's K and V at every key 0…r, and
  * only the keys at checked rows were themselves compared with the reference. With all rows
