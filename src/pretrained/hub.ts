@@ -115,7 +115,8 @@ export interface ModelFile {
 
 /**
  * Open `<base><file>`: from `options.cache` when it holds the URL (no network), else by fetch,
- * following redirects. The returned stream reports progress as it is read and, for a download,
+ * following redirects. A 404 is remembered in the cache too (an empty 404 response), so an
+ * offline visit knows a model has no tokenizer.json or no single model.safetensors. The returned stream reports progress as it is read and, for a download,
  * feeds the cache chunk by chunk (pulled by the reader, so the file is never held twice); if the
  * body errors or is cancelled, or ends short of its content-length, the cache entry is deleted.
  * Rejects with {@link ModelSourceError}: field = `file`, status 404 for "not found at <url>"
@@ -127,6 +128,9 @@ export async function fetchModelFile(base: string, file: string, options: FetchF
   const { signal, cache } = options;
   if (signal?.aborted) throw new AttentionAbortError();
   const hit = cache ? await cache.match(url).catch(() => undefined) : undefined;
+  // A remembered 404: the file an optional one stands in for (tokenizer.json, model.safetensors)
+  // is known to be absent, so an offline visit goes straight to the alternative.
+  if (hit !== undefined && hit.status === 404) throw statusError(file, url, 404, '', true);
   if (hit !== undefined && hit.ok) {
     const size = contentLength(hit);
     return { file, url, size, fromCache: true, stream: instrument(hit, file, size, true, options, null, url), cached: Promise.resolve() };
@@ -141,6 +145,10 @@ export async function fetchModelFile(base: string, file: string, options: FetchF
   }
   if (!response.ok) {
     void response.body?.cancel().catch(() => undefined);
+    if (response.status === 404 && cache) {
+      // Remember the absence (awaited, so a failed load's clean-up can forget it again).
+      await cache.put(url, new Response(null, { status: 404 })).catch(() => undefined);
+    }
     throw statusError(file, url, response.status, response.statusText);
   }
   const size = contentLength(response);
@@ -162,9 +170,10 @@ export function isNotFound(error: unknown): boolean {
   return error instanceof ModelSourceError && error.status === 404;
 }
 
-function statusError(file: string, url: string, status: number, statusText: string): ModelSourceError {
+function statusError(file: string, url: string, status: number, statusText: string, remembered = false): ModelSourceError {
   if (status === 404) {
-    return new ModelSourceError(file, `HTTP 404: not found at ${url}`, 'a file the model has: check the model id (owner/name) and the hub address', url, 404);
+    const given = `HTTP 404: not found at ${url}${remembered ? ' (remembered from an earlier visit: clear the model cache to ask again)' : ''}`;
+    return new ModelSourceError(file, given, 'a file the model has: check the model id (owner/name) and the hub address', url, 404);
   }
   if (status === 401 || status === 403) {
     return new ModelSourceError(

@@ -129,11 +129,18 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
     finish(got, body.length);
     return new TextDecoder().decode(body);
   };
+  const absent: string[] = []; // URLs answered 404 (remembered by the cache; forgotten if the load fails)
+  const notFound = (error: unknown): boolean => {
+    if (!isNotFound(error)) return false;
+    const url = (error as ModelSourceError).url;
+    if (url !== undefined) absent.push(url);
+    return true;
+  };
   const optionalText = async (file: string): Promise<string | undefined> => {
     try {
       return await text(file);
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      if (notFound(error)) return undefined;
       throw error;
     }
   };
@@ -187,7 +194,7 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
     try {
       collector = await readWeights('model.safetensors', (entries) => new ParamCollector(config, entries.map((e) => e.name), 'model.safetensors'));
     } catch (error) {
-      if (!isNotFound(error)) throw error;
+      if (!notFound(error)) throw error;
       const indexText = await optionalText('model.safetensors.index.json');
       if (indexText === undefined) {
         throw new ModelSourceError(
@@ -223,7 +230,7 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
     // Cancel what is still open, let each cache write settle (a cancelled one stores nothing), then forget them all.
     await Promise.all(opened.map((file) => file.stream.cancel().catch(() => undefined)));
     await Promise.all(opened.map((file) => file.cached));
-    if (cache !== null) await Promise.all(opened.map((file) => cache.delete(file.url).catch(() => undefined)));
+    if (cache !== null) await Promise.all([...opened.map((file) => file.url), ...absent].map((url) => cache.delete(url).catch(() => undefined)));
     if (signal?.aborted && !(error instanceof AttentionAbortError)) throw new AttentionAbortError();
     throw error;
   }

@@ -20,17 +20,18 @@ import { tinyTokenizerFiles } from '../shared/tiny-tokenizer';
 const VOCAB = tinyTokenizerFiles().vocabSize;
 const CONFIG: GptConfig = { vocabSize: VOCAB, context: 16, dModel: 12, heads: 3, layers: 2, dMlp: 20 };
 
-/** A Map-backed ModelCache (Node has no Cache Storage), counting what it stored. */
-function memoryCache(): ModelCache & { entries: Map<string, Uint8Array> } {
-  const entries = new Map<string, Uint8Array>();
+/** A Map-backed ModelCache (Node has no Cache Storage): each URL's status and bytes. */
+function memoryCache(): ModelCache & { entries: Map<string, { status: number; bytes: Uint8Array }> } {
+  const entries = new Map<string, { status: number; bytes: Uint8Array }>();
   return {
     entries,
     match: async (url) => {
-      const bytes = entries.get(url);
-      return bytes === undefined ? undefined : new Response(bytes.slice(), { headers: { 'content-length': String(bytes.length) } });
+      const entry = entries.get(url);
+      if (entry === undefined) return undefined;
+      return new Response(entry.status === 404 ? null : entry.bytes.slice(), { status: entry.status, headers: { 'content-length': String(entry.bytes.length) } });
     },
     put: async (url, response) => {
-      entries.set(url, new Uint8Array(await response.arrayBuffer()));
+      entries.set(url, { status: response.status, bytes: new Uint8Array(await response.arrayBuffer()) });
     },
     delete: async (url) => entries.delete(url),
   };
@@ -111,22 +112,29 @@ describe('loadPretrained from a local hub', () => {
     for (const p of seen) if (p.fileTotal !== null) expect(p.fileLoaded).toBeLessThanOrEqual(p.fileTotal);
   });
 
-  it('opens the model from the cache the second time, with the server stopped', async () => {
-    const id = 'synth/f16-prefix';
-    const files = { [id]: checkpoints.get(id)!.files };
-    const ownHub = await startLocalHub(files, { redirectOver: 4096 });
-    const cache = memoryCache();
-    const first = await loadPretrained(id, { hub: ownHub.url, cache });
-    expect(first.fromCache).toBe(false);
-    expect([...cache.entries.keys()].map((u) => u.slice(u.lastIndexOf('/') + 1)).sort()).toEqual([...first.files].sort());
-    for (const url of cache.entries.keys()) expect(cache.entries.get(url)).toEqual(files[id][url.slice(url.lastIndexOf('/') + 1)]);
-    const asked = ownHub.requests.length;
-    await ownHub.stop();
-    const second = await loadPretrained(id, { hub: ownHub.url, cache });
-    expect(ownHub.requests.length).toBe(asked);
-    expect(second.fromCache).toBe(true);
-    expect(second.params).toEqual(first.params);
-  });
+  for (const id of ['synth/f16-prefix', 'synth/bf16-sharded']) {
+    it(`opens ${id} from the cache the second time, with the server stopped`, async () => {
+      const files = checkpoints.get(id)!.files;
+      const ownHub = await startLocalHub({ [id]: files }, { redirectOver: 4096 });
+      const cache = memoryCache();
+      const first = await loadPretrained(id, { hub: ownHub.url, cache });
+      expect(first.fromCache).toBe(false);
+      const fileOf = (url: string) => url.slice(url.lastIndexOf('/') + 1);
+      const stored = [...cache.entries].filter(([, e]) => e.status === 200).map(([url]) => fileOf(url));
+      expect(stored.sort()).toEqual([...first.files].sort());
+      for (const [url, entry] of cache.entries) if (entry.status === 200) expect(entry.bytes).toEqual(files[fileOf(url)]);
+      // The files it tried and the server did not have are remembered as such.
+      const absent = [...cache.entries].filter(([, e]) => e.status === 404).map(([url]) => fileOf(url));
+      expect(absent).toEqual(id === 'synth/bf16-sharded' ? ['tokenizer.json', 'model.safetensors'] : []);
+      const asked = ownHub.requests.length;
+      await ownHub.stop();
+      const second = await loadPretrained(id, { hub: ownHub.url, cache });
+      expect(ownHub.requests.length).toBe(asked);
+      expect(second.fromCache).toBe(true);
+      expect(second.files).toEqual(first.files);
+      expect(second.params).toEqual(first.params);
+    });
+  }
 
   it('cancels mid-download with AttentionAbortError and caches nothing', async () => {
     const id = 'synth/f32-plain';
