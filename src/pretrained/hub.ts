@@ -149,7 +149,7 @@ export async function fetchModelFile(base: string, file: string, options: FetchF
       // Remember the absence (awaited, so a failed load's clean-up can forget it again).
       await cache.put(url, new Response(null, { status: 404 })).catch(() => undefined);
     }
-    throw statusError(file, url, response.status, response.statusText);
+    throw statusError(file, url, response.status, response.statusText, false, response.headers.get('x-error-code'));
   }
   const size = contentLength(response);
   let cached: Promise<void> = Promise.resolve();
@@ -170,7 +170,15 @@ export function isNotFound(error: unknown): boolean {
   return error instanceof ModelSourceError && error.status === 404;
 }
 
-function statusError(file: string, url: string, status: number, statusText: string, remembered = false): ModelSourceError {
+/**
+ * The error for an HTTP status. The hub answers 401 both for a gated or private model and for
+ * one that does not exist (so as not to reveal private names); its X-Error-Code header
+ * (RepoNotFound, GatedRepo, EntryNotFound), when the response exposes it, tells them apart.
+ */
+function statusError(file: string, url: string, status: number, statusText: string, remembered = false, errorCode: string | null = null): ModelSourceError {
+  if (errorCode === 'RepoNotFound') {
+    return new ModelSourceError(file, `HTTP ${status} at ${url}: the hub has no such model (RepoNotFound)`, 'the id of a model on this hub, "owner/name": check its spelling', url, status);
+  }
   if (status === 404) {
     const given = `HTTP 404: not found at ${url}${remembered ? ' (remembered from an earlier visit: clear the model cache to ask again)' : ''}`;
     return new ModelSourceError(file, given, 'a file the model has: check the model id (owner/name) and the hub address', url, 404);
@@ -178,7 +186,7 @@ function statusError(file: string, url: string, status: number, statusText: stri
   if (status === 401 || status === 403) {
     return new ModelSourceError(
       file,
-      `HTTP ${status} at ${url}: the model is gated or private, and reading it needs an access token`,
+      `HTTP ${status} at ${url}: the model is gated or private, and reading it needs an access token${errorCode === 'GatedRepo' ? '' : ' (or there is no such model: the hub answers the same)'}`,
       'a public model; for a gated one, download its files with your token and open them from disk',
       url,
       status,

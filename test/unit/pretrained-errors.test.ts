@@ -123,6 +123,14 @@ describe('loadPretrained errors', () => {
     }
   });
 
+  it("the hub's X-Error-Code tells a model that does not exist from a gated one", async () => {
+    const answer = (code: string) => async () => new Response('', { status: 401, headers: { 'x-error-code': code } });
+    const missing: unknown = await loadPretrained('nobody/nothing', { hub: hub.url, cache: null, fetch: answer('RepoNotFound') }).catch((e: unknown) => e);
+    expect((missing as Error).message).toContain('the hub has no such model (RepoNotFound)');
+    const gated: unknown = await loadPretrained('meta/gated', { hub: hub.url, cache: null, fetch: answer('GatedRepo') }).catch((e: unknown) => e);
+    expect((gated as Error).message).toContain('the model is gated or private, and reading it needs an access token;');
+  });
+
   it('a URL that does not end in "/" says to add it', async () => {
     const error: unknown = await loadPretrained(`${hub.url}/x/resolve/main`, { cache: null }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelSourceError);
