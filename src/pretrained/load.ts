@@ -120,13 +120,14 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
     progress(got, 0);
     return got;
   };
-  const finish = (file: ModelFile, bytes: number) => {
+  /** A file read to its end: its bytes join the total of finished files. */
+  const finish = (bytes: number) => {
     loadedBefore += bytes;
   };
   const text = async (file: string): Promise<string> => {
     const got = await start(file);
     const body = await readAll(got.stream, signal);
-    finish(got, body.length);
+    finish(body.length);
     return new TextDecoder().decode(body);
   };
   const absent: string[] = []; // URLs answered 404 (remembered by the cache; forgotten if the load fails)
@@ -172,23 +173,23 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
     }
 
     // The weights: one file, or an index and its shards, each read once in name order.
-    const readWeights = async (file: string, collector: ParamCollector | ((entries: readonly SafetensorsEntry[]) => ParamCollector), expected?: ReadonlySet<string>) => {
+    // `collectorFor` gets the file's header: a single file's names are the whole checkpoint's.
+    const readWeights = async (file: string, collectorFor: (entries: readonly SafetensorsEntry[]) => ParamCollector, expected?: ReadonlySet<string>) => {
       const got = await start(file);
-      let use: ParamCollector | undefined = typeof collector === 'function' ? undefined : collector;
+      let collector: ParamCollector | undefined;
       const result = await readSafetensorsStream(got.stream, {
         file,
         totalBytes: got.size,
         signal,
         onHeader: (entries) => {
-          use ??= (collector as (e: readonly SafetensorsEntry[]) => ParamCollector)(entries);
-          return use.planFile(file, entries, expected);
+          collector = collectorFor(entries);
+          return collector.planFile(file, entries, expected);
         },
-        onTensor: (entry, data) => use!.accept(entry, data),
+        onTensor: (entry, data) => collector!.accept(entry, data),
       });
       // Read what follows the last tensor too, so the cache holds the whole file.
-      const rest = await readAll(got.stream, signal);
-      finish(got, result.bytesRead + rest.length);
-      return use!;
+      finish(result.bytesRead + (await drain(got.stream, signal)));
+      return collector!;
     };
     let collector: ParamCollector;
     try {
@@ -206,10 +207,11 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
         );
       }
       const shards = readIndex(indexText);
-      collector = new ParamCollector(config, shards.keys(), 'model.safetensors.index.json');
+      const sharded = new ParamCollector(config, shards.keys(), 'model.safetensors.index.json');
       const byShard = new Map<string, Set<string>>();
       for (const [tensor, shard] of shards) byShard.set(shard, (byShard.get(shard) ?? new Set()).add(tensor));
-      for (const shard of [...byShard.keys()].sort()) await readWeights(shard, collector, byShard.get(shard));
+      for (const shard of [...byShard.keys()].sort()) await readWeights(shard, () => sharded, byShard.get(shard));
+      collector = sharded;
     }
     const params = collector.finish();
     checkModelParams(config, params);
@@ -309,7 +311,23 @@ function openBlob(files: Readonly<Record<string, Blob>>, file: string, progress:
   return Promise.resolve(opened);
 }
 
-/** The rest of a stream's bytes (small files: config, tokenizer; or what follows the last tensor). */
+/** Read a stream to its end without keeping it; returns its byte count. */
+async function drain(stream: ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<number> {
+  const reader = stream.getReader();
+  let length = 0;
+  try {
+    for (;;) {
+      if (signal?.aborted) throw new AttentionAbortError();
+      const { done, value } = await reader.read();
+      if (done) return length;
+      length += value.length;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** A small file's bytes (config, tokenizer). */
 async function readAll(stream: ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<Uint8Array> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
