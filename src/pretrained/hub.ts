@@ -45,8 +45,8 @@ export function hubBase(endpoint: string, id: string): string {
   } catch {
     throw new ModelSourceError('hub', JSON.stringify(String(endpoint).slice(0, 120)), 'an http(s) URL such as "https://huggingface.co" or a mirror\'s address');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ModelSourceError('hub', JSON.stringify(endpoint.slice(0, 120)), 'an http: or https: URL such as "https://huggingface.co"');
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+    throw new ModelSourceError('hub', JSON.stringify(endpoint.slice(0, 120)), 'an http: or https: URL without ?query or #fragment, such as "https://huggingface.co"');
   }
   return `${url.href.replace(/\/+$/, '')}/${id}/resolve/main/`;
 }

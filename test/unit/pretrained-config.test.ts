@@ -86,6 +86,7 @@ describe('hub addresses', () => {
     }
     expect(thrown(ModelSourceError, () => hubBase('ftp://example.com', 'gpt2')).field).toBe('hub');
     expect(thrown(ModelSourceError, () => hubBase('not a url', 'gpt2')).field).toBe('hub');
+    expect(thrown(ModelSourceError, () => hubBase('https://hub.test/?token=1', 'gpt2')).message).toContain('without ?query or #fragment');
   });
 
   it("HUB_MODELS: GPT-2's family with its published sizes", () => {
