@@ -260,8 +260,10 @@ function instrument(response: Response, file: string, size: number | null, fromC
 export interface HubModel {
   /** The hub id. */
   id: string;
-  /** Its model.safetensors in bytes, as the hub lists it (rounded: the hub shows 3 digits). */
+  /** Its model.safetensors in bytes, as the hub lists it (see `downloadExact`). */
   downloadBytes: number;
+  /** Whether downloadBytes is the file's exact size; false: rounded to the hub page's 3 digits. */
+  downloadExact: boolean;
   layers: number;
   heads: number;
   dModel: number;
@@ -269,9 +271,10 @@ export interface HubModel {
   params: number;
 }
 
-const gpt2Sized = (id: string, downloadBytes: number, layers: number, heads: number, dModel: number): HubModel => ({
+const gpt2Sized = (id: string, downloadBytes: number, downloadExact: boolean, layers: number, heads: number, dModel: number): HubModel => ({
   id,
   downloadBytes,
+  downloadExact,
   layers,
   heads,
   dModel,
@@ -279,14 +282,15 @@ const gpt2Sized = (id: string, downloadBytes: number, layers: number, heads: num
 });
 
 /**
- * The picker's short list: GPT-2 and its family, with the size of model.safetensors as the hub
- * lists it (≈, to the hub's 3 digits: the exact byte counts were not available offline; the
- * F32 weights are params × 4 bytes, plus GPT-2's causal-mask buffers in the older files).
+ * The picker's short list: GPT-2 and its family, with the size of model.safetensors. GPT-2's is
+ * exact (548 105 171 bytes: its F32 weights, 124 439 808 × 4, its 12 causal-mask buffers of
+ * 1024 × 1024 floats, and the header); the others are the hub pages' 3-digit sizes, the exact
+ * counts not being at hand offline.
  */
 export const HUB_MODELS: readonly HubModel[] = [
-  gpt2Sized('openai-community/gpt2', 548e6, 12, 12, 768),
-  gpt2Sized('distilbert/distilgpt2', 353e6, 6, 12, 768),
-  gpt2Sized('openai-community/gpt2-medium', 1.52e9, 24, 16, 1024),
-  gpt2Sized('openai-community/gpt2-large', 3.25e9, 36, 20, 1280),
-  gpt2Sized('openai-community/gpt2-xl', 6.43e9, 48, 25, 1600),
+  gpt2Sized('openai-community/gpt2', 548_105_171, true, 12, 12, 768),
+  gpt2Sized('distilbert/distilgpt2', 353e6, false, 6, 12, 768),
+  gpt2Sized('openai-community/gpt2-medium', 1.52e9, false, 24, 16, 1024),
+  gpt2Sized('openai-community/gpt2-large', 3.25e9, false, 36, 20, 1280),
+  gpt2Sized('openai-community/gpt2-xl', 6.43e9, false, 48, 25, 1600),
 ];

@@ -97,8 +97,12 @@ describe('hub addresses', () => {
       ['openai-community/gpt2-large', 36, 20, 1280, 774_030_080],
       ['openai-community/gpt2-xl', 48, 25, 1600, 1_557_611_200],
     ]);
-    // Every download holds at least its F32 weights.
+    // Every download holds at least its F32 weights; GPT-2's also its 12 mask buffers (1024² floats) and a header under 20 kB.
     for (const m of HUB_MODELS) expect(m.downloadBytes).toBeGreaterThan(m.params * 4);
+    const gpt2 = HUB_MODELS[0];
+    expect(gpt2.downloadExact).toBe(true);
+    expect(gpt2.downloadBytes - (124_439_808 * 4 + 12 * 1024 * 1024 * 4)).toBeGreaterThan(0);
+    expect(gpt2.downloadBytes - (124_439_808 * 4 + 12 * 1024 * 1024 * 4)).toBeLessThan(20_000);
   });
 });
 
