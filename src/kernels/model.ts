@@ -24,7 +24,8 @@ import { readFloats } from '../gpu/readback';
 import { createRunner, type HoldResult } from '../gpu/runner';
 import { packUniform } from '../gpu/uniforms';
 import { BINDINGS, checkTuning, kernelsFor } from './attention';
-import { LINEAR_COLS, LINEAR_ROWS, attentionDims, checkDims, type Dims } from './launch';
+import { attentionDims, checkDims, type Dims } from './launch';
+import { createLinearKernels } from './model-linear';
 import { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT, linearKey, uploadModelWeights } from './model-weights';
 import { PARAMS_LAYOUT } from './packing';
 import { kernelSource } from './shaders';
@@ -54,7 +55,19 @@ export interface GpuModelRunOptions<H extends boolean = boolean> {
   signal?: AbortSignal;
   /** Hold the run's buffers until `held.release()`: later runs write into another set (see gpu/runner). */
   hold?: H;
+  /**
+   * Which attention maps the run keeps per layer (default 'all'): 'all' keeps every layer's
+   * scores and weights; 'weights' keeps every layer's weights (what the scene draws) and
+   * computes the scores of every layer in ONE scratch buffer, so a real model at its full
+   * context needs half the map memory (GPT-2 small at 1024 tokens: 12 × 48 MiB less). Reading
+   * 'scores' is then refused with an AttentionInputError.
+   */
+  keep?: ModelKeep;
 }
+
+/** What a run keeps per layer: see {@link GpuModelRunOptions.keep}. */
+export type ModelKeep = 'all' | 'weights';
+const KEEPS: readonly ModelKeep[] = ['all', 'weights'];
 
 /** What a run resolves to: the arrays asked for (Float32, GptTrace's layouts) and the wall clock. */
 export interface GpuModelResult {
@@ -76,7 +89,10 @@ export interface GpuModelBuffers {
     qkv: GPUBuffer;
     kOffset: number;
     vOffset: number;
-    /** heads × seqLen × seqLen; −∞ where masked. */
+    /**
+     * heads × seqLen × seqLen; −∞ where masked. With keep 'weights' every layer's entry is the
+     * same scratch buffer, holding the last layer's scores.
+     */
     scores: GPUBuffer;
     /** heads × seqLen × seqLen softmax weights (0 where masked): what the 3D scene draws. */
     weights: GPUBuffer;
@@ -87,6 +103,8 @@ export interface GpuModelBuffers {
   logits: GPUBuffer;
   /** Increases whenever one of the run's buffers is replaced (bind groups built on the old ones are stale). */
   generation: number;
+  /** The run's `keep` (absent: 'all'): with 'weights' the per-layer `scores` share one scratch buffer. */
+  keep?: ModelKeep;
 }
 
 /** The model on one device. Create with {@link createGpuModel}. */
@@ -116,16 +134,10 @@ function planError(problem: string): never {
 
 export { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT } from './model-weights';
 
-/** The linear kernel's workgroup (WG_X along tiles of LINEAR_COLS output columns, WG_Y along tiles of LINEAR_ROWS rows). */
-const LINEAR_WORKGROUP: [number, number] = [8, 8];
-
 const RO: BindingKind = 'read-only-storage';
 const MODEL_BINDINGS = {
   embed: ['uniform', RO, RO, RO, 'storage'],
   layerNorm: ['uniform', RO, RO, RO, 'storage'],
-  linear: ['uniform', RO, RO, 'storage', RO],
-  linearResidual: ['uniform', RO, RO, 'storage', RO, RO],
-  logits: ['uniform', RO, RO, 'storage'],
   projectionsBias: [...BINDINGS.projections, RO],
 } satisfies Record<string, readonly BindingKind[]>;
 
@@ -171,19 +183,16 @@ export async function createGpuModel(
 
   const [wgX, wgY] = tuning.matmulWorkgroup;
   const lanes = tuning.laneTiles;
-  const linearConstants = { WG_X: LINEAR_WORKGROUP[0], WG_Y: LINEAR_WORKGROUP[1] };
-  const [attention, projections, embedK, layerNormK, linearK, geluK, residualK, logitsK] = await Promise.all([
+  const [attention, projections, embedK, layerNormK, linearKernels] = await Promise.all([
     kernelsFor(device, tuning),
     lanes
       ? getKernel(device, { label: 'model/projections bias lanes', source: kernelSource('projectionsLanesBias', lanes.projections), bindings: MODEL_BINDINGS.projectionsBias })
       : getKernel(device, { label: 'model/projections bias', source: kernelSource('projectionsBias'), constants: { WG_X: wgX, WG_Y: wgY }, bindings: MODEL_BINDINGS.projectionsBias }),
     getKernel(device, { label: 'model/embed', source: kernelSource('embed'), bindings: MODEL_BINDINGS.embed }),
     getKernel(device, { label: 'model/layer norm', source: kernelSource('layerNorm'), bindings: MODEL_BINDINGS.layerNorm }),
-    getKernel(device, { label: 'model/linear', source: kernelSource('linear'), constants: linearConstants, bindings: MODEL_BINDINGS.linear }),
-    getKernel(device, { label: 'model/linear gelu', source: kernelSource('linearGelu'), constants: linearConstants, bindings: MODEL_BINDINGS.linear }),
-    getKernel(device, { label: 'model/linear residual', source: kernelSource('linearResidual'), constants: linearConstants, bindings: MODEL_BINDINGS.linearResidual }),
-    getKernel(device, { label: 'model/logits', source: kernelSource('logits'), constants: linearConstants, bindings: MODEL_BINDINGS.logits }),
+    createLinearKernels(device, tuning),
   ]);
+  const { linear: linearK, gelu: geluK, residual: residualK, logits: logitsK } = linearKernels;
   const outputKernel = await attention.output(dHead);
   loss.check();
   const { byName, uniforms, linearUniforms, owned } = await uploadModelWeights(device, c, params);
@@ -201,13 +210,18 @@ export async function createGpuModel(
         throw new AttentionInputError('read', JSON.stringify(name), `names from ${READ_NAMES.join(', ')}`, 'type');
       }
     }
+    const keep = options.keep ?? 'all';
+    if (!KEEPS.includes(keep)) throw new AttentionInputError('keep', JSON.stringify(keep), `one of ${KEEPS.map((k) => `'${k}'`).join(', ')}`, 'type');
+    if (keep === 'weights' && wanted.includes('scores')) {
+      throw new AttentionInputError('read', "'scores' with keep 'weights'", "read without 'scores' (keep 'weights' computes every layer's scores in one scratch buffer), or keep 'all' (the default) to read them", 'type');
+    }
     runner.checkAlive();
     runner.checkAbort(options.signal);
     const T = tokens.length;
     const shape: ResolvedShape = { seqLen: T, kvLen: T, dModel: d, heads, dHead, causal: true, width: d };
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     const dims = attentionDims(shape, tuning, maxGroups);
-    const linearDims = (rows: number, outDim: number): Dims => [Math.ceil(outDim / (LINEAR_WORKGROUP[0] * LINEAR_COLS)), Math.ceil(rows / (LINEAR_WORKGROUP[1] * LINEAR_ROWS)), 1];
+    const linearDims = linearKernels.dims;
     const rowDims: Dims = [Math.ceil(T / 64), 1, 1];
     const all: Record<string, Dims> = { ...dims, mlp: linearDims(T, dMlp), logits: linearDims(T, vocabSize), embed: [Math.ceil((T * d) / 64), 1, 1] };
     checkDims(all, maxGroups);
@@ -294,9 +308,13 @@ export async function createGpuModel(
             case 'attention': {
               const qkv = tensor(step.inputs[0]);
               if (step.inputs.some((name) => tensor(name) !== qkv)) planError(`${step.name} reads q, k and v that are not one qkv step's`);
-              const [scores, weights, attn] = [output(step, 0, bytes.map), output(step, 1, bytes.map), output(step, 2, bytes.act)];
-              pass(attention.scores, [uniforms.params, qkv, scores], dims.scores, `${label}/scores`);
-              pass(attention.softmax, [uniforms.params, scores, weights], dims.softmax, `${label}/softmax`);
+              // keep 'weights': every layer's scores go to one scratch slot (each layer's softmax reads them before the next layer writes).
+              const scores = output(step, 0, bytes.map, keep === 'weights' ? 'scores' : step.outputs[0]);
+              const [weights, attn] = [output(step, 1, bytes.map), output(step, 2, bytes.act)];
+              // The bind groups are cached by label: a run's keep is part of it, so one that switches keep binds its own scores buffer.
+              const scoresLabel = keep === 'weights' ? '(scratch scores)' : '';
+              pass(attention.scores, [uniforms.params, qkv, scores], dims.scores, `${label}/scores${scoresLabel}`);
+              pass(attention.softmax, [uniforms.params, scores, weights], dims.softmax, `${label}/softmax${scoresLabel}`);
               pass(outputKernel, [uniforms.params, qkv, weights, attn], dims.output, `${label}/output`);
               break;
             }
@@ -371,6 +389,7 @@ export async function createGpuModel(
       }),
       logits: tensors.get('logits')!,
       generation: set.generation,
+      keep,
     };
     return { ...result, ...runner.finishRun(set, shown, options.hold) };
   }

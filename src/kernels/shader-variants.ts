@@ -40,7 +40,15 @@ export type KernelName =
   | 'linear'
   | 'linearGelu'
   | 'linearResidual'
-  | 'logits';
+  | 'logits'
+  | 'linearLanes'
+  | 'linearLanesGelu'
+  | 'linearLanesResidual'
+  | 'logitsLanes'
+  | 'linearWorkgroup'
+  | 'linearWorkgroupGelu'
+  | 'linearWorkgroupResidual'
+  | 'logitsWorkgroup';
 
 /** A kernel's files (paths under shaders/) and the tile sizes it is written out for. */
 interface KernelRecipe {
@@ -54,6 +62,16 @@ interface KernelRecipe {
 const TILES = ['common.wgsl', 'parts/tiles.wgsl'];
 const LANES = ['parts/lanes.wgsl', 'common.wgsl'];
 const ROWS = ['parts/rows-params.wgsl'];
+const LINEAR_LANES = ['parts/lanes.wgsl', 'parts/rows-params.wgsl'];
+const W_ROWS = 'parts/weights-rows.wgsl';
+const W_TRANSPOSED = 'parts/weights-transposed.wgsl';
+
+/**
+ * The block of the workgroup-memory linear kernels (shaders/linear-workgroup.wgsl): GROUP_EDGE ×
+ * GROUP_EDGE invocations, each a TILE_ROWS × TILE_COLS register tile, K_STEP inputs staged per
+ * barrier; a workgroup covers (GROUP_EDGE·TILE_ROWS) × (GROUP_EDGE·TILE_COLS) outputs.
+ */
+export const LINEAR_BLOCK = { TILE_ROWS: 4, TILE_COLS: 4, GROUP_EDGE: 16, K_STEP: 16 } as const;
 
 /**
  * Each kernel's recipe. Entry points: `main` everywhere, plus `narrow` (output) and
@@ -85,7 +103,18 @@ const KERNELS: Readonly<Record<KernelName, KernelRecipe>> = {
   linearGelu: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-gelu.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
   linearResidual: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-residual.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
   logits: { before: ROWS, file: 'logits.wgsl', sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearLanes: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, 'parts/finish-bias.wgsl'], sizes: 'lanes' },
+  linearLanesGelu: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, 'parts/finish-gelu.wgsl'], sizes: 'lanes' },
+  linearLanesResidual: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, 'parts/finish-residual.wgsl'], sizes: 'lanes' },
+  logitsLanes: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_TRANSPOSED, 'parts/finish-store.wgsl'], sizes: 'lanes' },
+  linearWorkgroup: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, 'parts/finish-bias.wgsl'], sizes: LINEAR_BLOCK },
+  linearWorkgroupGelu: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, 'parts/finish-gelu.wgsl'], sizes: LINEAR_BLOCK },
+  linearWorkgroupResidual: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, 'parts/finish-residual.wgsl'], sizes: LINEAR_BLOCK },
+  logitsWorkgroup: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, 'parts/finish-store.wgsl'], sizes: LINEAR_BLOCK },
 };
+
+/** The lane-tile kernels of the model's linear steps: plain, GELU, residual, logits. */
+export const LINEAR_LANE_KERNELS = ['linearLanes', 'linearLanesGelu', 'linearLanesResidual', 'logitsLanes'] as const satisfies readonly KernelName[];
 
 /** Every kernel name, in the order of the recipe table. */
 export const KERNEL_NAMES = Object.keys(KERNELS) as KernelName[];
@@ -150,7 +179,8 @@ export interface KernelVariant {
 /**
  * Every variant some tuning runs: each kernel without tiles, and each lane-tile kernel for the
  * tiles of the tunings in src/kernels/tuning.ts (the output kernel for every column count
- * outputLaunch picks, from 4 up to the tuning's).
+ * outputLaunch picks, from 4 up to the tuning's; the model's linear kernels for the tuning's
+ * `linear` lane tile).
  */
 export function runningVariants(): KernelVariant[] {
   const variants = new Map<string, KernelVariant>();
@@ -166,6 +196,7 @@ export function runningVariants(): KernelVariant[] {
       const launch = outputLaunch(dHead, tuning);
       add('outputLanes', { rows: launch.tile[1] / 4, cols: launch.tile[0] });
     }
+    if (tuning.linear?.kind === 'lanes') for (const name of LINEAR_LANE_KERNELS) add(name, tuning.linear.tile);
   }
   return [...variants.values()];
 }

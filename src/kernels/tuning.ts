@@ -113,10 +113,24 @@ export interface AttentionTuning {
    * `AttentionError` otherwise). Absent: the per-invocation register tiles.
    */
   laneTiles?: { projections: LaneTile; scores: LaneTile; output: LaneTile };
+  /**
+   * How the model's linear steps and logits (src/kernels/model-linear.ts) run. Absent:
+   * 'registers'.
+   */
+  linear?: LinearTuning;
 }
 
+/**
+ * The model's linear kernels: 'registers' (shaders/linear.wgsl, logits.wgsl: a 4-row × 4-column
+ * register tile per invocation, no workgroup memory); 'lanes' (shaders/linear-lanes.wgsl: teams
+ * of 4 lanes sharing loads through subgroupBroadcast, for software adapters with 4-lane
+ * subgroups; the team's block is `tile`); 'workgroup' (shaders/linear-workgroup.wgsl: blocks of
+ * x and W staged in workgroup memory, for hardware GPUs).
+ */
+export type LinearTuning = { kind: 'registers' } | { kind: 'workgroup' } | { kind: 'lanes'; tile: LaneTile };
+
 /** Tuning for GPUs with the 'subgroups' feature: 64 invocations everywhere, a workgroup per softmax row reduced with subgroup operations. */
-export const DEFAULT_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'subgroup' };
+export const DEFAULT_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'subgroup', linear: { kind: 'workgroup' } };
 
 /** Tuning for GPUs without 'subgroups': {@link DEFAULT_TUNING} with the workgroup-memory tree reduction. */
 export const WORKGROUP_TUNING: AttentionTuning = { ...DEFAULT_TUNING, softmaxMode: 'workgroup-per-row' };
@@ -133,6 +147,7 @@ export const SOFTWARE_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softm
 export const LANE_TUNING: AttentionTuning = {
   ...SOFTWARE_TUNING,
   laneTiles: { projections: { rows: 16, cols: 32 }, scores: { rows: 32, cols: 32 }, output: { rows: 32, cols: 32 } },
+  linear: { kind: 'lanes', tile: { rows: 32, cols: 32 } },
 };
 
 /** The tuning for an adapter class (pure: see {@link tuningFor}). */

@@ -9,7 +9,7 @@ import { kernelSource, SHADER_FILES } from '../../src/kernels/shaders';
 const shaders = join(__dirname, '..', '..', 'shaders');
 
 describe('shaders/generated', () => {
-  it('lists the variants the tunings run: every kernel without tiles, the lane tiles of LANE_TUNING', () => {
+  it('lists the variants the tunings run: every kernel without tiles, the lane tiles of LANE_TUNING (attention and linear)', () => {
     const labels = runningVariants().map(({ name, tile }) => variantLabel(name, tile));
     expect(labels.filter((label) => label.includes('×'))).toEqual([
       'projectionsLanes 16×32',
@@ -20,10 +20,16 @@ describe('shaders/generated', () => {
       'outputLanes 32×8',
       'outputLanes 32×16',
       'outputLanes 32×32',
+      // The model's linear kernels in LANE_TUNING's linear lane tile.
+      'linearLanes 32×32',
+      'linearLanesGelu 32×32',
+      'linearLanesResidual 32×32',
+      'logitsLanes 32×32',
     ]);
     expect(labels).toContain('softmaxSubgroup');
     expect(labels).toContain('logits');
-    expect(labels).toHaveLength(22);
+    expect(labels).toContain('logitsWorkgroup');
+    expect(labels).toHaveLength(30);
   });
 
   it('holds each of them as kernelSource writes it, with a header saying how it was made', () => {
