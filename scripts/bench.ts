@@ -16,6 +16,9 @@ import { BenchArgumentError, benchUsage, parseBenchArgs, type BenchArgs } from '
 import { finishReport, type SweepReport } from '../src/bench/report.ts';
 import { formatTable, sweepToCsv } from '../src/bench/format.ts';
 import { pickSweepSettings, type Peak } from '../src/bench/registry.ts';
+import type { ModelBenchSettings } from '../src/bench/model-bench.ts';
+import { formatModelTable, type ModelBenchReport } from '../src/bench/model-report.ts';
+import type { Page } from 'playwright';
 import { chromiumArgs, requireChromium } from './chromium.ts';
 
 /** Bench results go here by default; the timestamped files are git-ignored. */
@@ -113,6 +116,7 @@ async function bench(args: BenchArgs): Promise<number> {
     }
     const ready = await page.evaluate(() => window.attentionBench!.ready);
     console.log(`[bench] adapter: ${ready.adapter?.label ?? `none (${ready.error})`}`);
+    if (args.model !== null) return await benchModel(page, args, `${browser.browserType().name()} ${browser.version()}`);
 
     const peak: Peak | null = args.peakGflops !== null
       ? { gflops: args.peakGflops, source: '--peak-gflops' }
@@ -146,6 +150,31 @@ async function bench(args: BenchArgs): Promise<number> {
     await browser?.close();
     if (server) await new Promise<void>((resolve) => server!.httpServer.close(() => resolve()));
   }
+}
+
+/**
+ * `--model`: the model bench in the page (src/bench/model-bench.ts); prints its table and writes
+ * its JSON (bench-results/model-<adapter>-<timestamp>.json unless --out). Exit 0 when every run
+ * finished and the GPU's logits agreed with the CPU's.
+ */
+async function benchModel(page: Page, args: BenchArgs, browserName: string): Promise<number> {
+  if (args.model !== 'gpt2-shape') {
+    throw new AttentionError(`--model ${args.model}: only gpt2-shape (random weights of GPT-2 small's shape) runs yet; a folder needs the checkpoint loader (src/pretrained/load.ts).`);
+  }
+  const settings: ModelBenchSettings = { model: args.model, lengths: args.lengths, repeats: args.repeats, warmup: args.warmup, paths: args.paths.filter((p): p is 'gpu' | 'cpu' => p === 'gpu' || p === 'cpu'), seed: args.seed, keep: args.keep, linear: args.linear };
+  const { report } = await withTimeout(page.evaluate((options) => window.attentionBench!.model(options), settings), args.timeoutMs, 'the model bench');
+  const a = report.adapter;
+  const name = a ? slug([a.vendor, a.architecture || a.device].filter(Boolean).join(' ')) : 'no-gpu';
+  const out = args.out ?? join(RESULTS_DIR, `model-${name}-${report.date.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dirname(out) || '.', { recursive: true });
+  const record: ModelBenchReport & { host: object } = { ...report, host: { browser: browserName, chromiumFlags: chromiumArgs(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length } };
+  writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
+  console.log('');
+  console.log(formatModelTable(report));
+  console.log('');
+  console.log(`wrote ${out}`);
+  if (!report.pass) console.error('bench: some runs failed or the GPU logits disagreed with the CPU forward (see above)');
+  return report.pass ? 0 : 1;
 }
 
 async function main(): Promise<number> {

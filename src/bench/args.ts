@@ -3,6 +3,7 @@
  * array of strings, so the parser is unit-tested like any function, and every bad argument
  * becomes a {@link BenchArgumentError} naming the option, what was given and what is allowed.
  */
+import type { LinearTuning } from '../kernels/tuning';
 import { BenchValueError } from './metrics';
 import { BENCH_PATHS, BENCH_PATH_IDS, DEFAULT_BENCH_PATH_IDS, type BenchPathId, type SweepSettings } from './registry';
 
@@ -35,7 +36,23 @@ export interface BenchArgs extends Omit<SweepSettings, 'peak'> {
   /** Redraw the chart of a saved JSON report (writes FILE.png beside it) instead of running. */
   chartFrom: string | null;
   help: boolean;
+  /**
+   * The model bench instead of the attention sweep: 'gpt2-shape' (GPT-2 small's shape, random
+   * weights) or a folder holding config.json and model.safetensors; null: the attention sweep.
+   */
+  model: string | null;
+  /** Sequence lengths of the model bench. */
+  lengths: number[];
+  /** The model bench's GPU keep option (see GpuModelRunOptions.keep). */
+  keep: 'all' | 'weights';
+  /** The model bench's linear kernels instead of the device tuning's (to compare variants); null: the tuning's. */
+  linear: LinearTuning | null;
 }
+
+/** The model bench's lengths by default (1024 is opt-in: minutes per run on a software adapter). */
+export const DEFAULT_MODEL_LENGTHS = [128, 512];
+/** The model bench's defaults where the option is not given: 2 timed runs, no untimed ones (an 8-token run compiles the kernels first), GPU and CPU. */
+export const MODEL_BENCH_DEFAULTS = { repeats: 2, warmup: 0, paths: ['gpu', 'cpu'] as const };
 
 /** Default sizes: powers of two from 64 to 2048. */
 export const DEFAULT_SIZES = [64, 128, 256, 512, 1024, 2048];
@@ -58,15 +75,19 @@ export const DEFAULT_BENCH_ARGS: Readonly<BenchArgs> = {
   timeoutMs: 30 * 60_000,
   chartFrom: null,
   help: false,
+  model: null,
+  lengths: DEFAULT_MODEL_LENGTHS,
+  keep: 'weights',
+  linear: null,
 };
 
 /** Largest sequence length accepted (the GPU path's own limits apply below it). */
 export const MAX_BENCH_SIZE = 65536;
 
-type ValueOption = '--sizes' | '--repeats' | '--warmup' | '--paths' | '--d-model' | '--heads' | '--d-head' | '--seed' | '--out' | '--peak-gflops' | '--timeout' | '--chart-from';
+type ValueOption = '--sizes' | '--repeats' | '--warmup' | '--paths' | '--d-model' | '--heads' | '--d-head' | '--seed' | '--out' | '--peak-gflops' | '--timeout' | '--chart-from' | '--model' | '--lengths' | '--keep' | '--linear';
 type FlagOption = '--causal' | '--no-causal' | '--no-verify' | '--verify' | '--hardware' | '--help' | '-h';
 
-const VALUE_OPTIONS: readonly ValueOption[] = ['--sizes', '--repeats', '--warmup', '--paths', '--d-model', '--heads', '--d-head', '--seed', '--out', '--peak-gflops', '--timeout', '--chart-from'];
+const VALUE_OPTIONS: readonly ValueOption[] = ['--sizes', '--repeats', '--warmup', '--paths', '--d-model', '--heads', '--d-head', '--seed', '--out', '--peak-gflops', '--timeout', '--chart-from', '--model', '--lengths', '--keep', '--linear'];
 const FLAG_OPTIONS: readonly FlagOption[] = ['--causal', '--no-causal', '--no-verify', '--verify', '--hardware', '--help', '-h'];
 
 function integer(option: string, text: string, min: number, max: number): number {
@@ -89,7 +110,8 @@ function list(option: string, text: string): string[] {
  * option, a missing value, a non-integer or out-of-range number, a size < 1 or an unknown path.
  */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { ...DEFAULT_BENCH_ARGS, sizes: [...DEFAULT_SIZES], paths: [...DEFAULT_BENCH_PATH_IDS] };
+  const args: BenchArgs = { ...DEFAULT_BENCH_ARGS, sizes: [...DEFAULT_SIZES], paths: [...DEFAULT_BENCH_PATH_IDS], lengths: [...DEFAULT_MODEL_LENGTHS] };
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i];
     const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
@@ -111,6 +133,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       throw new BenchArgumentError(raw, 'an unknown argument', `one of ${[...VALUE_OPTIONS, ...FLAG_OPTIONS].join(', ')} (see --help)`);
     }
     const option = name as ValueOption;
+    given.add(option);
     let value: string;
     if (eq >= 0) {
       value = raw.slice(eq + 1);
@@ -147,6 +170,17 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case '--d-head': args.dHead = integer(option, value, 1, 4096); break;
       case '--seed': args.seed = integer(option, value, 0, 2 ** 31 - 1); break;
       case '--out': args.out = value; break;
+      case '--model': args.model = value; break;
+      case '--lengths': {
+        const lengths = list(option, value).map((s) => integer(option, s, 1, MAX_BENCH_SIZE));
+        args.lengths = [...new Set(lengths)];
+        break;
+      }
+      case '--keep':
+        if (value !== 'all' && value !== 'weights') throw new BenchArgumentError(option, `'${value}'`, "'weights' (every layer's weights, one scratch scores buffer) or 'all'");
+        args.keep = value;
+        break;
+      case '--linear': args.linear = parseLinear(value); break;
       case '--chart-from':
         if (!/\.json$/i.test(value)) throw new BenchArgumentError(option, `'${value}'`, 'a JSON report written by npm run bench (…\.json)');
         args.chartFrom = value;
@@ -160,7 +194,27 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       }
     }
   }
+  if (args.model !== null) {
+    const bad = args.paths.find((p) => p !== 'gpu' && p !== 'cpu');
+    if (given.has('--paths') && bad !== undefined) throw new BenchArgumentError('--paths', `'${bad}' with --model`, 'gpu and cpu for the model bench');
+    if (!given.has('--paths')) args.paths = [...MODEL_BENCH_DEFAULTS.paths];
+    if (!given.has('--repeats')) args.repeats = MODEL_BENCH_DEFAULTS.repeats;
+    if (!given.has('--warmup')) args.warmup = MODEL_BENCH_DEFAULTS.warmup;
+  }
   return args;
+}
+
+/** `--linear`: registers, workgroup, lanes (32×32) or lanes:RxC (multiples of 4 up to 64). */
+function parseLinear(value: string): LinearTuning | null {
+  if (value === 'auto') return null;
+  if (value === 'registers' || value === 'workgroup') return { kind: value };
+  const lanes = /^lanes(?::(\d+)x(\d+))?$/.exec(value);
+  const edge = (text: string | undefined) => (text === undefined ? 32 : Number(text));
+  if (lanes) {
+    const [rows, cols] = [edge(lanes[1]), edge(lanes[2])];
+    if ([rows, cols].every((n) => n >= 4 && n <= 64 && n % 4 === 0)) return { kind: 'lanes', tile: { rows, cols } };
+  }
+  throw new BenchArgumentError('--linear', `'${value}'`, 'auto, registers, workgroup, lanes or lanes:RxC (R and C multiples of 4 from 4 to 64)');
 }
 
 /** The `--help` text. */
@@ -193,5 +247,16 @@ ${paths}
   --peak-gflops X     peak GFLOP/s of the device, for "% of peak" (default: estimated for software adapters only)
   --timeout S         give up after S seconds (default ${d.timeoutMs / 1000})
   --chart-from FILE   redraw the chart of a saved report as FILE.png (no sweep)
-  --help              this text`;
+  --help              this text
+
+Model bench (a whole forward pass instead of the attention sweep):
+  --model M           gpt2-shape (GPT-2 small's shape, random weights), or a folder with
+                      config.json and model.safetensors; prints tokens/s and GFLOP/s, GPU against
+                      the f32 CPU forward, and writes bench-results/model-<adapter>-<time>.json
+  --lengths N,N,…     sequence lengths (default ${DEFAULT_MODEL_LENGTHS.join(',')}; 1024 takes minutes on a software adapter)
+  --keep K            the GPU run's maps: weights (default; one scratch scores buffer) or all
+  --linear V          the linear kernels: auto (default: the device's tuning), registers, workgroup,
+                      lanes or lanes:RxC (to compare variants on one machine)
+  With --model, --repeats defaults to ${MODEL_BENCH_DEFAULTS.repeats}, --warmup to ${MODEL_BENCH_DEFAULTS.warmup} (an 8-token run compiles the
+  kernels first) and --paths to gpu,cpu; --seed seeds the random weights and tokens.`;
 }

@@ -7,6 +7,8 @@
 import { requestGpuDevice } from '../gpu/device';
 import { createGpuAttention, type GpuAttention } from '../kernels/attention';
 import { describeDevice, type AdapterDescription } from '../kernels/tuning';
+import { runModelBench, type ModelBenchSettings } from './model-bench';
+import { formatModelTable, type ModelBenchReport } from './model-report';
 import { formatTable, runSweep, type SweepOptions, type SweepReport, type SweepSettings } from './sweep';
 
 /** The device the sweeps run on, or why there is none (the CPU path still runs then). */
@@ -26,6 +28,8 @@ export interface BenchHarness {
   ready: Promise<BenchReady>;
   /** Run a sweep after the device is ready and after any earlier sweep has finished. */
   run(settings: SweepSettings, onProgress?: SweepOptions['onProgress']): Promise<BenchRun>;
+  /** Run the model bench (src/bench/model-bench.ts) on the same device, after any earlier run. */
+  model(settings: ModelBenchSettings, onProgress?: (line: string) => void): Promise<{ report: ModelBenchReport; table: string }>;
 }
 
 /** Request the device now; sweeps wait for it. */
@@ -50,6 +54,15 @@ export function createBenchHarness(): BenchHarness {
         await ready;
         const report = await runSweep({ ...settings, onProgress }, { attention, device });
         return { report, table: formatTable(report) };
+      });
+      running = result.catch(() => undefined);
+      return result;
+    },
+    model(settings, onProgress) {
+      const result = running.then(async () => {
+        await ready;
+        const report = await runModelBench(settings, device, onProgress);
+        return { report, table: formatModelTable(report) };
       });
       running = result.catch(() => undefined);
       return result;

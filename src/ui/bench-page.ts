@@ -5,7 +5,8 @@
  * table and the chart. Progress also goes to the console as `[bench] …` lines, which the
  * script forwards to the terminal.
  */
-import { createBenchHarness, type BenchReady, type BenchRun } from '../bench/harness';
+import { createBenchHarness, type BenchHarness, type BenchReady, type BenchRun } from '../bench/harness';
+import type { ModelBenchSettings } from '../bench/model-bench';
 import type { SweepReport, SweepSettings } from '../bench/sweep';
 import { renderSweepChart, sweepChartCaption } from './sweep-chart';
 
@@ -17,6 +18,8 @@ export interface AttentionBenchApi {
   chart(report: SweepReport): void;
   /** Run the sweep; resolves with the report and its text table. One run at a time. */
   run(options: SweepSettings): Promise<BenchRun>;
+  /** Run the model bench (`npm run bench -- --model …`); progress as `[bench]` console lines. */
+  model(options: ModelBenchSettings): ReturnType<BenchHarness['model']>;
 }
 
 declare global {
@@ -61,6 +64,11 @@ window.attentionBench = {
     });
     text('result', result.table);
     drawChart(result.report);
+    return result;
+  },
+  async model(options) {
+    const result = await harness.model(options, (line) => console.log(`[bench] ${line}`));
+    text('result', result.table);
     return result;
   },
 };

@@ -42,6 +42,7 @@ describe('parseBenchArgs', () => {
     expect(args).toEqual({
       sizes: [64, 256], repeats: 2, warmup: 0, paths: ['cpu', 'gpu'], dModel: 32, heads: 2, dHead: 8, causal: true, seed: 7,
       verify: false, out: 'x/y.json', hardware: true, peakGflops: 1500.5, timeoutMs: 90_000, chartFrom: null, help: false,
+      model: null, lengths: [128, 512], keep: 'weights', linear: null,
     });
   });
 
@@ -153,5 +154,28 @@ describe('--chart-from', () => {
     expect(() => parseBenchArgs(['--chart-from', 'report.txt'])).toThrow(BenchArgumentError);
     expect(() => parseBenchArgs(['--chart-from', 'report.txt'])).toThrow(/--chart-from: got 'report.txt'/);
     expect(() => parseBenchArgs(['--chart-from'])).toThrow(/--chart-from/);
+  });
+});
+
+describe('--model (the model bench)', () => {
+  it('defaults to the attention sweep; with --model: lengths 128,512, 2 repeats, no warm-up, gpu and cpu, keep weights', () => {
+    expect(parseBenchArgs([]).model).toBeNull();
+    expect(parseBenchArgs(['--model', 'gpt2-shape'])).toMatchObject({ model: 'gpt2-shape', lengths: [128, 512], repeats: 2, warmup: 0, paths: ['gpu', 'cpu'], keep: 'weights', linear: null });
+  });
+
+  it('takes lengths, repeats, warm-up, paths, keep and a linear variant as given', () => {
+    const args = parseBenchArgs(['--model=gpt2-shape', '--lengths', '512,128,512,1024', '--repeats', '3', '--warmup=1', '--paths', 'gpu', '--keep', 'all', '--linear', 'lanes:16x32']);
+    expect(args).toMatchObject({ lengths: [512, 128, 1024], repeats: 3, warmup: 1, paths: ['gpu'], keep: 'all', linear: { kind: 'lanes', tile: { rows: 16, cols: 32 } } });
+    expect(parseBenchArgs(['--model', 'x', '--linear', 'lanes']).linear).toEqual({ kind: 'lanes', tile: { rows: 32, cols: 32 } });
+    expect(parseBenchArgs(['--model', 'x', '--linear', 'workgroup']).linear).toEqual({ kind: 'workgroup' });
+    expect(parseBenchArgs(['--model', 'x', '--linear', 'registers']).linear).toEqual({ kind: 'registers' });
+    expect(parseBenchArgs(['--model', 'x', '--linear', 'auto']).linear).toBeNull();
+  });
+
+  it('refuses paths other than gpu and cpu, a bad keep, a bad linear variant and a bad length, naming the option', () => {
+    expect(argError(['--model', 'gpt2-shape', '--paths', 'gpu,tfjs'])).toMatchObject({ option: '--paths', given: "'tfjs' with --model" });
+    expect(argError(['--keep', 'scores'])).toMatchObject({ option: '--keep', given: "'scores'" });
+    for (const bad of ['lanes:6x32', 'lanes:32x128', 'tiles', 'lanes:32']) expect(argError(['--linear', bad]).option).toBe('--linear');
+    expect(argError(['--lengths', '128,0']).option).toBe('--lengths');
   });
 });

@@ -1,0 +1,183 @@
+/**
+ * The model benchmark, run in the bench page (src/ui/bench-page.ts exposes it as
+ * `window.attentionBench.model`, scripts/bench.ts drives it for `npm run bench -- --model …`):
+ * forward passes of a GPT-2-family model at each length on the GPU (createGpuModel, the app's
+ * own runner and tuning) and on the CPU (the f32 forward of src/model/forward.ts with the
+ * WebAssembly SIMD matmul, one thread), timed, and the GPU's logits checked against the CPU's.
+ */
+import { createGpuModel, type GpuModel, type GpuModelResult } from '../kernels/model';
+import { linearVariant } from '../kernels/model-linear';
+import { describeDevice, tuningFor, type LinearTuning } from '../kernels/tuning';
+import { forwardPass } from '../model/forward';
+import { byRole, countParams, paramShapes, validateConfig, type GptConfig, type GptParams } from '../model/schema';
+import { makeRng } from '../reference/random';
+import { createWorkspace, type GptWorkspace } from '../train/workspace';
+import { compareArrays } from '../verify/compare';
+import { BenchValueError } from './metrics';
+import { GPT2_SMALL_SHAPE, modelRecord, modelSpeedups, type ModelBenchReport } from './model-report';
+
+/** What the page is asked to run. */
+export interface ModelBenchSettings {
+  /** 'gpt2-shape': GPT-2 small's shape with random weights; anything else needs a loaded model (see `loaded`). */
+  model: string;
+  lengths: number[];
+  /** Timed runs per length and path (the median is reported). */
+  repeats: number;
+  /** Untimed runs per length and path before the timed ones (the pipelines are compiled by an 8-token run first either way). */
+  warmup: number;
+  paths: Array<'gpu' | 'cpu'>;
+  seed: number;
+  /** The GPU run's keep option: 'weights' (the default here) is how a real model runs in the app. */
+  keep?: 'all' | 'weights';
+  /** The linear kernels instead of the device tuning's (to compare variants); absent: the tuning's. */
+  linear?: LinearTuning | null;
+}
+
+/** A model the page already has (e.g. from the loader), instead of random weights. */
+export interface LoadedModel {
+  name: string;
+  config: GptConfig;
+  params: ReadonlyMap<string, Float32Array>;
+}
+
+/** |GPU − CPU| ≤ atol + rtol·|CPU| on the logits: two f32 forward passes summing in different orders. */
+const LOGITS_TOLERANCE = { atol: 1e-3, rtol: 1e-3 };
+
+/**
+ * Random parameters of `config` in GPT-2's layout: weights uniform with GPT-2's initial standard
+ * deviation 0.02, LayerNorm gains 1, biases 0 (values do not change the timings). A xorshift
+ * stream seeded by `seed`, fast enough for GPT-2 small's 124M values in about a second.
+ */
+export function randomModelParams(config: GptConfig, seed: number): GptParams {
+  const params: GptParams = new Map();
+  let state = (Math.floor(makeRng(seed)() * 2 ** 32) | 1) >>> 0;
+  const width = 0.02 * Math.sqrt(12);
+  for (const [name, shape] of paramShapes(config)) {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (/\.ln_(1|2)\.weight$|^ln_f\.weight$/.test(name)) data.fill(1);
+    else if (!name.endsWith('.bias')) {
+      for (let i = 0; i < data.length; i++) {
+        state ^= state << 13;
+        state ^= state >>> 17;
+        state ^= state << 5;
+        data[i] = ((state >>> 0) / 2 ** 32 - 0.5) * width;
+      }
+    }
+    params.set(name, data);
+  }
+  return params;
+}
+
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** Run the model bench on `device` (GPU path unavailable without one). */
+export async function runModelBench(
+  settings: ModelBenchSettings,
+  device: GPUDevice | undefined,
+  onProgress: (line: string) => void = () => {},
+  loaded?: LoadedModel,
+): Promise<ModelBenchReport> {
+  if (settings.model !== 'gpt2-shape' && !loaded) {
+    throw new BenchValueError('model', `'${settings.model}'`, "'gpt2-shape', or a model loaded by the page (a folder given to npm run bench -- --model)");
+  }
+  const name = loaded?.name ?? 'gpt2-shape';
+  const config = validateConfig(loaded?.config ?? GPT2_SMALL_SHAPE);
+  const keep = settings.keep ?? 'weights';
+  onProgress(loaded ? `model ${name}` : `random weights of GPT-2 small's shape (seed ${settings.seed})`);
+  const params = loaded ? new Map(loaded.params) : randomModelParams(config, settings.seed);
+  const tuning = device ? { ...tuningFor(device), ...(settings.linear ? { linear: settings.linear } : {}) } : null;
+  const variant = tuning ? linearVariant(tuning) : null;
+  const report: ModelBenchReport = {
+    kind: 'model',
+    date: new Date().toISOString(),
+    adapter: device ? describeDevice(device) : null,
+    model: name,
+    config,
+    parameters: countParams(config),
+    linear: variant ? (variant.kind === 'lanes' ? `lanes ${variant.tile.rows}×${variant.tile.cols}` : variant.kind) : 'none',
+    keep,
+    options: { lengths: [...settings.lengths], repeats: settings.repeats, warmup: settings.warmup, paths: [...settings.paths], seed: settings.seed },
+    records: [],
+    checks: [],
+    speedups: [],
+    failures: [],
+    pass: true,
+  };
+  const fail = (seqLen: number, path: string, error: unknown) => {
+    report.failures.push({ seqLen, path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    onProgress(`${path} at ${seqLen} tokens failed: ${report.failures.at(-1)!.error}`);
+  };
+  let model: GpuModel | null = null;
+  if (settings.paths.includes('gpu')) {
+    if (!device) fail(0, 'gpu', 'no WebGPU device in this browser');
+    else {
+      try {
+        onProgress('uploading the parameters and compiling the kernels');
+        model = await createGpuModel(device, config, params, tuning!);
+        await model.run(Array.from({ length: Math.min(8, config.context) }, (_, i) => i % config.vocabSize), { read: [], keep });
+      } catch (error) {
+        fail(0, 'gpu', error);
+      }
+    }
+  }
+  let workspace: GptWorkspace | null = null;
+  const roles = byRole(config, params);
+  try {
+    for (const seqLen of settings.lengths) {
+      const rng = makeRng(settings.seed + seqLen);
+      const tokens = Array.from({ length: seqLen }, () => Math.floor(rng() * config.vocabSize));
+      if (seqLen > config.context) {
+        fail(seqLen, 'gpu/cpu', new BenchValueError('lengths', String(seqLen), `at most the model's context, ${config.context}`));
+        continue;
+      }
+      let gpuLogits: Float32Array | null = null;
+      if (model) {
+        try {
+          const ms: number[] = [];
+          for (let i = 0; i < settings.warmup + settings.repeats; i++) {
+            await tick();
+            const wantLogits: boolean = gpuLogits === null && i >= settings.warmup && settings.paths.includes('cpu');
+            const result: GpuModelResult = await model.run(tokens, { read: wantLogits ? ['logits'] : [], keep });
+            if (wantLogits) gpuLogits = result.logits!;
+            if (i >= settings.warmup) ms.push(result.gpuMs);
+            onProgress(`gpu ${seqLen} tokens: ${i < settings.warmup ? 'warm-up' : 'run'} ${result.gpuMs.toFixed(0)} ms`);
+          }
+          report.records.push(modelRecord(config, seqLen, 'gpu', ms));
+        } catch (error) {
+          fail(seqLen, 'gpu', error);
+        }
+      }
+      if (settings.paths.includes('cpu')) {
+        try {
+          if (!workspace || workspace.length < seqLen) workspace = createWorkspace(config, 1, seqLen, { matmul: 'wasm-f32' });
+          const ws = workspace;
+          const ms: number[] = [];
+          for (let i = 0; i < settings.warmup + settings.repeats; i++) {
+            await tick();
+            ws.inputs.set(tokens);
+            const start = performance.now();
+            forwardPass(config, roles, ws, ws.scratch, 1, seqLen);
+            const took = performance.now() - start;
+            if (i >= settings.warmup) ms.push(took);
+            onProgress(`cpu ${seqLen} tokens: ${i < settings.warmup ? 'warm-up' : 'run'} ${took.toFixed(0)} ms`);
+          }
+          report.records.push(modelRecord(config, seqLen, 'cpu', ms));
+          if (gpuLogits) {
+            const cpuLogits = ws.logits.subarray(0, seqLen * config.vocabSize);
+            const c = compareArrays(gpuLogits, cpuLogits, LOGITS_TOLERANCE);
+            let maxAbs = 0;
+            for (const v of cpuLogits) maxAbs = Math.max(maxAbs, Math.abs(v));
+            report.checks.push({ seqLen, maxAbsErr: c.maxAbsErr, maxAbs, pass: c.pass });
+          }
+        } catch (error) {
+          fail(seqLen, 'cpu', error);
+        }
+      }
+    }
+  } finally {
+    model?.destroy();
+  }
+  report.speedups = modelSpeedups(report.records);
+  report.pass = report.failures.length === 0 && report.checks.every((c) => c.pass);
+  return report;
+}

@@ -1,0 +1,112 @@
+/**
+ * The model benchmark's numbers (`npm run bench -- --model …`): the FLOPs of a GPT-2-family
+ * forward pass, the report a run produces, its text table. Pure (no WebGPU, no DOM), so the
+ * arithmetic is unit-tested in Node and the table printed by the script from the page's JSON.
+ */
+import type { ModelConfig } from '../core/types';
+import { gflops, median, spread, type Spread } from './metrics';
+import type { AdapterDescription } from '../kernels/tuning';
+
+/**
+ * Multiply-adds of one forward pass of `seqLen` tokens, per matrix product, times 2 (FLOPs =
+ * 2·MACs): per layer c_attn (T·d·3d), the attention maps QKᵀ and P·V (heads · T · T · dHead
+ * each, the full square: the kernels compute every entry, masked or not), c_proj (T·d·d), c_fc
+ * and the MLP's c_proj (T·d·dMlp each); then the logits x·wteᵀ (T·d·vocab). LayerNorm, GELU,
+ * softmax and the embedding (O(T·d)) are left out.
+ */
+export function modelForwardFlops(config: Pick<ModelConfig, 'vocabSize' | 'dModel' | 'layers' | 'dMlp'>, seqLen: number): { layer: number; logits: number; total: number } {
+  const { dModel: d, dMlp, layers, vocabSize } = config;
+  const T = seqLen;
+  const layer = 2 * (T * d * 3 * d + 2 * T * T * d + T * d * d + 2 * T * d * dMlp);
+  const logits = 2 * T * d * vocabSize;
+  return { layer, logits, total: layers * layer + logits };
+}
+
+/** GPT-2 small's sizes (124M parameters): what `--model gpt2-shape` times with random weights. */
+export const GPT2_SMALL_SHAPE: ModelConfig = { vocabSize: 50257, context: 1024, dModel: 768, heads: 12, layers: 12, dMlp: 3072 };
+
+/** One path at one length: every timed run and what they come to. */
+export interface ModelBenchRecord {
+  seqLen: number;
+  /** 'gpu': createGpuModel's run (WebGPU); 'cpu': the f32 CPU forward (src/model/forward.ts, WebAssembly SIMD matmul, one thread). */
+  path: 'gpu' | 'cpu';
+  /** Milliseconds of each timed run (GPU: from encoding until the device finished, before any readback). */
+  ms: number[];
+  median: number;
+  spread: Spread;
+  flops: number;
+  gflops: number;
+  tokensPerSecond: number;
+}
+
+/** The GPU logits against the CPU forward's at one length (both f32: a cross-check, not a reference). */
+export interface ModelBenchCheck {
+  seqLen: number;
+  maxAbsErr: number;
+  /** Largest |logit| of the CPU forward, the scale of maxAbsErr. */
+  maxAbs: number;
+  pass: boolean;
+}
+
+/** What a model bench run reports (printed as a table, written as JSON). */
+export interface ModelBenchReport {
+  kind: 'model';
+  date: string;
+  adapter: AdapterDescription | null;
+  /** The model: 'gpt2-shape' (random weights), or the name the loader gave. */
+  model: string;
+  config: ModelConfig;
+  parameters: number;
+  /** The linear kernel variant the GPU ran (the tuning's). */
+  linear: string;
+  /** The GPU run's keep option (see GpuModelRunOptions.keep). */
+  keep: 'all' | 'weights';
+  options: { lengths: number[]; repeats: number; warmup: number; paths: Array<'gpu' | 'cpu'>; seed: number };
+  records: ModelBenchRecord[];
+  checks: ModelBenchCheck[];
+  /** GPU speed-up over the CPU path per length (CPU median ÷ GPU median), where both ran. */
+  speedups: Array<{ seqLen: number; speedup: number }>;
+  failures: Array<{ seqLen: number; path: string; error: string }>;
+  pass: boolean;
+}
+
+/** Summarise the timed runs of one path at one length. */
+export function modelRecord(config: ModelConfig, seqLen: number, path: 'gpu' | 'cpu', ms: readonly number[]): ModelBenchRecord {
+  const mid = median(ms);
+  const flops = modelForwardFlops(config, seqLen).total;
+  return { seqLen, path, ms: [...ms], median: mid, spread: spread(ms), flops, gflops: gflops(flops, mid), tokensPerSecond: seqLen / (mid / 1000) };
+}
+
+/** The speed-ups, from the records (GPU and CPU at the same length). */
+export function modelSpeedups(records: readonly ModelBenchRecord[]): ModelBenchReport['speedups'] {
+  const out: ModelBenchReport['speedups'] = [];
+  for (const gpu of records.filter((r) => r.path === 'gpu')) {
+    const cpu = records.find((r) => r.path === 'cpu' && r.seqLen === gpu.seqLen);
+    if (cpu) out.push({ seqLen: gpu.seqLen, speedup: cpu.median / gpu.median });
+  }
+  return out;
+}
+
+const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+
+/** The table `npm run bench -- --model …` prints. */
+export function formatModelTable(report: ModelBenchReport): string {
+  const c = report.config;
+  const head = [
+    `model ${report.model}: ${c.layers} layers × ${c.dModel} (${c.heads} heads, dMlp ${c.dMlp}, vocab ${c.vocabSize}), ${(report.parameters / 1e6).toFixed(1)}M parameters`,
+    `adapter: ${report.adapter?.label ?? 'none'}; linear kernels: ${report.linear}; keep '${report.keep}'; median of ${report.options.repeats}`,
+    'FLOPs = 2 · multiply-adds of every matrix product (c_attn, QKᵀ and P·V over the full T × T, c_proj, c_fc, mlp c_proj, logits x·wteᵀ)',
+  ];
+  const rows = [['seqLen', 'path', 'median ms', '±IQR', 'tokens/s', 'GFLOP', 'GFLOP/s', 'runs ms']];
+  for (const r of report.records) {
+    rows.push([String(r.seqLen), r.path, fixed(r.median, 1), fixed(r.spread.iqr, 1), fixed(r.tokensPerSecond, 1), fixed(r.flops / 1e9, 2), fixed(r.gflops, 2), r.ms.map((m) => m.toFixed(0)).join(' ')]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const table = rows.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd());
+  const tail = [
+    ...report.speedups.map((s) => `GPU ÷ CPU at ${s.seqLen} tokens: ${s.speedup.toFixed(2)}× faster`),
+    ...report.checks.map((k) => `logits GPU vs CPU at ${k.seqLen} tokens: max abs diff ${k.maxAbsErr.toExponential(2)} (largest |logit| ${k.maxAbs.toFixed(2)}) ${k.pass ? 'ok' : 'MISMATCH'}`),
+    ...report.failures.map((f) => `FAILED ${f.path} at ${f.seqLen} tokens: ${f.error}`),
+  ];
+  return [...head, '', ...table, ...(tail.length > 0 ? ['', ...tail] : [])].join('\n');
+}
