@@ -66,3 +66,22 @@ export type {
   FlashTimings,
   ReducedMapRequest,
 } from './kernels/flash';
+
+// Models: the GPT-2-family forward pass on WebGPU, and real checkpoints (hub, URL or files).
+export { createGpuModel, MODEL_LAYER_TENSORS, DEFAULT_MODEL_READ } from './kernels/model';
+export type { GpuModel, GpuModelConfig, GpuModelParams, GpuModelResult, GpuModelRunOptions, GpuModelBuffers, ModelReadName, ModelLayerTensor } from './kernels/model';
+export type { ModelConfig } from './core/types';
+export { forwardReference } from './model/forward-reference';
+export type { GptTrace } from './model/forward-reference';
+export { paramShapes, countParams, checkModelParams, ModelParamsError } from './model/schema';
+export { loadPretrained } from './pretrained/load';
+export type { PretrainedSource, LoadProgress, LoadPretrainedOptions, PretrainedModel } from './pretrained/load';
+export { loadTokenizer, TokenizerFileError } from './pretrained/tokenizer';
+export type { ModelTokenizer, TokenizerFiles } from './pretrained/tokenizer';
+export { readGpt2Config } from './pretrained/config';
+export type { Gpt2Config } from './pretrained/config';
+export { DEFAULT_HUB, HUB_MODELS, hubBase, fetchModelFile, clearModelCache } from './pretrained/hub';
+export type { HubModel, ModelCache } from './pretrained/hub';
+export { modelMemory, checkModelFits } from './pretrained/memory';
+export type { ModelMemory, ModelLimits } from './pretrained/memory';
+export { PretrainedFileError, ModelSourceError, ModelTooLargeError } from './pretrained/errors';

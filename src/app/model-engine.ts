@@ -8,7 +8,8 @@
 import { AttentionAbortError, AttentionError } from '../core/errors';
 import type { ModelConfig, ResolvedShape } from '../core/types';
 import { deviceRegistry } from '../gpu/registry';
-import { createGpuModel, type GpuModel, type GpuModelBuffers } from '../kernels/model';
+import { createGpuModel, type GpuModel, type GpuModelBuffers, type ModelReadName } from '../kernels/model';
+import { MODEL_ROWS_READ, type ModelRowsTensors } from '../verify/model-rows';
 import { readCheckpoint } from '../model/checkpoint';
 import type { GptTrace } from '../model/forward-reference';
 import type { InductionProbe } from '../model/heads';
@@ -18,18 +19,32 @@ import type { SurfaceSource } from '../scene';
 import { modelSource } from './sources';
 import { verifyModel, type LayerArrays, type ModelVerification } from '../verify/model';
 import { inductionProbeFor, measureHeads, type HeadReport } from './head-scores';
-import type { ModelInput } from './model-input';
+import { modelInput, pretrainedInput, type ModelInput } from './model-input';
+import type { ModelTokenizer } from '../pretrained/tokenizer';
 import { gridCell, type ModelViewInfo } from './model-view';
 
-/** The checkpoint, read and ready to run. */
+/** The checkpoint, read and ready to run: the model that ships with the app, or a real one (src/pretrained). */
 export interface LoadedModel {
+  /** 'shipped': our small word-level model; 'pretrained': a GPT-2-family checkpoint with its own tokenizer. */
+  kind: 'shipped' | 'pretrained';
+  /** What the URL's model= says for it ('' for the shipped model). */
+  id: string;
   name: string;
   config: ModelConfig;
   params: Map<string, Float32Array>;
-  vocab: Vocabulary;
+  /** The shipped model's word vocabulary (null for a pretrained model: see `tokenizer`). */
+  vocab: Vocabulary | null;
+  /** A pretrained model's own tokenizer (null for the shipped model). */
+  tokenizer: ModelTokenizer | null;
+  /** Display text of every token id (" cat", not "Ġcat"): labels, hover and the top-5 read these. */
+  pieces: readonly string[];
   metadata: Record<string, string>;
-  /** Bytes of the file. */
+  /** Bytes of the weight files as stored. */
   bytes: number;
+  /** How the weights were stored ('F32', 'F16', 'BF16' or 'mixed'); on the GPU they are f32. */
+  dtype: string;
+  /** Whether the files came from the browser's cache rather than the network. */
+  fromCache: boolean;
   /** The repeated random span the induction scores are measured on. */
   probe: InductionProbe;
 }
@@ -76,14 +91,30 @@ export async function loadModel(url: string, onProgress?: (loaded: number, total
   if (!checkpoint.vocab) throw new AttentionError(`${fileName} has no vocabulary in its metadata: the app cannot turn text into the model's tokens.`);
   const vocab = makeVocabulary(checkpoint.vocab);
   return {
+    kind: 'shipped',
+    id: '',
     name: checkpoint.metadata.name ?? fileName,
     config: checkpoint.config,
     params: checkpoint.params,
     vocab,
+    tokenizer: null,
+    pieces: vocab.tokens,
     metadata: checkpoint.metadata,
     bytes: bytes.length,
+    dtype: 'F32',
+    fromCache: false,
     probe: inductionProbeFor(vocab, checkpoint.config),
   };
+}
+
+/**
+ * What `model` reads for a text and a sequence length, by its own rules: the shipped model's
+ * words (src/app/model-input.ts modelInput), or a real model's own tokens (pretrainedInput).
+ */
+export function inputFor(model: LoadedModel, text: string, seqLen: number, seed: number): ModelInput {
+  if (model.vocab) return modelInput(text, seqLen, seed, model.vocab, model.config.context);
+  if (!model.tokenizer) throw new AttentionError(`The model ${model.name} has neither a vocabulary nor a tokenizer: load it again.`);
+  return pretrainedInput(text, seqLen, seed, model.tokenizer, model.config.context);
 }
 
 /** One forward pass of the model on a text, with everything the page shows of it. */
@@ -109,6 +140,8 @@ export interface ModelRun {
    */
   held: { release(): void; readonly released: boolean } | null;
   heads: HeadReport[];
+  /** A pretrained model's GPU tensors for the per-layer check on sampled rows (src/verify/model-rows.ts); null otherwise. */
+  rowsTensors: ModelRowsTensors | null;
 }
 
 /** Which maps the view shows: one layer's head, or every layer × head (head = −1). */
@@ -145,6 +178,9 @@ export interface ModelEngine {
   verify(run: ModelRun, signal: AbortSignal): Promise<ModelCheck>;
 }
 
+/** A real model's raw scores are read back up to this size (every layer × head × T²; GPT-2 small at 1024 tokens is 576 MiB). */
+const SCORES_READ_BYTES = 64 * 1024 * 1024;
+
 /** The registry key of the model's GPU runner (src/gpu/registry: made once per device, gone with it). */
 export const MODEL_KEY = 'model/gpt';
 
@@ -155,18 +191,59 @@ function layerFromTrace(layer: GptTrace['layers'][number]): Record<keyof LayerAr
 }
 
 export function createModelEngine(deps: { device: () => GPUDevice | null; reference: ReferenceClient }): ModelEngine {
-  let gpuModel: { device: GPUDevice; model: LoadedModel; gpu: GpuModel } | null = null;
+  let gpuModel: { device: GPUDevice; model: LoadedModel; key: string; gpu: GpuModel } | null = null;
   /** Probe weights per model (every layer's heads × P × P), measured once. */
   const probeWeights = new WeakMap<LoadedModel, Array<ArrayLike<number>>>();
+  /** Each loaded model's registry key (one GPU model per checkpoint and device). */
+  const keys = new WeakMap<LoadedModel, string>();
+  let loads = 0;
+  /** Held runs per registry key, and the keys of models replaced by another: freed when their last held run is released. */
+  const heldRuns = new Map<string, number>();
+  const retired = new Set<string>();
+
+  const keyOf = (model: LoadedModel) => {
+    let key = keys.get(model);
+    if (!key) keys.set(model, (key = `${MODEL_KEY}#${++loads}`));
+    return key;
+  };
+  /** Free a replaced model's GPU objects once no view on screen draws from its buffers. */
+  const freeIfIdle = (device: GPUDevice, key: string) => {
+    if (retired.has(key) && (heldRuns.get(key) ?? 0) === 0) {
+      retired.delete(key);
+      deviceRegistry(device).drop(key);
+    }
+  };
 
   async function gpuFor(model: LoadedModel, device: GPUDevice): Promise<GpuModel> {
     if (!gpuModel || gpuModel.device !== device || gpuModel.model !== model) {
-      const registry = deviceRegistry(device);
-      // Another checkpoint on the same device replaces the runner; a new device's registry has none yet.
-      if (gpuModel?.device === device) registry.drop(MODEL_KEY);
-      gpuModel = { device, model, gpu: await registry.get(MODEL_KEY, (d) => createGpuModel(d, model.config, model.params)) };
+      const key = keyOf(model);
+      // Another checkpoint on the same device: the old one stays until the view drawn from its
+      // buffers is replaced (its held run released); a new device's registry has none yet.
+      if (gpuModel?.device === device && gpuModel.key !== key) {
+        retired.add(gpuModel.key);
+        freeIfIdle(device, gpuModel.key);
+      }
+      retired.delete(key);
+      gpuModel = { device, model, key, gpu: await deviceRegistry(device).get(key, (d) => createGpuModel(d, model.config, model.params)) };
     }
     return gpuModel.gpu;
+  }
+
+  /** Count a held run against its model, and free a replaced model when its last one is released. */
+  function track(device: GPUDevice, model: LoadedModel, held: { release(): void; readonly released: boolean }) {
+    const key = keyOf(model);
+    heldRuns.set(key, (heldRuns.get(key) ?? 0) + 1);
+    return {
+      release() {
+        if (held.released) return;
+        held.release();
+        heldRuns.set(key, (heldRuns.get(key) ?? 1) - 1);
+        freeIfIdle(device, key);
+      },
+      get released() {
+        return held.released;
+      },
+    };
   }
 
   const checkAbort = (signal: AbortSignal) => {
@@ -185,7 +262,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         const trace = traces[0];
         const layers = trace.layers.map(layerFromTrace);
         const heads = measureHeads(trace.layers.map((l) => l.weights), input.ids, probeWeights.get(model)!, model.probe.tokens, config.heads);
-        return { model, input, layers, logits: Float32Array.from(trace.logits), path: 'cpu', gpuMs: null, cpuMs: forwardMs[0], trace, buffers: null, held: null, heads };
+        return { model, input, layers, logits: Float32Array.from(trace.logits), path: 'cpu', gpuMs: null, cpuMs: forwardMs[0], trace, buffers: null, held: null, heads, rowsTensors: null };
       }
       const gpu = await gpuFor(model, device);
       if (!probeWeights.has(model)) {
@@ -193,14 +270,29 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         const probe = await gpu.run(model.probe.tokens, { read: ['weights'], signal });
         probeWeights.set(model, probe.layers.map((l) => l.weights!));
       }
-      const result = await gpu.run(input.ids, { read: ['q', 'k', 'v', 'scores', 'weights', 'attn', 'logits'], signal, hold: true });
+      // A real model is checked per layer on sampled rows from the GPU's own layer inputs, so its
+      // run reads those; its raw scores come back only while they are small (the scene draws
+      // every map from the GPU buffers either way; hover then shows the weight alone).
+      const pretrained = model.kind === 'pretrained';
+      const T = input.ids.length;
+      const scoresSmall = config.layers * config.heads * T * T * 4 <= SCORES_READ_BYTES;
+      const read: ModelReadName[] = pretrained ? [...MODEL_ROWS_READ, ...(scoresSmall ? (['scores'] as const) : [])] : ['q', 'k', 'v', 'scores', 'weights', 'attn', 'logits'];
+      const result = await gpu.run(input.ids, { read, signal, hold: true });
       if (signal.aborted) {
         result.held.release();
         throw new AttentionAbortError();
       }
-      const layers = result.layers.map((l) => Object.fromEntries(LAYER_NAMES.map((name) => [name, l[name]!])) as Record<keyof LayerArrays, Float32Array>);
+      const layers = result.layers.map((l) => Object.fromEntries(LAYER_NAMES.map((name) => [name, l[name] ?? new Float32Array(0)])) as Record<keyof LayerArrays, Float32Array>);
+      const rowsTensors: ModelRowsTensors | null = pretrained
+        ? {
+            embed: result.embed!,
+            layers: result.layers.map((l) => ({ q: l.q!, k: l.k!, v: l.v!, weights: l.weights!, attn: l.attn!, resid1: l.resid1!, resid2: l.resid2!, ...(l.scores ? { scores: l.scores } : {}) })),
+            logits: result.logits!,
+          }
+        : null;
       const heads = measureHeads(layers.map((l) => l.weights), input.ids, probeWeights.get(model)!, model.probe.tokens, config.heads);
-      return { model, input, layers, logits: result.logits!, path: 'gpu', gpuMs: result.gpuMs, cpuMs: null, trace: null, buffers: result.held.buffers, held: result.held, heads };
+      const held = track(device, model, result.held);
+      return { model, input, layers, logits: result.logits!, path: 'gpu', gpuMs: result.gpuMs, cpuMs: null, trace: null, buffers: result.held.buffers, held, heads, rowsTensors };
     },
 
     async view(run, selection) {
@@ -221,7 +313,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         source,
         info: {
           logits: run.logits,
-          vocab: run.model.vocab.tokens,
+          vocab: run.model.pieces,
           reports: run.heads,
           selection: grid ? null : { layer, head: selection.head },
           headOf: (index: number) => (grid ? gridCell(index, H) : { layer, head: index }),
@@ -231,6 +323,12 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
 
     async verify(run, signal) {
       if (run.path === 'cpu') return { kind: 'skipped', why: 'No GPU result to compare: without WebGPU the f64 reference itself is drawn.' };
+      if (run.rowsTensors) {
+        // Per layer from the GPU's own inputs, on the rows the shared policy picks (all of them while cheap).
+        const { verification, referenceMs } = await deps.reference.verifyModelRows(run.model.config, run.model.params, run.rowsTensors, run.input.ids);
+        checkAbort(signal);
+        return { kind: 'report', verification, cpuMs: referenceMs };
+      }
       const { traces, forwardMs } = await deps.reference.forwardModel(run.model.config, run.model.params, [run.input.ids]);
       checkAbort(signal);
       run.trace = traces[0];

@@ -113,6 +113,53 @@ export function modelInput(text: string, seqLen: number, seed: number, vocab: Vo
   return { ids, words: ids.map((id) => vocab.tokens[id]), textTokens: textIds.length, extended, cut };
 }
 
+/** What {@link pretrainedInput} needs of a model's own tokenizer (src/pretrained/tokenizer.ts's ModelTokenizer). */
+export interface TextTokenizer {
+  encode(text: string): number[];
+  pieces(ids: readonly number[]): string[];
+  readonly eosId: number | null;
+}
+
+/** The built-in text a real model's input is continued with, per tokenizer and seed: the corpus's story sentences as plain English. */
+const continuations = new WeakMap<TextTokenizer, Map<number, number[]>>();
+
+/**
+ * What a real (pretrained) model reads: its end-of-text token first when it has one (GPT-2's
+ * documents start after `<|endoftext|>`, and it gives every row the same first key, so the
+ * first-token sink is measured the same way on every text), the text in the model's own tokens,
+ * then — when seqLen asks for more — the built-in story text (`sampleText(seed, …)`, the same
+ * text a longer seqLen extends), to exactly seqLen tokens. Same checks and errors as
+ * {@link modelInput}, with the text's length in the model's tokens.
+ */
+export function pretrainedInput(text: string, seqLen: number, seed: number, tokenizer: TextTokenizer, context: number): ModelInput {
+  if (!Number.isInteger(seqLen) || seqLen < 2) throw new AttentionInputError('seqLen', String(seqLen), `an integer from 2 to ${context} (the model's context)`, 'shape');
+  if (seqLen > context) throw new ContextLimitError(seqLen, context);
+  if (text.trim() === '') throw new AttentionInputError('text', 'empty text', 'some text, e.g. "The cat sat on the mat"', 'shape');
+  const textIds = tokenizer.encode(text);
+  const first = tokenizer.eosId === null ? [] : [tokenizer.eosId];
+  if (textIds.length + first.length > context) {
+    throw new AttentionInputError('text', `${textIds.length} tokens`, `at most ${context - first.length} tokens (the model reads at most ${context})`, 'too-large');
+  }
+  const ids = [...first, ...textIds];
+  let extended = 0;
+  if (ids.length < seqLen) {
+    let bySeed = continuations.get(tokenizer);
+    if (!bySeed) continuations.set(tokenizer, (bySeed = new Map()));
+    let more = bySeed.get(seed);
+    if (!more || more.length < seqLen) {
+      more = tokenizer.encode(` ${sampleText(seed, Math.max(seqLen, 64))}`);
+      bySeed.set(seed, more);
+    }
+    for (let i = 0; ids.length < seqLen; i++) {
+      ids.push(i < more.length ? more[i] : (tokenizer.eosId ?? more[i % more.length]));
+      extended++;
+    }
+  }
+  const cut = ids.length > seqLen;
+  if (cut) ids.length = seqLen;
+  return { ids, words: tokenizer.pieces(ids), textTokens: textIds.length, extended, cut };
+}
+
 /** The seqLen that shows all of a newly entered text: at least its tokens + `<eos>`, at most the context. */
 export function seqLenForText(textTokens: number, seqLen: number, context: number): number {
   return Math.min(context, Math.max(seqLen, textTokens + 1));

@@ -265,6 +265,7 @@ export function serializeState(state: AppState, defaultsGiven?: AppState): strin
  */
 export function modelIdProblem(value: string): string | null {
   if (value === '') return null;
+  if (value.startsWith('files:')) return 'a hub id or URL: files from your disk cannot be reopened from a link (pick them again with “Open files”)';
   if (/^https?:\/\//i.test(value)) {
     try {
       new URL(value);

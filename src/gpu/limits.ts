@@ -19,3 +19,8 @@ export function deviceLimits(device: GPUDevice): Record<string, number> {
   }
   return limits;
 }
+
+/** The two limits that bound one buffer: the largest storage binding and the largest buffer. */
+export function bufferLimits(device: GPUDevice): { maxStorageBufferBindingSize: number; maxBufferSize: number } {
+  return { maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize, maxBufferSize: device.limits.maxBufferSize };
+}

@@ -206,7 +206,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
     commitText: (text) => {
       const base = good.mode === 'model' ? good : last.model;
       const context = model.context() ?? 128;
-      void apply({ ...base, mode: 'model', text, seqLen: seqLenForText(splitWords(text).length, base.seqLen, context) });
+      void apply({ ...base, mode: 'model', text, seqLen: seqLenForText(model.textTokens(text), base.seqLen, context) });
     },
     selectHead: (layer, head) => void model.select(layer, head),
   });

@@ -6,6 +6,7 @@ import type { StageTimings } from '../core/types';
 import type { AdapterDescription } from '../kernels/tuning';
 import type { VerificationReport } from '../verify/compare';
 import { MODEL_TOLERANCES, type ModelVerification } from '../verify/model';
+import { describeModelRows } from '../verify/model-rows';
 import { fmt, fmtMs, h } from './dom';
 
 /** Messages at the bottom of the page: errors stay until dismissed, info fades. */
@@ -116,7 +117,8 @@ export class VerifyCard {
   showModel(result: ModelVerification, cpuMs: number, tokens: number): void {
     this.kept = null;
     this.root.dataset.state = result.pass ? 'pass' : 'fail';
-    const label: Record<string, string> = { ...STAGE_LABEL, attn: 'attention out', logits: 'logits' };
+    const label: Record<string, string> = { ...STAGE_LABEL, attn: 'attention out', logits: 'logits', embed: 'embedding', resid1: 'residual after attention', resid2: 'residual after MLP' };
+    const sampled = 'sampledRows' in result && Array.isArray(result.sampledRows) ? (result.sampledRows as number[]) : null;
     const rows = result.rows.map(({ layer, name, comparison: c }) =>
       h(
         'tr',
@@ -135,7 +137,10 @@ export class VerifyCard {
       h(
         'p',
         { class: 'note' },
-        `The GPU forward pass (f32) against the f64 forward reference on the same ${tokens} tokens, every element. A row passes when every |Δ| ≤ atol + rtol·|ref|: ` +
+        (sampled
+          ? `Each layer of the GPU forward pass (f32) against the f64 reference computed from the GPU's own input to that layer (so errors do not compound), on ${describeModelRows(sampled, tokens)}. A row passes`
+          : `The GPU forward pass (f32) against the f64 forward reference on the same ${tokens} tokens, every element. A row passes`) +
+          ` when every |Δ| ≤ atol + rtol·|ref|: ` +
           `weights atol ${t.weights.atol.toExponential(0)}, scores and logits ${t.scores.atol.toExponential(0)}, Q/K/V/attention ${t.activations.atol.toExponential(0)}; rtol ${t.activations.rtol.toExponential(0)} ` +
           `(f32 rounding grows with depth; masked scores must be −∞ on both sides). Reference: Float64 in a worker, ${fmtMs(cpuMs)}.`,
       ),

@@ -7,11 +7,18 @@
  */
 import { AttentionAbortError, AttentionError, AttentionInputError } from '../core/errors';
 import type { RunSteps } from '../app/pipeline';
-import { createModelEngine, loadModel, type LoadedModel, type ModelView } from '../app/model-engine';
-import { ContextLimitError, MODEL_PATH, describeUnknownWords, modelInput } from '../app/model-input';
+import { createModelEngine, inputFor, loadModel, type LoadedModel, type ModelView } from '../app/model-engine';
+import { FILES_PREFIX, modelKey, openPretrainedModel, type ModelRequest, type OpenProgress } from '../app/pretrained-model';
+import { formatBytes } from '../core/errors';
+import type { ModelConfig } from '../core/types';
+import { checkModelFits } from '../pretrained/memory';
+import { bufferLimits } from '../gpu/limits';
+import { clearModelCache } from '../pretrained/hub';
+import { createModelPicker, modelFiles } from './model-picker';
+import { ContextLimitError, MODEL_PATH, describeUnknownWords } from '../app/model-input';
 import { modelMaps } from '../app/shown';
-import { DEFAULT_MODEL_STATE, type AppState } from '../app/state';
-import { UnknownWordsError } from '../model/vocab';
+import { DEFAULT_MODEL_STATE, hubProblem, modelIdProblem, type AppState } from '../app/state';
+import { UnknownWordsError, splitWords } from '../model/vocab';
 import { showModelTimings, type ModelTimingsView } from './cards';
 import { drawShown, type ModeController, type Page } from './mode-controller';
 
@@ -22,9 +29,15 @@ interface ModelResult {
   timings: ModelTimingsView;
 }
 
-/** The checkpoint could not be loaded (the page says so and offers the explorer). */
+/** The checkpoint could not be loaded (the page says so, keeps the last view, or offers the shipped model / the explorer). */
 class ModelLoadFailed extends AttentionError {
   override name = 'ModelLoadFailed';
+  constructor(
+    message: string,
+    readonly request: AppState,
+  ) {
+    super(message);
+  }
 }
 
 /** The request's text, seqLen, layer or head does not fit the model: nothing ran. */
@@ -38,6 +51,12 @@ class ModelInputRejected extends AttentionError {
   }
 }
 
+/** A load failure as text: the loaders' errors say the file, the tensor and what to do in their message. */
+function loadErrorText(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
 function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(0)} KiB`;
 }
@@ -48,6 +67,8 @@ const shownName = (layer: number, head: number) => (head < 0 ? 'all' : `L${layer
 export interface ModelController extends ModeController {
   /** The model's context once loaded (the text box grows seqLen up to it). */
   context(): number | null;
+  /** How many tokens the loaded model reads for `text` (its tokenizer, or the shipped model's words). */
+  textTokens(text: string): number;
   /** Show another layer/head (or every one, head −1) of the run on screen, without recomputing. */
   select(layer: number, head: number): Promise<void>;
 }
@@ -55,34 +76,86 @@ export interface ModelController extends ModeController {
 export function createModelController(page: Page): ModelController {
   const { messages, verify, timings, panel, viewport, modelCard } = page;
   const engine = createModelEngine({ device: page.device, reference: page.reference });
-  let loaded: LoadedModel | null = null;
-  let loading: Promise<LoadedModel> | null = null;
+  /** The model of the last successful load, and the load under way (one per model key; runs asking for it share it). */
+  let loaded: { key: string; model: LoadedModel } | null = null;
+  let loading: { key: string; promise: Promise<LoadedModel>; abort: AbortController; waiters: number } | null = null;
+  /** Files the user picked or dropped, by the model= value that names them. */
+  const pickedFiles = new Map<string, Record<string, Blob>>();
   /** The selection asked for and not shown yet (quick clicks build on it), and the newest one. */
   let pendingSelection: { layer: number; head: number } | null = null;
   let selectToken = 0;
 
   const shownResult = (): ModelResult | null => page.pipeline.shownBy(steps);
 
-  /** Load the checkpoint once (progress on the busy bar and the model card). */
-  function ensureModel(): Promise<LoadedModel> {
-    if (loaded) return Promise.resolve(loaded);
-    loading ??= loadModel(MODEL_PATH, (bytes, total) => {
-      const text = `Loading the trained model (${MODEL_PATH}): ${kib(bytes)}${total ? ` of ${kib(total)}` : ''}…`;
-      viewport.setBusy(text, total ? bytes / total : undefined);
+  /** Load the model the state names (once: later runs share the load; progress on the busy bar and the model card). */
+  function startLoad(request: ModelRequest, key: string): Promise<LoadedModel> {
+    const abort = new AbortController();
+    const progress = ({ text, fraction }: OpenProgress) => {
+      viewport.setBusy(text, fraction);
       modelCard.status('loading', text);
-    }).then(
+    };
+    const promise: Promise<LoadedModel> =
+      request.model === ''
+        ? loadModel(MODEL_PATH, (bytes, total) => progress({ text: `Loading the trained model (${MODEL_PATH}): ${kib(bytes)}${total ? ` of ${kib(total)}` : ''}…`, fraction: total ? bytes / total : undefined }))
+        : openPretrainedModel(request, pickedFiles.get(request.model) ?? null, { onProgress: progress, signal: abort.signal, beforeWeights: checkFits });
+    const entry = { key, promise, abort, waiters: 0 };
+    loading = entry;
+    promise.then(
       (model) => {
-        loaded = model;
+        if (loading === entry) loading = null;
+        loaded = { key, model };
         panel.setModelContext(model.config.context);
-        modelCard.status('ready', `Loaded ${MODEL_PATH} (${kib(model.bytes)}) and ran it ${page.device() ? 'on the GPU' : 'on the CPU (no WebGPU)'}.`);
-        return model;
+        const from = model.kind === 'shipped' ? `${MODEL_PATH} (${kib(model.bytes)})` : `${model.name} (${formatBytes(model.bytes)}${model.fromCache ? ', from the browser cache' : ''})`;
+        modelCard.status('ready', `Loaded ${from} and ran it ${page.device() ? 'on the GPU' : 'on the CPU (no WebGPU)'}.`);
       },
-      (error: unknown) => {
-        loading = null;
-        throw error;
+      () => {
+        if (loading === entry) loading = null;
       },
     );
-    return loading;
+    return promise;
+  }
+
+  /** The model for a request: loaded, loading (shared), or a new load (a different load under way is cancelled). */
+  function ensureModel(request: ModelRequest, signal: AbortSignal): Promise<LoadedModel> {
+    const key = modelKey(request);
+    if (loaded?.key === key) return Promise.resolve(loaded.model);
+    if (loading && loading.key !== key) loading.abort.abort();
+    const entry = loading?.key === key ? loading : null;
+    const promise = entry ? entry.promise : startLoad(request, key);
+    const current = loading!;
+    current.waiters++;
+    // This run stops waiting when it is superseded or cancelled; the download itself stops only
+    // when no newer run wants the same model (a seqLen change during a download keeps it going).
+    return new Promise<LoadedModel>((resolve, reject) => {
+      const onAbort = () => {
+        current.waiters--;
+        setTimeout(() => {
+          if (current.waiters === 0 && loading === current) current.abort.abort();
+        }, 0);
+        reject(new AttentionAbortError());
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (model) => {
+          signal.removeEventListener('abort', onAbort);
+          current.waiters--;
+          resolve(model);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          current.waiters--;
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Before a real model's weights are fetched: will it fit the device at its full context? */
+  function checkFits(config: ModelConfig): void {
+    const device = page.device();
+    // The parameters at one token: a run at any length is checked again before it allocates (createGpuModel).
+    if (device) checkModelFits(config, 1, bufferLimits(device));
   }
 
   /** Say why a request cannot run (the previous view stays). */
@@ -93,7 +166,7 @@ export function createModelController(page: Page): ModelController {
       // Only a URL asks past the context (the panel offers instead of committing): a URL problem, kept.
       messages.show('error', `${page.errorText(error)} The sequence-length slider offers the explorer's random and positional inputs at ${error.seqLen}.`, 'url-seqLen');
     } else if (error instanceof UnknownWordsError) {
-      messages.show('error', describeUnknownWords(error, model.vocab), 'input');
+      messages.show('error', model.vocab ? describeUnknownWords(error, model.vocab) : page.errorText(error), 'input');
     } else {
       messages.show('error', page.errorText(error), 'input');
     }
@@ -104,11 +177,18 @@ export function createModelController(page: Page): ModelController {
       selectToken++;
       pendingSelection = null;
       let model: LoadedModel;
+      const request: ModelRequest = { model: next.model, hub: next.hub };
       try {
-        if (!loaded) viewport.setBusy('Loading the trained model…');
-        model = await ensureModel();
+        if (loaded?.key !== modelKey(request)) viewport.setBusy(next.model === '' ? 'Loading the trained model…' : `Opening ${next.model}…`);
+        model = await ensureModel(request, run.signal);
       } catch (error) {
-        throw new ModelLoadFailed(`The trained model could not be loaded: ${page.errorText(error)} The explorer (top bar) works without it.`);
+        if (error instanceof AttentionAbortError) throw error;
+        throw new ModelLoadFailed(
+          next.model === ''
+            ? `The trained model could not be loaded: ${page.errorText(error)} The explorer (top bar) works without it.`
+            : `${next.model.startsWith(FILES_PREFIX) ? 'Your files' : next.model} could not be opened: ${loadErrorText(error)}`,
+          next,
+        );
       }
       if (run.signal.aborted) throw new AttentionAbortError();
       const { config } = model;
@@ -116,7 +196,7 @@ export function createModelController(page: Page): ModelController {
       try {
         if (next.layer >= config.layers) throw new AttentionInputError('layer', String(next.layer), `an integer from 0 to ${config.layers - 1} (the model has ${config.layers} layers)`, 'shape');
         if (next.head >= config.heads) throw new AttentionInputError('head', String(next.head), `all, or an integer from 0 to ${config.heads - 1} (the model has ${config.heads} heads per layer)`, 'shape');
-        input = modelInput(next.text, next.seqLen, next.seed, model.vocab, config.context);
+        input = inputFor(model, next.text, next.seqLen, next.seed);
       } catch (error) {
         throw new ModelInputRejected(error, model);
       }
@@ -145,6 +225,7 @@ export function createModelController(page: Page): ModelController {
       page.numbersHost.replaceChildren();
       panel.sync(state);
       modelCard.setText(state.text);
+      picker.sync(state.model, state.hub);
       modelCard.show(run, { layer: state.layer, head: state.head });
       viewport.syncModelToolbar(state, run.model.config.layers, run.model.config.heads);
       messages.clear('input');
@@ -175,11 +256,21 @@ export function createModelController(page: Page): ModelController {
       viewport.setBusy(null);
       if (error instanceof ModelLoadFailed) {
         modelCard.status('error', error.message);
-        messages.show('error', error.message, 'model-load');
-        if (!kept) {
-          page.showMode('model');
-          verify.failed(error.message);
+        messages.show('error', `${error.message}${kept ? ' The previous view is kept.' : ''}`, 'model-load');
+        if (kept) {
+          // The URL and the picker go back to what is on screen.
+          panel.sync(page.state());
+          picker.sync(page.state().model, page.state().hub);
+          verify.restore();
+          return;
         }
+        page.showMode('model');
+        if (error.request.model !== '') {
+          // Nothing on screen yet (a link to a model that cannot open): the shipped model instead; the message stays.
+          void apply({ ...error.request, model: '', hub: '', layer: 0, head: -1 });
+          return;
+        }
+        verify.failed(error.message);
         return;
       }
       if (error instanceof ModelInputRejected) {
@@ -207,6 +298,45 @@ export function createModelController(page: Page): ModelController {
   };
 
   const apply = (next: AppState) => page.pipeline.run(steps, next).then(() => undefined);
+
+  /** Open another model: its layers and heads are its own, so the view starts from every layer × head. */
+  function openModel(model: string, hub: string): void {
+    const problem = modelIdProblem(model) ?? hubProblem(hub);
+    if (problem) {
+      messages.show('error', `${problem === hubProblem(hub) ? `Hub endpoint ${JSON.stringify(hub)}` : `Model ${JSON.stringify(model)}`} cannot be opened: use ${problem}. The previous view is kept.`, 'model-load');
+      picker.sync(page.state().model, page.state().hub);
+      return;
+    }
+    messages.clear('model-load');
+    const base = page.state().mode === 'model' ? page.state() : page.last('model');
+    void apply({ ...base, mode: 'model', model, hub, layer: 0, head: -1, seqLen: Math.min(base.seqLen, DEFAULT_MODEL_STATE.seqLen) });
+  }
+  /** Open the model in files from disk (`name`: their folder, else "disk"). */
+  function openFiles(files: Record<string, Blob>, name: string): void {
+    const model = `${FILES_PREFIX}${name}`;
+    pickedFiles.set(model, files);
+    // A second pick under the same name is new files: load them again.
+    if (loaded?.key === model) loaded = null;
+    messages.clear('model-load');
+    const base = page.state().mode === 'model' ? page.state() : page.last('model');
+    void apply({ ...base, mode: 'model', model, layer: 0, head: -1, seqLen: Math.min(base.seqLen, DEFAULT_MODEL_STATE.seqLen) });
+  }
+  const picker = createModelPicker({ open: openModel, openFiles, clearCache: clearModelCache });
+  modelCard.pickerHost.append(picker.root);
+
+  /** Files dropped on the view or the card in model mode open as a model when they hold config.json (else the import dialog takes them). */
+  const onDrop = (event: DragEvent) => {
+    if (page.state().mode !== 'model') return;
+    const files = [...(event.dataTransfer?.files ?? [])];
+    if (!files.some((f) => f.name === 'config.json')) return;
+    event.preventDefault();
+    event.stopPropagation();
+    viewport.root.classList.remove('import-drop-active');
+    openFiles(modelFiles(files), 'disk');
+  };
+  viewport.root.addEventListener('drop', onDrop, { capture: true });
+  modelCard.root.addEventListener('dragover', (event) => event.preventDefault());
+  modelCard.root.addEventListener('drop', onDrop);
 
   async function select(layer: number, head: number): Promise<void> {
     const c = shownResult();
@@ -258,7 +388,12 @@ export function createModelController(page: Page): ModelController {
   return {
     apply,
     select,
-    context: () => loaded?.config.context ?? null,
+    context: () => loaded?.model.config.context ?? null,
+    textTokens(text) {
+      const model = loaded?.model;
+      if (model?.tokenizer) return model.tokenizer.encode(text).length;
+      return splitWords(text).length;
+    },
     selectHead(head) {
       if (shownResult()) void select((pendingSelection ?? page.state()).layer, head);
     },

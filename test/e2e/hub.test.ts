@@ -1,0 +1,175 @@
+// Real checkpoints through a local server laid out like the Hugging Face hub
+// (`/<id>/resolve/main/<file>`, large files answered with a redirect as the hub's are), serving
+// GPT-2-layout models synthesized here (test/shared/gpt2-checkpoint.ts; no test reaches the
+// internet): ?model=…&hub=… opens one with progress, every head drawn, labelled and verified;
+// a reload opens it from the browser cache with the server stopped; Cancel stops a download and
+// keeps the view; broken checkpoints give clear messages and keep the last view; files picked
+// from disk open too. Expected numbers come from the f64 forward reference in Node.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright';
+import { pretrainedInput } from '../../src/app/model-input';
+import { tokenPieces } from '../../src/app/pretrained-model';
+import { topPredictions } from '../../src/app/model-view';
+import { forwardReference } from '../../src/model/forward-reference';
+import { loadTokenizer } from '../../src/pretrained/tokenizer';
+import { synthGpt2Checkpoint, type SynthCheckpoint } from '../../test/shared/gpt2-checkpoint';
+import { startLocalHub, type LocalHub } from '../../test/shared/local-hub';
+import { tinyTokenizerFiles } from '../../test/shared/tiny-tokenizer';
+import { ARTIFACTS, canvasShot, openApp, shot, useBrowser, verdict } from './browser';
+
+const tiny = tinyTokenizerFiles();
+const config = { vocabSize: tiny.vocabSize, context: 64, dModel: 12, heads: 3, layers: 2, dMlp: 20 };
+const good = synthGpt2Checkpoint({ config, seed: 7, dtype: 'F16', prefix: true, lmHead: true, maskBuffers: true });
+const sharded = synthGpt2Checkpoint({ config, seed: 8, dtype: 'BF16', shards: 2, tokenizerFormat: 'vocab+merges' });
+const POLL = { timeout: 90_000 };
+const browser = useBrowser();
+
+/** The models the local hub serves: good ones and each kind of broken one. */
+function hubModels(): Record<string, Record<string, Uint8Array>> {
+  const truncated = { ...good.files, 'model.safetensors': good.files['model.safetensors'].subarray(0, good.files['model.safetensors'].length - 100) };
+  const noHeads = synthGpt2Checkpoint({ config, seed: 7, configOverrides: { n_head: undefined } }).files;
+  // config.json says 16 positions; the weights have 64 rows of wpe.
+  const wrongShape = { ...good.files, 'config.json': synthGpt2Checkpoint({ config: { ...config, context: 16 }, seed: 7 }).files['config.json'] };
+  const noTokenizer = synthGpt2Checkpoint({ config, seed: 7, noTokenizer: true }).files;
+  return { 'test/tiny-gpt2': good.files, 'test/sharded': sharded.files, 'bad/truncated': truncated, 'bad/no-heads': noHeads, 'bad/wrong-shape': wrongShape, 'bad/no-tokenizer': noTokenizer };
+}
+
+/** What the page should show for a model: the f64 reference of its input. */
+const tokenizer = loadTokenizer({ tokenizerJson: tiny.tokenizerJson }, 'test');
+function expected(model: SynthCheckpoint, text: string, seqLen: number) {
+  const input = pretrainedInput(text, seqLen, 1, tokenizer, config.context);
+  return { input, trace: forwardReference(config, model.params, input.ids) };
+}
+
+async function messages(page: Page): Promise<string> {
+  return (await page.getByTestId('messages').textContent()) ?? '';
+}
+
+/** Open a model by typing its id in the picker. */
+async function openTyped(page: Page, id: string): Promise<void> {
+  await page.getByTestId('model-pick').selectOption('__other__');
+  await page.getByTestId('model-id').fill(id);
+  await page.getByTestId('model-open').click();
+}
+
+describe('models from a hub', () => {
+  it('?model=&hub= opens a GPT-2-layout checkpoint with progress: every head drawn, labelled and verified; a reload opens it from the cache with the server stopped', async () => {
+    let hub: LocalHub | null = await startLocalHub(hubModels(), { redirectOver: 2000 });
+    try {
+      const query = `?model=test/tiny-gpt2&hub=${encodeURIComponent(hub.url)}`;
+      const { page, errors } = await openApp(browser(), query);
+      expect(await verdict(page)).toBe('pass');
+      // Every file came from the hub's layout; the weights through its redirect.
+      expect(hub.requests).toContain('GET /test/tiny-gpt2/resolve/main/config.json');
+      expect(hub.requests).toContain('GET /test/tiny-gpt2/resolve/main/model.safetensors');
+      expect(hub.requests.some((r) => r.startsWith('GET /cdn/'))).toBe(true);
+      const card = (await page.getByTestId('model-card').textContent()) ?? '';
+      expect(card).toContain('test/tiny-gpt2');
+      expect(card).toContain('2 layers × 3 heads');
+      expect(card).toContain('stored as F16');
+      // Every layer × head in the model view, each measured and labelled.
+      expect(await page.getByTestId('surface-canvas').getAttribute('data-shown')).toBe('all');
+      expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(6);
+      // The tokens: <|endoftext|>, the text in the model's own pieces (leading spaces kept), then the built-in text.
+      const reference = expected(good, 'The cat sat on the mat', 32);
+      expect(await page.getByTestId('model-token-count').textContent()).toBe('32 tokens');
+      expect(await page.getByTestId('model-tokens').textContent()).toContain(reference.input.words.slice(1, reference.input.textTokens + 1).join(''));
+      // The page's verification card ran the f64 reference on this very model: every row passes.
+      expect(await page.getByTestId('verify-status').locator('tr[data-pass="false"]').count()).toBe(0);
+      // Find heads: sorting by first-token puts the head with the largest first-token share first.
+      await page.getByTestId('find-heads').selectOption('firstToken');
+      const firstRow = await page.getByTestId('head-scores').locator('tbody tr').first().locator('td').allTextContents();
+      const shares = (await page.getByTestId('head-scores').locator('tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.children[3].textContent))));
+      expect(Number(firstRow[3])).toBe(Math.max(...shares));
+      // Hover: query and key tokens, the weight, and the model's top-5 next tokens (from the reference's logits).
+      const box = (await page.getByTestId('surface-canvas').boundingBox())!;
+      let readout: Record<string, string> = {};
+      for (const [fx, fy] of [[0.3, 0.5], [0.5, 0.5], [0.4, 0.6], [0.6, 0.45], [0.35, 0.4]]) {
+        await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+        await page.waitForTimeout(300);
+        readout = await page.getByTestId('hover-readout').evaluate((el) => ({ ...(el as HTMLElement).dataset }) as Record<string, string>);
+        if (readout.query !== undefined) break;
+      }
+      expect(readout.query, 'a hovered cell').toBeDefined();
+      const row = Number(readout.query);
+      const top = topPredictions(reference.trace.logits, row, tokenPieces(config, tokenizer), 5);
+      const shown = JSON.parse(readout.predictions ?? '[]') as Array<[string, number]>;
+      expect(shown).toHaveLength(5);
+      // The page's top token and probabilities match the f64 reference's (f32 may swap near-ties below the top).
+      expect(shown[0][0]).toBe(top[0].token);
+      shown.forEach(([, p], i) => expect(p).toBeCloseTo(top[i].probability, 3));
+      await canvasShot(page, 'hub-model');
+      await shot(page, 'hub-model');
+      expect(errors).toEqual([]);
+
+      // The second visit (a reload: the same browser profile): no network needed.
+      await hub.stop();
+      hub = null;
+      await page.reload();
+      expect(await verdict(page)).toBe('pass');
+      expect(await page.getByTestId('model-card').textContent()).toContain('from the browser cache');
+      await page.close();
+      expect(errors).toEqual([]);
+    } finally {
+      await hub?.stop();
+    }
+  });
+
+  it('a sharded BF16 checkpoint with vocab.json + merges.txt opens from the picker; broken ones say what is wrong and keep the view; Cancel stops a download', async () => {
+    const models = hubModels();
+    const hub = await startLocalHub(models, { chunkBytes: 512, chunkDelayMs: 40 });
+    try {
+      const { page, errors } = await openApp(browser(), `?model=test/sharded&hub=${encodeURIComponent(hub.url)}`);
+      expect(await verdict(page)).toBe('pass');
+      expect(hub.requests).toContain('GET /test/sharded/resolve/main/model.safetensors.index.json');
+      expect(await page.getByTestId('model-card').textContent()).toContain('stored as BF16');
+      const shownBefore = await page.getByTestId('model-card').locator('h2').textContent();
+
+      const cases: Array<[string, RegExp]> = [
+        ['bad/truncated', /truncated/],
+        ['bad/no-heads', /n_head/],
+        ['bad/wrong-shape', /wpe\.weight/],
+        ['bad/no-tokenizer', /tokenizer\.json|vocab\.json/],
+      ];
+      for (const [id, pattern] of cases) {
+        await openTyped(page, id);
+        await expect.poll(() => messages(page), POLL).toMatch(pattern);
+        expect(await messages(page), id).toContain('previous view is kept');
+        // The last good view stays: its card, its verdict.
+        expect(await page.getByTestId('model-card').locator('h2').textContent()).toBe(shownBefore);
+        expect(await page.getByTestId('verify-status').getAttribute('data-state')).toBe('pass');
+      }
+
+      // Cancel mid-download: the bytes stop, the view stays.
+      await openTyped(page, 'test/tiny-gpt2');
+      await expect.poll(() => page.getByTestId('busy').textContent(), POLL).toMatch(/Downloading .*model\.safetensors/);
+      await page.getByTestId('cancel').click();
+      await expect.poll(() => messages(page), POLL).toContain('Cancelled');
+      const requestsAfterCancel = hub.requests.length;
+      await page.waitForTimeout(500);
+      expect(hub.requests.length).toBe(requestsAfterCancel);
+      expect(await page.getByTestId('model-card').locator('h2').textContent()).toBe(shownBefore);
+      await shot(page, 'hub-errors');
+      await page.close();
+      expect(errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  it('files picked from disk open as a model', async () => {
+    const folder = join(ARTIFACTS, 'picked-model');
+    mkdirSync(folder, { recursive: true });
+    for (const [name, bytes] of Object.entries(good.files)) writeFileSync(join(folder, name), bytes);
+    const { page, errors } = await openApp(browser(), '');
+    expect(await verdict(page)).toBe('pass');
+    await page.getByTestId('model-files').setInputFiles(Object.keys(good.files).map((name) => join(folder, name)));
+    await expect.poll(() => page.getByTestId('model-card').locator('h2').textContent(), POLL).toContain('2 layers × 3 heads');
+    expect(await verdict(page)).toBe('pass');
+    expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(6);
+    await page.close();
+    expect(errors).toEqual([]);
+  });
+});
