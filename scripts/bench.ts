@@ -6,7 +6,7 @@
  *
  * Run with tsx: `tsx scripts/bench.ts --sizes 64,256 --repeats 2`.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium, type Browser } from 'playwright';
@@ -158,10 +158,22 @@ async function bench(args: BenchArgs): Promise<number> {
  * finished and the GPU's logits agreed with the CPU's.
  */
 async function benchModel(page: Page, args: BenchArgs, browserName: string): Promise<number> {
+  let source: string | undefined;
   if (args.model !== 'gpt2-shape') {
-    throw new AttentionError(`--model ${args.model}: only gpt2-shape (random weights of GPT-2 small's shape) runs yet; a folder needs the checkpoint loader (src/pretrained/load.ts).`);
+    // A folder: its files are served to the page under /bench-model/, where loadPretrained reads them as from a hub mirror.
+    const folder = args.model!;
+    if (!existsSync(join(folder, 'config.json'))) {
+      throw new AttentionError(`--model ${folder}: not gpt2-shape and no config.json in that folder; give a folder holding config.json, model.safetensors (or the index and shards) and tokenizer.json (or vocab.json + merges.txt).`);
+    }
+    await page.route('**/bench-model/**', async (route) => {
+      const file = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^.*\/bench-model\//, ''));
+      const path = join(folder, file);
+      if (file.includes('..') || !existsSync(path)) await route.fulfill({ status: 404, body: `${file} is not in ${folder}` });
+      else await route.fulfill({ status: 200, path, headers: { 'content-length': String(statSync(path).size) } });
+    });
+    source = new URL('/bench-model/', page.url()).href;
   }
-  const settings: ModelBenchSettings = { model: args.model, lengths: args.lengths, repeats: args.repeats, warmup: args.warmup, paths: args.paths.filter((p): p is 'gpu' | 'cpu' => p === 'gpu' || p === 'cpu'), seed: args.seed, keep: args.keep, linear: args.linear };
+  const settings: ModelBenchSettings = { model: args.model!, source, lengths: args.lengths, repeats: args.repeats, warmup: args.warmup, paths: args.paths.filter((p): p is 'gpu' | 'cpu' => p === 'gpu' || p === 'cpu'), seed: args.seed, keep: args.keep, linear: args.linear };
   const { report } = await withTimeout(page.evaluate((options) => window.attentionBench!.model(options), settings), args.timeoutMs, 'the model bench');
   const a = report.adapter;
   const name = a ? slug([a.vendor, a.architecture || a.device].filter(Boolean).join(' ')) : 'no-gpu';

@@ -13,13 +13,16 @@ import { byRole, countParams, paramShapes, validateConfig, type GptConfig, type 
 import { makeRng } from '../reference/random';
 import { createWorkspace, type GptWorkspace } from '../train/workspace';
 import { compareArrays } from '../verify/compare';
+import { loadPretrained } from '../pretrained/load';
 import { BenchValueError } from './metrics';
 import { GPT2_SMALL_SHAPE, modelRecord, modelSpeedups, type ModelBenchReport } from './model-report';
 
 /** What the page is asked to run. */
 export interface ModelBenchSettings {
-  /** 'gpt2-shape': GPT-2 small's shape with random weights; anything else needs a loaded model (see `loaded`). */
+  /** 'gpt2-shape': GPT-2 small's shape with random weights; anything else is read from `source`. */
   model: string;
+  /** A base URL ending in '/' serving the model's files (config.json, model.safetensors, the tokenizer), read with loadPretrained; for a model other than 'gpt2-shape'. */
+  source?: string;
   lengths: number[];
   /** Timed runs per length and path (the median is reported). */
   repeats: number;
@@ -78,7 +81,20 @@ export async function runModelBench(
   loaded?: LoadedModel,
 ): Promise<ModelBenchReport> {
   if (settings.model !== 'gpt2-shape' && !loaded) {
-    throw new BenchValueError('model', `'${settings.model}'`, "'gpt2-shape', or a model loaded by the page (a folder given to npm run bench -- --model)");
+    if (settings.source === undefined) throw new BenchValueError('model', `'${settings.model}' without a source`, "'gpt2-shape', or a model with the base URL of its files in `source`");
+    onProgress(`loading ${settings.model}`);
+    let last = 0;
+    const model = await loadPretrained(settings.source, {
+      cache: null,
+      onProgress: (p) => {
+        // A line per 64 MiB read, not per chunk.
+        if (p.loaded - last < 2 ** 26) return;
+        last = p.loaded;
+        onProgress(`read ${(p.loaded / 2 ** 20).toFixed(0)} MiB (${p.file})`);
+      },
+    });
+    const { vocabSize, context, dModel, heads, layers, dMlp } = model.config;
+    loaded = { name: `${model.name} (${model.dtype})`, config: { vocabSize, context, dModel, heads, layers, dMlp }, params: model.params };
   }
   const name = loaded?.name ?? 'gpt2-shape';
   const config = validateConfig(loaded?.config ?? GPT2_SMALL_SHAPE);

@@ -104,7 +104,7 @@ export function formatModelTable(report: ModelBenchReport): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const table = rows.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd());
   const tail = [
-    ...report.speedups.map((s) => `GPU ÷ CPU at ${s.seqLen} tokens: ${s.speedup.toFixed(2)}× faster`),
+    ...report.speedups.map((s) => `GPU against CPU at ${s.seqLen} tokens: ${s.speedup >= 1 ? `${s.speedup.toFixed(2)}× faster` : `${(1 / s.speedup).toFixed(2)}× slower`}`),
     ...report.checks.map((k) => `logits GPU vs CPU at ${k.seqLen} tokens: max abs diff ${k.maxAbsErr.toExponential(2)} (largest |logit| ${k.maxAbs.toFixed(2)}) ${k.pass ? 'ok' : 'MISMATCH'}`),
     ...report.failures.map((f) => `FAILED ${f.path} at ${f.seqLen} tokens: ${f.error}`),
   ];

@@ -43,7 +43,8 @@ describe('model bench records and table', () => {
     expect(text).toContain('124.4M parameters');
     expect(text).toMatch(/^seqLen\s+path\s+median ms\s+±IQR\s+tokens\/s\s+GFLOP\s+GFLOP\/s/m);
     expect(text).toMatch(/^128\s+gpu\s+9000\.0\s+1000\.0\s+14\.2\s+32\.23\s+3\.58\s+9000 8000 10000$/m);
-    expect(text).toContain('GPU ÷ CPU at 128 tokens: 3.00× faster');
+    expect(text).toContain('GPU against CPU at 128 tokens: 3.00× faster');
+    expect(formatModelTable({ ...report, speedups: [{ seqLen: 512, speedup: 0.25 }] })).toContain('GPU against CPU at 512 tokens: 4.00× slower');
     expect(text).toContain('max abs diff 2.00e-5');
   });
 });
