@@ -94,7 +94,7 @@ export async function runModelBench(
       },
     });
     const { vocabSize, context, dModel, heads, layers, dMlp } = model.config;
-    loaded = { name: `${model.name} (${model.dtype})`, config: { vocabSize, context, dModel, heads, layers, dMlp }, params: model.params };
+    loaded = { name: `${settings.model} (${model.dtype})`, config: { vocabSize, context, dModel, heads, layers, dMlp }, params: model.params };
   }
   const name = loaded?.name ?? 'gpt2-shape';
   const config = validateConfig(loaded?.config ?? GPT2_SMALL_SHAPE);
