@@ -1,0 +1,24 @@
+/**
+ * Messages between the main thread and the model's CPU forward worker (model-cpu.worker.ts,
+ * driven by model-cpu-client.ts). The model is named as the reference worker names it
+ * ({@link ModelRef}: parameters with the first request of a key, later only the key).
+ */
+import type { ModelRef } from './protocol';
+
+/** The matrix kernel the worker's forward ran: WebAssembly SIMD summing in f32 lanes, in f64 lanes, or plain JavaScript. */
+export type ModelCpuKernel = 'wasm-f32' | 'wasm' | 'js';
+
+/** Run the f32 forward of the whole model on one sequence. */
+export interface ModelCpuRequest {
+  id: number;
+  model: ModelRef;
+  /** The token ids (checked by the client: 1 to context ids, each below vocabSize). */
+  tokens: number[];
+  /** Send the logits back (tokens × vocabSize floats: 200 MB for GPT-2 at 1024 tokens), or only the time. */
+  logits: boolean;
+}
+
+/** The worker's answer: the logits (buffer transferred), the forward's time and the threads it used. */
+export type ModelCpuResponse =
+  | { id: number; ok: true; logits: Float32Array; ms: number; threads: number; kernel: ModelCpuKernel }
+  | { id: number; ok: false; error: { name: string; message: string } };
