@@ -54,9 +54,23 @@ export function headName(layer: number, head: number): string {
   return `L${layer} H${head}`;
 }
 
-/** A surface title in the model view: the head's name, then its strongest label. */
-export function gridTitle(report: HeadReport): string {
-  return `${headName(report.layer, report.head)}\n${report.labels[0] ?? ''}`;
+/** Past this many heads the model view titles only what stands out (GPT-2 small has 144). */
+export const GALLERY_TITLE_LIMIT = 32;
+
+/**
+ * A surface title in the model view: the head's name, then its strongest label. In a gallery
+ * of more than {@link GALLERY_TITLE_LIMIT} heads (`total`), 144 titles would cover the surfaces:
+ * only heads with a measured pattern (a label other than entropy) keep theirs, and the rest
+ * name the grid's rows and columns — `L{layer}` on each row's first head, `H{head}` on layer 0.
+ */
+export function gridTitle(report: HeadReport, total = 0): string {
+  const full = `${headName(report.layer, report.head)}\n${report.labels[0] ?? ''}`;
+  if (total <= GALLERY_TITLE_LIMIT) return full;
+  const label = report.labels[0] ?? '';
+  if (label !== '' && !label.startsWith('entropy')) return full;
+  if (report.head === 0) return `L${report.layer}`;
+  if (report.layer === 0) return `H${report.head}`;
+  return '';
 }
 
 /**

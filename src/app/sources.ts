@@ -98,7 +98,7 @@ export function modelSource(run: ModelSourceRun, selection: { layer: number; hea
   for (let l = everyLayer ? 0 : layer; l <= (everyLayer ? L - 1 : layer); l++) {
     for (let h = 0; h < H; h++) {
       const report = run.heads.find((r) => r.layer === l && r.head === h);
-      ids.push({ layer: l, head: h, title: everyLayer && report ? gridTitle(report) : headName(l, h) });
+      ids.push({ layer: l, head: h, title: everyLayer && report ? gridTitle(report, L * H) : headName(l, h) });
     }
   }
   const userTokens = modelUserTokens(run.input);

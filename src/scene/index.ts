@@ -145,7 +145,23 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     const distance = (0.5 * extent) / Math.tan(THREE.MathUtils.degToRad(camera.fov / 2));
     const target = new THREE.Vector3((bounds.minX + bounds.maxX) / 2 - 0.3, 0.2, (bounds.minZ + bounds.maxZ) / 2 + 0.3);
     const direction = new THREE.Vector3(0.45, 1.0, 1.05).normalize();
-    camera.position.copy(target).addScaledVector(direction, distance);
+    // The distance that makes the footprint's corners fit the frame (a wide grid — the model
+    // view's layers × heads — overflows the square estimate in perspective): project them and
+    // back off until the farthest sits within 90 % of the frame (views that fit stay as they were).
+    const corners = [bounds.minX - 1, bounds.maxX + 1].flatMap((x) => [bounds.minZ - 1, bounds.maxZ + 1].map((z) => new THREE.Vector3(x, 0, z)));
+    let fitted = distance;
+    for (let pass = 0; pass < 6; pass++) {
+      camera.position.copy(target).addScaledVector(direction, fitted);
+      camera.lookAt(target);
+      camera.updateMatrixWorld();
+      const reach = Math.max(...corners.map((c) => {
+        const p = c.clone().project(camera);
+        return Math.max(Math.abs(p.x), Math.abs(p.y));
+      }));
+      if (!Number.isFinite(reach) || reach <= 0.92) break;
+      fitted *= Math.min(2, reach / 0.9);
+    }
+    camera.position.copy(target).addScaledVector(direction, fitted);
     controls.target.copy(target);
     controls.update();
     void render();

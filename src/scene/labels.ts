@@ -118,7 +118,8 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
         group.add(label);
       }
     }
-    if (!single) {
+    // An empty title draws nothing (a large model view titles only the heads that stand out).
+    if (!single && source.headNames[hz] !== '') {
       const [name, ...rest] = (source.headNames[hz] ?? `head ${hz}`).split('\n');
       const subtitle = rest.join(' ').trim();
       // Titles grow with the whole layout, so they stay readable when the camera backs off to

@@ -368,6 +368,15 @@ export function createModelController(page: Page): ModelController {
     if (button.dataset.head === '-1') void select(wanted.layer, -1);
     else if (button.dataset.layer !== undefined) void select(Number(button.dataset.layer), Math.max(0, wanted.head));
   });
+  // The lists that replace the buttons for many layers or heads.
+  viewport.root.addEventListener('change', (event) => {
+    const list = event.target as HTMLSelectElement;
+    const which = list.dataset.testid;
+    if ((which !== 'layer-select' && which !== 'head-select') || list.value === '' || !shownResult()) return;
+    const wanted = pendingSelection ?? page.state();
+    if (which === 'layer-select') void select(Number(list.value), Math.max(0, wanted.head));
+    else void select(wanted.layer, Number(list.value));
+  });
   let pressedAt: [number, number] | null = null;
   const { canvas } = viewport;
   canvas.addEventListener('pointerdown', (event) => {

@@ -34,6 +34,9 @@ export interface Viewport {
   syncModelToolbar(state: AppState, layers: number, heads: number): void;
 }
 
+/** Up to this many layers (or heads) get a button each in the toolbar; more get a list. */
+const TOOLBAR_BUTTONS = 8;
+
 export function createViewport(): Viewport {
   const canvas = h('canvas', { 'data-testid': 'surface-canvas', 'aria-label': 'attention map as a 3D surface; drag to orbit, scroll to zoom' });
   const stageButtons = STAGE_VIEWS.map((stage) => h('button', { 'data-stage': stage, 'aria-pressed': 'false', title: `show ${STAGE_LABELS[stage]}` }, STAGE_LABELS[stage]));
@@ -106,11 +109,23 @@ export function createViewport(): Viewport {
     syncModelToolbar(state, layers, heads) {
       for (const button of stageButtons) button.setAttribute('aria-pressed', String(button.dataset.stage === state.stage));
       const grid = state.head < 0;
+      // Buttons while they fit in the toolbar; a list past that (GPT-2 small: 12 × 12, medium 24 × 16).
+      const choices = (count: number, prefix: 'L' | 'H', chosen: number, name: string) =>
+        count <= TOOLBAR_BUTTONS
+          ? Array.from({ length: count }, (_, i) => h('button', { [`data-${name}`]: String(i), 'aria-pressed': String(!grid && chosen === i), title: `${name} ${i}` }, `${prefix}${i}`))
+          : [
+              h(
+                'select',
+                { 'data-testid': `${name}-select`, 'aria-label': name },
+                h('option', { value: '', selected: grid }, `${name}…`),
+                ...Array.from({ length: count }, (_, i) => h('option', { value: String(i), selected: !grid && chosen === i }, `${prefix}${i}`)),
+              ),
+            ];
       layerGroup.replaceChildren(
         h('button', { 'data-head': '-1', 'aria-pressed': String(grid), title: 'every layer × head as small surfaces (rows = layers, columns = heads)' }, 'all layers × heads'),
-        ...Array.from({ length: layers }, (_, layer) => h('button', { 'data-layer': String(layer), 'aria-pressed': String(!grid && state.layer === layer), title: `layer ${layer}` }, `L${layer}`)),
+        ...choices(layers, 'L', state.layer, 'layer'),
       );
-      headGroup.replaceChildren(...Array.from({ length: heads }, (_, head) => h('button', { 'data-head': String(head), 'aria-pressed': String(!grid && state.head === head), title: `head ${head}` }, `H${head}`)));
+      headGroup.replaceChildren(...choices(heads, 'H', state.head, 'head'));
       layerGroup.hidden = false;
       headGroup.hidden = false;
     },
