@@ -64,6 +64,10 @@ module.exports = {
       'Training builds on the model, not the other way: src/model (the schema, the forward pass, the f64 reference ' +
       'the reference worker runs) imports nothing from src/train, so the app and the worker never load the backward, ' +
       'the optimizer or the WebAssembly matmul.'),
+    forbid('reference-worker-without-training', { path: '^src/workers/reference' }, { path: '^src/train/', reachable: true },
+      'The reference worker (the f64 checks the app runs on every view) loads no training code, directly or through ' +
+      'what it imports: it was slimmed on purpose. The model CPU worker (src/workers/model-cpu.worker.ts) is the one ' +
+      'worker that imports src/train, for the WebAssembly SIMD matmul of its timed f32 forward.'),
     forbid('pretrained-imports-only-core-inputs-model', { path: '^src/pretrained/' }, { pathNot: '^(src/(pretrained|core|inputs|model)/|node_modules/)' },
       'src/pretrained reads checkpoints (config.json, safetensors streams, the hub, the tokenizer) into the schema\'s ' +
       'parameters: it builds on core, inputs (the safetensors header checks, float decoding) and model (the schema, the ' +

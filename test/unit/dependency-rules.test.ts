@@ -70,6 +70,9 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
       'src/model/schema.ts': 'export const schema = 1;',
       'src/train/t.ts': 'export const t = 1;',
       'src/kernels/k2.ts': "import { schema } from '../model/schema';\nimport { m } from '../model/m';\nexport const k2 = [schema, m];",
+      // The reference worker reaching training (through a module that imports it).
+      'src/workers/reference.worker.ts': "import { r } from './reference-client';\nexport const w = r;",
+      'src/workers/reference-client.ts': "import { t } from '../train/t';\nexport const r = t;",
       // The checkpoint loader importing training.
       'src/pretrained/p.ts': "import { t } from '../train/t';\nexport const p = t;",
       // The scene importing ui and lil-gui; ui is imported from outside ui and main.
