@@ -142,6 +142,8 @@ export interface ModelRun {
   heads: HeadReport[];
   /** A pretrained model's GPU tensors for the per-layer check on sampled rows (src/verify/model-rows.ts); null otherwise. */
   rowsTensors: ModelRowsTensors | null;
+  /** Whether every layer's raw scores were kept (the QKᵀ, scaled and masked views need them); false for a large real-model run. */
+  scoresKept: boolean;
 }
 
 /** Which maps the view shows: one layer's head, or every layer × head (head = −1). */
@@ -262,7 +264,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         const trace = traces[0];
         const layers = trace.layers.map(layerFromTrace);
         const heads = measureHeads(trace.layers.map((l) => l.weights), input.ids, probeWeights.get(model)!, model.probe.tokens, config.heads);
-        return { model, input, layers, logits: Float32Array.from(trace.logits), path: 'cpu', gpuMs: null, cpuMs: forwardMs[0], trace, buffers: null, held: null, heads, rowsTensors: null };
+        return { model, input, layers, logits: Float32Array.from(trace.logits), path: 'cpu', gpuMs: null, cpuMs: forwardMs[0], trace, buffers: null, held: null, heads, rowsTensors: null, scoresKept: true };
       }
       const gpu = await gpuFor(model, device);
       if (!probeWeights.has(model)) {
@@ -277,7 +279,9 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
       const T = input.ids.length;
       const scoresSmall = config.layers * config.heads * T * T * 4 <= SCORES_READ_BYTES;
       const read: ModelReadName[] = pretrained ? [...MODEL_ROWS_READ, ...(scoresSmall ? (['scores'] as const) : [])] : ['q', 'k', 'v', 'scores', 'weights', 'attn', 'logits'];
-      const result = await gpu.run(input.ids, { read, signal, hold: true });
+      // Past that size its raw scores are not kept either: every layer's softmax reads them from one scratch buffer.
+      const keep = pretrained && !scoresSmall ? 'weights' : 'all';
+      const result = await gpu.run(input.ids, { read, signal, hold: true, keep });
       if (signal.aborted) {
         result.held.release();
         throw new AttentionAbortError();
@@ -292,7 +296,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         : null;
       const heads = measureHeads(layers.map((l) => l.weights), input.ids, probeWeights.get(model)!, model.probe.tokens, config.heads);
       const held = track(device, model, result.held);
-      return { model, input, layers, logits: result.logits!, path: 'gpu', gpuMs: result.gpuMs, cpuMs: null, trace: null, buffers: result.held.buffers, held, heads, rowsTensors };
+      return { model, input, layers, logits: result.logits!, path: 'gpu', gpuMs: result.gpuMs, cpuMs: null, trace: null, buffers: result.held.buffers, held, heads, rowsTensors, scoresKept: keep === 'all' };
     },
 
     async view(run, selection) {

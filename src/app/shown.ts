@@ -67,7 +67,8 @@ export function modelMaps(view: ModelView): ShownMaps {
       const { layer, head } = info.headOf(cell.head);
       const maps = run.layers[layer];
       const at = (head * T + cell.query) * T + cell.key;
-      return { score: maps.scores[at], weight: maps.weights[at] };
+      // A large real-model run keeps no raw scores (empty arrays): NaN says so.
+      return { score: maps.scores.length > 0 ? maps.scores[at] : NaN, weight: maps.weights[at] };
     },
     async readMap() {
       // Layer-major, as the surfaces are numbered: surface i of every layer is layer ⌊i/H⌋.

@@ -81,6 +81,8 @@ export interface ModelSourceRun {
   buffers: GpuModelBuffers | null;
   /** Per-head reports in layer-major order (their first label titles the model view's panels). */
   heads: readonly HeadReport[];
+  /** False when the run kept no per-layer scores (a large real-model run): only the weights can be drawn. */
+  scoresKept?: boolean;
 }
 
 /**
@@ -111,7 +113,7 @@ export function modelSource(run: ModelSourceRun, selection: { layer: number; hea
       const b = live.layers[id.layer];
       return { ...base(id), scores: b.scores, weights: b.weights, mapOffset: mapOffset(id), qk: b.qkv, qOffset: id.head * dHead, kOffset: b.kOffset + id.head * dHead, rowStride: dModel };
     };
-    return { kind: 'gpu-maps', dHead, causal: true, heads: ids.map(gpuHead) };
+    return { kind: 'gpu-maps', dHead, causal: true, heads: ids.map(gpuHead), ...(run.scoresKept === false ? { weightsOnly: true } : {}) };
   }
   const cpuHead = (id: Required<HeadId>): CpuHead => {
     const a = run.layers[id.layer];

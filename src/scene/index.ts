@@ -101,9 +101,9 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
   let mixNow: StageMix = oneHot(stage);
   /** The stage the mix is at or morphing to. */
   let mixStage: StageView = stage;
-  const stagesOf = (src: SurfaceSource | null): StageView[] => (src?.kind === 'weights-grid' ? FUSED_STAGES : ALL_STAGES);
+  const stagesOf = (src: SurfaceSource | null): StageView[] => (src?.kind === 'weights-grid' || (src?.kind === 'gpu-maps' && src.weightsOnly === true) ? FUSED_STAGES : ALL_STAGES);
   /** The stage drawn: the one asked for when the current data has it, else the weights. */
-  const shownStage = (): StageView => (current?.gridRows === undefined || stage === 'weights' ? stage : 'weights');
+  const shownStage = (): StageView => ((current?.gridRows === undefined && stagesOf(source).includes(stage)) || stage === 'weights' ? stage : 'weights');
   let current: Current | null = null;
   let highlighted: RowHighlight | null = null;
   let destroyed = false;

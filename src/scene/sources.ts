@@ -69,8 +69,11 @@ export interface GridHead extends HeadMap {
 
 /** The data a surface draws: one of three kinds, each a list of heads. */
 export type SurfaceSource =
-  /** Full maps on the GPU: all four stages (raw, scaled, masked, weights). */
-  | { kind: 'gpu-maps'; dHead: number; causal: boolean; heads: readonly GpuHead[] }
+  /**
+   * Full maps on the GPU: all four stages (raw, scaled, masked, weights); only the weights with
+   * `weightsOnly` (a run that kept no per-head scores: its `scores` buffers are not this head's).
+   */
+  | { kind: 'gpu-maps'; dHead: number; causal: boolean; heads: readonly GpuHead[]; weightsOnly?: boolean }
   /** Full maps in CPU arrays (no WebGPU, or a run whose buffers are gone): all four stages. */
   | { kind: 'cpu-maps'; dHead: number; causal: boolean; heads: readonly CpuHead[] }
   /**

@@ -255,8 +255,10 @@ export interface ModelTimingsView {
   layers: number;
   /** GPU forward pass, wall clock (null without WebGPU). */
   gpuMs: number | null;
-  /** The f64 forward reference in the worker (null until it ran). */
+  /** The CPU forward's time (null until it ran): the f64 reference in the worker, or `cpu`'s. */
   cpuMs: number | null;
+  /** What the CPU column timed when it is not the f64 reference (a real model: the f32 forward in a worker). */
+  cpu?: { label: string; note: string };
   adapter: AdapterDescription | null;
   frameMs?: number;
 }
@@ -269,7 +271,7 @@ export function showModelTimings(card: TimingsCard, view: ModelTimingsView): voi
     h(
       'table',
       {},
-      h('thead', {}, h('tr', {}, ...['forward pass', 'GPU (wall clock)', 'CPU f64 reference', 'GPU speed-up'].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ...['forward pass', 'GPU (wall clock)', view.cpu?.label ?? 'CPU f64 reference', 'GPU speed-up'].map((t) => h('th', {}, t)))),
       h(
         'tbody',
         {},
@@ -287,7 +289,7 @@ export function showModelTimings(card: TimingsCard, view: ModelTimingsView): voi
       'p',
       { class: 'note' },
       `GPU: embedding, ${view.layers} blocks (LayerNorm, Q/K/V, scores, softmax, P·V, projections, MLP) and the logits in one submission, from encoding until the device is done (before the readback). ` +
-        `CPU: the f64 forward reference (plain JavaScript, one worker), the same pass the verification compares against${view.frameMs !== undefined ? `. One 3D frame: ${fmtMs(view.frameMs)}` : ''}.`,
+        `CPU: ${view.cpu?.note ?? 'the f64 forward reference (plain JavaScript, one worker), the same pass the verification compares against'}${view.frameMs !== undefined ? `. One 3D frame: ${fmtMs(view.frameMs)}` : ''}.`,
     ),
     ...(view.adapter?.isSoftware ? [h('p', { class: 'note warn' }, 'The adapter is a software rasteriser (SwiftShader): the GPU is emulated on the same CPU cores, so these are CPU timings of an emulated GPU, not GPU performance.')] : []),
   );

@@ -20,6 +20,9 @@ export interface HoverDeps {
   onError: (error: unknown) => void;
 }
 
+/** What hover says for a score a large real-model run did not keep. */
+const NOT_KEPT = '— (not kept at this length)';
+
 /** Wire hover to the canvas; returns `clear()` to empty the readout (after a new view). */
 export function attachHover(deps: HoverDeps): { clear(): void } {
   const { canvas, readout } = deps;
@@ -62,8 +65,8 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
       named ? ['layer, head', headName(named.layer, named.head)] : ['head', String(cell.head)],
       ['query', `${cell.query}${tokenOf(view.tokens, cell.query)}${originOf(queryOrigin)}`],
       ['key', `${cell.key}${tokenOf(keyTokens, cell.key)}${originOf(keyOrigin)}`],
-      ['QKᵀ (raw)', score === -Infinity ? 'masked' : fmt(score * Math.sqrt(dHead), 5)],
-      ['score QKᵀ/√d_k', fmt(score, 5) + (ref ? `  (CPU ${fmt(ref.scores[at], 5)})` : '')],
+      ['QKᵀ (raw)', score === -Infinity ? 'masked' : Number.isNaN(score) ? NOT_KEPT : fmt(score * Math.sqrt(dHead), 5)],
+      ['score QKᵀ/√d_k', Number.isNaN(score) ? NOT_KEPT : fmt(score, 5) + (ref ? `  (CPU ${fmt(ref.scores[at], 5)})` : '')],
       ['weight', `${fmt(weight, 5)} = ${(weight * 100).toFixed(1)}%` + (ref ? `  (CPU ${fmt(ref.weights[at], 5)})` : '')],
     ];
     if (cell.queryEnd - cell.query > 1 || cell.keyEnd - cell.key > 1) rows.push(['cell', `block ${cell.queryEnd - cell.query}×${cell.keyEnd - cell.key}; first entry shown`]);

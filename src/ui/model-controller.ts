@@ -15,6 +15,7 @@ import { checkModelFits } from '../pretrained/memory';
 import { bufferLimits } from '../gpu/limits';
 import { clearModelCache } from '../pretrained/hub';
 import { createModelPicker, modelFiles } from './model-picker';
+import { createModelCpuClient } from '../workers/model-cpu-client';
 import { ContextLimitError, MODEL_PATH, describeUnknownWords } from '../app/model-input';
 import { modelMaps } from '../app/shown';
 import { DEFAULT_MODEL_STATE, hubProblem, modelIdProblem, type AppState } from '../app/state';
@@ -76,6 +77,7 @@ export interface ModelController extends ModeController {
 export function createModelController(page: Page): ModelController {
   const { messages, verify, timings, panel, viewport, modelCard } = page;
   const engine = createModelEngine({ device: page.device, reference: page.reference });
+  const cpuForward = createModelCpuClient();
   /** The model of the last successful load, and the load under way (one per model key; runs asking for it share it). */
   let loaded: { key: string; model: LoadedModel } | null = null;
   let loading: { key: string; promise: Promise<LoadedModel>; abort: AbortController; waiters: number } | null = null;
@@ -244,6 +246,22 @@ export function createModelController(page: Page): ModelController {
         if (check.kind === 'skipped') verify.skipped(check.why);
         else verify.showModel(check.verification, check.cpuMs, modelRun.input.ids.length);
         c.timings.cpuMs = modelRun.cpuMs;
+        showModelTimings(timings, c.timings);
+      };
+    },
+
+    // A real model's CPU time is its f32 forward in a worker (the f64 check runs on sampled rows only).
+    async timeCpu(c, run) {
+      const modelRun = c.view.run;
+      if (modelRun.model.kind !== 'pretrained' || modelRun.path !== 'gpu') return;
+      const { model, input } = modelRun;
+      const cpu = await cpuForward.forward(model.config, model.params, input.ids, { signal: run.signal, logits: false });
+      return () => {
+        c.timings.cpuMs = cpu.ms;
+        c.timings.cpu = {
+          label: 'CPU f32 forward',
+          note: `the same forward in f32 on the CPU (${cpu.kernel === 'wasm-f32' ? 'WebAssembly SIMD' : 'JavaScript'}, ${cpu.threads} worker${cpu.threads === 1 ? '' : 's'}), timed in the worker; the verification above runs the f64 reference per layer on sampled rows`,
+        };
         showModelTimings(timings, c.timings);
       };
     },

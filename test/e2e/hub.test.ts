@@ -78,6 +78,9 @@ describe('models from a hub', () => {
       expect(await page.getByTestId('model-tokens').textContent()).toContain(reference.input.words.slice(1, reference.input.textTokens + 1).join(''));
       // The page's verification card ran the f64 reference on this very model: every row passes.
       expect(await page.getByTestId('verify-status').locator('tr[data-pass="false"]').count()).toBe(0);
+      // GPU vs CPU forward time of this run: the CPU column is the f32 forward in a worker.
+      await expect.poll(() => page.getByTestId('model-cpu-ms').textContent(), POLL).toMatch(/\d( ms| s)$/);
+      expect(await page.getByTestId('timings').textContent()).toContain('CPU f32 forward');
       // Find heads: sorting by first-token puts the head with the largest first-token share first.
       await page.getByTestId('find-heads').selectOption('firstToken');
       const firstRow = await page.getByTestId('head-scores').locator('tbody tr').first().locator('td').allTextContents();
