@@ -9,10 +9,11 @@
  * the current worker carries the parameters (copied: the page keeps its own), later ones only
  * the number. A fresh worker (after cancel or a crash) is sent them again.
  *
- * One worker, one thread: without cross-origin isolation there is no SharedArrayBuffer, so
- * splitting each product over several workers would copy the activations out and the partial
- * results back at every layer, and would keep the 500 MB of GPT-2's parameters once more per
- * worker or slice them per worker (see the report in the commit log).
+ * Threads: the forward is split over the worker and threads − 1 helper workers it starts
+ * (model-cpu-shard.ts: each holds its heads', hidden units' and vocabulary rows' slices of the
+ * weights, so the parameters are split, not copied per thread). Without cross-origin isolation
+ * there is no SharedArrayBuffer: the parts exchange ln(x) and their T × d shares by messages,
+ * twice per block, which the measured time includes.
  */
 import { AttentionAbortError, AttentionError, AttentionInputError } from '../core/errors';
 import type { ModelConfig } from '../core/types';
@@ -28,7 +29,7 @@ export interface ModelCpuRun {
   logits: Float32Array;
   /** Milliseconds of the forward in the worker (parameter upload, messages and the logits' copy excluded). */
   ms: number;
-  /** Threads the forward ran on (1: one worker). */
+  /** Threads the forward ran on (1: the worker alone; n: the worker and n − 1 helpers). */
   threads: number;
   /** The matrix kernel it ran ('wasm-f32' wherever the engine has WebAssembly SIMD). */
   kernel: ModelCpuKernel;
@@ -55,10 +56,31 @@ export interface ModelCpuClient {
   forward(config: ModelConfig, params: ReadonlyMap<string, Float32Array>, tokens: readonly number[], options?: ModelCpuOptions): Promise<ModelCpuRun>;
   /** Terminate the worker (its copy of the parameters goes with it); pending runs reject with AttentionAbortError. */
   cancel(): void;
+  /** The threads each forward is split over (the option, or its default). */
+  readonly threads: number;
 }
 
-/** Start a client; its worker starts on the first forward. */
-export function createModelCpuClient(): ModelCpuClient {
+/** At most this many threads by default: more rarely helps, and each exchange grows with them. */
+export const MAX_MODEL_CPU_THREADS = 8;
+
+/** Options of {@link createModelCpuClient}. */
+export interface ModelCpuClientOptions {
+  /**
+   * Threads to split each forward over (default: navigator.hardwareConcurrency, at most
+   * {@link MAX_MODEL_CPU_THREADS}); 1 runs it in the worker alone.
+   */
+  threads?: number;
+}
+
+/**
+ * Start a client; its worker starts on the first forward (and its helpers when a model arrives).
+ * Throws AttentionInputError for `threads` that is not an integer from 1 to 64.
+ */
+export function createModelCpuClient(options: ModelCpuClientOptions = {}): ModelCpuClient {
+  const threads = options.threads ?? Math.max(1, Math.min(MAX_MODEL_CPU_THREADS, (typeof navigator === 'object' ? navigator.hardwareConcurrency : 1) || 1));
+  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new AttentionInputError('threads', describeValue(threads), 'an integer from 1 to 64 (1: the worker alone)', 'type');
+  }
   let worker: Worker | null = null;
   let nextId = 1;
   const pending = new Map<number, { resolve: (run: Omit<ModelCpuRun, 'sentParams'>) => void; reject: (e: Error) => void }>();
@@ -69,13 +91,15 @@ export function createModelCpuClient(): ModelCpuClient {
   /** The key of the parameters the current worker holds (null: none, or no worker). */
   let sentKey: number | null = null;
 
-  const cancel = () => {
+  /** End the worker (and its helpers with it); what is pending rejects with `error`. */
+  const reset = (error: Error) => {
     worker?.terminate();
     worker = null;
     sentKey = null;
-    for (const entry of pending.values()) entry.reject(new AttentionAbortError());
+    for (const entry of pending.values()) entry.reject(error);
     pending.clear();
   };
+  const cancel = () => reset(new AttentionAbortError());
 
   const start = () => {
     const w = new Worker(new URL('./model-cpu.worker.ts', import.meta.url), { type: 'module', name: 'model CPU forward' });
@@ -91,14 +115,10 @@ export function createModelCpuClient(): ModelCpuClient {
       const error = new AttentionError(data.error.message);
       error.name = data.error.name;
       entry.reject(error);
+      // The worker dropped its model with its helpers: start afresh (the parameters go again).
+      if (data.broken === true) reset(error);
     };
-    w.onerror = (event) => {
-      const error = new AttentionError(`The model CPU worker failed: ${event.message}. Run it again (a fresh worker starts).`);
-      for (const entry of pending.values()) entry.reject(error);
-      pending.clear();
-      worker = null;
-      sentKey = null;
-    };
+    w.onerror = (event) => reset(new AttentionError(`The model CPU worker failed: ${event.message}. Run it again (a fresh worker starts).`));
     return w;
   };
 
@@ -136,7 +156,7 @@ export function createModelCpuClient(): ModelCpuClient {
       // Copied (structured clone), not moved: the page keeps its parameters.
       const model: ModelRef = sentParams ? { key, config: c, params: new Map(params) } : { key, config: c };
       sentKey = key;
-      const request: ModelCpuRequest = { id: nextId++, model, tokens: [...tokens], logits: options.logits ?? true };
+      const request: ModelCpuRequest = { id: nextId++, model, tokens: [...tokens], logits: options.logits ?? true, threads };
       const onAbort = () => cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
@@ -157,5 +177,6 @@ export function createModelCpuClient(): ModelCpuClient {
       }
     },
     cancel,
+    threads,
   };
 }

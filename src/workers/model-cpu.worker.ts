@@ -5,19 +5,22 @@
  * on sampled rows instead). The forward is model-cpu-forward.ts's (forwardPass's layers with the
  * weights transposed once) through the WebAssembly SIMD matmul of src/train/simd-matmul.ts
  * summing in f32 lanes, the fastest kernel this project has on a CPU, so the GPU is compared
- * with a fair CPU and not with a strawman.
+ * with a fair CPU and not with a strawman. With threads > 1 it is split over this worker and
+ * threads − 1 helper workers (model-cpu-shard.ts, model-cpu-helper.worker.ts), which it starts
+ * when the model arrives and which end with it (or with this worker: terminating it ends them).
  *
  * One model is kept (its parameters arrive once per key, as in the reference worker), prepared
- * when it arrives, with its buffers grown to the longest sequence asked for. The time is
- * measured here around the forward only: the parameters' arrival and preparation, the copy of
- * the logits and the messages are outside it.
+ * when it arrives. The time is measured here around the forward only (with threads, the
+ * exchanges with the helpers are part of it): the parameters' arrival, preparation and split,
+ * the copy of the logits and the messages to the page are outside it.
  */
 import { AttentionError } from '../core/errors';
 import { matmulNT, type MatmulKernel } from '../model/matmul';
 import { sharedSimdMatmul } from '../train/simd-matmul';
-import { createCpuForward, prepareCpuModel } from './model-cpu-forward';
+import { createCpuForward, prepareCpuModel, type CpuModel } from './model-cpu-forward';
+import { createShardSteps, shardCpuModel, shardedForward, trunkOf, type ShardRunner } from './model-cpu-shard';
 import type { ModelRef } from './protocol';
-import type { ModelCpuKernel, ModelCpuRequest, ModelCpuResponse } from './model-cpu-protocol';
+import type { ModelCpuHelperRequest, ModelCpuHelperResponse, ModelCpuKernel, ModelCpuRequest, ModelCpuResponse } from './model-cpu-protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -32,15 +35,101 @@ function pickKernel(): { kernel: ModelCpuKernel; matmul: MatmulKernel } {
 
 const { kernel, matmul } = pickKernel();
 
-/** The model kept: its key, vocabulary size and forward. */
-let held: { key: number; vocabSize: number; forward: (tokens: ArrayLike<number>) => Float32Array } | null = null;
+interface Held {
+  key: number;
+  threads: number;
+  /** The logits of `tokens`: a view of a reused buffer (one thread) or a fresh array (split). */
+  forward: (tokens: readonly number[]) => Float32Array | Promise<Float32Array>;
+  /** Whether `forward`'s result is reused by the next call (so it must be copied to be sent). */
+  reused: boolean;
+  helpers: Worker[];
+}
+
+/** The model kept (null: none). */
+let held: Held | null = null;
+
+/** A helper holding part `p` of `parts` of `model`, driven by messages (answers come in order). */
+function startHelper(model: CpuModel, parts: number, p: number, onFail: (error: Error) => void): { worker: Worker; runner: ShardRunner; ready: Promise<Float32Array> } {
+  const worker = new Worker(new URL('./model-cpu-helper.worker.ts', import.meta.url), { type: 'module', name: `model CPU helper ${p}` });
+  const queue: Array<{ resolve: (a: Float32Array) => void; reject: (e: Error) => void }> = [];
+  worker.onmessage = (event: MessageEvent<ModelCpuHelperResponse>) => {
+    const entry = queue.shift();
+    if (!entry) return;
+    const data = event.data;
+    if (data.ok) entry.resolve(data.output);
+    else {
+      const error = new AttentionError(`Model CPU helper ${p}: ${data.error.message}`);
+      entry.reject(error);
+      onFail(error);
+    }
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    const error = new AttentionError(`Model CPU helper ${p} failed: ${event.message}. Run it again (the model is sent afresh).`);
+    for (const entry of queue.splice(0)) entry.reject(error);
+    onFail(error);
+  };
+  const shard = shardCpuModel(model, parts, p);
+  const moved = new Set([shard.wte.buffer, ...shard.blocks.flatMap((b) => Object.values(b).map((a: Float32Array) => a.buffer))]);
+  const step = (request: ModelCpuHelperRequest, transfer: ArrayBuffer[] = []) =>
+    new Promise<Float32Array>((resolve, reject) => {
+      queue.push({ resolve, reject });
+      worker.postMessage(request, transfer); // a step's input is copied: the coordinator reuses its buffer
+    });
+  return {
+    ready: step({ kind: 'shard', shard }, [...moved] as ArrayBuffer[]),
+    worker,
+    runner: {
+      attention: (layer, input, T) => step({ kind: 'attention', layer, T, input }),
+      mlp: (layer, input, T) => step({ kind: 'mlp', layer, T, input }),
+      logits: (input, T) => step({ kind: 'logits', T, input }),
+    },
+  };
+}
+
+/** Drop the kept model and end its helpers. */
+function release(): void {
+  for (const helper of held?.helpers ?? []) helper.terminate();
+  held = null;
+}
 
 /** The kept model for a request: the one it carries (replacing the last), else the one under its key. */
-function modelOf(model: ModelRef): NonNullable<typeof held> {
+async function modelOf(model: ModelRef, threads: number): Promise<Held> {
   if (model.params) {
-    held = null; // drop the last model's arrays before preparing this one's
+    release(); // drop the last model's arrays before preparing this one's
     // The map is this worker's own copy: its Conv1D weights are released as they are transposed.
-    held = { key: model.key, vocabSize: model.config.vocabSize, forward: createCpuForward(prepareCpuModel(model.config, model.params, true), matmul) };
+    const prepared = prepareCpuModel(model.config, model.params, true);
+    if (threads <= 1) {
+      held = { key: model.key, threads: 1, forward: createCpuForward(prepared, matmul), reused: true, helpers: [] };
+      return held;
+    }
+    const helpers: Worker[] = [];
+    let failure: Error | null = null;
+    const onFail = (error: Error) => (failure ??= error);
+    const own = createShardSteps(shardCpuModel(prepared, threads, 0), matmul);
+    const runners: ShardRunner[] = [
+      { attention: async (l, ln, T) => own.attention(l, ln, T), mlp: async (l, ln, T) => own.mlp(l, ln, T), logits: async (lnF, T) => own.logits(lnF, T) },
+    ];
+    const ready: Array<Promise<Float32Array>> = [];
+    for (let p = 1; p < threads; p++) {
+      const helper = startHelper(prepared, threads, p, onFail);
+      helpers.push(helper.worker);
+      runners.push(helper.runner);
+      ready.push(helper.ready);
+    }
+    try {
+      await Promise.all(ready); // the helpers' start-up is not part of a forward's time
+    } catch (error) {
+      for (const helper of helpers) helper.terminate();
+      throw error;
+    }
+    // Only the trunk (embeddings, LayerNorms, biases) stays whole here; the big weights live in the parts.
+    const trunk = trunkOf(prepared);
+    const forward = async (tokens: readonly number[]) => {
+      if (failure) throw failure;
+      return shardedForward(trunk, runners, tokens);
+    };
+    held = { key: model.key, threads, forward, reused: false, helpers };
     return held;
   }
   if (held?.key === model.key) return held;
@@ -49,19 +138,34 @@ function modelOf(model: ModelRef): NonNullable<typeof held> {
   );
 }
 
-scope.onmessage = (event: MessageEvent<ModelCpuRequest>) => {
-  const { id, model, tokens } = event.data;
+/** Requests run one after another (a split forward awaits its helpers between steps). */
+let queue: Promise<void> = Promise.resolve();
+
+async function run(request: ModelCpuRequest): Promise<void> {
+  const { id, model, tokens } = request;
+  let split = false;
   try {
-    const m = modelOf(model);
+    const m = await modelOf(model, request.threads);
+    split = m.threads > 1;
     const start = performance.now();
-    const result = m.forward(tokens);
+    const result = await m.forward(tokens);
     const ms = performance.now() - start;
-    const logits = event.data.logits ? result.slice() : new Float32Array(0);
-    const response: ModelCpuResponse = { id, ok: true, logits, ms, threads: 1, kernel };
+    const logits = !request.logits ? new Float32Array(0) : m.reused ? result.slice() : result;
+    const response: ModelCpuResponse = { id, ok: true, logits, ms, threads: m.threads, kernel };
     scope.postMessage(response, [logits.buffer]);
   } catch (error) {
     const e = error as Error;
-    const response: ModelCpuResponse = { id, ok: false, error: { name: e.name, message: e.message } };
+    // A split forward fails when a helper does (the client checked the request), and a model
+    // that fails to arrive is not held: either way the model is dropped (with its helpers) and the
+    // client starts afresh, sending the parameters again.
+    const broken = split || model.params !== undefined;
+    if (broken) release();
+    const response: ModelCpuResponse = { id, ok: false, error: { name: e.name, message: e.message }, broken };
     scope.postMessage(response);
   }
+}
+
+scope.onmessage = (event: MessageEvent<ModelCpuRequest>) => {
+  const request = event.data;
+  queue = queue.then(() => run(request));
 };

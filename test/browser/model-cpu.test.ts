@@ -1,8 +1,8 @@
 // The model's f32 CPU forward in its worker (src/workers/model-cpu-client.ts): its logits equal
 // the f64 forward reference's (src/model/forward-reference.ts, a second implementation in double)
-// within float32 tolerance, on a random model of odd sizes and on the shipped checkpoint; the
-// parameters cross once per worker; cancel (or an aborted signal) rejects with
-// AttentionAbortError and the next run works in a fresh worker.
+// within float32 tolerance, on a random model of odd sizes and on the shipped checkpoint, in the
+// worker alone and split over helper workers; the parameters cross once per worker; cancel (or an
+// aborted signal) rejects with AttentionAbortError and the next run works in a fresh worker.
 import { afterAll, describe, expect, it } from 'vitest';
 import { AttentionAbortError, AttentionInputError } from '../../src/core/errors';
 import { forwardReference } from '../../src/model/forward-reference';
@@ -33,7 +33,7 @@ function oddParams(seed: number): GptParams {
  * wasm-f32 kernel) over depths up to dMlp: |Δ| ≤ 2e-5·max|logit| + 1e-4·|logit| leaves room for
  * the rounding of a few layers (~2e-7·max|logit| measured here) and is far below a wrong row, column or head.
  */
-function expectLogits(label: string, run: ModelCpuRun, config: GptConfig, params: GptParams, tokens: number[]): void {
+function expectLogits(label: string, run: ModelCpuRun, config: GptConfig, params: GptParams, tokens: number[], threads: number): void {
   const expected = forwardReference(config, params, tokens).logits;
   expect(run.logits).toHaveLength(tokens.length * config.vocabSize);
   let scale = 0;
@@ -43,25 +43,35 @@ function expectLogits(label: string, run: ModelCpuRun, config: GptConfig, params
   // The reference's logits are not all alike: equal to them is a statement about the forward.
   expect(scale).toBeGreaterThan(1);
   expect(run.ms).toBeGreaterThan(0);
-  expect(run.threads).toBe(1);
-  console.info(`[model-cpu] ${label}: max |Δ| ${c.maxAbsErr.toExponential(2)} of max |logit| ${scale.toFixed(2)}, ${run.ms.toFixed(1)} ms, ${run.kernel}`);
+  expect(run.threads).toBe(threads);
+  console.info(`[model-cpu] ${label}, ${threads} thread(s): max |Δ| ${c.maxAbsErr.toExponential(2)} of max |logit| ${scale.toFixed(2)}, ${run.ms.toFixed(1)} ms, ${run.kernel}`);
 }
 
 const client = createModelCpuClient();
-afterAll(() => client.cancel());
+const split = createModelCpuClient({ threads: 3 });
+const alone = createModelCpuClient({ threads: 1 });
+afterAll(() => [client, split, alone].forEach((c) => c.cancel()));
 
 describe('the model’s f32 CPU forward in a worker', () => {
   const params = oddParams(5);
   const tokens = (n: number, step: number) => Array.from({ length: n }, (_, i) => (i * step + 3) % ODD.vocabSize);
 
-  it('equals the f64 reference on a random model of odd sizes, at the full context and shorter', async () => {
-    const full = await client.forward(ODD, params, tokens(37, 7));
-    expect(full.kernel).toBe('wasm-f32'); // Chromium has WebAssembly SIMD: the fast kernel is the one timed
-    expectLogits('odd model, 37 tokens', full, ODD, params, tokens(37, 7));
-    // Shorter after longer (activations reused) and a single token.
-    expectLogits('odd model, 11 tokens', await client.forward(ODD, params, tokens(11, 5)), ODD, params, tokens(11, 5));
-    expectLogits('odd model, 1 token', await client.forward(ODD, params, [17]), ODD, params, [17]);
+  it('runs on navigator.hardwareConcurrency threads by default (at most 8)', () => {
+    expect(client.threads).toBe(Math.min(8, navigator.hardwareConcurrency));
+    expect(() => createModelCpuClient({ threads: 0 })).toThrow(/threads.*an integer from 1 to 64/);
+    expect(() => createModelCpuClient({ threads: 2.5 })).toThrow(AttentionInputError);
   });
+
+  for (const [threads, cpu] of [[1, alone], [3, split]] as const) {
+    it(`equals the f64 reference on a random model of odd sizes on ${threads} thread(s), at the full context and shorter`, async () => {
+      const full = await cpu.forward(ODD, params, tokens(37, 7));
+      expect(full.kernel).toBe('wasm-f32'); // Chromium has WebAssembly SIMD: the fast kernel is the one timed
+      expectLogits('odd model, 37 tokens', full, ODD, params, tokens(37, 7), threads);
+      // Shorter after longer (buffers reused) and a single token.
+      expectLogits('odd model, 11 tokens', await cpu.forward(ODD, params, tokens(11, 5)), ODD, params, tokens(11, 5), threads);
+      expectLogits('odd model, 1 token', await cpu.forward(ODD, params, [17]), ODD, params, [17], threads);
+    });
+  }
 
   it('sends the parameters once per worker, again after cancel, and for another parameters object', async () => {
     const own = createModelCpuClient();
@@ -72,12 +82,12 @@ describe('the model’s f32 CPU forward in a worker', () => {
       // A different parameters object is a different model, even of the same config.
       const second = await own.forward(ODD, other, tokens(9, 2));
       expect(second.sentParams).toBe(true);
-      expectLogits('second model', second, ODD, other, tokens(9, 2));
+      expectLogits('second model', second, ODD, other, tokens(9, 2), own.threads);
       expect((await own.forward(ODD, params, tokens(9, 2))).sentParams).toBe(true);
       own.cancel();
       const fresh = await own.forward(ODD, params, tokens(9, 2));
       expect(fresh.sentParams).toBe(true);
-      expectLogits('after cancel', fresh, ODD, params, tokens(9, 2));
+      expectLogits('after cancel', fresh, ODD, params, tokens(9, 2), own.threads);
       // Without logits only the time comes back.
       const timed = await own.forward(ODD, params, tokens(20, 3), { logits: false });
       expect(timed.logits).toHaveLength(0);
@@ -101,7 +111,7 @@ describe('the model’s f32 CPU forward in a worker', () => {
       await expect(own.forward(ODD, params, tokens(5, 1), { signal: controller.signal })).rejects.toBeInstanceOf(AttentionAbortError);
       const next = await own.forward(ODD, params, tokens(37, 7), { signal: new AbortController().signal });
       expect(next.sentParams).toBe(true);
-      expectLogits('after abort', next, ODD, params, tokens(37, 7));
+      expectLogits('after abort', next, ODD, params, tokens(37, 7), own.threads);
     } finally {
       own.cancel();
     }
@@ -121,12 +131,14 @@ describe('the model’s f32 CPU forward in a worker', () => {
 });
 
 describe('the shipped checkpoint on the CPU forward', () => {
-  it('equals the f64 reference at 128 tokens', async () => {
-    const { config, params } = await fetchShippedCheckpoint();
-    const rng = makeRng(17);
-    const tokens = Array.from({ length: Math.min(128, config.context) }, () => Math.floor(rng() * config.vocabSize));
-    const run = await client.forward(config, params, tokens);
-    expect(run.sentParams).toBe(true);
-    expectLogits(`shipped ${config.layers}×${config.heads}, d ${config.dModel}, ${tokens.length} tokens`, run, config, params, tokens);
-  });
+  for (const [threads, cpu] of [[1, alone], [3, split]] as const) {
+    it(`equals the f64 reference at 128 tokens on ${threads} thread(s)`, async () => {
+      const { config, params } = await fetchShippedCheckpoint();
+      const rng = makeRng(17);
+      const tokens = Array.from({ length: Math.min(128, config.context) }, () => Math.floor(rng() * config.vocabSize));
+      const run = await cpu.forward(config, params, tokens);
+      expect(run.sentParams).toBe(true);
+      expectLogits(`shipped ${config.layers}×${config.heads}, d ${config.dModel}, ${tokens.length} tokens`, run, config, params, tokens, threads);
+    });
+  }
 });
