@@ -66,8 +66,11 @@ export const MAX_MODEL_CPU_THREADS = 8;
 /** Options of {@link createModelCpuClient}. */
 export interface ModelCpuClientOptions {
   /**
-   * Threads to split each forward over (default: navigator.hardwareConcurrency, at most
-   * {@link MAX_MODEL_CPU_THREADS}); 1 runs it in the worker alone.
+   * Threads to split each forward over; 1 runs it in the worker alone. Default: one fewer than
+   * navigator.hardwareConcurrency (the page and the GPU process keep a core), at least 1, at
+   * most {@link MAX_MODEL_CPU_THREADS}. Each block waits for the slowest part twice, so a split
+   * pays off only on cores that are free: on this project's 2-core machine shared with other
+   * jobs, 2 threads were no faster than 1.
    */
   threads?: number;
 }
@@ -77,7 +80,8 @@ export interface ModelCpuClientOptions {
  * Throws AttentionInputError for `threads` that is not an integer from 1 to 64.
  */
 export function createModelCpuClient(options: ModelCpuClientOptions = {}): ModelCpuClient {
-  const threads = options.threads ?? Math.max(1, Math.min(MAX_MODEL_CPU_THREADS, (typeof navigator === 'object' ? navigator.hardwareConcurrency : 1) || 1));
+  const cores = (typeof navigator === 'object' ? navigator.hardwareConcurrency : 1) || 1;
+  const threads = options.threads ?? Math.max(1, Math.min(MAX_MODEL_CPU_THREADS, cores - 1));
   if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64) {
     throw new AttentionInputError('threads', describeValue(threads), 'an integer from 1 to 64 (1: the worker alone)', 'type');
   }

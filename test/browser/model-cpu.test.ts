@@ -56,8 +56,8 @@ describe('the model’s f32 CPU forward in a worker', () => {
   const params = oddParams(5);
   const tokens = (n: number, step: number) => Array.from({ length: n }, (_, i) => (i * step + 3) % ODD.vocabSize);
 
-  it('runs on navigator.hardwareConcurrency threads by default (at most 8)', () => {
-    expect(client.threads).toBe(Math.min(8, navigator.hardwareConcurrency));
+  it('runs on one thread fewer than navigator.hardwareConcurrency by default (at least 1, at most 8)', () => {
+    expect(client.threads).toBe(Math.max(1, Math.min(8, navigator.hardwareConcurrency - 1)));
     expect(() => createModelCpuClient({ threads: 0 })).toThrow(/threads.*an integer from 1 to 64/);
     expect(() => createModelCpuClient({ threads: 2.5 })).toThrow(AttentionInputError);
   });
@@ -98,8 +98,8 @@ describe('the model’s f32 CPU forward in a worker', () => {
     }
   });
 
-  it('cancel and an aborted signal reject with AttentionAbortError; the next run works', async () => {
-    const own = createModelCpuClient();
+  it('cancel and an aborted signal reject with AttentionAbortError; the next run works (split over 2 threads)', async () => {
+    const own = createModelCpuClient({ threads: 2 });
     try {
       const running = own.forward(ODD, params, tokens(37, 7));
       own.cancel();
