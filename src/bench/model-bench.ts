@@ -123,8 +123,14 @@ export async function runModelBench(
     report.failures.push({ seqLen, path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
     onProgress(`${path} at ${seqLen} tokens failed: ${report.failures.at(-1)!.error}`);
   };
+  // Lengths past the context fail before anything is compiled or uploaded.
+  const lengths = settings.lengths.filter((seqLen) => {
+    if (seqLen <= config.context) return true;
+    fail(seqLen, 'gpu/cpu', new BenchValueError('lengths', String(seqLen), `at most the model's context, ${config.context}`));
+    return false;
+  });
   let model: GpuModel | null = null;
-  if (settings.paths.includes('gpu')) {
+  if (settings.paths.includes('gpu') && lengths.length > 0) {
     if (!device) fail(0, 'gpu', 'no WebGPU device in this browser');
     else {
       try {
@@ -139,13 +145,9 @@ export async function runModelBench(
   let workspace: GptWorkspace | null = null;
   const roles = byRole(config, params);
   try {
-    for (const seqLen of settings.lengths) {
+    for (const seqLen of lengths) {
       const rng = makeRng(settings.seed + seqLen);
       const tokens = Array.from({ length: seqLen }, () => Math.floor(rng() * config.vocabSize));
-      if (seqLen > config.context) {
-        fail(seqLen, 'gpu/cpu', new BenchValueError('lengths', String(seqLen), `at most the model's context, ${config.context}`));
-        continue;
-      }
       let gpuLogits: Float32Array | null = null;
       if (model) {
         try {

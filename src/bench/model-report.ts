@@ -93,7 +93,7 @@ const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value
 export function formatModelTable(report: ModelBenchReport): string {
   const c = report.config;
   const head = [
-    `model ${report.model}: ${c.layers} layers × ${c.dModel} (${c.heads} heads, dMlp ${c.dMlp}, vocab ${c.vocabSize}), ${(report.parameters / 1e6).toFixed(1)}M parameters`,
+    `model ${report.model}: ${c.layers} layers × ${c.dModel} (${c.heads} heads, dMlp ${c.dMlp}, vocab ${c.vocabSize}), ${report.parameters >= 1e6 ? `${(report.parameters / 1e6).toFixed(1)}M` : report.parameters} parameters`,
     `adapter: ${report.adapter?.label ?? 'none'}; linear kernels: ${report.linear}; keep '${report.keep}'; median of ${report.options.repeats}`,
     'FLOPs = 2 · multiply-adds of every matrix product (c_attn, QKᵀ and P·V over the full T × T, c_proj, c_fc, mlp c_proj, logits x·wteᵀ)',
   ];
