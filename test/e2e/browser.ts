@@ -56,6 +56,31 @@ export async function verdict(page: Page, timeout = 120_000): Promise<string> {
   return (await card.getAttribute('data-state')) ?? '';
 }
 
+/** Where a fraction of the canvas lies on the page (for pointer moves). */
+export async function canvasPoint(page: Page, fx: number, fy: number): Promise<[number, number]> {
+  const box = (await page.getByTestId('surface-canvas').boundingBox())!;
+  return [box.x + box.width * fx, box.y + box.height * fy];
+}
+
+/**
+ * Move the pointer to a fraction of the canvas and return the hover readout's dataset once the
+ * app has answered the move (empty when the point is off every surface). The app picks the
+ * cell in the animation frame after a pointermove and fills the readout from the view's
+ * arrays in the microtasks that follow, so three frames later the readout says what this
+ * point shows: a point off the surfaces costs three frames, not a timeout that waits for
+ * something that will never come. (Views whose cells are read back from the GPU — maps over
+ * the readback limit — answer later; wait for those as the test needs.)
+ */
+export async function hoverAt(page: Page, fx: number, fy: number): Promise<Record<string, string>> {
+  const [x, y] = await canvasPoint(page, fx, fy);
+  await page.mouse.move(x, y);
+  return page.evaluate(async () => {
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => requestAnimationFrame(resolve));
+    const el = document.querySelector('[data-testid="hover-readout"]') as HTMLElement;
+    return { ...el.dataset, text: el.textContent ?? '' } as Record<string, string>;
+  });
+}
+
 export async function shot(page: Page, name: string): Promise<Buffer> {
   return page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 }

@@ -4,7 +4,7 @@
 // own sentence, the context limit, and a failed model fetch. Expected values come from the
 // checkpoint read in Node and the f64 forward reference (src/model/forward-reference.ts), not from the page.
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright';
 import { DEFAULT_MODEL_STATE } from '../../src/app/state';
 import { measureHeads, inductionProbeFor } from '../../src/app/head-scores';
@@ -13,7 +13,8 @@ import { topPredictions } from '../../src/app/model-view';
 import { readCheckpoint } from '../../src/model/checkpoint';
 import { forwardReference, type GptTrace } from '../../src/model/forward-reference';
 import { makeVocabulary } from '../../src/model/vocab';
-import { canvasShot, openApp, shot, useBrowser, verdict } from './browser';
+import { join } from 'node:path';
+import { ARTIFACTS, canvasPoint, canvasShot, hoverAt, openApp, shot, useBrowser, verdict } from './browser';
 
 const checkpoint = readCheckpoint(readFileSync('public/models/tiny-stories/model.safetensors'));
 const { config } = checkpoint;
@@ -32,16 +33,11 @@ const browser = useBrowser();
 
 /** Sweep the pointer over the canvas until the readout names a cell; returns its dataset. */
 async function hoverSomeCell(page: Page, where: Array<[number, number]> = []): Promise<Record<string, string>> {
-  const box = (await page.getByTestId('surface-canvas').boundingBox())!;
   const points: Array<[number, number]> = [...where];
   for (const fy of [0.5, 0.45, 0.55, 0.4, 0.6, 0.35, 0.65]) for (const fx of [0.5, 0.45, 0.55, 0.4, 0.6, 0.35, 0.65]) points.push([fx, fy]);
   for (const [fx, fy] of points) {
-    await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
-    const found = await page
-      .waitForFunction(() => document.querySelector('[data-testid="hover-readout"]')?.getAttribute('data-predictions') !== null, undefined, { timeout: 1500 })
-      .then(() => true)
-      .catch(() => false);
-    if (found) return page.getByTestId('hover-readout').evaluate((el) => ({ ...(el as HTMLElement).dataset }) as Record<string, string>);
+    const cell = await hoverAt(page, fx, fy);
+    if (cell.predictions !== undefined) return cell;
   }
   throw new Error('no position over the canvas produced a model hover readout');
 }
@@ -50,9 +46,26 @@ async function tokenCount(page: Page): Promise<number> {
   return Number(((await page.getByTestId('model-token-count').textContent()) ?? '').match(/\d+/)![0]);
 }
 
-describe('the landing view is the trained model', () => {
+/** The sentence the input test types (read back by the seqLen test that follows it on the same page). */
+const SENTENCE = 'The dog chased the cat into the garden';
+
+// One page for the landing view's tests: opening it loads the checkpoint, runs every layer on
+// the GPU and verifies it against the f64 reference, which is most of what a test here costs.
+// The tests take turns on it in the order written (Vitest runs a file's tests in order), each
+// leaving the view where the next expects it: the selectors go back to every layer × head, the
+// context test comes back to the model at 32 tokens, the sentence test leaves SENTENCE in, and
+// the seqLen test reads that sentence.
+describe('the landing view: one page, in turn', () => {
+  let page: Page;
+  let errors: string[];
+  beforeAll(async () => {
+    ({ page, errors } = await openApp(browser()));
+  });
+  afterAll(async () => {
+    await page?.close();
+  });
+
   it('opens on the model: every layer × head drawn and labelled, every layer verified', async () => {
-    const { page, errors } = await openApp(browser());
     expect(await verdict(page)).toBe('pass');
     const card = await page.getByTestId('model-card').textContent();
     expect(card).toContain('Trained model');
@@ -101,39 +114,22 @@ describe('the landing view is the trained model', () => {
     expect(colours).toBeGreaterThan(40);
     await shot(page, 'model-landing');
     expect(errors).toEqual([]);
-    await page.close();
     void png;
   });
-});
 
-describe('selectors, the model view and hover', () => {
   it('every layer × head is drawn and pickable; clicking one opens it; layer and head selectors change the map', async () => {
-    const { page, errors } = await openApp(browser());
     expect(await verdict(page)).toBe('pass');
     expect(await page.getByTestId('surface-canvas').getAttribute('data-shown')).toBe('all');
     const reference = expected(DEFAULT_MODEL_STATE.text, DEFAULT_MODEL_STATE.seqLen);
     const T = reference.ids.length;
     // Sweep the canvas: every surface of the model view answers hover with its own layer and head.
-    const box = (await page.getByTestId('surface-canvas').boundingBox())!;
     const seen = new Map<string, [number, number]>();
     for (let fy = 0.32; fy <= 0.8 && seen.size < config.layers * config.heads; fy += 0.07) {
       for (let fx = 0.12; fx <= 0.9 && seen.size < config.layers * config.heads; fx += 0.06) {
-        await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
-        const got = await page
-          .waitForFunction(
-            (before) => {
-              const el = document.querySelector('[data-testid="hover-readout"]') as HTMLElement | null;
-              const key = el?.dataset.layer !== undefined ? `${el.dataset.layer},${el.dataset.modelHead},${el.dataset.query},${el.dataset.key}` : null;
-              return key !== null && key !== before ? key : false;
-            },
-            [...seen.keys()].join('|'),
-            { timeout: 500 },
-          )
-          .then((handle) => handle.jsonValue() as Promise<string>)
-          .catch(() => null);
-        if (!got) continue;
-        const [layer, head] = got.split(',');
-        if (!seen.has(`${layer},${head}`)) seen.set(`${layer},${head}`, [fx, fy]);
+        const cell = await hoverAt(page, fx, fy);
+        if (cell.layer === undefined) continue;
+        const key = `${cell.layer},${cell.modelHead}`;
+        if (!seen.has(key)) seen.set(key, [fx, fy]);
       }
     }
     expect([...seen.keys()].sort(), 'every layer × head surface answers hover').toEqual(
@@ -154,7 +150,7 @@ describe('selectors, the model view and hover', () => {
     await shot(page, 'model-hover');
     // Click L1 H2's surface: it opens as the one large surface, with L1 and H2 pressed.
     const [cx, cy] = seen.get('1,2')!;
-    await page.mouse.click(box.x + box.width * cx, box.y + box.height * cy);
+    await page.mouse.click(...(await canvasPoint(page, cx, cy)));
     await expect.poll(() => page.getByTestId('surface-canvas').getAttribute('data-shown'), POLL).toBe('L1 H2');
     expect(await page.getByTestId('layer').locator('[aria-pressed="true"]').textContent()).toBe('L1');
     expect(await page.getByTestId('head').locator('[aria-pressed="true"]').textContent()).toBe('H2');
@@ -181,51 +177,45 @@ describe('selectors, the model view and hover', () => {
     await expect.poll(() => page.getByTestId('surface-canvas').getAttribute('data-shown'), POLL).toBe('all');
     expect(page.url()).not.toContain('head=');
     expect(errors).toEqual([]);
-    await page.close();
   });
-});
 
-describe('the input: seqLen, your sentence, the context', () => {
-  it('seqLen is live: 48 tokens extend the text and recompute; verified again', async () => {
-    const { page, errors } = await openApp(browser());
-    expect(await verdict(page)).toBe('pass');
-    expect(await page.getByTestId('seq-len').isEnabled()).toBe(true);
-    await page.getByTestId('seq-len').fill('48');
+  it('above the context the slider says so and offers the explorer at that length', async () => {
+    // (This also stands for test/e2e/seqlen.test.ts's "past the context" case, which typed 300
+    // on the landing view and asserted the same offer: its checks are all here.)
+    expect(await tokenCount(page)).toBe(32);
+    await page.getByTestId('seq-len').fill('300');
     await page.getByTestId('seq-len').press('Enter');
-    await expect.poll(() => tokenCount(page), POLL).toBe(48);
+    // The offer sits beside the slider (no error message after the fact); the view stays.
+    const past = page.getByTestId('past-context');
+    await expect.poll(() => past.textContent(), POLL).toContain(`reads at most ${config.context} tokens`);
+    expect(await past.textContent()).toContain('300');
+    expect(await page.getByTestId('messages').textContent()).not.toContain('Invalid');
+    expect(await tokenCount(page)).toBe(32);
+    await shot(page, 'model-context-limit');
+    await page.getByTestId('seq-control').screenshot({ path: join(ARTIFACTS, 'seqlen-model-past-context.png') });
+    const offer = past.getByRole('button', { name: /Random inputs at 300/ });
+    expect(await offer.getAttribute('data-testid')).toBe('past-random');
+    await offer.click();
+    await expect.poll(() => page.url(), POLL).toContain('mode=explorer');
     expect(await verdict(page)).toBe('pass');
-    const reference = expected(DEFAULT_MODEL_STATE.text, 48);
-    expect(await page.getByTestId('model-tokens').textContent()).toContain(reference.words.slice(1).join(' '));
-    expect(page.url()).toContain('seqLen=48');
-    await page.getByTestId('seq-len').fill('12');
-    await page.getByTestId('seq-len').press('Enter');
-    await expect.poll(() => tokenCount(page), POLL).toBe(12);
+    expect(page.url()).toContain('input=random');
+    expect(page.url()).toContain('seqLen=300');
+    expect(await page.getByTestId('timings').textContent()).toContain('×300×300');
+    // And back: the model as it was.
+    await page.getByTestId('mode').getByRole('button', { name: 'Trained model' }).click();
+    await expect.poll(() => page.getByTestId('model-card').isVisible(), POLL).toBe(true);
     expect(await verdict(page)).toBe('pass');
-    // Export works in model mode: the CSV of the model view holds every layer × head (layer-major).
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
-    const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
-    const T = 12;
-    expect(csv[0]).toBe('head,query,key,query_token,key_token,score,weight');
-    expect(csv).toHaveLength(1 + config.layers * config.heads * T * T);
-    const short = expected(DEFAULT_MODEL_STATE.text, T);
-    // Line of layer 1, head 2, query 5, key 3: head index 1·H + 2 of the combined map.
-    const combined = config.heads + 2;
-    const line = csv[1 + (combined * T + 5) * T + 3].split(',');
-    expect(line.slice(0, 3)).toEqual([String(combined), '5', '3']);
-    expect(Number(line[6])).toBeCloseTo(short.trace.layers[1].weights[(2 * T + 5) * T + 3], 5);
+    expect(await tokenCount(page)).toBe(32);
     expect(errors).toEqual([]);
-    await page.close();
   });
 
   it('your own sentence is read with the vocabulary; an unknown word is named and the previous view stays', async () => {
-    const { page, errors } = await openApp(browser());
-    expect(await verdict(page)).toBe('pass');
-    const text = 'The dog chased the cat into the garden';
-    await page.getByTestId('model-text').fill(text);
+    await page.getByTestId('model-text').fill(SENTENCE);
     await page.getByTestId('model-text').press('Enter');
-    await expect.poll(() => page.getByTestId('model-tokens').textContent(), POLL).toContain('8 from your sentence');
+    await expect.poll(() => page.getByTestId('model-tokens').textContent(), POLL).toContain('8 from your text');
     expect(await verdict(page)).toBe('pass');
     expect(await tokenCount(page)).toBe(32);
+    expect(await page.getByTestId('model-tokens').textContent()).toContain(expected(SENTENCE, 32).words.slice(1).join(' '));
     const before = await page.getByTestId('model-tokens').textContent();
     await page.getByTestId('model-text').fill('The zebra sat on the mta');
     await page.getByTestId('model-run').click();
@@ -243,32 +233,36 @@ describe('the input: seqLen, your sentence, the context', () => {
     await expect.poll(() => page.getByTestId('messages').textContent(), POLL).toContain('Invalid text');
     expect(await page.getByTestId('model-tokens').textContent()).toBe(before);
     expect(errors).toEqual([]);
-    await page.close();
   });
 
-  it('above the context the slider says so and offers the explorer at that length', async () => {
-    const { page, errors } = await openApp(browser());
+  it('seqLen is live: 48 tokens extend the text and recompute; verified again', async () => {
+    // The text is the sentence the test above left in (its refusals kept it).
     expect(await verdict(page)).toBe('pass');
-    await page.getByTestId('seq-len').fill('300');
+    expect(await page.getByTestId('seq-len').isEnabled()).toBe(true);
+    await page.getByTestId('seq-len').fill('48');
     await page.getByTestId('seq-len').press('Enter');
-    // The offer sits beside the slider (no error message after the fact); the view stays.
-    await expect.poll(() => page.getByTestId('past-context').textContent(), POLL).toContain(`reads at most ${config.context} tokens`);
-    expect(await page.getByTestId('messages').textContent()).not.toContain('Invalid seqLen');
-    expect(await tokenCount(page)).toBe(32);
-    await shot(page, 'model-context-limit');
-    await page.getByTestId('past-random').click();
-    await expect.poll(() => page.url(), POLL).toContain('mode=explorer');
+    await expect.poll(() => tokenCount(page), POLL).toBe(48);
     expect(await verdict(page)).toBe('pass');
-    expect(page.url()).toContain('input=random');
-    expect(page.url()).toContain('seqLen=300');
-    expect(await page.getByTestId('timings').textContent()).toContain('×300×300');
-    // And back: the model as it was.
-    await page.getByTestId('mode').getByRole('button', { name: 'Trained model' }).click();
-    await expect.poll(() => page.getByTestId('model-card').isVisible(), POLL).toBe(true);
+    const reference = expected(SENTENCE, 48);
+    expect(await page.getByTestId('model-tokens').textContent()).toContain(reference.words.slice(1).join(' '));
+    expect(page.url()).toContain('seqLen=48');
+    await page.getByTestId('seq-len').fill('12');
+    await page.getByTestId('seq-len').press('Enter');
+    await expect.poll(() => tokenCount(page), POLL).toBe(12);
     expect(await verdict(page)).toBe('pass');
-    expect(await tokenCount(page)).toBe(32);
+    // Export works in model mode: the CSV of the model view holds every layer × head (layer-major).
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+    const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
+    const T = 12;
+    expect(csv[0]).toBe('head,query,key,query_token,key_token,score,weight');
+    expect(csv).toHaveLength(1 + config.layers * config.heads * T * T);
+    const short = expected(SENTENCE, T);
+    // Line of layer 1, head 2, query 5, key 3: head index 1·H + 2 of the combined map.
+    const combined = config.heads + 2;
+    const line = csv[1 + (combined * T + 5) * T + 3].split(',');
+    expect(line.slice(0, 3)).toEqual([String(combined), '5', '3']);
+    expect(Number(line[6])).toBeCloseTo(short.trace.layers[1].weights[(2 * T + 5) * T + 3], 5);
     expect(errors).toEqual([]);
-    await page.close();
   });
 });
 

@@ -4,9 +4,9 @@
 // text); and no main-thread task takes over 100 ms while seqLen changes, on either view. Long
 // tasks come from the browser's own PerformanceObserver ('longtask'), not from the app.
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright';
-import { ARTIFACTS, canvasShot, shot, useBrowser, verdict } from './browser';
+import { ARTIFACTS, canvasShot, hoverAt, shot, useBrowser, verdict } from './browser';
 
 /** SwiftShader runs the model and the kernels in seconds, not the 1 s expect.poll waits by default. */
 const POLL = { timeout: 120_000 };
@@ -77,13 +77,10 @@ function report(view: string, tasks: LongTask[]): void {
  * and their origins, and the readout's text), until `enough` says so or the sweep ends.
  */
 async function sweepHover(page: Page, enough: (seen: Array<Record<string, string>>) => boolean): Promise<Array<Record<string, string>>> {
-  const box = (await page.getByTestId('surface-canvas').boundingBox())!;
   const seen: Array<Record<string, string>> = [];
   for (const fy of [0.5, 0.4, 0.6, 0.3, 0.7, 0.45, 0.55, 0.35, 0.65]) {
     for (const fx of [0.3, 0.4, 0.5, 0.6, 0.7, 0.35, 0.45, 0.55, 0.65]) {
-      await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
-      await page.waitForTimeout(60);
-      const data = await page.getByTestId('hover-readout').evaluate((el) => ({ ...(el as HTMLElement).dataset, text: el.textContent ?? '' }) as Record<string, string>);
+      const data = await hoverAt(page, fx, fy);
       if (data.query === undefined || data.weight === undefined) continue;
       seen.push(data);
       if (enough(seen)) return seen;
@@ -129,24 +126,9 @@ describe('the model view: the context on the slider, the ways past it beside it'
     await page.close();
   });
 
-  it('past the context: the offer sits by the slider (no error), and takes the explorer to that length', async () => {
-    const { page, errors } = await openWatched('');
-    expect(await verdict(page)).toBe('pass');
-    await typeSeqLen(page, 300);
-    const past = page.getByTestId('past-context');
-    await expect.poll(() => past.textContent(), POLL).toContain('300');
-    expect(await past.textContent()).toContain('reads at most 128 tokens');
-    expect(await page.getByTestId('messages').textContent()).not.toContain('Invalid');
-    expect(await modelTokens(page)).toBe(32);
-    await page.getByTestId('seq-control').screenshot({ path: join(ARTIFACTS, 'seqlen-model-past-context.png') });
-    await past.getByRole('button', { name: /Random inputs at 300/ }).click();
-    await expect.poll(() => page.url(), POLL).toContain('mode=explorer');
-    expect(await verdict(page)).toBe('pass');
-    expect(page.url()).toContain('input=random');
-    expect(page.url()).toContain('seqLen=300');
-    expect(errors).toEqual([]);
-    await page.close();
-  });
+  // Typing a length past the context on the landing view (the offer beside the slider, no
+  // error, the view kept, and its button taking the explorer to that length) is asserted in
+  // test/e2e/model.test.ts ('above the context the slider says so…'), on the page it shares.
 
   it('past the context from the URL: a message names seqLen, the value given and what is allowed', async () => {
     const { page } = await openWatched('?seqLen=300');
@@ -164,8 +146,18 @@ describe('the model view: the context on the slider, the ways past it beside it'
 });
 
 describe('the explorer: a sentence scales like any input', () => {
+  // The explorer's sentence view, opened once for the two tests that start from it: the first
+  // reads the view as it opens, then leaves it at 48 tokens; the second sets its own lengths.
+  let page: Page;
+  let errors: string[];
+  beforeAll(async () => {
+    ({ page, errors } = await openWatched('?mode=explorer'));
+  });
+  afterAll(async () => {
+    await page?.close();
+  });
+
   it('opens on the sentence with a live slider; longer lengths continue it, the user words marked; no task over 100 ms', async () => {
-    const { page, errors } = await openWatched('?mode=explorer');
     expect(await verdict(page)).toBe('pass');
     const slider = page.getByTestId('seq-len-slider');
     expect(await slider.isEnabled()).toBe(true);
@@ -192,11 +184,9 @@ describe('the explorer: a sentence scales like any input', () => {
     await page.getByTestId('seq-control').screenshot({ path: join(ARTIFACTS, 'seqlen-explorer-slider.png') });
     expect(tasks.filter((t) => t.duration > LONG_TASK_MS)).toEqual([]);
     expect(errors).toEqual([]);
-    await page.close();
   });
 
   it("the user's words stand apart on the 3D view's labels and in the hover readout ('yours' or 'continued')", async () => {
-    const { page, errors } = await openWatched('?mode=explorer');
     expect(await verdict(page)).toBe('pass');
     // 16 tokens (labels show words up to 32): the six words, '.', then nine continued.
     await typeSeqLen(page, 16);
@@ -221,24 +211,18 @@ describe('the explorer: a sentence scales like any input', () => {
     expect(plain[0].queryOrigin).toBeUndefined();
     expect(plain[0].text).not.toMatch(/· (yours|continued)/);
     expect(errors).toEqual([]);
-    await page.close();
   });
 
-  it("a length never set follows the input (64 for random inputs); the lessons' worked example says its length is fixed", async () => {
-    const { page, errors } = await openWatched('?mode=explorer');
-    expect(await verdict(page)).toBe('pass');
-    await page.getByTestId('input-kind').locator('select').selectOption({ label: 'Seeded random' });
-    await expect.poll(() => page.getByTestId('timings').textContent(), POLL).toContain('2×64×64');
-    expect(await page.getByTestId('seq-len').inputValue()).toBe('64');
-    expect(await page.getByTestId('sentence-tokens').isVisible()).toBe(false);
-    await page.close();
-
-    const fixed = await openWatched('?input=cat-sat');
-    expect(await verdict(fixed.page)).toBe('pass');
-    expect(await fixed.page.getByTestId('seq-len-slider').isDisabled()).toBe(true);
-    expect(await fixed.page.getByTestId('seq-len-note').textContent()).toBe('fixed by the lesson example: 2 tokens');
-    await fixed.page.getByTestId('seq-control').screenshot({ path: join(ARTIFACTS, 'seqlen-explorer-fixed.png') });
-    expect([...errors, ...fixed.errors]).toEqual([]);
-    await fixed.page.close();
+  // The lessons' worked example, whose length is fixed (the slider disabled, the note saying
+  // so), is asserted on the cat-sat page that test/e2e/app.test.ts opens anyway.
+  it('a length never set follows the input (64 for random inputs)', async () => {
+    const fresh = await openWatched('?mode=explorer');
+    expect(await verdict(fresh.page)).toBe('pass');
+    await fresh.page.getByTestId('input-kind').locator('select').selectOption({ label: 'Seeded random' });
+    await expect.poll(() => fresh.page.getByTestId('timings').textContent(), POLL).toContain('2×64×64');
+    expect(await fresh.page.getByTestId('seq-len').inputValue()).toBe('64');
+    expect(await fresh.page.getByTestId('sentence-tokens').isVisible()).toBe(false);
+    expect(fresh.errors).toEqual([]);
+    await fresh.page.close();
   });
 });
