@@ -56,6 +56,9 @@ module.exports = {
     forbid('tfjs-only-in-peer', { path: '^src/', pathNot: '^src/bench/peer-tfjs\\.ts$' }, { path: '^(node_modules/)?@tensorflow/' },
       'TensorFlow.js is the benchmark peer and nothing else: only src/bench/peer-tfjs.ts imports it (the sweep ' +
       'loads that module on demand), so no bundle that does not run the peer carries tfjs.'),
+    forbid('ort-only-in-peer', { path: '^src/', pathNot: '^src/bench/peer-ort\\.ts$' }, { path: '^(node_modules/)?onnxruntime-(web|common)($|/)' },
+      'onnxruntime-web is the model bench\'s peer and nothing else: only src/bench/peer-ort.ts imports it (the bench ' +
+      'loads that module on demand), so no bundle that does not run the peer carries ORT or its 28 MB WebAssembly file.'),
     forbid('node-layers-stay-pure', { path: '^src/(core|reference|verify|lessons|inputs|model|train|pretrained)/' }, { path: '^src/(gpu|kernels|scene|ui|bench|workers)/' },
       'core, reference, verify, lessons, inputs, model, train and pretrained run in Node (the unit tests, and the model\'s training) and ' +
       'in workers: they import nothing that needs WebGPU, three.js, the DOM or workers (gpu, kernels, scene, ui, ' +

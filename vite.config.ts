@@ -33,6 +33,10 @@ function browserProject(name: string, include: string[]): TestProjectInlineConfi
 }
 
 export default defineConfig({
+  // onnxruntime-web (the model bench's peer, src/bench/peer-ort.ts) is one self-contained ES
+  // module: served as it is, it needs no pre-bundling, and the dev server does not reload a test
+  // page on discovering it mid-run.
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: {
     target: 'es2022',
     chunkSizeWarningLimit: 1500,

@@ -54,8 +54,10 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
       'node_modules/lil-gui/index.js': 'export default class GUI {}',
       'node_modules/@tensorflow/tfjs-core/package.json': '{ "name": "@tensorflow/tfjs-core", "main": "index.js" }',
       'node_modules/@tensorflow/tfjs-core/index.js': 'export const ready = 1;',
-      // A module cycle (no-circular) inside bench, and tfjs outside the peer.
-      'src/bench/a.ts': "import { b } from './b';\nimport * as tf from '@tensorflow/tfjs-core';\nexport const a = [b, tf];",
+      'node_modules/onnxruntime-web/package.json': '{ "name": "onnxruntime-web", "main": "index.js" }',
+      'node_modules/onnxruntime-web/index.js': 'export const env = {};',
+      // A module cycle (no-circular) inside bench, and tfjs and onnxruntime-web outside their peers.
+      'src/bench/a.ts': "import { b } from './b';\nimport * as tf from '@tensorflow/tfjs-core';\nimport * as ort from 'onnxruntime-web';\nexport const a = [b, tf, ort];",
       'src/bench/b.ts': "export const b = 1;\nexport const lazy = () => import('./a');",
       // A folder cycle without a module cycle: lessons → inputs → lessons.
       'src/lessons/l1.ts': "import { i } from '../inputs/i';\nexport const l1 = i;",
@@ -109,6 +111,7 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
     it('names the offending import', () => {
       expect(fired('three-only-in-scene')).toContain('src/verify/v.ts → node_modules/three/index.js');
       expect(fired('tfjs-only-in-peer')).toContain('src/bench/a.ts → node_modules/@tensorflow/tfjs-core/index.js');
+      expect(fired('ort-only-in-peer')).toEqual(['src/bench/a.ts → node_modules/onnxruntime-web/index.js']);
       expect(fired('gpu-imports-only-core')).toEqual(['src/gpu/g.ts → src/kernels/k.ts']);
       expect(fired('model-without-training')).toEqual(['src/model/m.ts → src/train/t.ts']);
       expect(fired('kernels-import-only-core-gpu-reference-shaders')).toEqual(['src/kernels/k.ts → src/scene/s.ts', 'src/kernels/k2.ts → src/model/m.ts']);
