@@ -5,7 +5,7 @@
  * file and field while the previous view stays; exports read back equal to the inputs.
  */
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Download, Page } from 'playwright';
 import { buildExample } from '../../src/inputs/build';
 import { readNpy, writeNpy } from '../../src/inputs/npy';
@@ -59,117 +59,125 @@ async function expectVerifiedRun(page: Page, shapeText: string): Promise<void> {
   await expect.poll(() => state(page), { timeout: 120_000 }).toBe('pass');
 }
 
-describe('import', () => {
-  it('x and W_Q/W_K/W_V as .npy files: roles guessed, applied, computed and verified', async () => {
-    const { page, errors } = await openApp(browser(), START);
+// The START view, opened once for the imports and the refusals: each import is told apart from
+// the view before it by its shape (1×6×6, then 1×4×4, then 2×5×7), and the refusals check that
+// whatever view is on screen stays exactly as it was. The dialog keeps what was set in it, so the
+// one import that sets heads (2) comes after those that read the files' own.
+describe('on one START page, in turn', () => {
+  let page: Page;
+  let errors: string[];
+  beforeAll(async () => {
+    ({ page, errors } = await openApp(browser(), START));
     expect(await verdict(page)).toBe('pass');
-    const x = tensor('x', 6, 8, 11);
-    const ws = ['wq', 'wk', 'wv'].map((name, i) => tensor(name, 8, 8, 20 + i));
-    await page.getByTestId('open-import').click();
-    await expect.poll(() => page.getByTestId('import-dialog').isVisible()).toBe(true);
-    await page.getByTestId('import-files').setInputFiles([x, ...ws].map(npyFile));
-    await expect.poll(() => summary(page).getAttribute('data-state'), { timeout: 30_000 }).toBe('valid');
-    expect(await summary(page).textContent()).toContain('seqLen 6, kvLen 6, dModel 8, heads 1, dHead 8');
-    for (const name of ['x', 'wq', 'wk', 'wv']) {
-      expect(await page.locator(`select[data-testid="import-role"][data-tensor="${name}"]`).inputValue()).toBe(name);
-      expect(await page.locator(`input[data-testid="import-transpose"][data-tensor="${name}"]`).isChecked()).toBe(false);
-    }
-    expect(await page.getByTestId('import-tensors').textContent()).toContain('[6, 8]');
-    await shot(page, 'import-dialog');
-    expect(await page.getByTestId('import-apply').isEnabled()).toBe(true);
-    await page.getByTestId('import-apply').click();
-    await expectVerifiedRun(page, '1×6×6');
-    expect(await page.getByTestId('import-dialog').isVisible()).toBe(false);
-    // The numbers card shows the imported example's weights (head 0, query 0, key 0).
-    const q = new Float32Array(6 * 8);
-    const k = new Float32Array(6 * 8);
-    for (let i = 0; i < 6; i++) {
-      for (let c = 0; c < 8; c++) {
-        for (let m = 0; m < 8; m++) {
-          q[i * 8 + c] += x.data[i * 8 + m] * ws[0].data[m * 8 + c];
-          k[i * 8 + c] += x.data[i * 8 + m] * ws[1].data[m * 8 + c];
+  });
+  afterAll(async () => {
+    await page?.close();
+  });
+
+  describe('import', () => {
+    it('x and W_Q/W_K/W_V as .npy files: roles guessed, applied, computed and verified', async () => {
+      expect(await state(page)).toBe('pass');
+      const x = tensor('x', 6, 8, 11);
+      const ws = ['wq', 'wk', 'wv'].map((name, i) => tensor(name, 8, 8, 20 + i));
+      await page.getByTestId('open-import').click();
+      await expect.poll(() => page.getByTestId('import-dialog').isVisible()).toBe(true);
+      await page.getByTestId('import-files').setInputFiles([x, ...ws].map(npyFile));
+      await expect.poll(() => summary(page).getAttribute('data-state'), { timeout: 30_000 }).toBe('valid');
+      expect(await summary(page).textContent()).toContain('seqLen 6, kvLen 6, dModel 8, heads 1, dHead 8');
+      for (const name of ['x', 'wq', 'wk', 'wv']) {
+        expect(await page.locator(`select[data-testid="import-role"][data-tensor="${name}"]`).inputValue()).toBe(name);
+        expect(await page.locator(`input[data-testid="import-transpose"][data-tensor="${name}"]`).isChecked()).toBe(false);
+      }
+      expect(await page.getByTestId('import-tensors').textContent()).toContain('[6, 8]');
+      await shot(page, 'import-dialog');
+      expect(await page.getByTestId('import-apply').isEnabled()).toBe(true);
+      await page.getByTestId('import-apply').click();
+      await expectVerifiedRun(page, '1×6×6');
+      expect(await page.getByTestId('import-dialog').isVisible()).toBe(false);
+      // The numbers card shows the imported example's weights (head 0, query 0, key 0).
+      const q = new Float32Array(6 * 8);
+      const k = new Float32Array(6 * 8);
+      for (let i = 0; i < 6; i++) {
+        for (let c = 0; c < 8; c++) {
+          for (let m = 0; m < 8; m++) {
+            q[i * 8 + c] += x.data[i * 8 + m] * ws[0].data[m * 8 + c];
+            k[i * 8 + c] += x.data[i * 8 + m] * ws[1].data[m * 8 + c];
+          }
         }
       }
-    }
-    const weights = softmaxWeights(q, k, 6, 6, 8, 0, 8);
-    await expect.poll(() => page.getByTestId('matrix-weights').textContent()).toContain(`${(weights[0][0] * 100).toFixed(1)}%`);
-    await shot(page, 'import-applied');
-    expect(errors).toEqual([]);
-    await page.close();
+      const weights = softmaxWeights(q, k, 6, 6, 8, 0, 8);
+      await expect.poll(() => page.getByTestId('matrix-weights').textContent()).toContain(`${(weights[0][0] * 100).toFixed(1)}%`);
+      await shot(page, 'import-applied');
+      expect(errors).toEqual([]);
+    });
+
+    it('files dropped on the view open the dialog and are read', async () => {
+      expect(await state(page)).toBe('pass');
+      const files = [tensor('x', 4, 6, 41), tensor('wq', 6, 6, 42), tensor('wk', 6, 6, 43), tensor('wv', 6, 6, 44)].map((t) => ({ name: `${t.name}.npy`, bytes: Array.from(writeNpy(t)) }));
+      await page.getByTestId('surface-canvas').evaluate((canvas, list) => {
+        const transfer = new DataTransfer();
+        for (const f of list) transfer.items.add(new File([new Uint8Array(f.bytes)], f.name));
+        for (const type of ['dragenter', 'dragover', 'drop']) canvas.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      }, files);
+      await expect.poll(() => page.getByTestId('import-dialog').isVisible()).toBe(true);
+      await expect.poll(() => summary(page).getAttribute('data-state'), { timeout: 30_000 }).toBe('valid');
+      expect(await summary(page).textContent()).toContain('seqLen 4, kvLen 4, dModel 6, heads 1, dHead 6');
+      await page.getByTestId('import-apply').click();
+      await expectVerifiedRun(page, '1×4×4');
+      expect(errors).toEqual([]);
+    });
+
+    it('Q and K given directly (no V: V = K) run through the identity projections exactly', async () => {
+      expect(await state(page)).toBe('pass');
+      const q = tensor('q', 5, 8, 31);
+      const k = tensor('k', 7, 8, 32);
+      await page.getByTestId('open-import').click();
+      await page.getByTestId('import-files').setInputFiles([q, k].map(npyFile));
+      await expect.poll(() => summary(page).getAttribute('data-state'), { timeout: 30_000 }).toBe('valid');
+      await page.getByTestId('import-heads').fill('2');
+      await expect.poll(() => summary(page).textContent()).toContain('heads 2, dHead 4');
+      expect(await summary(page).textContent()).toContain('V = K');
+      expect(await summary(page).getAttribute('data-state')).toBe('valid');
+      await page.getByTestId('import-apply').click();
+      await expectVerifiedRun(page, '2×5×7');
+      const weights = softmaxWeights(q.data, k.data, 5, 7, 8, 0, 4);
+      await expect.poll(() => page.getByTestId('matrix-weights').textContent()).toContain(`${(weights[0][0] * 100).toFixed(1)}%`);
+      expect(await page.getByTestId('messages').textContent()).toContain('V = K');
+      expect(errors).toEqual([]);
+    });
   });
 
-  it('Q and K given directly (no V: V = K) run through the identity projections exactly', async () => {
-    const { page, errors } = await openApp(browser(), START);
-    expect(await verdict(page)).toBe('pass');
-    const q = tensor('q', 5, 8, 31);
-    const k = tensor('k', 7, 8, 32);
-    await page.getByTestId('open-import').click();
-    await page.getByTestId('import-files').setInputFiles([q, k].map(npyFile));
-    await expect.poll(() => summary(page).getAttribute('data-state'), { timeout: 30_000 }).toBe('valid');
-    await page.getByTestId('import-heads').fill('2');
-    await expect.poll(() => summary(page).textContent()).toContain('heads 2, dHead 4');
-    expect(await summary(page).textContent()).toContain('V = K');
-    expect(await summary(page).getAttribute('data-state')).toBe('valid');
-    await page.getByTestId('import-apply').click();
-    await expectVerifiedRun(page, '2×5×7');
-    const weights = softmaxWeights(q.data, k.data, 5, 7, 8, 0, 4);
-    await expect.poll(() => page.getByTestId('matrix-weights').textContent()).toContain(`${(weights[0][0] * 100).toFixed(1)}%`);
-    expect(await page.getByTestId('messages').textContent()).toContain('V = K');
-    expect(errors).toEqual([]);
-    await page.close();
-  });
+  describe('bad files keep the last good view', () => {
+    it('a file with the wrong magic is named with its field; a shape mismatch names the role; nothing changes', async () => {
+      expect(await state(page)).toBe('pass');
+      const url = page.url();
+      const timingsBefore = await page.getByTestId('timings').locator('h2').textContent();
+      await page.getByTestId('open-import').click();
+      await page.getByTestId('import-files').setInputFiles([{ name: 'bad.npy', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a numpy file at all') }]);
+      await expect.poll(() => page.getByTestId('import-error').textContent(), { timeout: 30_000 }).toContain('bad.npy');
+      const inline = (await page.getByTestId('import-error').textContent()) ?? '';
+      expect(inline).toContain('magic');
+      const messages = (await page.getByTestId('messages').textContent()) ?? '';
+      expect(messages).toContain('bad.npy');
+      expect(messages).toContain('magic');
+      expect(await page.getByTestId('import-apply').isEnabled()).toBe(false);
+      await shot(page, 'import-bad-magic');
 
-  it('files dropped on the view open the dialog and are read', async () => {
-    const { page, errors } = await openApp(browser(), START);
-    expect(await verdict(page)).toBe('pass');
-    const files = [tensor('x', 4, 6, 41), tensor('wq', 6, 6, 42), tensor('wk', 6, 6, 43), tensor('wv', 6, 6, 44)].map((t) => ({ name: `${t.name}.npy`, bytes: Array.from(writeNpy(t)) }));
-    await page.getByTestId('surface-canvas').evaluate((canvas, list) => {
-      const transfer = new DataTransfer();
-      for (const f of list) transfer.items.add(new File([new Uint8Array(f.bytes)], f.name));
-      for (const type of ['dragenter', 'dragover', 'drop']) canvas.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
-    }, files);
-    await expect.poll(() => page.getByTestId('import-dialog').isVisible()).toBe(true);
-    await expect.poll(() => summary(page).getAttribute('data-state'), { timeout: 30_000 }).toBe('valid');
-    expect(await summary(page).textContent()).toContain('seqLen 4, kvLen 4, dModel 6, heads 1, dHead 6');
-    await page.getByTestId('import-apply').click();
-    await expectVerifiedRun(page, '1×4×4');
-    expect(errors).toEqual([]);
-    await page.close();
-  });
-});
+      // Readable files whose shapes disagree: wk is 7 × 8 (proposed transposed to 8 × 7), so
+      // its width differs from wq's 8 and the summary names wk.
+      const files = [tensor('x', 6, 8, 1), tensor('wq', 8, 8, 2), tensor('wk', 7, 8, 3), tensor('wv', 8, 8, 4)].map(npyFile);
+      await page.getByTestId('import-files').setInputFiles(files);
+      await expect.poll(() => summary(page).getAttribute('data-state'), { timeout: 30_000 }).toBe('invalid');
+      expect(await summary(page).textContent()).toContain('wk');
+      expect(await page.getByTestId('import-apply').isEnabled()).toBe(false);
+      await shot(page, 'import-bad-shape');
+      await page.getByTestId('import-cancel').click();
+      expect(await page.getByTestId('import-dialog').isVisible()).toBe(false);
 
-describe('bad files keep the last good view', () => {
-  it('a file with the wrong magic is named with its field; a shape mismatch names the role; nothing changes', async () => {
-    const { page } = await openApp(browser(), START);
-    expect(await verdict(page)).toBe('pass');
-    const url = page.url();
-    const timingsBefore = await page.getByTestId('timings').locator('h2').textContent();
-    await page.getByTestId('open-import').click();
-    await page.getByTestId('import-files').setInputFiles([{ name: 'bad.npy', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a numpy file at all') }]);
-    await expect.poll(() => page.getByTestId('import-error').textContent(), { timeout: 30_000 }).toContain('bad.npy');
-    const inline = (await page.getByTestId('import-error').textContent()) ?? '';
-    expect(inline).toContain('magic');
-    const messages = (await page.getByTestId('messages').textContent()) ?? '';
-    expect(messages).toContain('bad.npy');
-    expect(messages).toContain('magic');
-    expect(await page.getByTestId('import-apply').isEnabled()).toBe(false);
-    await shot(page, 'import-bad-magic');
-
-    // Readable files whose shapes disagree: wk is 7 × 8 (proposed transposed to 8 × 7), so
-    // its width differs from wq's 8 and the summary names wk.
-    const files = [tensor('x', 6, 8, 1), tensor('wq', 8, 8, 2), tensor('wk', 7, 8, 3), tensor('wv', 8, 8, 4)].map(npyFile);
-    await page.getByTestId('import-files').setInputFiles(files);
-    await expect.poll(() => summary(page).getAttribute('data-state'), { timeout: 30_000 }).toBe('invalid');
-    expect(await summary(page).textContent()).toContain('wk');
-    expect(await page.getByTestId('import-apply').isEnabled()).toBe(false);
-    await shot(page, 'import-bad-shape');
-    await page.getByTestId('import-cancel').click();
-    expect(await page.getByTestId('import-dialog').isVisible()).toBe(false);
-
-    expect(await state(page)).toBe('pass');
-    expect(page.url()).toBe(url);
-    expect(await page.getByTestId('timings').locator('h2').textContent()).toBe(timingsBefore);
-    await page.close();
+      expect(await state(page)).toBe('pass');
+      expect(page.url()).toBe(url);
+      expect(await page.getByTestId('timings').locator('h2').textContent()).toBe(timingsBefore);
+    });
   });
 });
 
