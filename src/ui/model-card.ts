@@ -38,6 +38,9 @@ const SORT_KEYS: ReadonlyArray<[SortKey, string]> = [
   ['firstToken', 'first-token sink'],
   ['entropy', 'entropy (sharpest first)'],
 ];
+/** Tokens the card lists (a real model reads up to 1024; the 3D labels and hover show them all). */
+const TOKENS_LISTED = 160;
+
 /** Rows the table shows before "All N heads" (GPT-2 small has 144). */
 const TOP_HEADS = 16;
 
@@ -136,7 +139,12 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
         `: ${inp.cut ? `your text cut to fit (raise the sequence length to read all ${inp.textTokens + 1})` : `${inp.textTokens} from your text${inp.extended > 0 ? `, ${inp.extended} from ${source}` : ''}`} — `,
         // The user's tokens marked, as in the explorer's panel. A real model's tokens are their own
         // text pieces (a leading space is part of the token), so they are joined as they are.
-        h('span', { class: `words sentence-tokens${joiner === '' ? ' pieces' : ''}` }, ...shown.flatMap((w, i) => [i > 0 ? joiner : '', i >= 1 && i <= inp.textTokens ? h('mark', { title: 'your token' }, w) : w])),
+        h(
+          'span',
+          { class: `words sentence-tokens${joiner === '' ? ' pieces' : ''}` },
+          ...shown.slice(0, TOKENS_LISTED).flatMap((w, i) => [i > 0 ? joiner : '', i >= 1 && i <= inp.textTokens ? h('mark', { title: 'your token' }, w) : w]),
+          shown.length > TOKENS_LISTED ? ` … and ${shown.length - TOKENS_LISTED} more tokens` : '',
+        ),
       );
       renderScores();
     },

@@ -34,6 +34,13 @@ export interface SynthOptions {
   configOverrides?: Record<string, unknown>;
   /** Tensors to leave out of the weights, by their name in the file ("wte.weight", "transformer.h.0.ln_1.bias"). */
   dropTensors?: readonly string[];
+  /**
+   * 'small' (default): weights of a few tenths, which give small test models lively maps;
+   * 'gpt2': GPT-2's own scale (matrices ±0.035 uniform, i.e. std 0.02 as its initialisation;
+   * biases ±0.02; wte ±0.2; wpe ±0.02), for large models whose sums would otherwise grow far
+   * past what a real checkpoint computes.
+   */
+  scale?: 'small' | 'gpt2';
   /** Leave the tokenizer files out. */
   noTokenizer?: boolean;
   /** Write tokenizer.json (default) or vocab.json + merges.txt. */
@@ -151,8 +158,14 @@ export function encodeFloats(values: Float32Array, dtype: SynthDtype): { bytes: 
 }
 
 /** The random scale of each kind of parameter: LayerNorm weights near 1, small biases, weights of moderate size. */
-function scaleOf(name: string): { centre: number; scale: number } {
+function scaleOf(name: string, size: 'small' | 'gpt2' = 'small'): { centre: number; scale: number } {
   if (/ln_\w+\.weight$/.test(name)) return { centre: 1, scale: 0.2 };
+  if (size === 'gpt2') {
+    if (name.endsWith('.bias')) return { centre: 0, scale: 0.02 };
+    if (name === 'wte.weight') return { centre: 0, scale: 0.2 };
+    if (name === 'wpe.weight') return { centre: 0, scale: 0.02 };
+    return { centre: 0, scale: 0.035 };
+  }
   if (name.endsWith('.bias')) return { centre: 0, scale: 0.1 };
   if (name === 'wte.weight') return { centre: 0, scale: 0.5 };
   if (name === 'wpe.weight') return { centre: 0, scale: 0.2 };
@@ -201,7 +214,7 @@ export function synthGpt2Checkpoint(options: SynthOptions): SynthCheckpoint {
   const fileName = (name: string) => (prefix ? `transformer.${name}` : name);
   let wteBytes: Uint8Array | undefined;
   for (const [name, shape] of paramShapes(config)) {
-    const { centre, scale } = scaleOf(name);
+    const { centre, scale } = scaleOf(name, options.scale);
     const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
     for (let i = 0; i < values.length; i++) values[i] = centre + (rng() * 2 - 1) * scale;
     const { bytes, decoded } = encodeFloats(values, dtype);
