@@ -260,7 +260,7 @@ export function createModelController(page: Page): ModelController {
         c.timings.cpuMs = cpu.ms;
         c.timings.cpu = {
           label: 'CPU f32 forward',
-          note: `the same forward in f32 on the CPU (${cpu.kernel === 'wasm-f32' ? 'WebAssembly SIMD' : 'JavaScript'}, ${cpu.threads} worker${cpu.threads === 1 ? '' : 's'}), timed in the worker; the verification above runs the f64 reference per layer on sampled rows`,
+          note: `the same forward in f32 on the CPU (${cpu.kernel === 'js' ? 'JavaScript' : 'WebAssembly SIMD'}, ${cpu.threads} thread${cpu.threads === 1 ? '' : 's'}), timed in the worker; the verification above runs the f64 reference per layer on sampled rows`,
         };
         showModelTimings(timings, c.timings);
       };
