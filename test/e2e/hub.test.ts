@@ -86,6 +86,11 @@ describe('models from a hub', () => {
       const firstRow = await page.getByTestId('head-scores').locator('tbody tr').first().locator('td').allTextContents();
       const shares = (await page.getByTestId('head-scores').locator('tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.children[3].textContent))));
       expect(Number(firstRow[3])).toBe(Math.max(...shares));
+      // …and clicking the top head opens it as the large surface; "all layers × heads" goes back to the gallery.
+      await page.getByTestId('head-scores').locator('tbody tr').first().click();
+      await expect.poll(() => page.getByTestId('surface-canvas').getAttribute('data-shown'), POLL).toBe(firstRow[0]);
+      await page.getByTestId('layer').locator('button[data-head="-1"]').click();
+      await expect.poll(() => page.getByTestId('surface-canvas').getAttribute('data-shown'), POLL).toBe('all');
       // Hover: query and key tokens, the weight, and the model's top-5 next tokens (from the reference's logits).
       const box = (await page.getByTestId('surface-canvas').boundingBox())!;
       let readout: Record<string, string> = {};
