@@ -155,6 +155,11 @@ describe('head scores and labels from the maps', () => {
     expect(h1.scores.induction).toBe(0);
     expect(h1.labels).toEqual(['previous-token 0.42', 'first-token 0.42']);
     expect(gridTitle(h1)).toBe('L0 H1\nprevious-token 0.42');
+    // A gallery past 32 heads keeps the titles of heads with a pattern; the rest name rows and columns.
+    expect(gridTitle(h1, 144)).toBe('L0 H1\nprevious-token 0.42');
+    const plain = (layer: number, head: number): HeadReport => ({ layer, head, scores: h1.scores, labels: ['entropy 2.10 nats'] });
+    expect([gridTitle(plain(0, 0), 144), gridTitle(plain(5, 0), 144), gridTitle(plain(0, 7), 144), gridTitle(plain(5, 7), 144)]).toEqual(['L0', 'L5', 'H7', '']);
+    expect(gridTitle(plain(5, 7), 32)).toBe('L5 H7\nentropy 2.10 nats');
   });
 
   it('summarises the best induction score against the label threshold', () => {

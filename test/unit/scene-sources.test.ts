@@ -119,6 +119,10 @@ describe('modelSource', () => {
     // One layer: its heads only, named plainly.
     const one = modelSource(run({ seqLen: 6, layers: gpuLayers, logits: fakeBuffer('logits', 1), generation: 1 }), { layer: 1, head: 0 });
     expect(one.heads.map((h) => [h.layer, h.head, h.title])).toEqual([[1, 0, 'L1 H0'], [1, 1, 'L1 H1']]);
+    // A run that kept no per-layer scores (keep 'weights'): the source says only the weights can be drawn.
+    expect('weightsOnly' in source).toBe(false);
+    const weightsOnly = modelSource({ ...run({ seqLen: 6, layers: gpuLayers, logits: fakeBuffer('logits', 1), generation: 1 }), scoresKept: false }, { layer: 0, head: -1 });
+    expect(weightsOnly.kind === 'gpu-maps' && weightsOnly.weightsOnly).toBe(true);
   });
 
   it('without buffers, reduces every layer × head from the layers’ arrays to the reference reduction of each layer', async () => {
