@@ -2,17 +2,17 @@
  * The model benchmark, run in the bench page (src/ui/bench-page.ts exposes it as
  * `window.attentionBench.model`, scripts/bench.ts drives it for `npm run bench -- --model …`):
  * forward passes of a GPT-2-family model at each length on the GPU (createGpuModel, the app's
- * own runner and tuning) and on the CPU (the f32 forward of src/model/forward.ts with the
- * WebAssembly SIMD matmul, one thread), timed, and the GPU's logits checked against the CPU's.
+ * own runner and tuning) and on the CPU (the app's f32 CPU forward in its worker,
+ * src/workers/model-cpu-client.ts: WebAssembly SIMD matmul, its default thread count), timed,
+ * and the GPU's logits checked against the CPU's.
  */
 import { createGpuModel, type GpuModel, type GpuModelResult } from '../kernels/model';
 import { linearVariant } from '../kernels/model-linear';
 import { describeDevice, tuningFor, type LinearTuning } from '../kernels/tuning';
-import { forwardPass } from '../model/forward';
-import { byRole, countParams, paramShapes, validateConfig, type GptConfig, type GptParams } from '../model/schema';
+import { countParams, paramShapes, validateConfig, type GptConfig, type GptParams } from '../model/schema';
 import { makeRng } from '../reference/random';
-import { createWorkspace, type GptWorkspace } from '../train/workspace';
 import { compareArrays } from '../verify/compare';
+import { createModelCpuClient, type ModelCpuClient } from '../workers/model-cpu-client';
 import { loadPretrained } from '../pretrained/load';
 import { BenchValueError } from './metrics';
 import { GPT2_SMALL_SHAPE, modelRecord, modelSpeedups, type ModelBenchReport } from './model-report';
@@ -111,6 +111,7 @@ export async function runModelBench(
     config,
     parameters: countParams(config),
     linear: variant ? (variant.kind === 'lanes' ? `lanes ${variant.tile.rows}×${variant.tile.cols}` : variant.kind) : 'none',
+    cpuPath: null,
     keep,
     options: { lengths: [...settings.lengths], repeats: settings.repeats, warmup: settings.warmup, paths: [...settings.paths], seed: settings.seed },
     records: [],
@@ -142,8 +143,7 @@ export async function runModelBench(
       }
     }
   }
-  let workspace: GptWorkspace | null = null;
-  const roles = byRole(config, params);
+  const cpu: ModelCpuClient | null = settings.paths.includes('cpu') ? createModelCpuClient() : null;
   try {
     for (const seqLen of lengths) {
       const rng = makeRng(settings.seed + seqLen);
@@ -165,23 +165,21 @@ export async function runModelBench(
           fail(seqLen, 'gpu', error);
         }
       }
-      if (settings.paths.includes('cpu')) {
+      if (cpu) {
         try {
-          if (!workspace || workspace.length < seqLen) workspace = createWorkspace(config, 1, seqLen, { matmul: 'wasm-f32' });
-          const ws = workspace;
           const ms: number[] = [];
+          let cpuLogits: Float32Array | null = null;
           for (let i = 0; i < settings.warmup + settings.repeats; i++) {
-            await tick();
-            ws.inputs.set(tokens);
-            const start = performance.now();
-            forwardPass(config, roles, ws, ws.scratch, 1, seqLen);
-            const took = performance.now() - start;
-            if (i >= settings.warmup) ms.push(took);
-            onProgress(`cpu ${seqLen} tokens: ${i < settings.warmup ? 'warm-up' : 'run'} ${took.toFixed(0)} ms`);
+            // The logits come back once (GPT-2's are 200 MB at 1024 tokens); the time is the worker's forward alone.
+            const wantLogits = gpuLogits !== null && cpuLogits === null && i >= settings.warmup;
+            const run = await cpu.forward(config, params, tokens, { logits: wantLogits });
+            if (wantLogits) cpuLogits = run.logits;
+            report.cpuPath = `f32 forward in a worker (${run.kernel}, ${run.threads} thread${run.threads === 1 ? '' : 's'})`;
+            if (i >= settings.warmup) ms.push(run.ms);
+            onProgress(`cpu ${seqLen} tokens: ${i < settings.warmup ? 'warm-up' : 'run'} ${run.ms.toFixed(0)} ms`);
           }
           report.records.push(modelRecord(config, seqLen, 'cpu', ms));
-          if (gpuLogits) {
-            const cpuLogits = ws.logits.subarray(0, seqLen * config.vocabSize);
+          if (gpuLogits && cpuLogits) {
             const c = compareArrays(gpuLogits, cpuLogits, LOGITS_TOLERANCE);
             let maxAbs = 0;
             for (const v of cpuLogits) maxAbs = Math.max(maxAbs, Math.abs(v));
@@ -194,6 +192,7 @@ export async function runModelBench(
     }
   } finally {
     model?.destroy();
+    cpu?.cancel();
   }
   report.speedups = modelSpeedups(report.records);
   report.pass = report.failures.length === 0 && report.checks.every((c) => c.pass);

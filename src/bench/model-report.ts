@@ -28,7 +28,7 @@ export const GPT2_SMALL_SHAPE: ModelConfig = { vocabSize: 50257, context: 1024, 
 /** One path at one length: every timed run and what they come to. */
 export interface ModelBenchRecord {
   seqLen: number;
-  /** 'gpu': createGpuModel's run (WebGPU); 'cpu': the f32 CPU forward (src/model/forward.ts, WebAssembly SIMD matmul, one thread). */
+  /** 'gpu': createGpuModel's run (WebGPU); 'cpu': the app's f32 CPU forward (src/workers/model-cpu-client.ts, WebAssembly SIMD matmul). */
   path: 'gpu' | 'cpu';
   /** Milliseconds of each timed run (GPU: from encoding until the device finished, before any readback). */
   ms: number[];
@@ -59,6 +59,8 @@ export interface ModelBenchReport {
   parameters: number;
   /** The linear kernel variant the GPU ran (the tuning's). */
   linear: string;
+  /** What the CPU path ran (kernel and threads, as the worker reports them); null when it did not run. */
+  cpuPath: string | null;
   /** The GPU run's keep option (see GpuModelRunOptions.keep). */
   keep: 'all' | 'weights';
   options: { lengths: number[]; repeats: number; warmup: number; paths: Array<'gpu' | 'cpu'>; seed: number };
@@ -95,6 +97,7 @@ export function formatModelTable(report: ModelBenchReport): string {
   const head = [
     `model ${report.model}: ${c.layers} layers × ${c.dModel} (${c.heads} heads, dMlp ${c.dMlp}, vocab ${c.vocabSize}), ${report.parameters >= 1e6 ? `${(report.parameters / 1e6).toFixed(1)}M` : report.parameters} parameters`,
     `adapter: ${report.adapter?.label ?? 'none'}; linear kernels: ${report.linear}; keep '${report.keep}'; median of ${report.options.repeats}`,
+    ...(report.cpuPath ? [`CPU: ${report.cpuPath}`] : []),
     'FLOPs = 2 · multiply-adds of every matrix product (c_attn, QKᵀ and P·V over the full T × T, c_proj, c_fc, mlp c_proj, logits x·wteᵀ)',
   ];
   const rows = [['seqLen', 'path', 'median ms', '±IQR', 'tokens/s', 'GFLOP', 'GFLOP/s', 'runs ms']];

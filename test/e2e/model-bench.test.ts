@@ -2,7 +2,7 @@
  * `npm run bench -- --model <folder>` end to end: a synthesized GPT-2-family checkpoint in the
  * hub's file layout (test/shared/gpt2-checkpoint.ts: F16, the "transformer." prefix, lm_head and
  * the mask buffers) written to a folder; the script serves it to the bench page, which loads it
- * with loadPretrained and times the GPU and CPU forward passes. A tiny model keeps it to seconds
+ * with loadPretrained and times the GPU forward and the app's CPU forward (its worker). A tiny model keeps it to seconds
  * (`--model gpt2-shape`, GPT-2 small's shape, takes minutes on SwiftShader and is left to the
  * measurement itself).
  */
@@ -48,6 +48,7 @@ describe('npm run bench -- --model <folder>', () => {
     expect(report.config).toEqual(CONFIG);
     expect(report.adapter?.label).toMatch(/\S/);
     expect(report.linear).toMatch(/^(lanes \d+×\d+|workgroup|registers)$/);
+    expect(report.cpuPath).toMatch(/^f32 forward in a worker \(wasm-f32, \d+ threads?\)$/);
     expect(report.failures).toEqual([]);
     expect(report.pass).toBe(true);
     for (const seqLen of [5, 24]) {

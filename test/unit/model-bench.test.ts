@@ -36,11 +36,12 @@ describe('model bench records and table', () => {
     expect(modelSpeedups([gpu, cpu, modelRecord(GPT2_SMALL_SHAPE, 512, 'gpu', [1])])).toEqual([{ seqLen: 128, speedup: 3 }]);
     const report: ModelBenchReport = {
       kind: 'model', date: '2026-01-01T00:00:00Z', adapter: null, model: 'gpt2-shape', config: GPT2_SMALL_SHAPE, parameters: countParams(GPT2_SMALL_SHAPE),
-      linear: 'lanes 32×32', keep: 'weights', options: { lengths: [128], repeats: 3, warmup: 0, paths: ['gpu', 'cpu'], seed: 1 },
+      linear: 'lanes 32×32', cpuPath: 'f32 forward in a worker (wasm-f32, 1 thread)', keep: 'weights', options: { lengths: [128], repeats: 3, warmup: 0, paths: ['gpu', 'cpu'], seed: 1 },
       records: [gpu, cpu], checks: [{ seqLen: 128, maxAbsErr: 2e-5, maxAbs: 3, pass: true }], speedups: [{ seqLen: 128, speedup: 3 }], failures: [], pass: true,
     };
     const text = formatModelTable(report);
     expect(text).toContain('124.4M parameters');
+    expect(text).toContain('CPU: f32 forward in a worker (wasm-f32, 1 thread)');
     expect(text).toMatch(/^seqLen\s+path\s+median ms\s+±IQR\s+tokens\/s\s+GFLOP\s+GFLOP\/s/m);
     expect(text).toMatch(/^128\s+gpu\s+9000\.0\s+1000\.0\s+14\.2\s+32\.23\s+3\.58\s+9000 8000 10000$/m);
     expect(text).toContain('GPU against CPU at 128 tokens: 3.00× faster');
