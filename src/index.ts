@@ -69,7 +69,8 @@ export type {
 
 // Models: the GPT-2-family forward pass on WebGPU, and real checkpoints (hub, URL or files).
 export { createGpuModel, MODEL_LAYER_TENSORS, DEFAULT_MODEL_READ } from './kernels/model';
-export type { GpuModel, GpuModelConfig, GpuModelParams, GpuModelResult, GpuModelRunOptions, GpuModelBuffers, ModelReadName, ModelLayerTensor } from './kernels/model';
+export type { GpuModel, GpuModelConfig, GpuModelParams, GpuModelResult, GpuModelRunOptions, GpuModelBuffers, ModelReadName, ModelLayerTensor, ModelKeep } from './kernels/model';
+export type { LinearTuning } from './kernels/tuning';
 export type { ModelConfig } from './core/types';
 export { forwardReference } from './model/forward-reference';
 export type { GptTrace } from './model/forward-reference';
