@@ -173,7 +173,7 @@ async function benchModel(page: Page, args: BenchArgs, browserName: string): Pro
     });
     source = new URL('/bench-model/', page.url()).href;
   }
-  const settings: ModelBenchSettings = { model: args.model!, source, lengths: args.lengths, repeats: args.repeats, warmup: args.warmup, paths: args.paths.filter((p): p is 'gpu' | 'cpu' => p === 'gpu' || p === 'cpu'), seed: args.seed, keep: args.keep, linear: args.linear };
+  const settings: ModelBenchSettings = { model: args.model!, source, lengths: args.lengths, repeats: args.repeats, warmup: args.warmup, paths: [...args.paths.filter((p): p is 'gpu' | 'cpu' => p === 'gpu' || p === 'cpu'), ...(args.ort ? ['ort' as const] : [])], seed: args.seed, keep: args.keep, linear: args.linear };
   const { report } = await withTimeout(page.evaluate((options) => window.attentionBench!.model(options), settings), args.timeoutMs, 'the model bench');
   const a = report.adapter;
   const name = a ? slug([a.vendor, a.architecture || a.device].filter(Boolean).join(' ')) : 'no-gpu';

@@ -47,6 +47,8 @@ export interface BenchArgs extends Omit<SweepSettings, 'peak'> {
   keep: 'all' | 'weights';
   /** The model bench's linear kernels instead of the device tuning's (to compare variants); null: the tuning's. */
   linear: LinearTuning | null;
+  /** The model bench also runs onnxruntime-web's WebGPU EP on the same forward (`--paths …,ort`; opt-in: minutes per run on a software adapter). */
+  ort: boolean;
 }
 
 /** The model bench's lengths by default (1024 is opt-in: minutes per run on a software adapter). */
@@ -78,6 +80,7 @@ export const DEFAULT_BENCH_ARGS: Readonly<BenchArgs> = {
   model: null,
   lengths: DEFAULT_MODEL_LENGTHS,
   keep: 'weights',
+  ort: false,
   linear: null,
 };
 
@@ -154,9 +157,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         break;
       }
       case '--paths': {
-        const paths = list(option, value).map((p) => {
+        // 'ort' is a path of the model bench only (checked below, once --model is known).
+        const items = list(option, value);
+        args.ort = items.includes('ort');
+        const paths = items.filter((p) => p !== 'ort').map((p) => {
           if (!(BENCH_PATH_IDS as readonly string[]).includes(p)) {
-            throw new BenchArgumentError(option, `'${p}'`, `a comma-separated list of ${BENCH_PATH_IDS.join(', ')}`);
+            throw new BenchArgumentError(option, `'${p}'`, `a comma-separated list of ${BENCH_PATH_IDS.join(', ')} (ort with --model)`);
           }
           return p as BenchPathId;
         });
@@ -196,10 +202,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   }
   if (args.model !== null) {
     const bad = args.paths.find((p) => p !== 'gpu' && p !== 'cpu');
-    if (given.has('--paths') && bad !== undefined) throw new BenchArgumentError('--paths', `'${bad}' with --model`, 'gpu and cpu for the model bench');
+    if (given.has('--paths') && bad !== undefined) throw new BenchArgumentError('--paths', `'${bad}' with --model`, 'gpu, cpu and ort for the model bench');
     if (!given.has('--paths')) args.paths = [...MODEL_BENCH_DEFAULTS.paths];
     if (!given.has('--repeats')) args.repeats = MODEL_BENCH_DEFAULTS.repeats;
     if (!given.has('--warmup')) args.warmup = MODEL_BENCH_DEFAULTS.warmup;
+  } else if (args.ort) {
+    throw new BenchArgumentError('--paths', "'ort' without --model", `${BENCH_PATH_IDS.join(', ')} (ort is a path of the model bench: add --model)`);
   }
   return args;
 }
@@ -258,5 +266,8 @@ Model bench (a whole forward pass instead of the attention sweep):
   --linear V          the linear kernels: auto (default: the device's tuning), registers, workgroup,
                       lanes or lanes:RxC (to compare variants on one machine)
   With --model, --repeats defaults to ${MODEL_BENCH_DEFAULTS.repeats}, --warmup to ${MODEL_BENCH_DEFAULTS.warmup} (an 8-token run compiles the
-  kernels first) and --paths to gpu,cpu; --seed seeds the random weights and tokens.`;
+  kernels first) and --paths to gpu,cpu; --seed seeds the random weights and tokens.
+  --paths gpu,cpu,ort adds onnxruntime-web's WebGPU EP running the same forward on the same
+  weights in the same page (src/bench/peer-ort.ts), with our GPU's ratio to it; at least one
+  warm-up run per length (it compiles per shape); opt-in: minutes per run on a software adapter.`;
 }

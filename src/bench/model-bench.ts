@@ -4,7 +4,9 @@
  * forward passes of a GPT-2-family model at each length on the GPU (createGpuModel, the app's
  * own runner and tuning) and on the CPU (the app's f32 CPU forward in its worker,
  * src/workers/model-cpu-client.ts: WebAssembly SIMD matmul, its default thread count), timed,
- * and the GPU's logits checked against the CPU's.
+ * and the GPU's logits checked against the CPU's. With path 'ort', onnxruntime-web's WebGPU EP
+ * runs the same forward on the same weights too (peer-ort.ts, loaded on demand), after our GPU
+ * model is freed.
  */
 import { createGpuModel, type GpuModel, type GpuModelResult } from '../kernels/model';
 import { linearVariant } from '../kernels/model-linear';
@@ -15,7 +17,8 @@ import { compareArrays } from '../verify/compare';
 import { createModelCpuClient, type ModelCpuClient } from '../workers/model-cpu-client';
 import { loadPretrained } from '../pretrained/load';
 import { BenchValueError } from './metrics';
-import { GPT2_SMALL_SHAPE, modelRecord, modelSpeedups, type ModelBenchReport } from './model-report';
+import { GPT2_SMALL_SHAPE, modelRecord, modelSpeedups, type ModelBenchPath, type ModelBenchReport } from './model-report';
+import type { OrtPeer } from './peer-ort';
 
 /** What the page is asked to run. */
 export interface ModelBenchSettings {
@@ -28,7 +31,8 @@ export interface ModelBenchSettings {
   repeats: number;
   /** Untimed runs per length and path before the timed ones (the pipelines are compiled by an 8-token run first either way). */
   warmup: number;
-  paths: Array<'gpu' | 'cpu'>;
+  /** 'ort' also runs onnxruntime-web's WebGPU EP on the same forward (slow on a software adapter). */
+  paths: ModelBenchPath[];
   seed: number;
   /** The GPU run's keep option: 'weights' (the default here) is how a real model runs in the app. */
   keep?: 'all' | 'weights';
@@ -144,10 +148,15 @@ export async function runModelBench(
     }
   }
   const cpu: ModelCpuClient | null = settings.paths.includes('cpu') ? createModelCpuClient() : null;
+  /** The CPU forward's logits per length, kept for ORT's check when ORT runs. */
+  const cpuLogitsByLength = new Map<number, Float32Array>();
+  const tokensFor = (seqLen: number) => {
+    const rng = makeRng(settings.seed + seqLen);
+    return Array.from({ length: seqLen }, () => Math.floor(rng() * config.vocabSize));
+  };
   try {
     for (const seqLen of lengths) {
-      const rng = makeRng(settings.seed + seqLen);
-      const tokens = Array.from({ length: seqLen }, () => Math.floor(rng() * config.vocabSize));
+      const tokens = tokensFor(seqLen);
       let gpuLogits: Float32Array | null = null;
       if (model) {
         try {
@@ -171,7 +180,7 @@ export async function runModelBench(
           let cpuLogits: Float32Array | null = null;
           for (let i = 0; i < settings.warmup + settings.repeats; i++) {
             // The logits come back once (GPT-2's are 200 MB at 1024 tokens); the time is the worker's forward alone.
-            const wantLogits = gpuLogits !== null && cpuLogits === null && i >= settings.warmup;
+            const wantLogits = (gpuLogits !== null || settings.paths.includes('ort')) && cpuLogits === null && i >= settings.warmup;
             const run = await cpu.forward(config, params, tokens, { logits: wantLogits });
             if (wantLogits) cpuLogits = run.logits;
             report.cpuPath = `f32 forward in a worker (${run.kernel}, ${run.threads} thread${run.threads === 1 ? '' : 's'})`;
@@ -179,6 +188,7 @@ export async function runModelBench(
             onProgress(`cpu ${seqLen} tokens: ${i < settings.warmup ? 'warm-up' : 'run'} ${run.ms.toFixed(0)} ms`);
           }
           report.records.push(modelRecord(config, seqLen, 'cpu', ms));
+          if (cpuLogits && settings.paths.includes('ort')) cpuLogitsByLength.set(seqLen, cpuLogits);
           if (gpuLogits && cpuLogits) {
             const c = compareArrays(gpuLogits, cpuLogits, LOGITS_TOLERANCE);
             let maxAbs = 0;
@@ -194,7 +204,74 @@ export async function runModelBench(
     model?.destroy();
     cpu?.cancel();
   }
+  if (settings.paths.includes('ort') && lengths.length > 0) {
+    await benchOrt({ config, params, lengths, settings, tokensFor, cpuLogitsByLength, report, fail, onProgress });
+    report.ortSpeedups = modelSpeedups(report.records, 'ort');
+  }
   report.speedups = modelSpeedups(report.records);
   report.pass = report.failures.length === 0 && report.checks.every((c) => c.pass);
   return report;
+}
+
+/** What {@link benchOrt} needs from runModelBench. */
+interface OrtBenchContext {
+  config: GptConfig;
+  params: GptParams;
+  lengths: number[];
+  settings: ModelBenchSettings;
+  tokensFor: (seqLen: number) => number[];
+  cpuLogitsByLength: ReadonlyMap<number, Float32Array>;
+  report: ModelBenchReport;
+  fail: (seqLen: number, path: string, error: unknown) => void;
+  onProgress: (line: string) => void;
+}
+
+/**
+ * onnxruntime-web's WebGPU EP on the same forward, weights and tokens (peer-ort.ts, imported here
+ * so the page loads ORT only when asked): at least one untimed run per length (ORT compiles its
+ * shaders per shape; the logits are read back on that run, outside the timed ones), then the
+ * timed runs; its logits checked against the CPU forward's where that ran.
+ */
+async function benchOrt(c: OrtBenchContext): Promise<void> {
+  const { config, settings, report } = c;
+  let peer: OrtPeer;
+  try {
+    c.onProgress('onnxruntime-web: encoding the ONNX graph, creating the WebGPU session');
+    const { createOrtPeer } = await import('./peer-ort');
+    peer = await createOrtPeer(config, c.params, { provider: 'webgpu' });
+    report.ort = { provider: peer.provider, modelBytes: peer.modelBytes, startMs: peer.startMs };
+    c.onProgress(`ort session ready in ${(peer.startMs / 1000).toFixed(1)} s (${(peer.modelBytes / 2 ** 20).toFixed(0)} MiB of ONNX)`);
+  } catch (error) {
+    c.fail(0, 'ort', error);
+    return;
+  }
+  const warmup = Math.max(1, settings.warmup);
+  try {
+    for (const seqLen of c.lengths) {
+      try {
+        const tokens = c.tokensFor(seqLen);
+        const expected = c.cpuLogitsByLength.get(seqLen);
+        const ms: number[] = [];
+        let logits: Float32Array | null = null;
+        for (let i = 0; i < warmup + settings.repeats; i++) {
+          await tick();
+          const run = await peer.forward(tokens, { logits: i === 0 && expected !== undefined });
+          logits ??= run.logits;
+          if (i >= warmup) ms.push(run.ms);
+          c.onProgress(`ort ${seqLen} tokens: ${i < warmup ? 'warm-up' : 'run'} ${run.ms.toFixed(0)} ms`);
+        }
+        report.records.push(modelRecord(config, seqLen, 'ort', ms));
+        if (logits && expected) {
+          const k = compareArrays(logits, expected, LOGITS_TOLERANCE);
+          let maxAbs = 0;
+          for (const v of expected) maxAbs = Math.max(maxAbs, Math.abs(v));
+          report.checks.push({ seqLen, path: 'ort', maxAbsErr: k.maxAbsErr, maxAbs, pass: k.pass });
+        }
+      } catch (error) {
+        c.fail(seqLen, 'ort', error);
+      }
+    }
+  } finally {
+    await peer.dispose();
+  }
 }

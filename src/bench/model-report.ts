@@ -25,12 +25,19 @@ export function modelForwardFlops(config: Pick<ModelConfig, 'vocabSize' | 'dMode
 /** GPT-2 small's sizes (124M parameters): what `--model gpt2-shape` times with random weights. */
 export const GPT2_SMALL_SHAPE: ModelConfig = { vocabSize: 50257, context: 1024, dModel: 768, heads: 12, layers: 12, dMlp: 3072 };
 
+/** The model bench's paths (see {@link ModelBenchRecord.path}). */
+export type ModelBenchPath = 'gpu' | 'cpu' | 'ort';
+
 /** One path at one length: every timed run and what they come to. */
 export interface ModelBenchRecord {
   seqLen: number;
-  /** 'gpu': createGpuModel's run (WebGPU); 'cpu': the app's f32 CPU forward (src/workers/model-cpu-client.ts, WebAssembly SIMD matmul). */
-  path: 'gpu' | 'cpu';
-  /** Milliseconds of each timed run (GPU: from encoding until the device finished, before any readback). */
+  /**
+   * 'gpu': createGpuModel's run (WebGPU); 'cpu': the app's f32 CPU forward
+   * (src/workers/model-cpu-client.ts, WebAssembly SIMD matmul); 'ort': onnxruntime-web's WebGPU EP
+   * on the same forward and weights (src/bench/peer-ort.ts: the ONNX graph of gpt2-onnx.ts).
+   */
+  path: ModelBenchPath;
+  /** Milliseconds of each timed run (GPU and ORT: from the call until the device finished, before any readback). */
   ms: number[];
   median: number;
   spread: Spread;
@@ -39,9 +46,11 @@ export interface ModelBenchRecord {
   tokensPerSecond: number;
 }
 
-/** The GPU logits against the CPU forward's at one length (both f32: a cross-check, not a reference). */
+/** The GPU's (or ORT's) logits against the CPU forward's at one length (all f32: a cross-check, not a reference). */
 export interface ModelBenchCheck {
   seqLen: number;
+  /** Whose logits were checked; absent: the GPU's. */
+  path?: 'gpu' | 'ort';
   maxAbsErr: number;
   /** Largest |logit| of the CPU forward, the scale of maxAbsErr. */
   maxAbs: number;
@@ -63,27 +72,31 @@ export interface ModelBenchReport {
   cpuPath: string | null;
   /** The GPU run's keep option (see GpuModelRunOptions.keep). */
   keep: 'all' | 'weights';
-  options: { lengths: number[]; repeats: number; warmup: number; paths: Array<'gpu' | 'cpu'>; seed: number };
+  options: { lengths: number[]; repeats: number; warmup: number; paths: ModelBenchPath[]; seed: number };
   records: ModelBenchRecord[];
   checks: ModelBenchCheck[];
   /** GPU speed-up over the CPU path per length (CPU median ÷ GPU median), where both ran. */
   speedups: Array<{ seqLen: number; speedup: number }>;
+  /** Our GPU's speed-up over onnxruntime-web's WebGPU EP per length (ORT median ÷ GPU median), where both ran. */
+  ortSpeedups?: Array<{ seqLen: number; speedup: number }>;
+  /** The ORT peer's session: its execution provider, the encoded ONNX model's bytes, the ms to encode it and create the session. */
+  ort?: { provider: string; modelBytes: number; startMs: number };
   failures: Array<{ seqLen: number; path: string; error: string }>;
   pass: boolean;
 }
 
 /** Summarise the timed runs of one path at one length. */
-export function modelRecord(config: ModelConfig, seqLen: number, path: 'gpu' | 'cpu', ms: readonly number[]): ModelBenchRecord {
+export function modelRecord(config: ModelConfig, seqLen: number, path: ModelBenchPath, ms: readonly number[]): ModelBenchRecord {
   const mid = median(ms);
   const flops = modelForwardFlops(config, seqLen).total;
   return { seqLen, path, ms: [...ms], median: mid, spread: spread(ms), flops, gflops: gflops(flops, mid), tokensPerSecond: seqLen / (mid / 1000) };
 }
 
-/** The speed-ups, from the records (GPU and CPU at the same length). */
-export function modelSpeedups(records: readonly ModelBenchRecord[]): ModelBenchReport['speedups'] {
+/** The GPU's speed-ups over `other` (default the CPU), from the records at the same length. */
+export function modelSpeedups(records: readonly ModelBenchRecord[], other: 'cpu' | 'ort' = 'cpu'): ModelBenchReport['speedups'] {
   const out: ModelBenchReport['speedups'] = [];
   for (const gpu of records.filter((r) => r.path === 'gpu')) {
-    const cpu = records.find((r) => r.path === 'cpu' && r.seqLen === gpu.seqLen);
+    const cpu = records.find((r) => r.path === other && r.seqLen === gpu.seqLen);
     if (cpu) out.push({ seqLen: gpu.seqLen, speedup: cpu.median / gpu.median });
   }
   return out;
@@ -108,7 +121,8 @@ export function formatModelTable(report: ModelBenchReport): string {
   const table = rows.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd());
   const tail = [
     ...report.speedups.map((s) => `GPU against CPU at ${s.seqLen} tokens: ${s.speedup >= 1 ? `${s.speedup.toFixed(2)}× faster` : `${(1 / s.speedup).toFixed(2)}× slower`}`),
-    ...report.checks.map((k) => `logits GPU vs CPU at ${k.seqLen} tokens: max abs diff ${k.maxAbsErr.toExponential(2)} (largest |logit| ${k.maxAbs.toFixed(2)}) ${k.pass ? 'ok' : 'MISMATCH'}`),
+    ...(report.ortSpeedups ?? []).map((s) => `GPU against ORT (onnxruntime-web, ${report.ort?.provider ?? 'webgpu'} EP) at ${s.seqLen} tokens: ${s.speedup >= 1 ? `${s.speedup.toFixed(2)}× faster` : `${(1 / s.speedup).toFixed(2)}× slower`}`),
+    ...report.checks.map((k) => `logits ${k.path === 'ort' ? 'ORT' : 'GPU'} vs CPU at ${k.seqLen} tokens: max abs diff ${k.maxAbsErr.toExponential(2)} (largest |logit| ${k.maxAbs.toFixed(2)}) ${k.pass ? 'ok' : 'MISMATCH'}`),
     ...report.failures.map((f) => `FAILED ${f.path} at ${f.seqLen} tokens: ${f.error}`),
   ];
   return [...head, '', ...table, ...(tail.length > 0 ? ['', ...tail] : [])].join('\n');

@@ -42,7 +42,7 @@ describe('parseBenchArgs', () => {
     expect(args).toEqual({
       sizes: [64, 256], repeats: 2, warmup: 0, paths: ['cpu', 'gpu'], dModel: 32, heads: 2, dHead: 8, causal: true, seed: 7,
       verify: false, out: 'x/y.json', hardware: true, peakGflops: 1500.5, timeoutMs: 90_000, chartFrom: null, help: false,
-      model: null, lengths: [128, 512], keep: 'weights', linear: null,
+      model: null, lengths: [128, 512], keep: 'weights', linear: null, ort: false,
     });
   });
 
@@ -170,6 +170,13 @@ describe('--model (the model bench)', () => {
     expect(parseBenchArgs(['--model', 'x', '--linear', 'workgroup']).linear).toEqual({ kind: 'workgroup' });
     expect(parseBenchArgs(['--model', 'x', '--linear', 'registers']).linear).toEqual({ kind: 'registers' });
     expect(parseBenchArgs(['--model', 'x', '--linear', 'auto']).linear).toBeNull();
+  });
+
+  it('adds onnxruntime-web with --paths …,ort (opt-in), and refuses ort without --model', () => {
+    expect(parseBenchArgs(['--model', 'gpt2-shape']).ort).toBe(false);
+    expect(parseBenchArgs(['--model', 'gpt2-shape', '--paths', 'gpu,cpu,ort'])).toMatchObject({ paths: ['gpu', 'cpu'], ort: true });
+    expect(parseBenchArgs(['--model', 'gpt2-shape', '--paths', 'ort'])).toMatchObject({ paths: [], ort: true });
+    expect(argError(['--paths', 'gpu,ort'])).toMatchObject({ option: '--paths', given: "'ort' without --model" });
   });
 
   it('refuses paths other than gpu and cpu, a bad keep, a bad linear variant and a bad length, naming the option', () => {

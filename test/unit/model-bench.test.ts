@@ -48,6 +48,26 @@ describe('model bench records and table', () => {
     expect(formatModelTable({ ...report, speedups: [{ seqLen: 512, speedup: 0.25 }] })).toContain('GPU against CPU at 512 tokens: 4.00× slower');
     expect(text).toContain('max abs diff 2.00e-5');
   });
+
+  it("lists onnxruntime-web's runs as path ort, with our GPU's speed-up over it and its logits check", () => {
+    const gpu = modelRecord(GPT2_SMALL_SHAPE, 128, 'gpu', [8000]);
+    const ort = modelRecord(GPT2_SMALL_SHAPE, 128, 'ort', [100_000, 120_000]);
+    expect(ort.median).toBe(110_000);
+    expect(ort.gflops).toBeCloseTo(32.228179968 / 110, 9);
+    // ORT's median ÷ ours: 110 s / 8 s = 13.75; the CPU ratio ignores ORT.
+    expect(modelSpeedups([gpu, ort], 'ort')).toEqual([{ seqLen: 128, speedup: 13.75 }]);
+    expect(modelSpeedups([gpu, ort])).toEqual([]);
+    const report: ModelBenchReport = {
+      kind: 'model', date: '2026-01-01T00:00:00Z', adapter: null, model: 'gpt2-shape', config: GPT2_SMALL_SHAPE, parameters: countParams(GPT2_SMALL_SHAPE),
+      linear: 'lanes 32×32', cpuPath: null, keep: 'weights', options: { lengths: [128], repeats: 2, warmup: 0, paths: ['gpu', 'ort'], seed: 1 },
+      records: [gpu, ort], checks: [{ seqLen: 128, path: 'ort', maxAbsErr: 3e-5, maxAbs: 3, pass: true }], speedups: [],
+      ortSpeedups: [{ seqLen: 128, speedup: 13.75 }], ort: { provider: 'webgpu', modelBytes: 497_796_714, startMs: 86_000 }, failures: [], pass: true,
+    };
+    const text = formatModelTable(report);
+    expect(text).toMatch(/^128\s+ort\s+110000\.0\s+10000\.0\s+1\.2\s+32\.23\s+0\.29\s+100000 120000$/m);
+    expect(text).toContain('GPU against ORT (onnxruntime-web, webgpu EP) at 128 tokens: 13.75× faster');
+    expect(text).toContain('logits ORT vs CPU at 128 tokens: max abs diff 3.00e-5');
+  });
 });
 
 describe('randomModelParams', () => {
