@@ -203,7 +203,7 @@ export function createModelController(page: Page): ModelController {
         throw new ModelInputRejected(error, model);
       }
       const gpu = page.device() !== null;
-      viewport.setBusy(`Running the trained model on ${input.ids.length} tokens ${gpu ? 'on the GPU' : 'on the CPU (f64 reference, in a worker)'}…`);
+      viewport.setBusy(`Running ${model.kind === 'shipped' ? 'the trained model' : model.name} on ${input.ids.length} tokens ${gpu ? 'on the GPU' : 'on the CPU (f64 reference, in a worker)'}…`);
       verify.running();
       const result = await engine.run(model, input, run.signal);
       const view = await engine.view(result, { layer: next.layer, head: next.head });

@@ -17,7 +17,7 @@ import { loadTokenizer } from '../../src/pretrained/tokenizer';
 import { synthGpt2Checkpoint, type SynthCheckpoint } from '../../test/shared/gpt2-checkpoint';
 import { startLocalHub, type LocalHub } from '../../test/shared/local-hub';
 import { tinyTokenizerFiles } from '../../test/shared/tiny-tokenizer';
-import { ARTIFACTS, canvasShot, openApp, shot, useBrowser, verdict } from './browser';
+import { ARTIFACTS, canvasShot, hoverAt, openApp, shot, useBrowser, verdict } from './browser';
 
 const tiny = tinyTokenizerFiles();
 const config = { vocabSize: tiny.vocabSize, context: 64, dModel: 12, heads: 3, layers: 2, dMlp: 20 };
@@ -92,12 +92,9 @@ describe('models from a hub', () => {
       await page.getByTestId('layer').locator('button[data-head="-1"]').click();
       await expect.poll(() => page.getByTestId('surface-canvas').getAttribute('data-shown'), POLL).toBe('all');
       // Hover: query and key tokens, the weight, and the model's top-5 next tokens (from the reference's logits).
-      const box = (await page.getByTestId('surface-canvas').boundingBox())!;
       let readout: Record<string, string> = {};
       for (const [fx, fy] of [[0.3, 0.5], [0.5, 0.5], [0.4, 0.6], [0.6, 0.45], [0.35, 0.4]]) {
-        await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
-        await page.waitForTimeout(300);
-        readout = await page.getByTestId('hover-readout').evaluate((el) => ({ ...(el as HTMLElement).dataset }) as Record<string, string>);
+        readout = await hoverAt(page, fx, fy);
         if (readout.query !== undefined) break;
       }
       expect(readout.query, 'a hovered cell').toBeDefined();
