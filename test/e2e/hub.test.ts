@@ -122,7 +122,7 @@ describe('models from a hub', () => {
     }
   });
 
-  it('a sharded BF16 checkpoint with vocab.json + merges.txt opens from the picker; broken ones say what is wrong and keep the view; Cancel stops a download', async () => {
+  it('a sharded BF16 checkpoint with vocab.json + merges.txt opens from the picker; broken ones say what is wrong and keep the view; Cancel stops a download; files picked from disk open', async () => {
     const models = hubModels();
     const hub = await startLocalHub(models, { chunkBytes: 512, chunkDelayMs: 40 });
     try {
@@ -157,24 +157,21 @@ describe('models from a hub', () => {
       expect(hub.requests.length).toBe(requestsAfterCancel);
       expect(await page.getByTestId('model-card').locator('h2').textContent()).toBe(shownBefore);
       await shot(page, 'hub-errors');
+
+      // Files picked from disk open as a model (the same checkpoint's files, written to a folder).
+      const folder = join(ARTIFACTS, 'picked-model');
+      mkdirSync(folder, { recursive: true });
+      for (const [name, bytes] of Object.entries(good.files)) writeFileSync(join(folder, name), bytes);
+      await page.getByTestId('model-files').setInputFiles(Object.keys(good.files).map((name) => join(folder, name)));
+      await expect.poll(() => page.getByTestId('model-card').locator('h2').textContent(), POLL).not.toBe(shownBefore);
+      expect(await page.getByTestId('model-card').locator('h2').textContent()).toContain('2 layers × 3 heads');
+      expect(page.url()).toContain('model=files%3Adisk');
+      expect(await verdict(page)).toBe('pass');
+      expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(6);
       await page.close();
       expect(errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
     } finally {
       await hub.stop();
     }
-  });
-
-  it('files picked from disk open as a model', async () => {
-    const folder = join(ARTIFACTS, 'picked-model');
-    mkdirSync(folder, { recursive: true });
-    for (const [name, bytes] of Object.entries(good.files)) writeFileSync(join(folder, name), bytes);
-    const { page, errors } = await openApp(browser(), '');
-    expect(await verdict(page)).toBe('pass');
-    await page.getByTestId('model-files').setInputFiles(Object.keys(good.files).map((name) => join(folder, name)));
-    await expect.poll(() => page.getByTestId('model-card').locator('h2').textContent(), POLL).toContain('2 layers × 3 heads');
-    expect(await verdict(page)).toBe('pass');
-    expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(6);
-    await page.close();
-    expect(errors).toEqual([]);
   });
 });
