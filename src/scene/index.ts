@@ -14,10 +14,11 @@ import { planGrid, type GridPlan, type ReductionMode } from '../reference/reduce
 import { waitForGpu } from '../gpu/device';
 import { classifyAdapter } from '../kernels/tuning';
 import { cellOfEntry, cellStart, planPrecomputed } from './grid';
-import { buildLabels, disposeLabels } from './labels';
-import { arrangeHeads, displayRanges, displayValues, heightOf, makeLayout, rayPick, type DisplayRanges, type StageMix, type StageView, type SurfaceLayout } from './layout';
+import { buildLabelsPaced, disposeLabels } from './labels';
+import { arrangeHeads, buildGeometryArrays, displayRanges, displayValues, heightOf, makeLayout, rayPick, type DisplayRanges, type StageMix, type StageView, type SurfaceLayout } from './layout';
 import { legendOf, type LegendInfo } from './legend';
 import { buildAxes, createSurfaceMesh } from './material';
+import { createPacer } from './pace';
 import { createScheduler } from './scheduler';
 import { checkSource, fullMapPlanes, headsOf, titleOf, weightsGridPlanes, type HeadId, type HeadMap, type SurfaceSource } from './sources';
 import { webglContext } from './three-internals';
@@ -32,9 +33,16 @@ export { arrangeHeads, type StageView } from './layout';
 export type { CellInfo, RowHighlight, SurfaceOptions, SurfaceView } from './view-types';
 export { SurfaceSourceError, type CpuHead, type GpuHead, type GridHead, type HeadId, type HeadMap, type SurfaceSource } from './sources';
 
+/** Labels that first appear in one frame (see rebuild). */
+const LABEL_BATCH = 24;
+
 const STAGE_INDEX: Record<StageView, number> = { raw: 0, scaled: 1, masked: 2, weights: 3 };
 const ALL_STAGES: StageView[] = ['raw', 'scaled', 'masked', 'weights'];
 const FUSED_STAGES: StageView[] = ['weights'];
+
+function sameMix(a: StageMix, b: StageMix): boolean {
+  return a.every((value, i) => value === b[i]);
+}
 
 function oneHot(stage: StageView): StageMix {
   const mix: StageMix = [0, 0, 0, 0];
@@ -120,11 +128,15 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
   });
   const render = scheduler.render;
 
+  /** The height of every cell of `shown` at stage mix `mix` (what picking tests the pointer against). */
+  function fillHeights(shown: Current, mix: StageMix): void {
+    const { t: tv, mask } = displayValues(shown.planes, shown.cells, shown.ranges, mix);
+    for (let n = 0; n < shown.cells; n++) shown.heights[n] = heightOf(shown.layout, tv[n], mask[n]);
+  }
+
   function applyMix(): void {
     u.mix.value.set(...mixNow);
-    if (!current) return;
-    const { t: tv, mask } = displayValues(current.planes, current.cells, current.ranges, mixNow);
-    for (let n = 0; n < current.cells; n++) current.heights[n] = heightOf(current.layout, tv[n], mask[n]);
+    if (current) fillHeights(current, mixNow);
   }
 
   function applyHighlight(): void {
@@ -170,6 +182,10 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
   async function rebuild(): Promise<void> {
     const src = source;
     if (!src || destroyed) return;
+    // The work below runs in slices of at most ~PACE_BUDGET_MS each (reading the maps back,
+    // geometry for every head, label textures, heights), and the state changes in one short
+    // slice at the end, so no main-thread task runs long and nothing is half-shown in between.
+    const pacer = createPacer();
     const shape = checkSource(src);
     const headShown = head >= shape.heads ? shape.heads - 1 : head;
     let plan: GridPlan;
@@ -183,18 +199,41 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
       planes = await fullMapPlanes(src, plan, reducer);
     }
     if (destroyed) return;
+    await pacer.yieldNow();
     const shown = headsOf<HeadMap>(src.heads, plan);
     const cells = plan.headCount * plan.rows * plan.cols;
     const layout = makeLayout(plan, arrangeHeads(shown));
     const layoutKey = JSON.stringify([plan.headCount, plan.rows, plan.cols, layout.origins, layout.width, layout.depth]);
+    const newLayout = current?.layoutKey !== layoutKey;
+    const arrays = newLayout || !surface.grid ? buildGeometryArrays(layout) : undefined;
+    await pacer.tick();
     const ranges = displayRanges(planes, cells);
-    const boundsChanged = !current || JSON.stringify(current.layout.bounds) !== JSON.stringify(layout.bounds);
-    surface.show(layout, planes, cells, current?.layoutKey !== layoutKey);
-    if (current?.layoutKey !== layoutKey) buildAxes(axes, layout);
+    await pacer.tick();
     const heads = shown.map(({ layer, head: h, title }) => ({ layer, head: h, title: titleOf({ head: h, title }) }));
-    current = { plan, heads, causal: src.causal, gridRows: fused?.rows, gridCols: fused?.cols, layout, planes, cells, ranges, heights: new Float32Array(cells), layoutKey };
+    const nextLabels = await buildLabelsPaced(layout, { tokens: shown[0].tokens, keyTokens: shown[0].keyTokens, userTokens: shown[0].userTokens, headNames: heads.map((h) => h.title) }, pacer);
+    if (destroyed) {
+      disposeLabels(nextLabels);
+      return;
+    }
     // A source without the stage on show (the fused path has only the weights) snaps to the
     // weights, and back to the chosen stage when a full source returns.
+    const next: Current = { plan, heads, causal: src.causal, gridRows: fused?.rows, gridCols: fused?.cols, layout, planes, cells, ranges, heights: new Float32Array(cells), layoutKey };
+    const mixFor = (): StageMix => {
+      const wanted = next.gridRows === undefined && stagesOf(source).includes(stage) ? stage : 'weights';
+      return mixStage === wanted ? mixNow : oneHot(wanted);
+    };
+    let mixed = mixFor();
+    fillHeights(next, mixed);
+    await pacer.yieldNow();
+    if (destroyed) {
+      disposeLabels(nextLabels);
+      return;
+    }
+    // ---- commit: one short slice ----
+    const boundsChanged = !current || JSON.stringify(current.layout.bounds) !== JSON.stringify(layout.bounds);
+    surface.show(layout, planes, cells, newLayout, arrays);
+    if (newLayout) buildAxes(axes, layout);
+    current = next;
     const wanted = shownStage();
     if (mixStage !== wanted) {
       scheduler.cancelMorph();
@@ -209,15 +248,27 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     u.rows.value = plan.rows;
     u.cols.value = plan.cols;
     if (labels) disposeLabels(labels);
-    labels = buildLabels(layout, { tokens: shown[0].tokens, keyTokens: shown[0].keyTokens, userTokens: shown[0].userTokens, headNames: heads.map((h) => h.title) });
+    labels = nextLabels;
+    // New labels join the frames in batches, each frame a task of its own: a sprite's first
+    // frame builds its bindings and uploads its texture (~1 ms each on SwiftShader).
+    const pending = [...labels.children];
+    for (const sprite of pending) sprite.visible = false;
     scene.add(labels);
-    applyMix();
+    u.mix.value.set(...mixNow);
+    if (!sameMix(mixed, mixNow)) {
+      mixed = mixNow;
+      fillHeights(next, mixed); // a morph moved on while the slices ran
+    }
     applyHighlight();
     if (boundsChanged) resetView();
-    // The first frame of new geometry (buffers, bindings, label uploads) in a task of its own:
-    // rebuilding and drawing in one task ran past 100 ms on the model view's seqLen changes.
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    // The first frame of new geometry (buffers, bindings) in a task of its own.
+    await pacer.yieldNow();
     await render();
+    for (let i = 0; i < pending.length && labels === nextLabels && !destroyed; i += LABEL_BATCH) {
+      for (const sprite of pending.slice(i, i + LABEL_BATCH)) sprite.visible = true;
+      await pacer.yieldNow();
+      await render();
+    }
   }
   const scheduleRebuild = () => scheduler.rebuild(rebuild);
 

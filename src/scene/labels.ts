@@ -5,6 +5,7 @@
  */
 import * as THREE from 'three/webgpu';
 import { acquireLabelTexture, releaseLabelTexture } from './label-textures';
+import type { Pacer } from './pace';
 import type { SurfaceLayout } from './layout';
 import { tokenLabelStyle, tokenOrigin, type TokenOrigin, type UserTokens } from './token-origin';
 
@@ -84,10 +85,23 @@ export interface LabelSource {
   headNames: readonly string[];
 }
 
-/** Build every label of a layout; dispose with {@link disposeLabels}. */
-export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.Group {
+/**
+ * Build every label of a layout (dispose with {@link disposeLabels}), in slices: a label's
+ * texture is drawn on a 2D canvas the first time its text and style appear (tens of ms for a
+ * new token list), so the pacer may yield between labels.
+ */
+export async function buildLabelsPaced(layout: SurfaceLayout, source: LabelSource, pacer: Pacer): Promise<THREE.Group> {
   const group = new THREE.Group();
   group.name = 'labels';
+  for (const label of labelSprites(layout, source)) {
+    group.add(label);
+    await pacer.tick();
+  }
+  return group;
+}
+
+/** Every label of a layout, one sprite at a time. */
+function* labelSprites(layout: SurfaceLayout, source: LabelSource): Generator<THREE.Sprite> {
   const { plan } = layout;
   const queryTicks = axisTicks(plan.seqLen, source.tokens, undefined, source.userTokens);
   const keyTicks = axisTicks(plan.kvLen, source.keyTokens, undefined, source.userTokens);
@@ -107,7 +121,7 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
       for (const tick of queryTicks) {
         const label = makeLabel(tick.text, { ...tokenLabelStyle(tick.origin), size: querySize, center: [1, 0.5] });
         label.position.set(ox - pad, 0, oz + (tick.entry + 0.5) * spacingQ);
-        group.add(label);
+        yield label;
       }
     }
     if (showKey) {
@@ -115,7 +129,7 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
         // Rotated a quarter turn so long tokens on a dense key axis do not overlap.
         const label = makeLabel(tick.text, { ...tokenLabelStyle(tick.origin), size: keySize, center: [1, 0.5], rotation: Math.PI / 2 });
         label.position.set(ox + (tick.entry + 0.5) * spacingK, 0, oz + layout.depth + pad);
-        group.add(label);
+        yield label;
       }
     }
     // An empty title draws nothing (a large model view titles only the heads that stand out).
@@ -128,11 +142,11 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
       const subSize = 0.8 * titleSize;
       const title = makeLabel(name, { size: titleSize, bold: true, center: [0, 0] });
       title.position.set(ox, 0.02, oz - (subtitle ? 0.15 + subSize : 0.1));
-      group.add(title);
+      yield title;
       if (subtitle) {
         const second = makeLabel(subtitle, { size: subSize, color: '#ffd27a', center: [0, 0] });
         second.position.set(ox, 0.02, oz - 0.1);
-        group.add(second);
+        yield second;
       }
     }
   }
@@ -141,8 +155,8 @@ export function buildLabels(layout: SurfaceLayout, source: LabelSource): THREE.G
   queryTitle.position.set(minX - (single ? 1.3 : 1.0), 0, (minZ + maxZ) / 2);
   const keyTitle = makeLabel('key →', { size: 0.28, bold: true, color: '#ffd27a', center: [0.5, 0.5] });
   keyTitle.position.set((minX + maxX) / 2, 0, maxZ + (single ? 1.3 : 1.0));
-  group.add(queryTitle, keyTitle);
-  return group;
+  yield queryTitle;
+  yield keyTitle;
 }
 
 /** Free the textures and materials of a label group. */

@@ -13,7 +13,7 @@ import * as THREE from 'three/webgpu';
 import { abs, attribute, clamp, dot, float, floor, int, min, mix, positionLocal, sRGBTransferEOTF, step, storage, uint, uniform, uniformArray, varying, vec3, vec4 } from 'three/tsl';
 import { GRID_CELL_CAPACITY } from '../reference/reduce';
 import { MASKED_COLOR, VIRIDIS_KEYS } from './colormap';
-import { PLANE_COUNT, buildGeometryArrays, type SurfaceLayout } from './layout';
+import { PLANE_COUNT, buildGeometryArrays, type GridGeometryArrays, type SurfaceLayout } from './layout';
 
 /** The uniforms shared by the shader, the CPU heights and picking. */
 export interface SurfaceUniforms {
@@ -43,9 +43,10 @@ export interface SurfaceMesh {
   readonly grid: THREE.StorageBufferAttribute | null;
   /**
    * Show `planes` (plane-major, `cells` per plane) on `layout`: the geometry is rebuilt when
-   * `newLayout` (or, on WebGL, always: the values are baked into it).
+   * `newLayout` (or, on WebGL, always: the values are baked into it), from `arrays` when the
+   * caller built them already (in a task of their own: they take tens of ms for many heads).
    */
-  show(layout: SurfaceLayout, planes: Float32Array, cells: number, newLayout: boolean): void;
+  show(layout: SurfaceLayout, planes: Float32Array, cells: number, newLayout: boolean, arrays?: GridGeometryArrays): void;
   dispose(): void;
 }
 
@@ -118,8 +119,7 @@ export function createSurfaceMesh(storageGrid: boolean): SurfaceMesh {
     attr.needsUpdate = true;
   }
 
-  function buildGeometry(layout: SurfaceLayout, planes: Float32Array, cells: number): void {
-    const arrays = buildGeometryArrays(layout);
+  function buildGeometry(layout: SurfaceLayout, planes: Float32Array, cells: number, arrays = buildGeometryArrays(layout)): void {
     const geometry = new THREE.BufferGeometry();
     geometry.setAttribute('position', new THREE.BufferAttribute(arrays.positions, 3));
     const normals = new Float32Array(arrays.positions.length);
@@ -139,6 +139,11 @@ export function createSurfaceMesh(storageGrid: boolean): SurfaceMesh {
       geometry.setAttribute('maskFrac', new THREE.BufferAttribute(mf, 1));
     }
     geometry.setIndex(new THREE.BufferAttribute(arrays.index, 1));
+    // The bounds come from the layout: the renderer asks for a bounding sphere each frame it
+    // sorts objects, and computing it from half a million vertices took ~25 ms on the main thread.
+    const { minX, maxX, minZ, maxZ } = layout.bounds;
+    geometry.boundingBox = new THREE.Box3(new THREE.Vector3(minX, layout.floor, minZ), new THREE.Vector3(maxX, layout.heightScale, maxZ));
+    geometry.boundingSphere = geometry.boundingBox.getBoundingSphere(new THREE.Sphere());
     mesh.geometry.dispose();
     mesh.geometry = geometry;
     mesh.visible = true;
@@ -148,9 +153,9 @@ export function createSurfaceMesh(storageGrid: boolean): SurfaceMesh {
     mesh,
     uniforms: u,
     grid: gridAttr,
-    show(layout, planes, cells, newLayout) {
+    show(layout, planes, cells, newLayout, arrays) {
       if (gridAttr) upload(planes, cells);
-      if (!gridAttr || newLayout) buildGeometry(layout, planes, cells);
+      if (!gridAttr || newLayout) buildGeometry(layout, planes, cells, arrays);
     },
     dispose() {
       mesh.geometry.dispose();
