@@ -86,3 +86,7 @@ export type { HubModel, ModelCache } from './pretrained/hub';
 export { modelMemory, checkModelFits } from './pretrained/memory';
 export type { ModelMemory, ModelLimits } from './pretrained/memory';
 export { PretrainedFileError, ModelSourceError, ModelTooLargeError } from './pretrained/errors';
+
+// Queries and keys in one 3D space (issue 19): AttentionViz's normalisation and a joint PCA, f64 on the CPU and on the GPU.
+export { projectQkReference, qkNormalisation, symmetricEigen, QK_FLAT_SPREAD, type QkProjection, type QkNormalisation } from './reference/qk-projection';
+export { createQkProjector, QK_POINT_LIMIT, QK_MAX_POINT_LIMIT, QK_MAX_DHEAD, QK_SUBSPACE_ITERATIONS, type GpuQkInput, type GpuQkProjection, type GpuQkProjector } from './kernels/qk-projection';

@@ -48,7 +48,8 @@ export type KernelName =
   | 'linearWorkgroup'
   | 'linearWorkgroupGelu'
   | 'linearWorkgroupResidual'
-  | 'logitsWorkgroup';
+  | 'logitsWorkgroup'
+  | 'qkProjection';
 
 /** A kernel's files (paths under shaders/) and the tile sizes it is written out for. */
 interface KernelRecipe {
@@ -111,6 +112,7 @@ const KERNELS: Readonly<Record<KernelName, KernelRecipe>> = {
   linearWorkgroupGelu: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, 'parts/finish-gelu.wgsl'], sizes: LINEAR_BLOCK },
   linearWorkgroupResidual: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, 'parts/finish-residual.wgsl'], sizes: LINEAR_BLOCK },
   logitsWorkgroup: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, 'parts/finish-store.wgsl'], sizes: LINEAR_BLOCK },
+  qkProjection: { before: [], file: 'qk-projection.wgsl' },
 };
 
 /** The lane-tile kernels of the model's linear steps: plain, GELU, residual, logits. */

@@ -29,7 +29,7 @@ describe('shaders/generated', () => {
     expect(labels).toContain('softmaxSubgroup');
     expect(labels).toContain('logits');
     expect(labels).toContain('logitsWorkgroup');
-    expect(labels).toHaveLength(30);
+    expect(labels).toHaveLength(31);
   });
 
   it('holds each of them as kernelSource writes it, with a header saying how it was made', () => {
