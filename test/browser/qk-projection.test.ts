@@ -1,7 +1,7 @@
 /**
  * The GPU Q/K projection (shaders/qk-projection.wgsl) against the f64 CPU reference
  * (src/reference/qk-projection.ts): axes, variances, share, scale, shift and every drawn point
- * read back, on planted-spectrum random data (d = 64, odd d = 7 and 33), low-rank data (rank 2
+ * read back, on planted-spectrum random data (d = 64, odd d = 7 and 33, d = 128 and 201), low-rank data (rank 2
  * and 3 in d = 16), one token, 4096 tokens sampled to 1024 points per cloud, and the raw d = 3.
  *
  * Data: each cloud is Σ_a s_a z_a u_a + uniform noise + an offset, with orthonormal u_a and
@@ -187,6 +187,16 @@ describe('GPU Q/K projection equals the CPU reference', () => {
       const c = planted(d, 40, 71, d, d === 7);
       const { gpu: g, points } = await projectOnGpu(c);
       log.push(compare(`d ${d} n 40 m 71`, g, points, projectQkReference(c), { queries: 1, keys: 1 }, PLANTED));
+    }
+  });
+
+  it('d = 128 and d = 201 (past one basis row per invocation), 150 queries and 151 keys sampled by pointLimit 100', async () => {
+    for (const d of [128, 201]) {
+      const c = planted(d, 150, 151, d, true);
+      const { gpu: g, points } = await projectOnGpu(c, { pointLimit: 100 });
+      // ⌈150 / 100⌉ = 2: rows 0, 2, …, 148; keys and values rows 0, 2, …, 150.
+      expect(g.drawn).toEqual({ queries: 75, keys: 76, values: 76 });
+      log.push(compare(`d ${d} n 150 m 151`, g, points, projectQkReference(c), { queries: 2, keys: 2 }, PLANTED));
     }
   });
 
