@@ -132,15 +132,15 @@ function planInput(device: GPUDevice, input: GpuQkInput): Plan {
   if ((buffer.usage & GPUBufferUsage.STORAGE) === 0) {
     throw new AttentionInputError('buffer', `usage ${buffer.usage}`, 'a buffer with STORAGE usage (create it with GPUBufferUsage.STORAGE)', 'type');
   }
-  const queries = checkInteger('queries', input.queries, 1);
-  const keys = checkInteger('keys', input.keys, 1);
+  const queries = checkInteger('queries', input.queries, 1, 0xffffffff, ' (the number of query rows in the buffer)');
+  const keys = checkInteger('keys', input.keys, 1, 0xffffffff, ' (the number of key rows in the buffer)');
   const dHead = checkInteger('dHead', input.dHead, 1, QK_MAX_DHEAD, ': the GPU projection keeps one row per dimension in workgroup memory; project on the CPU (projectQkReference) past it');
   const rowStride = checkInteger('rowStride', input.rowStride, dHead, 0xffffffff, ' (at least dHead: rows do not overlap)');
-  const limit = checkInteger('pointLimit', input.pointLimit ?? QK_POINT_LIMIT, 1, QK_MAX_POINT_LIMIT);
+  const limit = checkInteger('pointLimit', input.pointLimit ?? QK_POINT_LIMIT, 1, QK_MAX_POINT_LIMIT, ' points per cloud (leave it out for QK_POINT_LIMIT)');
   const elements = Math.floor(buffer.size / 4);
   let bindElements = 0;
   const extent = (field: string, offset: unknown, rows: number) => {
-    const start = checkInteger(field, offset, 0);
+    const start = checkInteger(field, offset, 0, 0xffffffff, ' (an element offset, in f32 values, into the buffer)');
     const end = start + (rows - 1) * rowStride + dHead;
     if (end > elements) {
       throw new AttentionInputError(field, `${start} (its last row ends at element ${end})`, `rows that end within the buffer's ${elements} f32 elements: check the offset, rowStride and counts`, 'length');
