@@ -62,7 +62,7 @@ export function explorerSource(shape: ResolvedShape, labels: TokenLabels, data: 
   }
   if ('gpu' in data) {
     const b = data.gpu;
-    const gpuHead = (h: number): GpuHead => ({ ...base(h), scores: b.scores, weights: b.weights, mapOffset: h * map, qk: b.qkv, qOffset: h * dHead, kOffset: b.kOffset + h * dHead, rowStride: width });
+    const gpuHead = (h: number): GpuHead => ({ ...base(h), scores: b.scores, weights: b.weights, mapOffset: h * map, qk: b.qkv, qOffset: h * dHead, kOffset: b.kOffset + h * dHead, vOffset: b.vOffset + h * dHead, rowStride: width });
     return { kind: 'gpu-maps', dHead, causal, heads: each(gpuHead) };
   }
   const a = data.cpu;
@@ -111,7 +111,7 @@ export function modelSource(run: ModelSourceRun, selection: { layer: number; hea
   if (live) {
     const gpuHead = (id: Required<HeadId>): GpuHead => {
       const b = live.layers[id.layer];
-      return { ...base(id), scores: b.scores, weights: b.weights, mapOffset: mapOffset(id), qk: b.qkv, qOffset: id.head * dHead, kOffset: b.kOffset + id.head * dHead, rowStride: dModel };
+      return { ...base(id), scores: b.scores, weights: b.weights, mapOffset: mapOffset(id), qk: b.qkv, qOffset: id.head * dHead, kOffset: b.kOffset + id.head * dHead, vOffset: b.vOffset + id.head * dHead, rowStride: dModel };
     };
     return { kind: 'gpu-maps', dHead, causal: true, heads: ids.map(gpuHead), ...(run.scoresKept === false ? { weightsOnly: true } : {}) };
   }

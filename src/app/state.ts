@@ -42,7 +42,12 @@ export interface AppState extends ExampleSettings {
   model: string;
   /** Model mode: the hub endpoint hub ids are fetched from ('' for https://huggingface.co; mirrors use the same layout). */
   hub: string;
+  /** The Q/K panel beside the surface: 'auto' opens it on wide screens; `qk=1` / `qk=0` in the URL. */
+  qk: QkPanelState;
 }
+
+/** Whether the Q/K panel is open: by the screen's width, or as the user (or URL) said. */
+export type QkPanelState = 'auto' | 'on' | 'off';
 
 export const INPUT_KINDS: readonly InputKind[] = ['cat-sat', 'two-d', 'sentence', 'random', 'sinusoidal'];
 export const WEIGHT_CHOICES: readonly WeightChoice[] = ['random', 'identity', 'lesson'];
@@ -83,6 +88,7 @@ export const DEFAULT_STATE: AppState = {
   step: 1,
   model: '',
   hub: '',
+  qk: 'auto',
 };
 
 /**
@@ -211,6 +217,12 @@ export function parseState(search: string, defaultsGiven?: AppState): { state: A
     if (problem) problems.push({ field: 'model', given: model, allowed: problem });
     else state.model = model;
   }
+  const qk = params.get('qk');
+  if (qk !== null) {
+    if (qk === '1' || qk === 'true') state.qk = 'on';
+    else if (qk === '0' || qk === 'false') state.qk = 'off';
+    else problems.push({ field: 'qk', given: qk, allowed: '1 (show the Q/K panel) or 0 (hide it)' });
+  }
   const hub = params.get('hub');
   if (hub !== null) {
     const problem = hubProblem(hub);
@@ -252,6 +264,7 @@ export function serializeState(state: AppState, defaultsGiven?: AppState): strin
     if (state[key] === defaults[key]) continue;
     const value = state[key];
     if (key === 'causal') params.set(key, value ? '1' : '0');
+    else if (key === 'qk') params.set(key, value === 'on' ? '1' : '0');
     else if (key === 'head' && value === -1) params.set(key, 'all');
     else params.set(key, String(value));
   }

@@ -155,7 +155,7 @@ export function walkthrough(w: WalkInputs, gpu?: AttentionResult): WalkStep[] {
     {
       step: 4,
       title: `Dot products: how well ${b}'s question matches each key`,
-      why: `Q(${b})·K(${a}) and Q(${b})·K(${b}) multiply matching entries and add them up. A larger dot product means the key answers the question better.`,
+      why: `Q(${b})·K(${a}) and Q(${b})·K(${b}) multiply matching entries and add them up. A larger dot product means the key answers the question better. The Q·K space panel draws the three vectors as arrows from the origin: a dot product is one length times the other's shadow along it, so the key that points more the way Q(${b}) points wins.`,
       numbers: [
         ...[0, 1].map((j) => ({ id: `dot.${b}.${w.tokens[j]}`, label: `Q(${b})·K(${w.tokens[j]})`, cpu: ref.scores[2 + j] * sqrtD, gpu: gpu ? gpu.scores[2 + j] * sqrtD : undefined })),
         ...[0, 1].map((j) => ({ id: `dot.${a}.${w.tokens[j]}`, label: `Q(${a})·K(${w.tokens[j]})`, cpu: ref.scores[j] * sqrtD, gpu: gpu ? gpu.scores[j] * sqrtD : undefined })),

@@ -261,6 +261,7 @@ export async function createSurfaceView(canvas: HTMLCanvasElement, device: GPUDe
     }
     applyHighlight();
     if (boundsChanged) resetView();
+    view.onShown?.(src, plan.headCount === 1 && shape.heads > 1 ? headShown : shape.heads === 1 ? 0 : -1);
     // The first frame of new geometry (buffers, bindings) in a task of its own.
     await pacer.yieldNow();
     await render();

@@ -51,7 +51,8 @@ function niceStep(raw: number): number {
   return 10 * power;
 }
 
-interface LabelStyle {
+/** How a text sprite looks: see {@link textSprite}. */
+export interface LabelStyle {
   /** World height of one line of text. */
   size: number;
   color?: string;
@@ -62,7 +63,8 @@ interface LabelStyle {
   rotation?: number;
 }
 
-function makeLabel(text: string, style: LabelStyle): THREE.Sprite {
+/** A camera-facing text sprite (texture shared per text and style); free with {@link disposeLabels} on its group. */
+export function textSprite(text: string, style: LabelStyle): THREE.Sprite {
   // Shared per text and style, and kept across rebuilds (src/scene/label-textures.ts).
   const texture = acquireLabelTexture(text, style);
   const canvas = texture.image;
@@ -119,7 +121,7 @@ function* labelSprites(layout: SurfaceLayout, source: LabelSource): Generator<TH
     const showKey = single || hz >= plan.headCount - layout.columns;
     if (showQuery) {
       for (const tick of queryTicks) {
-        const label = makeLabel(tick.text, { ...tokenLabelStyle(tick.origin), size: querySize, center: [1, 0.5] });
+        const label = textSprite(tick.text, { ...tokenLabelStyle(tick.origin), size: querySize, center: [1, 0.5] });
         label.position.set(ox - pad, 0, oz + (tick.entry + 0.5) * spacingQ);
         yield label;
       }
@@ -127,7 +129,7 @@ function* labelSprites(layout: SurfaceLayout, source: LabelSource): Generator<TH
     if (showKey) {
       for (const tick of keyTicks) {
         // Rotated a quarter turn so long tokens on a dense key axis do not overlap.
-        const label = makeLabel(tick.text, { ...tokenLabelStyle(tick.origin), size: keySize, center: [1, 0.5], rotation: Math.PI / 2 });
+        const label = textSprite(tick.text, { ...tokenLabelStyle(tick.origin), size: keySize, center: [1, 0.5], rotation: Math.PI / 2 });
         label.position.set(ox + (tick.entry + 0.5) * spacingK, 0, oz + layout.depth + pad);
         yield label;
       }
@@ -140,20 +142,20 @@ function* labelSprites(layout: SurfaceLayout, source: LabelSource): Generator<TH
       // fit many surfaces (the model view's layers × heads).
       const titleSize = Math.max(0.3, 0.035 * (layout.bounds.maxX - layout.bounds.minX));
       const subSize = 0.8 * titleSize;
-      const title = makeLabel(name, { size: titleSize, bold: true, center: [0, 0] });
+      const title = textSprite(name, { size: titleSize, bold: true, center: [0, 0] });
       title.position.set(ox, 0.02, oz - (subtitle ? 0.15 + subSize : 0.1));
       yield title;
       if (subtitle) {
-        const second = makeLabel(subtitle, { size: subSize, color: '#ffd27a', center: [0, 0] });
+        const second = textSprite(subtitle, { size: subSize, color: '#ffd27a', center: [0, 0] });
         second.position.set(ox, 0.02, oz - 0.1);
         yield second;
       }
     }
   }
   const { minX, maxX, minZ, maxZ } = layout.bounds;
-  const queryTitle = makeLabel('query ↓', { size: 0.28, bold: true, color: '#9ad0ff', center: [0.5, 0.5] });
+  const queryTitle = textSprite('query ↓', { size: 0.28, bold: true, color: '#9ad0ff', center: [0.5, 0.5] });
   queryTitle.position.set(minX - (single ? 1.3 : 1.0), 0, (minZ + maxZ) / 2);
-  const keyTitle = makeLabel('key →', { size: 0.28, bold: true, color: '#ffd27a', center: [0.5, 0.5] });
+  const keyTitle = textSprite('key →', { size: 0.28, bold: true, color: '#ffd27a', center: [0.5, 0.5] });
   keyTitle.position.set((minX + maxX) / 2, 0, maxZ + (single ? 1.3 : 1.0));
   yield queryTitle;
   yield keyTitle;

@@ -43,7 +43,10 @@ export interface HeadMap extends HeadId {
  * weights seqLen × kvLen row-major from `mapOffset` (elements) of their buffers; q_i the dHead
  * values from `qOffset + i · rowStride` of `qk`, k_j from `kOffset + j · rowStride`.
  */
-export interface GpuHead extends HeadMap, GpuHeadMaps {}
+export interface GpuHead extends HeadMap, GpuHeadMaps {
+  /** Where v_0 lies in `qk` (v_j at `vOffset + j · rowStride`), when the values are there (the Q/K view's third cloud). */
+  vOffset?: number;
+}
 
 /** A head whose full maps are CPU arrays, with the offsets and strides of {@link GpuHead}. */
 export interface CpuHead extends HeadMap {
@@ -55,6 +58,9 @@ export interface CpuHead extends HeadMap {
   qOffset: number;
   kOffset: number;
   rowStride: number;
+  /** The values, laid out as `k` (v_j at `vOffset + j · rowStride`), when kept (the Q/K view's third cloud). */
+  v?: Float32Array;
+  vOffset?: number;
 }
 
 /**

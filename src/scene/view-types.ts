@@ -65,6 +65,8 @@ export interface SurfaceView {
   destroy(): void;
   /** Called after each render (the UI refreshes the legend). */
   onChange?: () => void;
+  /** Called when a source (or head) is on show: the source and the head shown (−1: every head). */
+  onShown?: (source: SurfaceSource, head: number) => void;
 }
 
 /** Options of {@link createSurfaceView}. */

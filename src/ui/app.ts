@@ -12,7 +12,7 @@ import { deviceRegistry } from '../gpu/registry';
 import { createAttentionSession, type AttentionSession } from '../kernels/session';
 import { describeDevice, type AdapterDescription } from '../kernels/tuning';
 import { createSurfaceView, type SurfaceView } from '../scene';
-import { DEFAULT_MODEL_STATE, DEFAULT_STATE, describeProblem, parseState, serializeState, type AppMode, type AppState, type StageView } from '../app/state';
+import { DEFAULT_MODEL_STATE, DEFAULT_STATE, describeProblem, parseState, serializeState, type AppMode, type AppState, type QkPanelState, type StageView } from '../app/state';
 import { seqLenForText } from '../app/model-input';
 import { splitWords } from '../model/vocab';
 import { maxFullSeqLen, seqLenReach } from '../app/plan';
@@ -33,8 +33,12 @@ import { createExportCard, download } from './export';
 import { createLessons } from './lessons';
 import { createExplorerController } from './explorer-controller';
 import { createModelController } from './model-controller';
+import { createQkPanel } from './qk-panel';
 import type { ModeController, Page } from './mode-controller';
 import './styles.css';
+
+/** The Q/K panel opens by itself on windows at least this wide (CSS px); qk=1 opens it anywhere. */
+const QK_AUTO_WIDTH = 1600;
 
 /** Registry keys (src/gpu/registry) of the lessons' and the sweep's own attention runners. */
 const LESSONS_KEY = 'lessons/attention';
@@ -120,7 +124,43 @@ export async function startApp(root: HTMLElement): Promise<void> {
     throw error;
   }
   const updateLegend = () => viewport.updateLegend(surface);
-  surface.onChange = updateLegend;
+  // ---- the Q/K panel beside the surface ----
+  const layout = h('main', { class: 'layout' });
+  const qkPanel = createQkPanel({
+    device,
+    surface: () => surface,
+    onToggle: (open) => setQk(open ? 'on' : 'off'),
+    onError: (error) => messages.show('error', `The Q/K view failed: ${errorText(error)}`, 'qk'),
+    resting: () => (shown ? lessonHighlight(good.lesson) : null),
+    highlighted: (row) => {
+      if (row) Object.assign(canvas.dataset, { qkHead: String(row.head), qkQuery: String(row.query), qkKey: String(row.key) });
+      else for (const key of ['qkHead', 'qkQuery', 'qkKey']) delete canvas.dataset[key];
+    },
+  });
+  /** Open or close the panel as `qk` says ('auto': open on screens at least QK_AUTO_WIDTH wide). */
+  function syncQk(qk: QkPanelState): void {
+    const open = qk === 'on' || (qk === 'auto' && window.innerWidth >= QK_AUTO_WIDTH);
+    qkPanel.setOpen(open);
+    layout.classList.toggle('with-qk', open);
+    viewport.qkButton.setAttribute('aria-pressed', String(open));
+  }
+  function setQk(qk: QkPanelState): void {
+    good = { ...good, qk };
+    last.explorer = { ...last.explorer, qk };
+    last.model = { ...last.model, qk };
+    writeUrl(good);
+    syncQk(qk);
+  }
+  viewport.qkButton.addEventListener('click', () => setQk(qkPanel.isOpen() ? 'off' : 'on'));
+  /** The "cat sat" lesson's dot-product step draws its vectors in the Q/K panel: open it there (unless the user closed it). */
+  function showLessonQk(state: AppState): void {
+    if (state.lesson === 'cat-sat' && state.step === 4 && state.qk === 'auto') syncQk('on');
+  }
+  const linkSurface = (s: SurfaceView) => {
+    s.onChange = updateLegend;
+    s.onShown = (source, head) => qkPanel.follow(source, head);
+  };
+  linkSurface(surface);
   new ResizeObserver(() => {
     surface.resize();
     void surface.render();
@@ -154,8 +194,9 @@ export async function startApp(root: HTMLElement): Promise<void> {
     view: () => explorer.view(),
     state: () => good,
     setState: (state) => {
-      good = state;
-      writeUrl(state);
+      good = { ...state, qk: good.qk };
+      writeUrl(good);
+      showLessonQk(good);
     },
     apply: (state) => apply(state),
     showStage: (stage) => controller().syncToolbar({ ...good, stage }),
@@ -201,6 +242,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
     view: () => shown,
     restingHighlight: () => (shown ? lessonHighlight(good.lesson) : null),
     onError: (error) => messages.show('error', `Reading the cell failed: ${errorText(error)}`, 'hover'),
+    onCell: (cell) => qkPanel.cell(cell),
   });
   const modelCard = createModelCard({
     commitText: (text) => {
@@ -248,6 +290,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
     last: (mode) => last[mode],
     shown: () => shown,
     commit(state, maps) {
+      // The Q/K panel's setting is the page's, not the request's (it may have changed meanwhile).
+      state = { ...state, qk: good.qk };
       good = state;
       last[state.mode] = state;
       shown = maps;
@@ -288,7 +332,14 @@ export async function startApp(root: HTMLElement): Promise<void> {
     });
   }
   showMode(good.mode);
-  root.replaceChildren(topbar, h('main', { class: 'layout' }, viewport.root, sidebar), messages.root);
+  layout.replaceChildren(viewport.root, qkPanel.root, sidebar);
+  root.replaceChildren(topbar, layout, messages.root);
+  syncQk(good.qk);
+  showLessonQk(good);
+  // 'auto' follows the window's width until the user (or the URL) says otherwise.
+  window.addEventListener('resize', () => {
+    if (good.qk === 'auto') syncQk('auto');
+  });
   for (const problem of parsed.problems) messages.show('warn', describeProblem(problem), `url-${problem.field}`);
   panel.setMaxSeqLen(seqLenReach(engine.facts(), good.heads, good.dHead));
   sweepPanel.setMaxSeqLen(maxFullSeqLen(engine.facts(), good.heads));
@@ -314,7 +365,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
     showAdapter();
     surface.destroy();
     surface = await createSurfaceView(canvas, device(), { pixelRatio: window.devicePixelRatio });
-    surface.onChange = updateLegend;
+    linkSurface(surface);
+    qkPanel.deviceChanged();
     await apply(good);
     messages.show('info', `Recovered from a lost GPU device (${event.message}): new device, kernels and scene; the view was recomputed.`, 'device-lost', 8000);
   }
@@ -322,6 +374,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
   // A hook for tests and the curious: lose the device on purpose and watch the recovery.
   (window as unknown as { attentionLens: object }).attentionLens = {
     loseDevice: () => session?.loseDevice(),
+    qkPoints: () => qkPanel.screenPoints(),
+    qkIdle: () => qkPanel.whenIdle(),
     get recoveries() {
       return session?.recoveries ?? 0;
     },

@@ -18,6 +18,8 @@ export interface HoverDeps {
   restingHighlight: () => RowHighlight | null;
   /** A failed read (lost device, …). */
   onError: (error: unknown) => void;
+  /** The cell under the pointer, or null when it left the surface (the Q/K view lights the pair). */
+  onCell?: (cell: CellInfo | null) => void;
 }
 
 /** What hover says for a score a large real-model run did not keep. */
@@ -36,6 +38,7 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
     for (const key of ['head', 'query', 'key', 'score', 'weight', 'queryOrigin', 'keyOrigin', 'layer', 'modelHead', 'predictions']) delete readout.dataset[key];
     deps.surface().highlightRow(deps.restingHighlight());
     void deps.surface().render();
+    deps.onCell?.(null);
   }
 
   async function show(cell: CellInfo): Promise<void> {
@@ -114,6 +117,7 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
       }
       surface.highlightRow(cell);
       void surface.render();
+      deps.onCell?.(cell);
       show(cell).catch(deps.onError);
     });
   });

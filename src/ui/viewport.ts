@@ -20,6 +20,8 @@ export interface Viewport {
   readonly layerGroup: HTMLElement;
   readonly reductionButton: HTMLButtonElement;
   readonly resetButton: HTMLButtonElement;
+  /** Opens and closes the Q/K panel beside the view (aria-pressed says which). */
+  readonly qkButton: HTMLButtonElement;
   readonly cancelButton: HTMLButtonElement;
   /** Show (or hide, with null) the busy overlay; `fraction` fills its bar (indeterminate when absent). */
   setBusy(text: string | null, fraction?: number): void;
@@ -45,7 +47,8 @@ export function createViewport(): Viewport {
   const layerGroup = h('div', { class: 'segmented', role: 'group', 'aria-label': 'layer', 'data-testid': 'layer', hidden: true });
   const reductionButton = h('button', { class: 'btn', 'data-testid': 'reduction', title: 'how blocks of a large map become one surface cell' }, 'blocks: max');
   const resetButton = h('button', { class: 'btn', 'data-testid': 'reset-view' }, 'Reset view');
-  const toolbar = h('div', { class: 'overlay toolbar' }, stageGroup, layerGroup, headGroup, reductionButton, resetButton);
+  const qkButton = h('button', { class: 'btn', 'data-testid': 'qk-toggle', 'aria-pressed': 'false', title: 'the selected head’s queries and keys as points in one 3D space (qk=1)' }, 'Q·K space');
+  const toolbar = h('div', { class: 'overlay toolbar' }, stageGroup, layerGroup, headGroup, reductionButton, resetButton, qkButton);
   const legendBar = h('div', { class: 'bar' });
   const legendMin = h('span', {});
   const legendMax = h('span', {});
@@ -59,7 +62,9 @@ export function createViewport(): Viewport {
   const cancelButton = h('button', { class: 'btn', 'data-testid': 'cancel' }, 'Cancel');
   const busy = h('div', { class: 'overlay busy', 'data-testid': 'busy', hidden: true }, busyProgress, busyText, cancelButton);
   const chartHost = h('div', { class: 'overlay chart-host', hidden: true });
-  const root = h('section', { class: 'viewport' }, canvas, toolbar, legend, readout, busy, chartHost);
+  // The readout sits under the toolbar however many rows the toolbar wraps to.
+  const topLeft = h('div', { class: 'overlay top-left' }, toolbar, readout);
+  const root = h('section', { class: 'viewport' }, canvas, topLeft, legend, busy, chartHost);
 
   return {
     root,
@@ -71,6 +76,7 @@ export function createViewport(): Viewport {
     layerGroup,
     reductionButton,
     resetButton,
+    qkButton,
     cancelButton,
     setBusy(text, fraction) {
       busy.hidden = text === null;

@@ -102,3 +102,26 @@ export async function canvasShot(page: Page, name: string): Promise<{ png: Buffe
   }, png.toString('base64'));
   return { png, colours };
 }
+
+/**
+ * Hover the Q/K panel's point of token `index` of a kind (its place on the canvas from the
+ * page's test hook) and return the readout's links: [key, weight] or [key, weight, q·k].
+ */
+export async function hoverQkPoint(page: Page, kind: 'query' | 'key', index: number): Promise<Array<[number, number, number?]>> {
+  await page.evaluate(() => (window as unknown as { attentionLens: { qkIdle(): Promise<void> } }).attentionLens.qkIdle());
+  const points = await page.evaluate(() => (window as unknown as { attentionLens: { qkPoints(): Array<{ kind: string; index: number; x: number; y: number }> } }).attentionLens.qkPoints());
+  const point = points.find((p) => p.kind === kind && p.index === index);
+  if (!point) throw new Error(`hoverQkPoint: no drawn ${kind} ${index} among ${points.length} points`);
+  const box = (await page.getByTestId('qk-canvas').boundingBox())!;
+  await page.mouse.move(box.x + point.x, box.y + point.y);
+  const readout = page.getByTestId('qk-readout');
+  await page.waitForFunction(
+    ([k, i]) => {
+      const el = document.querySelector('[data-testid="qk-readout"]') as HTMLElement | null;
+      return el?.dataset.kind === k && el.dataset.index === String(i);
+    },
+    [kind, index] as const,
+    { timeout: 30_000 },
+  );
+  return JSON.parse((await readout.getAttribute('data-top')) ?? '[]') as Array<[number, number, number?]>;
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright';
-import { openApp, shot, useBrowser, verdict } from './browser';
+import { hoverQkPoint, openApp, shot, useBrowser, verdict } from './browser';
 
 const browser = useBrowser();
 
@@ -62,6 +62,18 @@ describe('the "cat sat" lesson', () => {
     expect(page.url()).toContain('step=4');
     expect((await cells(page, 'dot.sat.cat')).cpu).toBe('0.2575');
     expect((await cells(page, 'dot.sat.sat')).cpu).toBe('0.4080');
+    // Step 4 opens the Q/K panel: d_head = 3, so the raw vectors, no projection; hovering
+    // Q(sat) lists both keys with the step's dot products and the softmax weights of step 6.
+    const panel = page.getByTestId('qk-panel');
+    await expect.poll(() => panel.getAttribute('data-state'), { timeout: 30_000 }).toBe('shown');
+    expect(await panel.getAttribute('data-raw')).toBe('true');
+    expect([await panel.getAttribute('data-queries'), await panel.getAttribute('data-keys')]).toEqual(['2', '2']);
+    expect(await page.getByTestId('qk-summary').textContent()).toContain('raw vectors, no projection');
+    const top = await hoverQkPoint(page, 'query', 1);
+    expect(top.map(([key]) => key)).toEqual([1, 0]);
+    expect(top.map(([, weight]) => (weight * 100).toFixed(1))).toEqual(['52.2', '47.8']);
+    expect(top.map(([, , dot]) => dot!.toFixed(4))).toEqual(['0.4080', '0.2575']);
+    expect(await page.getByTestId('qk-readout').textContent()).toContain('“sat”');
     await shot(page, 'lesson-step4');
     await page.close();
   });

@@ -20,6 +20,7 @@ const DEFAULTS = {
   step: 1,
   model: '',
   hub: '',
+  qk: 'auto',
 } as const;
 
 /** The landing view's defaults: the trained model, 32 tokens, every layer × head (head = −1). */
@@ -44,6 +45,17 @@ describe('URL state', () => {
     const { state: back, problems } = parseState(`?${query}`);
     expect(problems).toEqual([]);
     expect(back).toEqual(state);
+  });
+
+  it('qk=1 / qk=0 open or close the Q/K panel in either mode; anything else is named and ignored', () => {
+    expect(parseState('?qk=1').state.qk).toBe('on');
+    expect(parseState('?mode=explorer&qk=0').state.qk).toBe('off');
+    expect(parseState('').state.qk).toBe('auto');
+    expect(serializeState({ ...DEFAULT_MODEL_STATE, qk: 'on' })).toBe('qk=1');
+    expect(serializeState({ ...DEFAULT_STATE, qk: 'off' })).toBe('mode=explorer&qk=0');
+    const { state, problems } = parseState('?qk=maybe');
+    expect(state.qk).toBe('auto');
+    expect(problems).toEqual([{ field: 'qk', given: 'maybe', allowed: '1 (show the Q/K panel) or 0 (hide it)' }]);
   });
 
   it('leaves defaults out of the URL; the explorer always names its mode', () => {
