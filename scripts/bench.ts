@@ -89,6 +89,7 @@ async function bench(args: BenchArgs): Promise<number> {
   if (!existsSync('dist/bench.html')) {
     throw new AttentionError('dist/bench.html is missing: run `npm run build` first (`npm run bench` builds for you).');
   }
+  checkModelFolder(args);
   const executablePath = requireChromium();
   let server: PreviewServer | undefined;
   let browser: Browser | undefined;
@@ -153,6 +154,31 @@ async function bench(args: BenchArgs): Promise<number> {
 }
 
 /**
+ * `--model <folder>`: what Node can check before a browser starts (seconds on a software
+ * adapter): the folder holds config.json, and every length fits the context it gives.
+ */
+function checkModelFolder(args: BenchArgs): void {
+  if (args.model === null || args.model === 'gpt2-shape') return;
+  const folder = args.model;
+  if (!existsSync(join(folder, 'config.json'))) {
+    throw new AttentionError(`--model ${folder}: not gpt2-shape and no config.json in that folder; give a folder holding config.json, model.safetensors (or the index and shards) and tokenizer.json (or vocab.json + merges.txt).`);
+  }
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new AttentionError(`--model ${folder}: config.json is not JSON (${error instanceof Error ? error.message : String(error)}).`);
+  }
+  // GPT-2's field (n_positions, older n_ctx); the page checks the whole config again when it loads.
+  const context = config.n_positions ?? config.n_ctx;
+  if (typeof context !== 'number' || !Number.isInteger(context)) return;
+  const over = args.lengths.filter((length) => length > context);
+  if (over.length > 0) {
+    throw new AttentionError(`--lengths ${over.join(',')}: past the model's context, ${context} (config.json n_positions); give lengths from 1 to ${context}.`);
+  }
+}
+
+/**
  * `--model`: the model bench in the page (src/bench/model-bench.ts); prints its table and writes
  * its JSON (bench-results/model-<adapter>-<timestamp>.json unless --out). Exit 0 when every run
  * finished and the GPU's logits agreed with the CPU's.
@@ -162,9 +188,6 @@ async function benchModel(page: Page, args: BenchArgs, browserName: string): Pro
   if (args.model !== 'gpt2-shape') {
     // A folder: its files are served to the page under /bench-model/, where loadPretrained reads them as from a hub mirror.
     const folder = args.model!;
-    if (!existsSync(join(folder, 'config.json'))) {
-      throw new AttentionError(`--model ${folder}: not gpt2-shape and no config.json in that folder; give a folder holding config.json, model.safetensors (or the index and shards) and tokenizer.json (or vocab.json + merges.txt).`);
-    }
     await page.route('**/bench-model/**', async (route) => {
       const file = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^.*\/bench-model\//, ''));
       const path = join(folder, file);

@@ -91,23 +91,23 @@ describe('lane tiles (teams of 4 lanes sharing loads by subgroupBroadcast; 4-lan
     { seqLen: 3, kvLen: 300, dModel: 7, heads: 5, dHead: 6 },
   ];
   for (const [label, tuning] of tunings) {
-    it(`${label}: equals the reference (needs subgroups exactly 4 lanes wide)`, async (ctx) => {
+    // One test per tuning, whatever the adapter: with subgroups exactly 4 lanes wide the lane
+    // tiles must equal the reference; anywhere else creating them must fail with a typed error.
+    it(`${label}: equals the reference where subgroups are exactly 4 lanes wide, else a typed AttentionError naming 4 lanes`, async () => {
       const facts = subgroupFacts(gpu());
-      ctx.skip(!facts.fourLanes, `skipped: ${laneTilesMissing(facts)}; lane tiles need subgroups exactly 4 lanes wide (the typed error is checked instead)`);
+      if (!facts.fourLanes) {
+        console.info(`[tunings] ${laneTilesMissing(facts)}: checking the typed error instead of the lane tiles`);
+        const error = await createGpuAttention(gpu(), tuning).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(AttentionError);
+        expect((error as Error).message).toContain('4 lanes');
+        return;
+      }
       const variant = await createGpuAttention(gpu(), tuning);
       try {
         for (const shape of laneShapes) await check(variant, shape, 23);
       } finally {
         variant.destroy();
       }
-    });
-
-    it(`${label}: a typed AttentionError naming 4 lanes where subgroups are not exactly 4 lanes wide`, async (ctx) => {
-      const facts = subgroupFacts(gpu());
-      ctx.skip(facts.fourLanes, `skipped: this adapter's subgroups are exactly 4 lanes wide, so lane tiles run here (checked against the reference instead)`);
-      const error = await createGpuAttention(gpu(), tuning).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(AttentionError);
-      expect((error as Error).message).toContain('4 lanes');
     });
   }
 });
@@ -129,14 +129,27 @@ describe('subgroup softmax (subgroupMax / subgroupAdd; needs the subgroups featu
     { seqLen: 7, kvLen: 1000, dModel: 16, heads: 2, dHead: 8 },
     { seqLen: 1000, kvLen: 63, dModel: 8, heads: 1, dHead: 8, causal: true },
   ];
+  /** Where the device lacks 'subgroups': the typed error naming softmaxMode and the missing feature. */
+  async function expectNoSubgroupsError(tuning: AttentionTuning): Promise<void> {
+    console.info(`[tunings] ${noSubgroups()}: checking the typed error instead of the subgroup softmax`);
+    const error = await createGpuAttention(gpu(), tuning).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttentionError);
+    expect((error as Error).message).toContain('softmaxMode');
+    expect((error as Error).message).toMatch(/subgroups.*missing/);
+  }
   const tunings: Array<[string, AttentionTuning]> = [
     ['64-wide (DEFAULT_TUNING)', DEFAULT_TUNING],
     ['32-wide', { ...DEFAULT_TUNING, softmaxWorkgroup: 32 }],
     ['128-wide', { matmulWorkgroup: [16, 4], softmaxWorkgroup: 128, softmaxMode: 'subgroup' }],
   ];
   for (const [label, tuning] of tunings) {
-    it(`${label}: equals the reference (needs the subgroups feature)`, async (ctx) => {
-      ctx.skip(!has(), `skipped: ${noSubgroups()}; subgroup softmax cannot run here (the typed error is checked instead)`);
+    // With the feature the subgroup softmax must equal the reference; without it, creating it
+    // must fail with a typed error (one test either way: nothing is skipped).
+    it(`${label}: equals the reference where the device has subgroups, else a typed AttentionError naming softmaxMode`, async () => {
+      if (!has()) {
+        await expectNoSubgroupsError(tuning);
+        return;
+      }
       const variant = await createGpuAttention(gpu(), tuning);
       try {
         for (const shape of subgroupShapes) {
@@ -158,13 +171,6 @@ describe('subgroup softmax (subgroupMax / subgroupAdd; needs the subgroups featu
       }
     });
 
-    it(`${label}: a typed AttentionError naming softmaxMode and the missing feature where the device lacks subgroups`, async (ctx) => {
-      ctx.skip(has(), `skipped: this device has the 'subgroups' feature, so subgroup softmax runs here (checked against the reference instead; the error is also checked on a device requested without the feature)`);
-      const error = await createGpuAttention(gpu(), tuning).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(AttentionError);
-      expect((error as Error).message).toContain('softmaxMode');
-      expect((error as Error).message).toMatch(/subgroups.*missing/);
-    });
   }
 
   it('a device without the feature: typed AttentionError for mode subgroup, tuningFor falls back, the fallback runs', async () => {
@@ -211,9 +217,9 @@ describe('subgroup softmax (subgroupMax / subgroupAdd; needs the subgroups featu
     }
   }
 
-  it('huge logits: the subgroup softmax equals the f64 reference (needs the subgroups feature)', async (ctx) => {
-    ctx.skip(!has(), `skipped: ${noSubgroups()}; subgroup softmax cannot run here`);
-    await checkHuge(DEFAULT_TUNING);
+  it('huge logits: the subgroup softmax equals the f64 reference (a typed error where the device lacks subgroups)', async () => {
+    if (!has()) await expectNoSubgroupsError(DEFAULT_TUNING);
+    else await checkHuge(DEFAULT_TUNING);
   });
 
   it('huge logits: the workgroup-memory softmax equals the f64 reference', async () => {

@@ -67,7 +67,7 @@ describe('npm run bench -- --model <folder>', () => {
     expect(report.speedups.map((s) => s.seqLen)).toEqual([5, 24]);
   });
 
-  it('refuses a folder without config.json, and a length past the context is a failed run (exit 1)', async () => {
+  it('refuses a folder without config.json, and a length past the context, before a browser starts (exit 1)', async () => {
     const empty = join(dir, 'empty');
     mkdirSync(empty);
     const missing = await runBench(['--model', empty, '--repeats', '1']);
@@ -75,6 +75,8 @@ describe('npm run bench -- --model <folder>', () => {
     expect(missing.output).toContain(`--model ${empty}: not gpt2-shape and no config.json in that folder`);
     const long = await runBench(['--model', join(dir, 'tiny-gpt2'), '--lengths', '25', '--repeats', '1', '--out', join(dir, 'long.json')]);
     expect(long.code).toBe(1);
-    expect(long.output).toContain("FAILED gpu/cpu at 25 tokens: BenchValueError: lengths: got 25; allowed: at most the model's context, 24");
+    expect(long.output).toContain("--lengths 25: past the model's context, 24 (config.json n_positions); give lengths from 1 to 24.");
+    // Both were refused from config.json alone: no browser was launched.
+    for (const run of [missing, long]) expect(run.output).not.toContain('[bench] adapter');
   });
 });
