@@ -123,8 +123,12 @@ export interface Kernels {
   output(dHead: number): Promise<Kernel>;
 }
 
-/** Compile (or take from the per-device cache) the four stage kernels of `tuning`. */
-export async function kernelsFor(device: GPUDevice, tuning: AttentionTuning): Promise<Kernels> {
+/**
+ * The kernels of the attention core (scores, softmax, and the output kernel for a head size) of
+ * `tuning`, each compiled on first ask (cached per device): what the model's forward uses. It
+ * has projections of its own, so it never compiles the attention's.
+ */
+export function coreKernels(device: GPUDevice, tuning: AttentionTuning): { scores: Promise<Kernel>; softmax: Promise<Kernel>; output: (dHead: number) => Promise<Kernel> } {
   const [wgX, wgY] = tuning.matmulWorkgroup;
   const matmul = { WG_X: wgX, WG_Y: wgY };
   const lanes = tuning.laneTiles;
@@ -144,18 +148,30 @@ export async function kernelsFor(device: GPUDevice, tuning: AttentionTuning): Pr
     tuning.softmaxMode === 'subgroup'
       ? { source: kernelSource('softmaxSubgroup'), entryPoint: 'main' }
       : { source: kernelSource('softmax'), entryPoint: tuning.softmaxMode === 'row-per-invocation' ? 'rowPerInvocation' : 'main' };
+  return {
+    scores: lanes
+      ? getKernel(device, { label: 'attention/scores lanes', source: kernelSource('scoresLanes', lanes.scores), bindings: BINDINGS.scores })
+      : getKernel(device, { label: 'attention/scores', source: kernelSource('scores'), constants: matmul, bindings: BINDINGS.scores }),
+    softmax: getKernel(device, { label: 'attention/softmax', ...softmax, constants: { WG_SIZE: tuning.softmaxWorkgroup }, bindings: BINDINGS.softmax }),
+    output,
+  };
+}
+
+/** Compile (or take from the per-device cache) the four stage kernels of `tuning`. */
+export async function kernelsFor(device: GPUDevice, tuning: AttentionTuning): Promise<Kernels> {
+  const [wgX, wgY] = tuning.matmulWorkgroup;
+  const lanes = tuning.laneTiles;
+  const core = coreKernels(device, tuning);
   const [projections, scores, softmaxKernel] = await Promise.all([
     lanes
       ? getKernel(device, { label: 'attention/projections lanes', source: kernelSource('projectionsLanes', lanes.projections), bindings: BINDINGS.projections })
-      : getKernel(device, { label: 'attention/projections', source: kernelSource('projections'), constants: matmul, bindings: BINDINGS.projections }),
-    lanes
-      ? getKernel(device, { label: 'attention/scores lanes', source: kernelSource('scoresLanes', lanes.scores), bindings: BINDINGS.scores })
-      : getKernel(device, { label: 'attention/scores', source: kernelSource('scores'), constants: matmul, bindings: BINDINGS.scores }),
-    getKernel(device, { label: 'attention/softmax', ...softmax, constants: { WG_SIZE: tuning.softmaxWorkgroup }, bindings: BINDINGS.softmax }),
+      : getKernel(device, { label: 'attention/projections', source: kernelSource('projections'), constants: { WG_X: wgX, WG_Y: wgY }, bindings: BINDINGS.projections }),
+    core.scores,
+    core.softmax,
     // The common output variant, compiled up front so the first run does not wait for it.
-    output(lanes ? lanes.output.cols : 2 * tuning.matmulWorkgroup[0] * 8),
+    core.output(lanes ? lanes.output.cols : 2 * tuning.matmulWorkgroup[0] * 8),
   ]);
-  return { projections, scores, softmax: softmaxKernel, output };
+  return { projections, scores, softmax: softmaxKernel, output: core.output };
 }
 
 /** Refuse a tuning the device cannot run, saying what is missing. */

@@ -23,7 +23,7 @@ import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pip
 import { readFloats } from '../gpu/readback';
 import { createRunner, type HoldResult } from '../gpu/runner';
 import { packUniform } from '../gpu/uniforms';
-import { BINDINGS, checkTuning, kernelsFor } from './attention';
+import { BINDINGS, checkTuning, coreKernels } from './attention';
 import { attentionDims, checkDims, type Dims } from './launch';
 import { createLinearKernels } from './model-linear';
 import { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT, linearKey, uploadModelWeights } from './model-weights';
@@ -183,8 +183,12 @@ export async function createGpuModel(
 
   const [wgX, wgY] = tuning.matmulWorkgroup;
   const lanes = tuning.laneTiles;
-  const [attention, projections, embedK, layerNormK, linearKernels] = await Promise.all([
-    kernelsFor(device, tuning),
+  // The attention core only (scores, softmax, this head size's output): the model has its own projections.
+  const core = coreKernels(device, tuning);
+  const [scoresK, softmaxK, outputKernel, projections, embedK, layerNormK, linearKernels] = await Promise.all([
+    core.scores,
+    core.softmax,
+    core.output(dHead),
     lanes
       ? getKernel(device, { label: 'model/projections bias lanes', source: kernelSource('projectionsLanesBias', lanes.projections), bindings: MODEL_BINDINGS.projectionsBias })
       : getKernel(device, { label: 'model/projections bias', source: kernelSource('projectionsBias'), constants: { WG_X: wgX, WG_Y: wgY }, bindings: MODEL_BINDINGS.projectionsBias }),
@@ -193,7 +197,6 @@ export async function createGpuModel(
     createLinearKernels(device, tuning),
   ]);
   const { linear: linearK, gelu: geluK, residual: residualK, logits: logitsK } = linearKernels;
-  const outputKernel = await attention.output(dHead);
   loss.check();
   const { byName, uniforms, linearUniforms, owned } = await uploadModelWeights(device, c, params);
   // The order of operations: the model's forward plan (src/model/plan.ts), walked by each run.
@@ -313,8 +316,8 @@ export async function createGpuModel(
               const [weights, attn] = [output(step, 1, bytes.map), output(step, 2, bytes.act)];
               // The bind groups are cached by label: a run's keep is part of it, so one that switches keep binds its own scores buffer.
               const scoresLabel = keep === 'weights' ? '(scratch scores)' : '';
-              pass(attention.scores, [uniforms.params, qkv, scores], dims.scores, `${label}/scores${scoresLabel}`);
-              pass(attention.softmax, [uniforms.params, scores, weights], dims.softmax, `${label}/softmax${scoresLabel}`);
+              pass(scoresK, [uniforms.params, qkv, scores], dims.scores, `${label}/scores${scoresLabel}`);
+              pass(softmaxK, [uniforms.params, scores, weights], dims.softmax, `${label}/softmax${scoresLabel}`);
               pass(outputKernel, [uniforms.params, qkv, weights, attn], dims.output, `${label}/output`);
               break;
             }

@@ -52,10 +52,54 @@ export interface AttentionSession {
   destroy(): void;
 }
 
-/** Open a session: request a device and build the kernels. */
-export async function createAttentionSession(options: GpuDeviceOptions = {}): Promise<AttentionSession> {
+/** Options of {@link createAttentionSession}: the device's, and when the attention kernels compile. */
+export interface AttentionSessionOptions extends GpuDeviceOptions {
+  /**
+   * 'now' (default): the session resolves once its attention kernels are compiled. 'first-use':
+   * they compile on the first run or read, so a page that opens on something else (the app's
+   * model view, with kernels of its own) does not wait for them: a software adapter spends
+   * seconds compiling pipelines.
+   */
+  kernels?: 'now' | 'first-use';
+}
+
+/**
+ * A GpuAttention whose kernels are made on first use (see {@link AttentionSessionOptions.kernels});
+ * before that it has no buffers and no buffer sets.
+ */
+export function lazyGpuAttention(device: GPUDevice, create: (device: GPUDevice) => Promise<GpuAttention> = createGpuAttention): GpuAttention {
+  let made: Promise<GpuAttention> | null = null;
+  let ready: GpuAttention | null = null;
+  let destroyed = false;
+  const real = () => {
+    made ??= create(device).then((attention) => {
+      if (destroyed) attention.destroy();
+      ready = attention;
+      return attention;
+    });
+    return made;
+  };
+  return {
+    device,
+    run: async (shape, inputs, runOptions) => (await real()).run(shape, inputs, runOptions),
+    buffers: () => ready?.buffers() ?? null,
+    readEntries: async (cells, from) => (await real()).readEntries(cells, from),
+    readRows: async (rows, from) => (await real()).readRows(rows, from),
+    get bufferSets() {
+      return ready?.bufferSets ?? 0;
+    },
+    destroy() {
+      destroyed = true;
+      ready?.destroy();
+    },
+  };
+}
+
+/** Open a session: request a device and build (or, with `kernels: 'first-use'`, prepare) the kernels. */
+export async function createAttentionSession(options: AttentionSessionOptions = {}): Promise<AttentionSession> {
+  const makeAttention = (d: GPUDevice): GpuAttention | Promise<GpuAttention> => (options.kernels === 'first-use' ? lazyGpuAttention(d) : createGpuAttention(d));
   let device = await requestGpuDevice(options);
-  let attention = await deviceRegistry(device).get(ATTENTION_KEY, createGpuAttention);
+  let attention = await deviceRegistry(device).get(ATTENTION_KEY, makeAttention);
   let recoveries = 0;
   let closing = false;
   let recovering: Promise<void> = Promise.resolve();
@@ -72,7 +116,7 @@ export async function createAttentionSession(options: GpuDeviceOptions = {}): Pr
       recovering = (async () => {
         try {
           device = await requestGpuDevice(options);
-          attention = await deviceRegistry(device).get(ATTENTION_KEY, createGpuAttention);
+          attention = await deviceRegistry(device).get(ATTENTION_KEY, makeAttention);
           recoveries++;
           watch(device);
           emit({ recovered: true, message });

@@ -102,7 +102,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
     adapterBadge.title = `${adapter.label}\nfeatures: ${adapter.features.join(', ')}\nmax storage buffer: ${adapter.maxStorageBufferBindingSize} bytes`;
   };
   try {
-    session = await createAttentionSession();
+    // The explorer's kernels compile when it first runs: the landing view (the model) has its own.
+    session = await createAttentionSession({ kernels: 'first-use' });
     showAdapter();
   } catch (error) {
     session = null;

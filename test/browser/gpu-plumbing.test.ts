@@ -144,3 +144,26 @@ describe('out of memory during a run', () => {
     }
   });
 });
+
+describe('attention kernels made on first use (the app: its landing view has kernels of its own)', () => {
+  it('compiles nothing until asked; the first run builds them and equals the reference; destroy frees them', async () => {
+    const { lazyGpuAttention } = await import('../../src/kernels/session');
+    let made = 0;
+    const lazy = lazyGpuAttention(gpu(), async (device) => {
+      made++;
+      return createGpuAttention(device);
+    });
+    expect(made).toBe(0);
+    expect(lazy.buffers()).toBeNull();
+    expect(lazy.bufferSets).toBe(0);
+    const shape: AttentionShape = { seqLen: 9, dModel: 8, heads: 2, dHead: 4, causal: true };
+    const inputs = makeRandomInputs(shape, 5);
+    const [first, second] = await Promise.all([lazy.run(shape, inputs), lazy.run(shape, inputs)]);
+    expect(made).toBe(1); // two runs at once still build one set of kernels
+    for (const result of [first, second]) expect(verifyAttention(shape, result, attentionCpu(shape, inputs)).pass).toBe(true);
+    expect(lazy.buffers()?.shape.seqLen).toBe(9);
+    expect(lazy.bufferSets).toBeGreaterThan(0);
+    lazy.destroy();
+    await expect(lazy.run(shape, inputs)).rejects.toBeInstanceOf(AttentionError);
+  });
+});
