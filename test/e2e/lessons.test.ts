@@ -79,9 +79,28 @@ describe('the "cat sat" lesson', () => {
   });
 });
 
-describe('experiments and quiz', () => {
+describe('experiments, the quiz and the sentence lesson (one page, moved between by the lesson tabs)', () => {
+  let page: Page;
+  beforeAll(async () => {
+    ({ page } = await openApp(browser(), '?lesson=experiments&step=1'));
+  });
+  afterAll(async () => {
+    await page?.close();
+  });
+
+  /** Open another lesson from the tabs (and a step from its dots), as a reader would. */
+  async function openLesson(id: string, step?: number): Promise<void> {
+    await page.locator(`[data-lesson="${id}"]`).click();
+    await expect.poll(() => page.url(), { timeout: 30_000 }).toContain(`lesson=${id}`);
+    if (step !== undefined) {
+      await page.getByRole('button', { name: `step ${step}`, exact: true }).click();
+      await expect.poll(() => page.getByTestId('step-label').textContent(), { timeout: 30_000 }).toContain(`Step ${step} of`);
+      await expect.poll(() => page.url(), { timeout: 30_000 }).toContain(`step=${step}`);
+    }
+    expect(await verdict(page)).toBe('pass');
+  }
+
   it('Q–V vs Q–K: the GPU agrees with the CPU, and Q·V weights follow the values', async () => {
-    const { page } = await openApp(browser(), '?lesson=experiments&step=1');
     expect(await verdict(page)).toBe('pass');
     const table = page.getByTestId('experiment-qv');
     // By hand: Q(sat)·V(cat) = 0.384·f, Q(sat)·V(sat) = 0.692·f, scaled by 1/√3; f = 8 → 19.4%.
@@ -89,12 +108,10 @@ describe('experiments and quiz', () => {
     await expect.poll(() => table.textContent(), { timeout: 30_000 }).toContain(`${(p8 * 100).toFixed(1)}% · ${(p8 * 100).toFixed(1)}%`);
     expect(await table.textContent()).toContain('47.8% · 47.8%');
     await shot(page, 'experiment-qv');
-    await page.close();
   });
 
   it('quiz: identical words give identical rows until positions are added', async () => {
-    const { page } = await openApp(browser(), '?lesson=quiz&step=3');
-    expect(await verdict(page)).toBe('pass');
+    await openLesson('quiz', 3);
     const gaps = page.getByTestId('quiz-gaps');
     await expect.poll(() => gaps.locator('tr').count(), { timeout: 30_000 }).toBe(3);
     const rowValues = async () => (await gaps.locator('tbody tr').allTextContents()).join(' | ');
@@ -105,17 +122,14 @@ describe('experiments and quiz', () => {
     await page.locator('[data-testid="quiz-answer"] summary').click();
     expect(await page.getByTestId('quiz-answer').textContent()).toContain('Positional encodings');
     await shot(page, 'quiz-positions');
-    await page.close();
   });
-});
 
-describe('the sentence lesson', () => {
   it('"The cat sat on the mat": the words "sat" attends to, equal to the reference row', async () => {
-    const { page } = await openApp(browser(), '?lesson=sentence');
-    expect(await verdict(page)).toBe('pass');
-    expect(await page.getByTestId('lesson').textContent()).toContain('What does “sat” attend to?');
-    const rows = await page.locator('[data-testid="sentence-weights"] tbody tr').allTextContents();
-    expect(rows).toHaveLength(6);
+    await openLesson('sentence');
+    await expect.poll(() => page.getByTestId('lesson').textContent(), { timeout: 30_000 }).toContain('What does “sat” attend to?');
+    const table = page.locator('[data-testid="sentence-weights"] tbody tr');
+    await expect.poll(() => table.count(), { timeout: 30_000 }).toBe(6);
+    const rows = await table.allTextContents();
     const percents = rows.map((r) => Number(/([\d.]+)%$/.exec(r)![1]));
     expect(percents.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 0);
     // Sorted from most to least attended.
@@ -131,6 +145,5 @@ describe('the sentence lesson', () => {
     expect(rows[0]).toContain(`${best} “${ex.tokens[best]}”`);
     expect(percents[0]).toBeCloseTo(refRow[best] * 100, 1);
     await shot(page, 'lesson-sentence');
-    await page.close();
   });
 });

@@ -94,9 +94,18 @@ async function modelTokens(page: Page): Promise<number> {
 }
 
 describe('the model view: the context on the slider, the ways past it beside it', () => {
-  it('the slider ends at the context, labelled; seqLen changes recompute with no task over 100 ms', async () => {
-    const { page, errors } = await openWatched('');
+  it('past the context from the URL a message names seqLen; the slider ends at the context, labelled; seqLen changes recompute with no task over 100 ms', async () => {
+    // Opened past the context (one page for both parts: each opening compiles the model's kernels).
+    const { page, errors } = await openWatched('?seqLen=300');
     expect(await verdict(page)).toBe('pass');
+    const messages = (await page.getByTestId('messages').textContent()) ?? '';
+    expect(messages).toContain('seqLen');
+    expect(messages).toContain('300');
+    expect(messages).toContain('2 to 128');
+    expect(await modelTokens(page)).toBe(32);
+    // The landing view ran at its default length; the offer beside the slider keeps the asked one.
+    await expect.poll(() => page.getByTestId('past-context').textContent(), POLL).toContain('you asked for 300');
+    expect(await page.getByTestId('past-context').textContent()).toContain('Random inputs at 300');
     const slider = page.getByTestId('seq-len-slider');
     expect(await slider.isEnabled()).toBe(true);
     // log2 scale: the slider's end is the model's context, 128, and says so on the slider.
@@ -129,20 +138,6 @@ describe('the model view: the context on the slider, the ways past it beside it'
   // Typing a length past the context on the landing view (the offer beside the slider, no
   // error, the view kept, and its button taking the explorer to that length) is asserted in
   // test/e2e/model.test.ts ('above the context the slider says so…'), on the page it shares.
-
-  it('past the context from the URL: a message names seqLen, the value given and what is allowed', async () => {
-    const { page } = await openWatched('?seqLen=300');
-    expect(await verdict(page)).toBe('pass');
-    const messages = (await page.getByTestId('messages').textContent()) ?? '';
-    expect(messages).toContain('seqLen');
-    expect(messages).toContain('300');
-    expect(messages).toContain('2 to 128');
-    expect(await modelTokens(page)).toBe(32);
-    // The landing view ran at its default length; the offer beside the slider keeps the asked one.
-    await expect.poll(() => page.getByTestId('past-context').textContent(), POLL).toContain('you asked for 300');
-    expect(await page.getByTestId('past-context').textContent()).toContain('Random inputs at 300');
-    await page.close();
-  });
 });
 
 describe('the explorer: a sentence scales like any input', () => {
