@@ -49,10 +49,22 @@ export function describeCloud(shown: Extract<QkShown, { cloud: unknown }>, dHead
     parts.push(`Keys shifted so the centroids meet, queries × ${fmt(c.scale, 3)} and keys ÷ ${fmt(c.scale, 3)}: every softmax weight is unchanged.`);
   }
   const sampled: string[] = [];
-  if (c.stride.queries > 1) sampled.push(`every ${c.stride.queries}th query (${c.drawn.queries} of ${c.total.queries})`);
-  if (c.stride.keys > 1) sampled.push(`every ${c.stride.keys}th key (${c.drawn.keys} of ${c.total.keys})`);
+  if (c.stride.queries > 1) sampled.push(`every ${ordinal(c.stride.queries)} query (${c.drawn.queries} of ${c.total.queries})`);
+  if (c.stride.keys > 1) sampled.push(`every ${ordinal(c.stride.keys)} key (${c.drawn.keys} of ${c.total.keys})`);
   if (sampled.length > 0) parts.push(`Drawn: ${sampled.join(', ')}, so the view stays responsive; the PCA uses every token.`);
   return parts.join(' ');
+}
+
+/** 2nd, 3rd, 4th, 11th, 21st … */
+function ordinal(n: number): string {
+  const teen = n % 100 >= 11 && n % 100 <= 13;
+  const suffix = teen ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th';
+  return `${n}${suffix}`;
+}
+
+/** A softmax weight as a percentage, or in exponent form when it rounds to 0.0 %. */
+function percent(weight: number): string {
+  return weight >= 0.0005 ? `${(weight * 100).toFixed(1)}%` : `${(weight * 100).toExponential(1)}%`;
 }
 
 export function createQkPanel(deps: QkPanelDeps): QkPanel {
@@ -145,7 +157,7 @@ export function createQkPanel(deps: QkPanelDeps): QkPanel {
       const raw = strongest.some((link) => link.dot !== undefined);
       rows.push(h('div', { class: 'muted' }, raw ? 'keys: q·k (raw) → softmax weight' : 'strongest keys (softmax weight):'));
       for (const { key, weight, dot } of strongest) {
-        const value = dot === undefined ? `${(weight * 100).toFixed(1)}%` : `${dot.toFixed(4)} → ${(weight * 100).toFixed(1)}%`;
+        const value = dot === undefined ? percent(weight) : `${dot.toFixed(4)} → ${percent(weight)}`;
         rows.push(h('div', { class: 'qk-top' }, `${key} “${keyTokens[key] ?? key}”`, h('span', {}, value)));
       }
     }
