@@ -49,6 +49,12 @@ describe('queries and keys in one space', () => {
     const after = await page.getByTestId('qk-canvas').screenshot();
     expect(after.equals(before)).toBe(false);
 
+    // Values as a third cloud on the same axes, and back.
+    await page.getByTestId('qk-values').check();
+    await expect.poll(() => panel.getAttribute('data-values'), POLL).toBe('32');
+    await page.getByTestId('qk-values').uncheck();
+    await expect.poll(() => panel.getAttribute('data-values'), POLL).toBe('0');
+
     // The explorer in the same page: the panel follows its head (random input, d_head 16).
     await page.locator('[data-mode="explorer"]').click();
     await expect.poll(() => page.url(), POLL).toContain('mode=explorer');
