@@ -18,6 +18,9 @@ function browserProject(name: string, include: string[]): TestProjectInlineConfi
       // GPU tests share one SwiftShader device per file; running files one at a time keeps
       // a 2-core machine from thrashing.
       fileParallelism: false,
+      // Files run one after another in the same page (each makes and destroys its own device):
+      // reloading the page and its modules per file cost ~30 s of the suite.
+      isolate: false,
       globalSetup: ['test/browser/global-setup.ts'],
       browser: process.env.VITEST
         ? {

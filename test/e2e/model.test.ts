@@ -14,7 +14,7 @@ import { readCheckpoint } from '../../src/model/checkpoint';
 import { forwardReference, type GptTrace } from '../../src/model/forward-reference';
 import { makeVocabulary } from '../../src/model/vocab';
 import { join } from 'node:path';
-import { ARTIFACTS, canvasPoint, canvasShot, hoverAt, openApp, shot, useBrowser, verdict } from './browser';
+import { ARTIFACTS, canvasPoint, canvasShot, hoverAt, hoverQkPoint, openApp, shot, useBrowser, verdict } from './browser';
 
 const checkpoint = readCheckpoint(readFileSync('public/models/tiny-stories/model.safetensors'));
 const { config } = checkpoint;
@@ -262,6 +262,77 @@ describe('the landing view: one page, in turn', () => {
     const line = csv[1 + (combined * T + 5) * T + 3].split(',');
     expect(line.slice(0, 3)).toEqual([String(combined), '5', '3']);
     expect(Number(line[6])).toBeCloseTo(short.trace.layers[1].weights[(2 * T + 5) * T + 3], 5);
+    expect(errors).toEqual([]);
+  });
+
+  // The Q/K panel (issue 19) on this page (the lesson's d_head = 3 view is asserted in
+  // lessons.test.ts, step 4): head L1 H1 projected by the GPU PCA, linked to the surface both
+  // ways, values toggled, then the explorer in the same page; closing writes qk=0.
+  it('Q·K space: GPU PCA of the head, hover links the points and the surface; values; the explorer follows', async () => {
+    await page.getByTestId('qk-toggle').click();
+    expect(await page.getByTestId('qk-toggle').getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => page.url()).toContain('qk=1');
+    await page.getByTestId('layer').getByRole('button', { name: 'L1' }).click();
+    await page.getByTestId('head').getByRole('button', { name: 'H1' }).click();
+    const panel = page.getByTestId('qk-panel');
+    await expect.poll(async () => (await panel.getAttribute('data-state')) === 'shown' && ((await panel.locator('header').textContent()) ?? '').includes('L1 H1'), POLL).toBe(true);
+    // 12 tokens (the length the test above left) of a d_head = 16 head: every query and key drawn, projected on the GPU.
+    expect(await panel.getAttribute('data-raw')).toBe('false');
+    expect(await panel.getAttribute('data-backend')).toBe('gpu');
+    expect([await panel.getAttribute('data-queries'), await panel.getAttribute('data-keys')]).toEqual(['12', '12']);
+    const share = Number(await panel.getAttribute('data-share'));
+    expect(share).toBeGreaterThan(0.2);
+    expect(share).toBeLessThanOrEqual(1);
+    const summary = (await page.getByTestId('qk-summary').textContent()) ?? '';
+    expect(summary).toContain('Joint PCA of 16-dim queries and keys, on the GPU');
+    expect(summary).toContain(`${(share * 100).toFixed(1)}% of the variance`);
+    expect(summary).toContain('every softmax weight is unchanged');
+
+    // Points → surface: hovering query 10 lists its strongest keys with the map's weights (those
+    // of the f64 forward reference of the same tokens) and lights its row on the surface.
+    const top = await hoverQkPoint(page, 'query', 10);
+    expect(top).toHaveLength(5);
+    const T = 12;
+    const reference = expected(SENTENCE, T).trace.layers[1].weights;
+    for (const [key, weight] of top) {
+      expect(key).toBeLessThanOrEqual(10); // causal: no key after the query
+      expect(weight).toBeCloseTo(reference[(1 * T + 10) * T + key], 4);
+    }
+    for (let i = 1; i < top.length; i++) expect(top[i][1]).toBeLessThanOrEqual(top[i - 1][1]);
+    const canvas = page.getByTestId('surface-canvas');
+    expect(await canvas.getAttribute('data-qk-query')).toBe('10');
+    expect(await canvas.getAttribute('data-qk-key')).toBe(String(top[0][0]));
+    await shot(page, 'qk-model');
+    await page.getByTestId('qk-canvas').screenshot({ path: join(ARTIFACTS, 'qk-model-canvas.png') });
+
+    // Surface → points: a hovered cell lights its query and key in the panel (rings: the panel's canvas changes).
+    const before = await page.getByTestId('qk-canvas').screenshot();
+    const cell = await hoverAt(page, 0.45, 0.55);
+    expect(cell.query).toBeDefined();
+    await page.evaluate(() => (window as unknown as { attentionLens: { qkIdle(): Promise<void> } }).attentionLens.qkIdle());
+    expect((await page.getByTestId('qk-canvas').screenshot()).equals(before)).toBe(false);
+
+    // Values as a third cloud on the same axes, and back.
+    await page.getByTestId('qk-values').check();
+    await expect.poll(() => panel.getAttribute('data-values'), POLL).toBe('12');
+    await page.getByTestId('qk-values').uncheck();
+    await expect.poll(() => panel.getAttribute('data-values'), POLL).toBe('0');
+
+    // The explorer in the same page: the panel follows its head (d_head 16).
+    await page.locator('[data-mode="explorer"]').click();
+    await expect.poll(() => page.url(), POLL).toContain('mode=explorer');
+    expect(await verdict(page)).toBe('pass');
+    await expect.poll(async () => (await panel.getAttribute('data-state')) === 'shown' && ((await panel.locator('header').textContent()) ?? '').includes('head 0'), POLL).toBe(true);
+    expect(await panel.getAttribute('data-raw')).toBe('false');
+    expect(page.url()).toContain('qk=1');
+    const { colours } = await canvasShot(page, 'qk-explorer');
+    expect(colours).toBeGreaterThan(4);
+    await page.getByTestId('qk-canvas').screenshot({ path: join(ARTIFACTS, 'qk-explorer-points.png') });
+
+    // Closing writes qk=0 and gives the surface the room back.
+    await page.getByTestId('qk-close').click();
+    expect(await panel.isHidden()).toBe(true);
+    await expect.poll(() => page.url()).toContain('qk=0');
     expect(errors).toEqual([]);
   });
 });
