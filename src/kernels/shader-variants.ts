@@ -37,6 +37,8 @@ export type KernelName =
   | 'projectionsLanesBias'
   | 'embed'
   | 'layerNorm'
+  | 'rmsNorm'
+  | 'rope'
   | 'linear'
   | 'linearGelu'
   | 'linearResidual'
@@ -100,6 +102,8 @@ const KERNELS: Readonly<Record<KernelName, KernelRecipe>> = {
   projectionsLanesBias: { before: LANES, file: 'projections-lanes.wgsl', after: ['parts/store-projection-bias.wgsl'], sizes: 'lanes' },
   embed: { before: [], file: 'embed.wgsl' },
   layerNorm: { before: ROWS, file: 'layernorm.wgsl' },
+  rmsNorm: { before: ROWS, file: 'rmsnorm.wgsl' },
+  rope: { before: [], file: 'rope.wgsl' },
   linear: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-bias.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
   linearGelu: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-gelu.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
   linearResidual: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-residual.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },

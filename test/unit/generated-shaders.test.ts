@@ -29,7 +29,9 @@ describe('shaders/generated', () => {
     expect(labels).toContain('softmaxSubgroup');
     expect(labels).toContain('logits');
     expect(labels).toContain('logitsWorkgroup');
-    expect(labels).toHaveLength(31);
+    expect(labels).toContain('rmsNorm');
+    expect(labels).toContain('rope');
+    expect(labels).toHaveLength(33);
   });
 
   it('holds each of them as kernelSource writes it, with a header saying how it was made', () => {
