@@ -84,6 +84,7 @@ export type { Gpt2Config } from './pretrained/config';
 export { parseLlamaConfig, llamaTensorShapes, LLAMA_MODEL_TYPES, type LlamaConfig, type LlamaModelType } from './pretrained/llama-config';
 export { llamaForwardReference, checkLlamaConfig, checkLlamaParams, type LlamaTrace, type LlamaLayerTrace } from './model/llama-reference';
 export { ropeInverseFrequencies, applyRope, checkRopeConfig, type RopeConfig, type Llama3RopeScaling } from './model/rope';
+export { ropeTable, runRmsNorm, runRope, rmsNormKernel, ropeKernel, ropeUniform, type RopeLayout } from './kernels/llama-ops';
 export { DEFAULT_HUB, HUB_MODELS, hubBase, fetchModelFile, clearModelCache } from './pretrained/hub';
 export type { HubModel, ModelCache } from './pretrained/hub';
 export { modelMemory, checkModelFits } from './pretrained/memory';

@@ -24,6 +24,8 @@ import { webglContext } from './three-internals';
 export const QK_COLORS: Record<QkKind, string> = { query: '#5aa9ff', key: '#ffb347', value: '#7ad67a' };
 /** Lines drawn from a hovered query to its strongest keys. */
 export const QK_TOP_KEYS = 5;
+/** Clouds of at most this many points get a token label beside each point. */
+const LABELLED_POINTS = 16;
 /** Radius of the ball the cloud is scaled into (world units). */
 const CLOUD_RADIUS = 2;
 
@@ -202,8 +204,9 @@ export async function createQkView(canvas: HTMLCanvasElement, device: GPUDevice 
       }
       axes.add(lineSegments(seg, col));
     }
-    // Token names beside the points when there are few (the lessons, short sentences).
-    if (total <= 24) {
+    // Token names beside the points when there are few enough to read (the lessons); past that
+    // they overlap, and hover names the point.
+    if (total <= LABELLED_POINTS) {
       const tokenLabels = new THREE.Group();
       for (let p = 0; p < total; p++) {
         const { kind: k, index } = tokenOfPoint(c, p);
