@@ -53,15 +53,23 @@ if (!address || typeof address === 'string') throw new Error('vite preview did n
 const browser = await chromium.launch({ executablePath: requireChromium(), args: chromiumArgs(), headless: true });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('pageerror', (error) => console.log(`pageerror: ${error.message}`));
+  page.on('pageerror', (error) => console.log(`[${seconds()} s] pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') console.log(`[${seconds()} s] console ${message.type()}: ${message.text().slice(0, 300)}`);
+  });
+  page.on('crash', () => console.log(`[${seconds()} s] the page crashed`));
   const text = (id: string) => page.getByTestId(id).textContent();
   const url = `http://127.0.0.1:${address.port}/?model=local/gpt2-shape&hub=${encodeURIComponent(hub.url)}&seqLen=${tokens}`;
   const opened = Date.now();
   await page.goto(url);
   // Progress every 30 s (the busy bar and the card's status), until the model has run or failed.
+  // A page whose main thread is blocked does not answer: say so instead of printing nothing.
   const progress = setInterval(() => {
-    void Promise.all([text('busy'), text('model-status'), text('messages')]).then(([busy, status, messages]) =>
-      console.log(`[${seconds()} s] ${busy?.replace('Cancel', '').trim() || '(idle)'} | ${status} | ${messages}`),
+    const read = page.evaluate(() => ['busy', 'model-status', 'messages'].map((id) => document.querySelector(`[data-testid="${id}"]`)?.textContent ?? ''));
+    const late = new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000));
+    void Promise.race([read, late]).then(
+      (texts) => console.log(texts ? `[${seconds()} s] ${texts[0].replace('Cancel', '').trim() || '(idle)'} | ${texts[1]} | ${texts[2]}` : `[${seconds()} s] the page did not answer within 10 s (main thread busy)`),
+      (error: unknown) => console.log(`[${seconds()} s] reading the page failed: ${error instanceof Error ? error.message : String(error)}`),
     );
   }, 30_000);
   await page.waitForFunction(() => /ran it on|could not/.test(document.querySelector('[data-testid="model-status"]')?.textContent ?? ''), undefined, { timeout: 1_200_000 });

@@ -1,10 +1,10 @@
 /**
  * The one way results come back from the GPU: byte ranges of device buffers copied into a
- * pooled staging buffer (MAP_READ), mapped, copied out and the staging buffer returned to the
- * pool. Every kernel family reads through here, so the copy rules (4-byte alignment, one
+ * pooled staging buffer (MAP_READ), at most 64 MiB at a time, mapped, copied out and the staging
+ * buffer returned to the pool. Every kernel family reads through here, so the copy rules (4-byte alignment, one
  * submission per read, a refused copy reported as an error) live in one place.
  */
-import { AttentionError, AttentionInputError } from '../core/errors';
+import { AttentionError, AttentionInputError, GpuOutOfMemoryError } from '../core/errors';
 
 /** A byte range of a device buffer to read. Offsets and sizes are multiples of 4. */
 export interface ReadRange {
@@ -55,8 +55,26 @@ export function pooledStagingBuffers(device: GPUDevice): number {
 }
 
 /**
- * Copy each range back in one submission; resolves with one ArrayBuffer per range (copies:
- * they outlive the staging buffer). Rejects if the device is lost or a range is invalid.
+ * Bytes one staging buffer holds at most: larger reads go in batches. A model's maps at its full
+ * context (GPT-2 small at 1024 tokens: 576 MiB) in one staging buffer ran SwiftShader out of
+ * device memory, and the read never came back.
+ */
+export const STAGING_MAX_BYTES = 64 << 20;
+
+/** A piece of one range: `size` bytes from `offset` of `buffer`, to byte `at` of result `index`. */
+interface Piece {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+  index: number;
+  at: number;
+}
+
+/**
+ * Copy each range back; resolves with one ArrayBuffer per range (copies: they outlive the
+ * staging buffers). Ranges are read in batches of at most {@link STAGING_MAX_BYTES} (a range
+ * larger than that in pieces), one submission per batch. Rejects if the device is lost, a range
+ * is invalid, or a staging buffer cannot be allocated (GpuOutOfMemoryError).
  */
 export async function readRanges(device: GPUDevice, ranges: readonly ReadRange[], label: string): Promise<ArrayBuffer[]> {
   for (const range of ranges) {
@@ -64,9 +82,29 @@ export async function readRanges(device: GPUDevice, ranges: readonly ReadRange[]
       throw new AttentionInputError(`${label} range`, `offset ${range.offset}, size ${range.size}`, '4-byte aligned offsets and sizes (whole f32 values)', 'shape');
     }
   }
-  const total = ranges.reduce((sum, range) => sum + range.size, 0);
-  if (total === 0) return ranges.map(() => new ArrayBuffer(0));
-  const staging = takeStaging(device, total);
+  const out = ranges.map((range) => new ArrayBuffer(range.size));
+  const batches: Piece[][] = [[]];
+  let filled = 0;
+  ranges.forEach((range, index) => {
+    for (let at = 0; at < range.size; ) {
+      if (filled === STAGING_MAX_BYTES) {
+        batches.push([]);
+        filled = 0;
+      }
+      const size = Math.min(range.size - at, STAGING_MAX_BYTES - filled);
+      batches[batches.length - 1].push({ buffer: range.buffer, offset: range.offset + at, size, index, at });
+      filled += size;
+      at += size;
+    }
+  });
+  for (const batch of batches) if (batch.length > 0) await readBatch(device, batch, out, label);
+  return out;
+}
+
+/** One submission: the pieces into one staging buffer, mapped, copied into their results. */
+async function readBatch(device: GPUDevice, pieces: readonly Piece[], out: ArrayBuffer[], label: string): Promise<void> {
+  const total = pieces.reduce((sum, piece) => sum + piece.size, 0);
+  const staging = await takeStagingChecked(device, total, label);
   let mapped = false;
   try {
     // A copy WebGPU refuses (a buffer of another device, a range past its end) is a validation
@@ -74,31 +112,41 @@ export async function readRanges(device: GPUDevice, ranges: readonly ReadRange[]
     device.pushErrorScope('validation');
     const encoder = device.createCommandEncoder({ label: `${label} readback` });
     let at = 0;
-    for (const range of ranges) {
-      if (range.size > 0) encoder.copyBufferToBuffer(range.buffer, range.offset, staging, at, range.size);
-      at += range.size;
+    for (const piece of pieces) {
+      encoder.copyBufferToBuffer(piece.buffer, piece.offset, staging, at, piece.size);
+      at += piece.size;
     }
     device.queue.submit([encoder.finish()]);
     const refused = await device.popErrorScope();
     if (refused) throw new AttentionError(`WebGPU refused to copy ${label} back: ${refused.message}`);
     await staging.mapAsync(GPUMapMode.READ, 0, total);
     mapped = true;
-    const all = staging.getMappedRange(0, total);
-    const out: ArrayBuffer[] = [];
+    const all = new Uint8Array(staging.getMappedRange(0, total));
     at = 0;
-    for (const range of ranges) {
-      out.push(all.slice(at, at + range.size));
-      at += range.size;
+    for (const piece of pieces) {
+      new Uint8Array(out[piece.index], piece.at, piece.size).set(all.subarray(at, at + piece.size));
+      at += piece.size;
     }
     staging.unmap();
     giveBack(device, staging);
-    return out;
   } catch (error) {
     // A failed map (lost device, invalid copy) leaves the buffer in an unknown state: drop it.
     if (mapped) staging.unmap();
     staging.destroy();
     throw error;
   }
+}
+
+/** {@link takeStaging}, with a failed allocation turned into a GpuOutOfMemoryError (an uncaptured error otherwise, and a read that never ends). */
+async function takeStagingChecked(device: GPUDevice, bytes: number, label: string): Promise<GPUBuffer> {
+  device.pushErrorScope('out-of-memory');
+  const staging = takeStaging(device, bytes);
+  const error = await device.popErrorScope();
+  if (error) {
+    staging.destroy();
+    throw new GpuOutOfMemoryError(`${bytes} bytes of staging for ${label}: ${error.message}`, `the readback of ${label}`, 'Read back less (fewer layers or a shorter sequence), or close other GPU work.');
+  }
+  return staging;
 }
 
 /** {@link readRanges} in f32 elements: `[buffer, elementOffset, count]` each. */

@@ -167,3 +167,31 @@ describe('attention kernels made on first use (the app: its landing view has ker
     await expect(lazy.run(shape, inputs)).rejects.toBeInstanceOf(AttentionError);
   });
 });
+
+describe('large reads (a model\'s maps at full context)', () => {
+  it('reads more than one staging buffer holds, in batches, every byte in place', async () => {
+    const { STAGING_MAX_BYTES } = await import('../../src/gpu/readback');
+    // 1.25 staging buffers in one range, then two small ranges around the batch seams.
+    const floats = (STAGING_MAX_BYTES * 1.25) / 4;
+    const data = Float32Array.from({ length: floats }, (_, i) => i % 100003);
+    const big = gpu().createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const small = gpu().createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    gpu().queue.writeBuffer(big, 0, data);
+    gpu().queue.writeBuffer(small, 0, Float32Array.from({ length: 1024 }, (_, i) => -i));
+    try {
+      const [a, b, c] = await readFloats(gpu(), [[small, 10, 20], [big, 0, floats], [small, 1000, 24]], 'test/large');
+      expect(Array.from(a)).toEqual(Array.from({ length: 20 }, (_, i) => -(10 + i)));
+      expect(b.length).toBe(floats);
+      // Every value, checked without a 20-million-element toEqual: the first mismatch, if any.
+      let mismatch = -1;
+      for (let i = 0; i < floats && mismatch < 0; i++) if (b[i] !== i % 100003) mismatch = i;
+      expect(mismatch).toBe(-1);
+      expect(Array.from(c)).toEqual(Array.from({ length: 24 }, (_, i) => -(1000 + i)));
+      // The pooled staging buffers stay within the limit.
+      expect(pooledStagingBuffers(gpu())).toBeLessThanOrEqual(4);
+    } finally {
+      big.destroy();
+      small.destroy();
+    }
+  });
+});
