@@ -61,7 +61,8 @@ try {
   const text = (id: string) => page.getByTestId(id).textContent();
   const url = `http://127.0.0.1:${address.port}/?model=local/gpt2-shape&hub=${encodeURIComponent(hub.url)}&seqLen=${tokens}`;
   const opened = Date.now();
-  await page.goto(url);
+  // 'commit': the progress lines start at once (the load event came only after most of the work).
+  await page.goto(url, { waitUntil: 'commit' });
   // Progress every 30 s (the busy bar and the card's status), until the model has run or failed.
   // A page whose main thread is blocked does not answer: say so instead of printing nothing.
   const progress = setInterval(() => {
