@@ -79,11 +79,12 @@ module.exports = {
     forbid('gpu-imports-only-core', { path: '^src/gpu/' }, { pathNot: '^src/(gpu|core)/' },
       'src/gpu is the WebGPU plumbing under the kernels (device, buffers, pipelines, timers): it knows the ' +
       'errors and types of core and nothing about attention kernels, the scene or the app.'),
-    forbid('kernels-import-only-core-gpu-reference-shaders', { path: '^src/kernels/' }, { pathNot: '^(src/(kernels|core|gpu|reference)/|src/model/(schema|plan)\\.ts$|shaders/)' },
+    forbid('kernels-import-only-core-gpu-reference-shaders', { path: '^src/kernels/' }, { pathNot: '^(src/(kernels|core|gpu|reference)/|src/model/(schema|plan|llama-schema|rope)\\.ts$|shaders/)' },
       'The kernels are built from core (types, validation, errors), gpu (plumbing), reference (the grid plan and ' +
       'block layout the reduction shares with the CPU), the model\'s parameter schema (src/model/schema.ts, which ' +
       'imports only core: one check of the GPT-2 names and shapes), its forward plan (src/model/plan.ts, which ' +
-      'imports only the schema: the order of operations the GPU forward encodes) and their WGSL in shaders/; they never see the ' +
+      'imports only the schema: the order of operations the GPU forward encodes), the Llama family\'s schema and rotary ' +
+      'frequencies (src/model/llama-schema.ts, rope.ts: core and the schema only) and their WGSL in shaders/; they never see the ' +
       'scene or the app.'),
     forbid('scene-imports-only-its-layers', { path: '^src/scene/' }, { pathNot: [THREE, '^src/(scene|core|gpu|kernels|reference)/'] },
       'The scene draws what the kernels computed: it may import three.js, core, gpu, kernels and reference; not ' +

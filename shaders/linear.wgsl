@@ -1,13 +1,16 @@
-// linear.wgsl — y = x·W + b for the model's forward pass (src/kernels/model.ts). Assembled after
-// parts/rows-params.wgsl and TILE_ROWS (src/kernels/shader-variants.ts), then one of the parts that
-// define `finish` (what happens to a sum before it is stored) and the bindings it needs:
-//   parts/finish-bias.wgsl      y = x·W + b                               (kernel linear)
+// linear.wgsl — y = finish(x·W) for the model's forward passes (src/kernels/model.ts,
+// src/kernels/llama-model.ts) as a register tile per invocation. Assembled after
+// parts/rows-params.wgsl and TILE_ROWS (src/kernels/shader-variants.ts), then a weights part (how W
+// is laid out: parts/weights-rows.wgsl for GPT-2's Conv1D inDim × outDim, parts/weights-transposed.wgsl
+// for nn.Linear's and wte's outDim × inDim) and one of the parts that define `finish` (what happens
+// to a sum before it is stored) and the bindings it needs:
+//   parts/finish-bias.wgsl      y = x·W + b                               (kernels linear, linearT)
 //   parts/finish-gelu.wgsl      y = GELU(x·W + b)                         (kernel linearGelu)
-//   parts/finish-residual.wgsl  y = residual + x·W + b, the residual stream (kernel linearResidual)
-// logits.wgsl is the same product with W transposed.
+//   parts/finish-residual.wgsl  y = residual + x·W + b, the residual stream (linearResidual, linearTResidual)
+//   parts/finish-store.wgsl     y = x·W                                   (kernel logits: x·wteᵀ)
 //
 // Bindings (group 0): 0 lin (RowsParams, parts/rows-params.wgsl), 1 x (read, rows × inDim),
-// 2 w (read, inDim × outDim), 3 y (read_write, rows × outDim), then the finish part's.
+// 2 w (read, laid out as the weights part says), 3 y (read_write, rows × outDim), then the finish part's.
 // Dispatch: (ceil(outDim / (WG_X · 4)), ceil(rows / (WG_Y · TILE_ROWS)), 1). Each invocation
 // computes a register tile of TILE_ROWS rows × 4 adjacent columns (one vec4: LINEAR_COLS in
 // src/kernels/launch.ts is 4), with no workgroup memory and no barriers (cheap on CPU-backed
@@ -35,13 +38,14 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let lastCol = run.outDim - 1u;
   //#unroll r < TILE_ROWS: let x{r} = min(row0 + {r}u, lastRow) * run.inDim;
   //#unroll r < TILE_ROWS: var acc{r} = vec4<f32>(0.0);
-  let c0 = min(col0 + 0u, lastCol);
-  let c1 = min(col0 + 1u, lastCol);
-  let c2 = min(col0 + 2u, lastCol);
-  let c3 = min(col0 + 3u, lastCol);
+  let stride = weightStride(run);
+  let c0 = weightBase(min(col0 + 0u, lastCol), run);
+  let c1 = weightBase(min(col0 + 1u, lastCol), run);
+  let c2 = weightBase(min(col0 + 2u, lastCol), run);
+  let c3 = weightBase(min(col0 + 3u, lastCol), run);
   for (var k = 0u; k < run.inDim; k++) {
-    let row = k * run.outDim;
-    let wk = vec4<f32>(w[row + c0], w[row + c1], w[row + c2], w[row + c3]);
+    let at = k * stride;
+    let wk = vec4<f32>(w[c0 + at], w[c1 + at], w[c2 + at], w[c3 + at]);
     //#unroll r < TILE_ROWS: acc{r} = fma(vec4<f32>(x[x{r} + k]), wk, acc{r});
   }
   //#unroll r < TILE_ROWS: if (row0 + {r}u < run.rows) { finishTile(row0 + {r}u, col0, run.outDim, acc{r}); }

@@ -2,8 +2,10 @@
 // kernelSource('embed'): the WGSL the GPU compiles, assembled from shaders/embed.wgsl
 // with every //#unroll written out (src/kernels/shader-variants.ts, src/kernels/unroll.ts).
 
-// embed.wgsl — the model's input: x[t] = wte[token_t] + wpe[t] (GPT-2's learned token and
-// position embeddings), seqLen × dModel, for the forward pass (src/kernels/model.ts).
+// embed.wgsl — the model's input, seqLen × dModel: x[t] = wte[token_t] + wpe[t] (`main`: GPT-2's
+// learned token and position embeddings, src/kernels/model.ts), or x[t] = wte[token_t]
+// (`tokensOnly`: the Llama family, whose positions are rotations of q and k, src/kernels/llama-model.ts;
+// wpe is bound but not read).
 //
 // Bindings (group 0): 0 embed (EmbedParams), 1 tokens (read, seqLen u32 ids, checked on the host
 // to be < vocabSize), 2 wte (read, vocabSize × dModel), 3 wpe (read, context × dModel), 4 x
@@ -30,5 +32,13 @@ fn item(i: u32) {
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   if (id.x < embed.seqLen * embed.dModel) {
     item(id.x);
+  }
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn tokensOnly(@builtin(global_invocation_id) id: vec3<u32>) {
+  let i = id.x;
+  if (i < embed.seqLen * embed.dModel) {
+    x[i] = wte[tokens[i / embed.dModel] * embed.dModel + i % embed.dModel];
   }
 }

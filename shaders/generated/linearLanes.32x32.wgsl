@@ -975,8 +975,8 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   finish(min(row0 + 31u, lastRow), min(col0 + lane + 24u, lastCol), run.outDim, acc31_6);
   finish(min(row0 + 31u, lastRow), min(col0 + lane + 28u, lastCol), run.outDim, acc31_7);
 }
-// parts/weights-rows.wgsl — how linear-lanes.wgsl and linear-workgroup.wgsl read W for the
-// linear kernels (c_proj, c_fc, the MLP's c_proj): W is inDim × outDim (GPT-2's Conv1D [in, out]),
+// parts/weights-rows.wgsl — how linear.wgsl, linear-lanes.wgsl and linear-workgroup.wgsl read W
+// for GPT-2's linear steps (c_proj, c_fc, the MLP's c_proj): W is inDim × outDim (GPT-2's Conv1D [in, out]),
 // weight (k, col) at weightBase(col) + k · weightStride.
 const W_TRANSPOSED = false;
 

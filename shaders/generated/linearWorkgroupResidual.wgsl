@@ -129,8 +129,8 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
   { let row = row0 + local.y + 3u * GROUP_EDGE; let col = col0 + local.x + 2u * GROUP_EDGE; if (row < run.rows && col < run.outDim) { finish(row, col, run.outDim, acc3_2); } }
   { let row = row0 + local.y + 3u * GROUP_EDGE; let col = col0 + local.x + 3u * GROUP_EDGE; if (row < run.rows && col < run.outDim) { finish(row, col, run.outDim, acc3_3); } }
 }
-// parts/weights-rows.wgsl — how linear-lanes.wgsl and linear-workgroup.wgsl read W for the
-// linear kernels (c_proj, c_fc, the MLP's c_proj): W is inDim × outDim (GPT-2's Conv1D [in, out]),
+// parts/weights-rows.wgsl — how linear.wgsl, linear-lanes.wgsl and linear-workgroup.wgsl read W
+// for GPT-2's linear steps (c_proj, c_fc, the MLP's c_proj): W is inDim × outDim (GPT-2's Conv1D [in, out]),
 // weight (k, col) at weightBase(col) + k · weightStride.
 const W_TRANSPOSED = false;
 

@@ -975,9 +975,10 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   finish(min(row0 + 31u, lastRow), min(col0 + lane + 24u, lastCol), run.outDim, acc31_6);
   finish(min(row0 + 31u, lastRow), min(col0 + lane + 28u, lastCol), run.outDim, acc31_7);
 }
-// parts/weights-transposed.wgsl — how linear-lanes.wgsl and linear-workgroup.wgsl read W for the
-// logits x·wteᵀ: W is outDim × inDim (wte, one row per token), weight (k, col) at
-// weightBase(col) + k · weightStride, so a column of the product walks a row of wte.
+// parts/weights-transposed.wgsl — how linear.wgsl, linear-lanes.wgsl and linear-workgroup.wgsl read
+// W when it is outDim × inDim: the logits x·wteᵀ (wte, one row per token) and every linear step of
+// the Llama family (nn.Linear's [out, in]). Weight (k, col) at weightBase(col) + k · weightStride,
+// so a column of the product walks a row of W.
 const W_TRANSPOSED = true;
 
 fn weightBase(col: u32, run: RowsParams) -> u32 {

@@ -129,9 +129,10 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
   { let row = row0 + local.y + 3u * GROUP_EDGE; let col = col0 + local.x + 2u * GROUP_EDGE; if (row < run.rows && col < run.outDim) { finish(row, col, run.outDim, acc3_2); } }
   { let row = row0 + local.y + 3u * GROUP_EDGE; let col = col0 + local.x + 3u * GROUP_EDGE; if (row < run.rows && col < run.outDim) { finish(row, col, run.outDim, acc3_3); } }
 }
-// parts/weights-transposed.wgsl — how linear-lanes.wgsl and linear-workgroup.wgsl read W for the
-// logits x·wteᵀ: W is outDim × inDim (wte, one row per token), weight (k, col) at
-// weightBase(col) + k · weightStride, so a column of the product walks a row of wte.
+// parts/weights-transposed.wgsl — how linear.wgsl, linear-lanes.wgsl and linear-workgroup.wgsl read
+// W when it is outDim × inDim: the logits x·wteᵀ (wte, one row per token) and every linear step of
+// the Llama family (nn.Linear's [out, in]). Weight (k, col) at weightBase(col) + k · weightStride,
+// so a column of the product walks a row of W.
 const W_TRANSPOSED = true;
 
 fn weightBase(col: u32, run: RowsParams) -> u32 {

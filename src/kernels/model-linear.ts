@@ -1,7 +1,7 @@
 /**
  * The model's linear kernels (c_proj, c_fc + GELU, the MLP's c_proj + residual, and the logits
  * x·wteᵀ), in the variant the tuning picks (src/kernels/tuning.ts `linear`):
- * - 'registers': shaders/linear.wgsl and logits.wgsl, a 4 × 4 register tile per invocation;
+ * - 'registers': shaders/linear.wgsl, a 4 × 4 register tile per invocation;
  * - 'lanes': shaders/linear-lanes.wgsl, teams of 4 lanes sharing loads by subgroupBroadcast
  *   (software adapters with 4-lane subgroups: SwiftShader);
  * - 'workgroup': shaders/linear-workgroup.wgsl, blocks staged in workgroup memory (GPUs).
@@ -12,7 +12,7 @@ import { AttentionError } from '../core/errors';
 import { getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
 import { checkLaneTile } from './lane-tiles';
 import { LINEAR_COLS, LINEAR_ROWS, type Dims } from './launch';
-import { LINEAR_BLOCK } from './shader-variants';
+import { LINEAR_BLOCK, type KernelName } from './shader-variants';
 import { kernelSource } from './shaders';
 import { classifyAdapter, type AttentionTuning, type LinearTuning } from './tuning';
 
@@ -62,13 +62,30 @@ export function linearDims(variant: LinearTuning, rows: number, outDim: number):
   }
 }
 
+/** What a linear kernel does: GPT-2's (W [in, out]) with bias, GELU or the residual, the logits (W [out, in], no bias), and the Llama family's (W [out, in]) with bias or the residual. */
+export type LinearRole = 'bias' | 'gelu' | 'residual' | 'logits' | 'biasT' | 'residualT';
+
+/** The kernel of each role in each variant (src/kernels/shader-variants.ts has the recipes). */
+const LINEAR_NAMES: Record<LinearTuning['kind'], Record<LinearRole, KernelName>> = {
+  lanes: { bias: 'linearLanes', gelu: 'linearLanesGelu', residual: 'linearLanesResidual', logits: 'logitsLanes', biasT: 'linearLanesT', residualT: 'linearLanesTResidual' },
+  workgroup: { bias: 'linearWorkgroup', gelu: 'linearWorkgroupGelu', residual: 'linearWorkgroupResidual', logits: 'logitsWorkgroup', biasT: 'linearWorkgroupT', residualT: 'linearWorkgroupTResidual' },
+  registers: { bias: 'linear', gelu: 'linearGelu', residual: 'linearResidual', logits: 'logits', biasT: 'linearT', residualT: 'linearTResidual' },
+};
+
+/** The bindings of a role's kernel. */
+function roleBindings(role: LinearRole): readonly BindingKind[] {
+  return role === 'logits' ? LINEAR_BINDINGS.logits : role === 'residual' || role === 'residualT' ? LINEAR_BINDINGS.residual : LINEAR_BINDINGS.linear;
+}
+
 /**
- * Compile the linear kernels of the tuning's variant (cached per device by getKernel). Throws an
- * AttentionError for 'lanes' on a device without 4-lane subgroups, or for a bad lane tile.
+ * Compile the linear kernels of `roles` in the tuning's variant (cached per device by
+ * getKernel). Throws an AttentionError for 'lanes' on a device without 4-lane subgroups, or for
+ * a bad lane tile.
  */
-export async function createLinearKernels(device: GPUDevice, tuning: AttentionTuning): Promise<ModelLinearKernels> {
+export async function linearKernelsFor<R extends LinearRole>(device: GPUDevice, tuning: AttentionTuning, roles: readonly R[]): Promise<{ kernels: Record<R, Kernel>; variant: LinearTuning; dims(rows: number, outDim: number): Dims }> {
   const variant = linearVariant(tuning);
-  let made: Promise<Kernel>[];
+  const names = LINEAR_NAMES[variant.kind];
+  let compile: (role: R) => Promise<Kernel>;
   if (variant.kind === 'lanes') {
     checkLaneTile(variant.tile);
     const adapter = classifyAdapter(device);
@@ -78,34 +95,23 @@ export async function createLinearKernels(device: GPUDevice, tuning: AttentionTu
       );
     }
     const tile = variant.tile;
-    const lanes = (name: 'linearLanes' | 'linearLanesGelu' | 'linearLanesResidual' | 'logitsLanes', bindings: readonly BindingKind[]) =>
-      getKernel(device, { label: `model/${name} ${tile.rows}×${tile.cols}`, source: kernelSource(name, tile), bindings });
-    made = [
-      lanes('linearLanes', LINEAR_BINDINGS.linear),
-      lanes('linearLanesGelu', LINEAR_BINDINGS.linear),
-      lanes('linearLanesResidual', LINEAR_BINDINGS.residual),
-      lanes('logitsLanes', LINEAR_BINDINGS.logits),
-    ];
+    compile = (role) => getKernel(device, { label: `model/${names[role]} ${tile.rows}×${tile.cols}`, source: kernelSource(names[role], tile), bindings: roleBindings(role) });
   } else if (variant.kind === 'workgroup') {
-    const block = (name: 'linearWorkgroup' | 'linearWorkgroupGelu' | 'linearWorkgroupResidual' | 'logitsWorkgroup', bindings: readonly BindingKind[]) =>
-      getKernel(device, { label: `model/${name}`, source: kernelSource(name), bindings });
-    made = [
-      block('linearWorkgroup', LINEAR_BINDINGS.linear),
-      block('linearWorkgroupGelu', LINEAR_BINDINGS.linear),
-      block('linearWorkgroupResidual', LINEAR_BINDINGS.residual),
-      block('logitsWorkgroup', LINEAR_BINDINGS.logits),
-    ];
+    compile = (role) => getKernel(device, { label: `model/${names[role]}`, source: kernelSource(names[role]), bindings: roleBindings(role) });
   } else {
     const constants = { WG_X: REGISTER_WORKGROUP[0], WG_Y: REGISTER_WORKGROUP[1] };
-    const registers = (name: 'linear' | 'linearGelu' | 'linearResidual' | 'logits', label: string, bindings: readonly BindingKind[]) =>
-      getKernel(device, { label: `model/${label}`, source: kernelSource(name), constants, bindings });
-    made = [
-      registers('linear', 'linear', LINEAR_BINDINGS.linear),
-      registers('linearGelu', 'linear gelu', LINEAR_BINDINGS.linear),
-      registers('linearResidual', 'linear residual', LINEAR_BINDINGS.residual),
-      registers('logits', 'logits', LINEAR_BINDINGS.logits),
-    ];
+    compile = (role) => getKernel(device, { label: `model/${names[role]}`, source: kernelSource(names[role]), constants, bindings: roleBindings(role) });
   }
-  const [linear, gelu, residual, logits] = await Promise.all(made);
-  return { variant, linear, gelu, residual, logits, dims: (rows, outDim) => linearDims(variant, rows, outDim) };
+  const made = await Promise.all(roles.map(compile));
+  const kernels = Object.fromEntries(roles.map((role, i) => [role, made[i]])) as Record<R, Kernel>;
+  return { kernels, variant, dims: (rows, outDim) => linearDims(variant, rows, outDim) };
+}
+
+/**
+ * Compile GPT-2's four linear kernels of the tuning's variant (cached per device by getKernel).
+ * Throws an AttentionError for 'lanes' on a device without 4-lane subgroups, or for a bad lane tile.
+ */
+export async function createLinearKernels(device: GPUDevice, tuning: AttentionTuning): Promise<ModelLinearKernels> {
+  const { kernels, variant, dims } = await linearKernelsFor(device, tuning, ['bias', 'gelu', 'residual', 'logits'] as const);
+  return { variant, linear: kernels.bias, gelu: kernels.gelu, residual: kernels.residual, logits: kernels.logits, dims };
 }

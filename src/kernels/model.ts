@@ -22,6 +22,7 @@ import { scoped, watchLoss } from '../gpu/guard';
 import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
 import { readFloats } from '../gpu/readback';
 import { createRunner, type HoldResult } from '../gpu/runner';
+import { align64, checkRunOptions, checkTokens, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
 import { packUniform } from '../gpu/uniforms';
 import { BINDINGS, checkTuning, coreKernels } from './attention';
 import { attentionDims, checkDims, type Dims } from './launch';
@@ -32,94 +33,16 @@ import { kernelSource } from './shaders';
 import { forwardPlan, layerTensor, PLAN_LAYER_NORM_EPS, type PlanStep } from '../model/plan';
 import { checkModelParams, validateConfig } from '../model/schema';
 import { tuningFor, type AttentionTuning } from './tuning';
+import { createGpuLlamaModel, isLlamaConfig, type GpuLlamaModel } from './llama-model';
+import type { LlamaConfig } from '../model/llama-schema';
 
 /** The model's sizes (the GptConfig of src/model/schema.ts). */
 export type GpuModelConfig = ModelConfig;
 
+export * from './model-run';
+
 /** The parameters by GPT-2 name and shape (as GptParams: `wte.weight`, `h.0.attn.c_attn.weight`, …). */
 export type GpuModelParams = ReadonlyMap<string, Float32Array | Float64Array>;
-
-/** Per-layer tensors a run can read back. */
-export const MODEL_LAYER_TENSORS = ['ln1', 'q', 'k', 'v', 'scores', 'weights', 'attn', 'resid1', 'ln2', 'mlpAct', 'resid2'] as const;
-export type ModelLayerTensor = (typeof MODEL_LAYER_TENSORS)[number];
-/** What a run can read back: per-layer tensors (for every layer), and the embedding, ln_f and logits. */
-export type ModelReadName = ModelLayerTensor | 'embed' | 'lnF' | 'logits';
-/** The default of `read`: every layer's q, k, v, scores, weights and attn, and the logits. */
-export const DEFAULT_MODEL_READ: readonly ModelReadName[] = ['q', 'k', 'v', 'scores', 'weights', 'attn', 'logits'];
-const READ_NAMES: readonly ModelReadName[] = [...MODEL_LAYER_TENSORS, 'embed', 'lnF', 'logits'];
-
-export interface GpuModelRunOptions<H extends boolean = boolean> {
-  /** What to copy back (default {@link DEFAULT_MODEL_READ}). */
-  read?: readonly ModelReadName[];
-  /** Cancels the run before submission or before the readback (rejects with an `AbortError`). */
-  signal?: AbortSignal;
-  /** Hold the run's buffers until `held.release()`: later runs write into another set (see gpu/runner). */
-  hold?: H;
-  /**
-   * Which attention maps the run keeps per layer (default 'all'): 'all' keeps every layer's
-   * scores and weights; 'weights' keeps every layer's weights (what the scene draws) and
-   * computes the scores of every layer in ONE scratch buffer, so a real model at its full
-   * context needs half the map memory (GPT-2 small at 1024 tokens: 12 × 48 MiB less). Reading
-   * 'scores' is then refused with an AttentionInputError.
-   */
-  keep?: ModelKeep;
-}
-
-/** What a run keeps per layer: see {@link GpuModelRunOptions.keep}. */
-export type ModelKeep = 'all' | 'weights';
-const KEEPS: readonly ModelKeep[] = ['all', 'weights'];
-
-/** What a run resolves to: the arrays asked for (Float32, GptTrace's layouts) and the wall clock. */
-export interface GpuModelResult {
-  seqLen: number;
-  /** One entry per layer, holding the per-layer tensors asked for. */
-  layers: Array<Partial<Record<ModelLayerTensor, Float32Array>>>;
-  embed?: Float32Array;
-  lnF?: Float32Array;
-  logits?: Float32Array;
-  /** Milliseconds from the start of encoding until the device finished the passes (wall clock, before the readback). */
-  gpuMs: number;
-}
-
-/** The device buffers of a completed run (valid until a later run writes into them, its release when held, or destroy). */
-export interface GpuModelBuffers {
-  seqLen: number;
-  layers: Array<{
-    /** q | k | v packed: q at 0, k at `kOffset`, v at `vOffset` (f32 elements), each seqLen × dModel. */
-    qkv: GPUBuffer;
-    kOffset: number;
-    vOffset: number;
-    /**
-     * heads × seqLen × seqLen; −∞ where masked. With keep 'weights' every layer's entry is the
-     * same scratch buffer, holding the last layer's scores.
-     */
-    scores: GPUBuffer;
-    /** heads × seqLen × seqLen softmax weights (0 where masked): what the 3D scene draws. */
-    weights: GPUBuffer;
-    /** P·V, seqLen × dModel. */
-    attn: GPUBuffer;
-  }>;
-  /** seqLen × vocabSize. */
-  logits: GPUBuffer;
-  /** Increases whenever one of the run's buffers is replaced (bind groups built on the old ones are stale). */
-  generation: number;
-  /** The run's `keep` (absent: 'all'): with 'weights' the per-layer `scores` share one scratch buffer. */
-  keep?: ModelKeep;
-}
-
-/** The model on one device. Create with {@link createGpuModel}. */
-export interface GpuModel {
-  readonly device: GPUDevice;
-  readonly config: GpuModelConfig;
-  /** Run the forward pass of `tokens` (1 … context ids in [0, vocabSize)); runs are queued. */
-  run<H extends boolean = false>(tokens: readonly number[], options?: GpuModelRunOptions<H>): Promise<GpuModelResult & HoldResult<H, GpuModelBuffers>>;
-  /** Buffers of the last completed run (null before the first, or while a run writes over them). */
-  buffers(): GpuModelBuffers | null;
-  /** How many buffer sets this model has now (1 without holds). */
-  readonly bufferSets: number;
-  /** Free every GPU object this made (the device stays the caller's). */
-  destroy(): void;
-}
 
 /** LayerNorm's ε, as GPT-2 (the plan's, and src/model/layers.ts's LAYER_NORM_EPS): one uniform block serves every LayerNorm step. */
 const LAYER_NORM_EPS = PLAN_LAYER_NORM_EPS;
@@ -141,38 +64,22 @@ const MODEL_BINDINGS = {
   projectionsBias: [...BINDINGS.projections, RO],
 } satisfies Record<string, readonly BindingKind[]>;
 
-function describe(value: unknown): string {
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
-  if (value === null) return 'null';
-  return value === undefined ? 'undefined' : typeof value;
-}
-
-/** Check the tokens: 1 … context integers in [0, vocabSize). */
-function checkTokens(c: GpuModelConfig, tokens: readonly number[]): void {
-  if (!Array.isArray(tokens)) throw new AttentionInputError('tokens', describe(tokens), 'an array of token ids', 'type');
-  if (tokens.length < 1 || tokens.length > c.context) {
-    throw new AttentionInputError('tokens', `length ${tokens.length}`, `from 1 to ${c.context} tokens (the context)`, 'length');
-  }
-  tokens.forEach((id, i) => {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-      throw new AttentionInputError(`tokens[${i}]`, describe(id), `an integer from 0 to ${c.vocabSize - 1} (the vocabulary)`, 'shape');
-    }
-  });
-}
-
-/** Element offset rounded up to a multiple of 64 (256 bytes), as the attention kernels pack q | k | v. */
-const align64 = (elements: number) => Math.ceil(elements / 64) * 64;
-
 /**
  * Upload the parameters once and compile the kernels (the attention kernels with the device's
- * tuning, as createGpuAttention). Throws AttentionInputError for a bad config or parameters.
+ * tuning, as createGpuAttention). A GPT-2-family config (GpuModelConfig: parameters by GPT-2
+ * name) runs here; a Llama-family config (LlamaConfig, parameters by their Hugging Face names)
+ * runs in src/kernels/llama-model.ts. Throws AttentionInputError for a bad config or parameters.
  */
+export async function createGpuModel(device: GPUDevice, config: LlamaConfig, params: GpuModelParams, tuning?: AttentionTuning): Promise<GpuLlamaModel>;
+export async function createGpuModel(device: GPUDevice, config: GpuModelConfig, params: GpuModelParams, tuning?: AttentionTuning): Promise<GpuModel>;
 export async function createGpuModel(
   device: GPUDevice,
-  config: GpuModelConfig,
+  config: GpuModelConfig | LlamaConfig,
   params: GpuModelParams,
   tuning: AttentionTuning = tuningFor(device),
-): Promise<GpuModel> {
+): Promise<GpuModel | GpuLlamaModel> {
+  // A Llama-family config (it names its architecture: model_type llama or qwen2) has its own runner.
+  if (isLlamaConfig(config)) return createGpuLlamaModel(device, config, params, tuning);
   const c = validateConfig(config);
   checkModelParams(c, params, { finite: true });
   checkTuning(device, tuning);
@@ -207,17 +114,7 @@ export async function createGpuModel(
 
   async function runNow<H extends boolean>(tokens: readonly number[], options: GpuModelRunOptions<H>): Promise<GpuModelResult & HoldResult<H, GpuModelBuffers>> {
     checkTokens(c, tokens);
-    const wanted = [...new Set(options.read ?? DEFAULT_MODEL_READ)];
-    for (const name of wanted) {
-      if (!(READ_NAMES as readonly string[]).includes(name)) {
-        throw new AttentionInputError('read', JSON.stringify(name), `names from ${READ_NAMES.join(', ')}`, 'type');
-      }
-    }
-    const keep = options.keep ?? 'all';
-    if (!KEEPS.includes(keep)) throw new AttentionInputError('keep', JSON.stringify(keep), `one of ${KEEPS.map((k) => `'${k}'`).join(', ')}`, 'type');
-    if (keep === 'weights' && wanted.includes('scores')) {
-      throw new AttentionInputError('read', "'scores' with keep 'weights'", "read without 'scores' (keep 'weights' computes every layer's scores in one scratch buffer), or keep 'all' (the default) to read them", 'type');
-    }
+    const { wanted, keep } = checkRunOptions(options);
     runner.checkAlive();
     runner.checkAbort(options.signal);
     const T = tokens.length;
@@ -312,13 +209,14 @@ export async function createGpuModel(
               const qkv = tensor(step.inputs[0]);
               if (step.inputs.some((name) => tensor(name) !== qkv)) planError(`${step.name} reads q, k and v that are not one qkv step's`);
               // keep 'weights': every layer's scores go to one scratch slot (each layer's softmax reads them before the next layer writes).
-              const scores = output(step, 0, bytes.map, keep === 'weights' ? 'scores' : step.outputs[0]);
-              const [weights, attn] = [output(step, 1, bytes.map), output(step, 2, bytes.act)];
+              const scores = output(step, 0, bytes.map, keep !== 'all' ? 'scores' : step.outputs[0]);
+              // keep 'none': the weights too.
+              const [weights, attn] = [output(step, 1, bytes.map, keep === 'none' ? 'weights' : step.outputs[1]), output(step, 2, bytes.act)];
               // The bind groups are cached by label: a run's keep is part of it, so one that switches keep binds its own scores buffer.
-              const scoresLabel = keep === 'weights' ? '(scratch scores)' : '';
+              const scoresLabel = keep === 'all' ? '' : `(scratch ${keep === 'none' ? 'maps' : 'scores'})`;
               pass(scoresK, [uniforms.params, qkv, scores], dims.scores, `${label}/scores${scoresLabel}`);
               pass(softmaxK, [uniforms.params, scores, weights], dims.softmax, `${label}/softmax${scoresLabel}`);
-              pass(outputKernel, [uniforms.params, qkv, weights, attn], dims.output, `${label}/output`);
+              pass(outputKernel, [uniforms.params, qkv, weights, attn], dims.output, `${label}/output${scoresLabel}`);
               break;
             }
             case 'linear': {

@@ -51,6 +51,14 @@ export type KernelName =
   | 'linearWorkgroupGelu'
   | 'linearWorkgroupResidual'
   | 'logitsWorkgroup'
+  | 'linearT'
+  | 'linearTResidual'
+  | 'linearLanesT'
+  | 'linearLanesTResidual'
+  | 'linearWorkgroupT'
+  | 'linearWorkgroupTResidual'
+  | 'swiglu'
+  | 'repeatKv'
   | 'qkProjection';
 
 /** A kernel's files (paths under shaders/) and the tile sizes it is written out for. */
@@ -104,10 +112,10 @@ const KERNELS: Readonly<Record<KernelName, KernelRecipe>> = {
   layerNorm: { before: ROWS, file: 'layernorm.wgsl' },
   rmsNorm: { before: ROWS, file: 'rmsnorm.wgsl' },
   rope: { before: [], file: 'rope.wgsl' },
-  linear: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-bias.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
-  linearGelu: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-gelu.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
-  linearResidual: { before: ROWS, file: 'linear.wgsl', after: ['parts/finish-residual.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
-  logits: { before: ROWS, file: 'logits.wgsl', sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linear: { before: ROWS, file: 'linear.wgsl', after: [W_ROWS, 'parts/finish-bias.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearGelu: { before: ROWS, file: 'linear.wgsl', after: [W_ROWS, 'parts/finish-gelu.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearResidual: { before: ROWS, file: 'linear.wgsl', after: [W_ROWS, 'parts/finish-residual.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  logits: { before: ROWS, file: 'linear.wgsl', after: [W_TRANSPOSED, 'parts/finish-store.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
   linearLanes: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, 'parts/finish-bias.wgsl'], sizes: 'lanes' },
   linearLanesGelu: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, 'parts/finish-gelu.wgsl'], sizes: 'lanes' },
   linearLanesResidual: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, 'parts/finish-residual.wgsl'], sizes: 'lanes' },
@@ -116,11 +124,21 @@ const KERNELS: Readonly<Record<KernelName, KernelRecipe>> = {
   linearWorkgroupGelu: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, 'parts/finish-gelu.wgsl'], sizes: LINEAR_BLOCK },
   linearWorkgroupResidual: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, 'parts/finish-residual.wgsl'], sizes: LINEAR_BLOCK },
   logitsWorkgroup: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, 'parts/finish-store.wgsl'], sizes: LINEAR_BLOCK },
+  // The Llama family's linear steps: nn.Linear weights ([out, in]), with a bias (zeros where the
+  // file has none) or the residual stream added; its SwiGLU and grouped-query re-layout.
+  linearT: { before: ROWS, file: 'linear.wgsl', after: [W_TRANSPOSED, 'parts/finish-bias.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearTResidual: { before: ROWS, file: 'linear.wgsl', after: [W_TRANSPOSED, 'parts/finish-residual.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearLanesT: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_TRANSPOSED, 'parts/finish-bias.wgsl'], sizes: 'lanes' },
+  linearLanesTResidual: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_TRANSPOSED, 'parts/finish-residual.wgsl'], sizes: 'lanes' },
+  linearWorkgroupT: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, 'parts/finish-bias.wgsl'], sizes: LINEAR_BLOCK },
+  linearWorkgroupTResidual: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, 'parts/finish-residual.wgsl'], sizes: LINEAR_BLOCK },
+  swiglu: { before: ROWS, file: 'swiglu.wgsl' },
+  repeatKv: { before: [], file: 'repeat-kv.wgsl' },
   qkProjection: { before: [], file: 'qk-projection.wgsl' },
 };
 
-/** The lane-tile kernels of the model's linear steps: plain, GELU, residual, logits. */
-export const LINEAR_LANE_KERNELS = ['linearLanes', 'linearLanesGelu', 'linearLanesResidual', 'logitsLanes'] as const satisfies readonly KernelName[];
+/** The lane-tile kernels of the models' linear steps: GPT-2's plain, GELU, residual, logits; the Llama family's bias and residual ([out, in] weights). */
+export const LINEAR_LANE_KERNELS = ['linearLanes', 'linearLanesGelu', 'linearLanesResidual', 'logitsLanes', 'linearLanesT', 'linearLanesTResidual'] as const satisfies readonly KernelName[];
 
 /** Every kernel name, in the order of the recipe table. */
 export const KERNEL_NAMES = Object.keys(KERNELS) as KernelName[];

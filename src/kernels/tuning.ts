@@ -121,7 +121,7 @@ export interface AttentionTuning {
 }
 
 /**
- * The model's linear kernels: 'registers' (shaders/linear.wgsl, logits.wgsl: a 4-row × 4-column
+ * The model's linear kernels: 'registers' (shaders/linear.wgsl: a 4-row × 4-column
  * register tile per invocation, no workgroup memory); 'lanes' (shaders/linear-lanes.wgsl: teams
  * of 4 lanes sharing loads through subgroupBroadcast, for software adapters with 4-lane
  * subgroups; the team's block is `tile`); 'workgroup' (shaders/linear-workgroup.wgsl: blocks of

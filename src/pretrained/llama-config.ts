@@ -15,7 +15,7 @@
  * `rope_parameters` (transformers 5); both places are read.
  */
 import { MAX_ELEMENTS } from '../core/validate';
-import { checkLlamaConfig, llamaTensorShapes, type LlamaConfig, type LlamaModelType } from '../model/llama-reference';
+import { checkLlamaConfig, llamaTensorShapes, type LlamaConfig, type LlamaModelType } from '../model/llama-schema';
 import type { Llama3RopeScaling } from '../model/rope';
 import { describeValue } from '../model/schema';
 import { PretrainedFileError } from './errors';

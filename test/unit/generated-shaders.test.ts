@@ -25,13 +25,19 @@ describe('shaders/generated', () => {
       'linearLanesGelu 32×32',
       'linearLanesResidual 32×32',
       'logitsLanes 32×32',
+      // The Llama family's: [out, in] weights with a bias, or the residual.
+      'linearLanesT 32×32',
+      'linearLanesTResidual 32×32',
     ]);
     expect(labels).toContain('softmaxSubgroup');
     expect(labels).toContain('logits');
     expect(labels).toContain('logitsWorkgroup');
     expect(labels).toContain('rmsNorm');
     expect(labels).toContain('rope');
-    expect(labels).toHaveLength(33);
+    expect(labels).toContain('swiglu');
+    expect(labels).toContain('repeatKv');
+    expect(labels).toContain('linearWorkgroupTResidual');
+    expect(labels).toHaveLength(41);
   });
 
   it('holds each of them as kernelSource writes it, with a header saying how it was made', () => {

@@ -71,7 +71,7 @@ describe('kernelSource', () => {
     expect(constants('projections')).toEqual({ TILE_ROWS: PROJ_TILE, TILE_COLS: PROJ_TILE });
     expect(constants('output')).toEqual({ WIDE_ROWS: MAP_TILE, WIDE_COLS: MAP_TILE, NARROW_ROWS, NARROW_COLS: 4 });
     expect(constants('scoresLanes', { rows: 16, cols: 32 })).toEqual({ TILE_ROWS: 16, TILE_COLS: 32 });
-    // The linear kernels' tile is one vec4 wide (4 columns written out in linear.wgsl and logits.wgsl).
+    // The linear kernels' tile is one vec4 wide (4 columns written out in linear.wgsl).
     expect(LINEAR_COLS).toBe(4);
     for (const name of ['linear', 'linearGelu', 'linearResidual', 'logits'] as const) expect(constants(name)).toEqual({ TILE_ROWS: LINEAR_ROWS });
     expect(constants('softmax')).toEqual({});
@@ -180,11 +180,20 @@ describe('the model kernels (src/kernels/model.ts)', () => {
     expect(declared('logits')).toEqual(linear);
     expect(kernelSource('linearGelu').code).toContain('value = gelu(value);');
     expect(kernelSource('linear').code.split('\n').map(codeOf).join('\n')).not.toContain('gelu');
-    // TRANSPOSED (the logits, x·wteᵀ) reads a tile's 4 columns as 4 rows of W; the others 4 adjacent columns of row k.
-    expect(kernelSource('logits').code).toContain('let wk = vec4<f32>(w[w0 + k], w[w1 + k], w[w2 + k], w[w3 + k]);');
-    expect(kernelSource('logits').code).not.toContain('k * run.outDim');
-    expect(kernelSource('linear').code).toContain('let wk = vec4<f32>(w[row + c0], w[row + c1], w[row + c2], w[row + c3]);');
-    expect(kernelSource('linear').code).not.toContain('w[w0 + k]');
+    // One file, two weight layouts: the weights part says where (k, col) lies. Rows (GPT-2's
+    // Conv1D): col + k·outDim; transposed (the logits x·wteᵀ, the Llama family's nn.Linear): col·inDim + k.
+    for (const name of ['linear', 'logits', 'linearT', 'linearTResidual'] as const) {
+      expect(kernelSource(name).code).toContain('let wk = vec4<f32>(w[c0 + at], w[c1 + at], w[c2 + at], w[c3 + at]);');
+    }
+    const weightLayout = (name: KernelName) => /fn weightBase\(col: u32, run: RowsParams\) -> u32 \{\n\s*return ([^;]+);[\s\S]*?fn weightStride\(run: RowsParams\) -> u32 \{\n\s*return ([^;]+);/.exec(kernelSource(name).code)?.slice(1);
+    expect(weightLayout('linear')).toEqual(['col', 'run.outDim']);
+    for (const name of ['logits', 'linearT', 'linearTResidual', 'linearWorkgroupT', 'linearWorkgroupTResidual', 'logitsWorkgroup'] as const) {
+      expect(weightLayout(name), name).toEqual(['col * run.inDim', '1u']);
+    }
+    expect(declared('linearT')).toEqual([...linear, '4 storage, read bias']);
+    expect(declared('linearTResidual')).toEqual([...linear, '4 storage, read bias', '5 storage, read residual']);
+    expect(declared('swiglu')).toEqual(['0 uniform run', '1 storage, read gateUp', '2 storage, read_write act']);
+    expect(declared('repeatKv')).toEqual(['0 uniform run', '1 storage, read src', '2 storage, read_write qkv']);
     // One vec4 accumulator per row of the tile, stored column by column inside the output.
     expect(kernelSource('linear').code).toContain('acc3 = fma(vec4<f32>(x[x3 + k]), wk, acc3);');
     expect(kernelSource('linear').code).toContain('if (col0 + 3u < outDim) { finish(row, col0 + 3u, outDim, acc[3]); }');

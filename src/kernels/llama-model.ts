@@ -1,0 +1,400 @@
+/**
+ * The forward pass of a Llama-family model (Llama 2/3, TinyLlama, SmolLM2, Qwen2/2.5; the config
+ * and tensor names of src/model/llama-schema.ts) on WebGPU, checked against the f64 reference of
+ * src/model/llama-reference.ts. One submission per run; per block:
+ *
+ *   h   = RMSNorm(x)·w₁                         shaders/rmsnorm.wgsl
+ *   pre = h·[W_q | W_k | W_v]ᵀ + [b_q | b_k | b_v]  one linear step over the three projections
+ *                                                 (nn.Linear's [out, in] rows stacked at upload;
+ *                                                 zeros where the file has no bias)
+ *   q, k of pre rotated in place                 shaders/rope.wgsl (cos/sin table from rope.ts)
+ *   qkv = pre re-laid out, k and v repeated per query head   shaders/repeat-kv.wgsl (GQA)
+ *   scores, softmax, P·V                         the attention kernels, as GPT-2's forward
+ *   x₁  = x + attn·W_oᵀ (+ b_o)                  linear step with the residual
+ *   g   = RMSNorm(x₁)·w₂ · [W_gate | W_up]ᵀ       one linear step, gate and up side by side
+ *   x₂  = x₁ + (silu(gate) ⊙ up)·W_downᵀ          shaders/swiglu.wgsl, then linear + residual
+ *
+ * then RMSNorm(x)·w_f and the logits against lm_head (embed_tokens when tied). The input is
+ * embed_tokens[token], no positions (shaders/embed.wgsl's `tokensOnly`).
+ *
+ * Results and buffers have the layouts of the GPT-2 runner (src/kernels/model-run.ts) with
+ * width = heads · headDim: q, k and v are T × width with each key/value head repeated for its
+ * query heads (what the scene and the attention kernels read; the reference's k and v are
+ * T × kvHeads·headDim, not repeated); `ln1` is RMSNorm's output h, `ln2` the second, `mlpAct`
+ * silu(gate) ⊙ up, `resid1` x₁ and `resid2` x₂.
+ */
+import type { ResolvedShape } from '../core/types';
+import { checkStorageSize } from '../gpu/buffers';
+import { scoped, watchLoss } from '../gpu/guard';
+import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
+import { readFloats } from '../gpu/readback';
+import { createRunner, type HoldResult } from '../gpu/runner';
+import { packUniform, uniformLayout } from '../gpu/uniforms';
+import { checkLlamaConfig, checkLlamaParams, type LlamaConfig } from '../model/llama-schema';
+import { ropeInverseFrequencies } from '../model/rope';
+import { BINDINGS, checkTuning, coreKernels } from './attention';
+import { attentionDims, checkDims, type Dims } from './launch';
+import { RMS_NORM_LAYOUT, ROPE_LAYOUT, rmsNormKernel, ropeKernel, ropeTable, ropeUniform } from './llama-ops';
+import { EMBED_LAYOUT, LINEAR_LAYOUT, linearKey } from './model-weights';
+import { linearKernelsFor } from './model-linear';
+import { align64, checkRunOptions, checkTokens, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
+import { PARAMS_LAYOUT } from './packing';
+import { kernelSource } from './shaders';
+import { tuningFor, type AttentionTuning } from './tuning';
+
+/** The parameters by their Hugging Face names (model.embed_tokens.weight, model.layers.0.self_attn.q_proj.weight, …). */
+export type GpuLlamaParams = ReadonlyMap<string, Float32Array | Float64Array>;
+
+/** A Llama-family model on one device: runs as {@link GpuModel}'s, with the Llama config. */
+export type GpuLlamaModel = GpuModel<LlamaConfig>;
+
+const RO: BindingKind = 'read-only-storage';
+const LLAMA_BINDINGS = {
+  embed: ['uniform', RO, RO, RO, 'storage'],
+  swiglu: ['uniform', RO, 'storage'],
+  repeatKv: ['uniform', RO, 'storage'],
+} satisfies Record<string, readonly BindingKind[]>;
+
+export const REPEAT_KV_LAYOUT = uniformLayout(kernelSource('repeatKv').code, 'RepeatParams');
+
+/** Whether a config is a Llama-family one (it names its architecture) rather than GPT-2's sizes. */
+export function isLlamaConfig(config: unknown): config is LlamaConfig {
+  return typeof config === 'object' && config !== null && 'modelType' in config;
+}
+
+/** The block's tensors the runner uploads, by the name it binds them under. */
+function layerNames(i: number) {
+  const p = `model.layers.${i}`;
+  return {
+    norm1: `${p}.input_layernorm.weight`,
+    qkv: `${p}.self_attn.qkv_proj.weight`,
+    qkvBias: `${p}.self_attn.qkv_proj.bias`,
+    o: `${p}.self_attn.o_proj.weight`,
+    oBias: `${p}.self_attn.o_proj.bias`,
+    norm2: `${p}.post_attention_layernorm.weight`,
+    gateUp: `${p}.mlp.gate_up_proj.weight`,
+    down: `${p}.mlp.down_proj.weight`,
+  };
+}
+
+/** `parts` stacked one after another into one Float32Array (rows of [out, in] weights, or biases). */
+function stack(parts: ReadonlyArray<ArrayLike<number> | number>): Float32Array {
+  const length = parts.reduce<number>((sum, part) => sum + (typeof part === 'number' ? part : part.length), 0);
+  const out = new Float32Array(length);
+  let at = 0;
+  for (const part of parts) {
+    if (typeof part === 'number') at += part; // zeros
+    else {
+      out.set(part, at);
+      at += part.length;
+    }
+  }
+  return out;
+}
+
+/**
+ * Upload a Llama-family model's parameters once and compile its kernels (the attention core with
+ * the device's tuning). Throws AttentionInputError for a config or parameters the schema refuses
+ * (checkLlamaConfig, checkLlamaParams), GpuOutOfMemoryError when the device cannot hold them.
+ */
+export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig, params: GpuLlamaParams, tuning: AttentionTuning = tuningFor(device)): Promise<GpuLlamaModel> {
+  checkLlamaConfig(config);
+  checkLlamaParams(config, params);
+  checkTuning(device, tuning);
+  const c: LlamaConfig = { ...config };
+  const { dModel: d, heads, kvHeads, headDim: hd, dMlp, vocabSize, layers } = c;
+  const width = heads * hd;
+  const kvWidth = kvHeads * hd;
+  const qkvWidth = width + 2 * kvWidth;
+  const loss = watchLoss(device);
+
+  const core = coreKernels(device, tuning);
+  const [scoresK, softmaxK, outputK, embedK, rmsK, ropeK, swigluK, repeatK, linear] = await Promise.all([
+    core.scores,
+    core.softmax,
+    core.output(hd),
+    getKernel(device, { label: 'llama/embed', source: kernelSource('embed'), entryPoint: 'tokensOnly', bindings: LLAMA_BINDINGS.embed }),
+    rmsNormKernel(device),
+    ropeKernel(device),
+    getKernel(device, { label: 'llama/swiglu', source: kernelSource('swiglu'), bindings: LLAMA_BINDINGS.swiglu }),
+    getKernel(device, { label: 'llama/repeat kv', source: kernelSource('repeatKv'), bindings: LLAMA_BINDINGS.repeatKv }),
+    linearKernelsFor(device, tuning, ['biasT', 'residualT', 'logits'] as const),
+  ]);
+  loss.check();
+
+  // Parameters, uploaded once: q/k/v stacked into one [qkvWidth, d] weight (and bias), gate and
+  // up into one [2·dMlp, d]; zeros where the file has no bias (one buffer per size).
+  const owned: GPUBuffer[] = [];
+  const byName = new Map<string, GPUBuffer>();
+  const storage = (label: string, data: Float32Array): GPUBuffer => {
+    const bytes = Math.max(16, Math.ceil((data.length * 4) / 16) * 16);
+    checkStorageSize(device, label, bytes);
+    const buffer = device.createBuffer({ label: `llama/${label}`, size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    owned.push(buffer);
+    device.queue.writeBuffer(buffer, 0, data);
+    return buffer;
+  };
+  const f32 = (name: string): Float32Array => {
+    const data = params.get(name)!;
+    return data instanceof Float32Array ? data : Float32Array.from(data);
+  };
+  const uniform = (label: string, size: number): GPUBuffer => {
+    const buffer = device.createBuffer({ label: `llama/${label}`, size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    owned.push(buffer);
+    return buffer;
+  };
+  const linearShapes: Array<[number, number]> = [
+    [d, qkvWidth],
+    [width, d],
+    [d, 2 * dMlp],
+    [dMlp, d],
+    [d, vocabSize],
+  ];
+  const weights = await scoped(
+    device,
+    { what: 'the model upload', buffers: 'the model parameters', onOutOfMemory: () => owned.forEach((b) => b.destroy()) },
+    () => {
+      const zerosD = storage('zeros (no bias)', new Float32Array(d));
+      const zerosQkv = c.qkvBias ? null : storage('zeros (no q/k/v bias)', new Float32Array(qkvWidth));
+      byName.set('model.embed_tokens.weight', storage('model.embed_tokens.weight', f32('model.embed_tokens.weight')));
+      for (let i = 0; i < layers; i++) {
+        const n = layerNames(i);
+        const p = `model.layers.${i}`;
+        byName.set(n.norm1, storage(n.norm1, f32(n.norm1)));
+        const proj = (m: string) => f32(`${p}.self_attn.${m}_proj.weight`);
+        byName.set(n.qkv, storage(`${n.qkv} (q | k | v rows)`, stack([proj('q'), proj('k'), proj('v')])));
+        const bias = (m: string) => f32(`${p}.self_attn.${m}_proj.bias`);
+        byName.set(n.qkvBias, zerosQkv ?? storage(`${n.qkvBias} (q | k | v)`, stack([bias('q'), bias('k'), bias('v')])));
+        byName.set(n.o, storage(n.o, f32(n.o)));
+        byName.set(n.oBias, c.oBias ? storage(n.oBias, f32(n.oBias)) : zerosD);
+        byName.set(n.norm2, storage(n.norm2, f32(n.norm2)));
+        byName.set(n.gateUp, storage(`${n.gateUp} (gate | up rows)`, stack([f32(`${p}.mlp.gate_proj.weight`), f32(`${p}.mlp.up_proj.weight`)])));
+        byName.set(n.down, storage(n.down, f32(n.down)));
+      }
+      byName.set('model.norm.weight', storage('model.norm.weight', f32('model.norm.weight')));
+      byName.set('lm_head.weight', c.tiedEmbeddings ? byName.get('model.embed_tokens.weight')! : storage('lm_head.weight', f32('lm_head.weight')));
+      return {
+        zerosD,
+        params: uniform('attention params', PARAMS_LAYOUT.size),
+        embed: uniform('embed params', EMBED_LAYOUT.size),
+        norm: uniform('rms norm params', RMS_NORM_LAYOUT.size),
+        rope: uniform('rope params', ROPE_LAYOUT.size),
+        repeat: uniform('repeat kv params', REPEAT_KV_LAYOUT.size),
+        swiglu: uniform('swiglu params', LINEAR_LAYOUT.size),
+        linear: new Map(linearShapes.map(([inDim, outDim]) => [linearKey(inDim, outDim), uniform(`linear ${inDim}→${outDim} params`, LINEAR_LAYOUT.size)])),
+      };
+    },
+  );
+  const invFreq = ropeInverseFrequencies(c);
+  // The cos/sin table for positions 0…T−1, grown with the longest run so far (shared by every run).
+  let table: { buffer: GPUBuffer; rows: number } | null = null;
+  const tableFor = (T: number): { buffer: GPUBuffer; rows: number } => {
+    if (table === null || table.rows < T) {
+      table?.buffer.destroy();
+      const rows = Math.max(T, table === null ? 0 : table.rows * 2);
+      const data = ropeTable(invFreq, Math.min(rows, c.context));
+      const buffer = device.createBuffer({ label: 'llama/rope table', size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(buffer, 0, data);
+      table = { buffer, rows: Math.min(rows, c.context) };
+    }
+    return table;
+  };
+  const runner = createRunner<string, GpuModelBuffers>(device, {
+    prefix: 'llama',
+    kind: 'GpuModel',
+    runName: 'model run',
+    cleanup: () => {
+      owned.forEach((b) => b.destroy());
+      table?.buffer.destroy();
+    },
+  });
+
+  async function runNow<H extends boolean>(tokens: readonly number[], options: GpuModelRunOptions<H>): Promise<GpuModelResult & HoldResult<H, GpuModelBuffers>> {
+    checkTokens(c, tokens);
+    const { wanted, keep } = checkRunOptions(options);
+    runner.checkAlive();
+    runner.checkAbort(options.signal);
+    const T = tokens.length;
+    const shape: ResolvedShape = { seqLen: T, kvLen: T, dModel: d, heads, dHead: hd, causal: true, width };
+    const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    const dims = attentionDims(shape, tuning, maxGroups);
+    const rows: Dims = [Math.ceil(T / 64), 1, 1];
+    const rope = ropeUniform({ rows: T, headDim: hd, qHeads: heads, kvHeads, qOffset: 0, kOffset: width, qStride: qkvWidth, kStride: qkvWidth });
+    const all: Record<string, Dims> = {
+      ...dims,
+      qkvLinear: linear.dims(T, qkvWidth),
+      gateUp: linear.dims(T, 2 * dMlp),
+      logits: linear.dims(T, vocabSize),
+      elements: [Math.ceil((T * Math.max(d, dMlp)) / 64), 1, 1],
+      repeat: [Math.ceil((T * width) / 64), 3, 1],
+      rope: rope.dims,
+    };
+    checkDims(all, maxGroups);
+    const kOffset = align64(T * width);
+    const vOffset = kOffset + align64(T * width);
+    const bytes = {
+      act: 4 * T * d,
+      pre: 4 * T * qkvWidth,
+      qkv: 4 * (vOffset + T * width),
+      map: 4 * heads * T * T,
+      attn: 4 * T * width,
+      gateUp: 4 * T * 2 * dMlp,
+      mlp: 4 * T * dMlp,
+      logits: 4 * T * vocabSize,
+    };
+    for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
+
+    const set = runner.beginRun();
+    const start = performance.now();
+    const want = new Set<string>(wanted);
+    // A per-layer tensor gets its own slot when it is read back or drawn (q | k | v, the
+    // weights unless keep 'none', attn); the rest alternate between two scratch slots, so a
+    // layer never reads the slot it writes.
+    const slot = (i: number, name: ModelLayerTensor | 'pre' | 'gateUp', drawn = false) => (drawn || want.has(name) ? `h.${i}/${name}` : `scratch/${name}${i % 2}`);
+    const layerBuffers: GpuModelBuffers['layers'] = [];
+    const read = new Map<string, GPUBuffer>();
+    await scoped(
+      device,
+      { what: 'the model run', buffers: 'the model activations', onOutOfMemory: () => runner.freeUnheld(), advice: runner.holdAdvice() },
+      () => {
+        const q = device.queue;
+        q.writeBuffer(
+          weights.params,
+          0,
+          packUniform(PARAMS_LAYOUT, { seqLen: T, kvLen: T, dModel: d, heads, dHead: hd, width, causal: 1, xKVOffset: 0, kOffset, vOffset, scale: 1 / Math.sqrt(hd), rows: heads * T }),
+        );
+        q.writeBuffer(weights.embed, 0, packUniform(EMBED_LAYOUT, { seqLen: T, dModel: d }));
+        q.writeBuffer(weights.norm, 0, packUniform(RMS_NORM_LAYOUT, { rows: T, inDim: d, outDim: d, eps: c.rmsNormEps }));
+        q.writeBuffer(weights.rope, 0, rope.params);
+        q.writeBuffer(weights.repeat, 0, packUniform(REPEAT_KV_LAYOUT, { rows: T, headDim: hd, heads, kvHeads, kOffset, vOffset }));
+        q.writeBuffer(weights.swiglu, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim: 2 * dMlp, outDim: dMlp, eps: 0 }));
+        for (const [key, buffer] of weights.linear) {
+          const [inDim, outDim] = key.split('→').map(Number);
+          q.writeBuffer(buffer, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim, outDim, eps: 0 }));
+        }
+        const rot = tableFor(T);
+        const tokensBuffer = set.ensure('tokens', 4 * T);
+        q.writeBuffer(tokensBuffer, 0, Uint32Array.from(tokens));
+        const param = (name: string) => byName.get(name)!;
+        const lin = (inDim: number, outDim: number) => weights.linear.get(linearKey(inDim, outDim))!;
+        const { biasT, residualT, logits: storeT } = linear.kernels;
+
+        const encoder = device.createCommandEncoder({ label: 'llama run' });
+        // Bind groups are cached in the set by key: which slots a pass binds depends on what the
+        // run reads and keeps (and the rope table on its length), so those are part of the key.
+        const variant = `${[...want].sort().join(',')}|${keep}|${rot.rows}`;
+        const pass = (kernel: Kernel, bound: GPUBuffer[], size: readonly number[], label: string) =>
+          encodePass(encoder, kernel, set.bind(`${label} [${variant}]`, kernel, bound), size, { label });
+        const embedOut = set.ensure('embed', bytes.act);
+        read.set('embed', embedOut);
+        const embedTable = param('model.embed_tokens.weight');
+        pass(embedK, [weights.embed, tokensBuffer, embedTable, embedTable, embedOut], [Math.ceil((T * d) / 64), 1, 1], 'llama/embed');
+        // The residual stream's input to layer 0 is the embedding; later layers read the previous output.
+        let x = embedOut;
+        const mapsLabel = keep === 'all' ? '' : `(scratch ${keep === 'none' ? 'maps' : 'scores'})`;
+        for (let i = 0; i < layers; i++) {
+          const n = layerNames(i);
+          const label = `llama/h.${i}`;
+          const out = (name: ModelLayerTensor, size: number, drawn = false) => {
+            const buffer = set.ensure(slot(i, name, drawn), size);
+            if (want.has(name)) read.set(`${i}/${name}`, buffer);
+            return buffer;
+          };
+          const h1 = out('ln1', bytes.act);
+          pass(rmsK, [weights.norm, x, param(n.norm1), h1], rows, `${label}/rms 1`);
+          const pre = set.ensure(slot(i, 'pre'), bytes.pre);
+          pass(biasT, [lin(d, qkvWidth), h1, param(n.qkv), pre, param(n.qkvBias)], all.qkvLinear, `${label}/qkv`);
+          pass(ropeK, [weights.rope, rot.buffer, pre], rope.dims, `${label}/rope`);
+          const qkv = set.ensure(`h.${i}/qkv`, bytes.qkv);
+          for (const name of ['q', 'k', 'v'] as const) if (want.has(name)) read.set(`${i}/${name}`, qkv);
+          pass(repeatK, [weights.repeat, pre, qkv], all.repeat, `${label}/repeat kv`);
+          const scores = keep === 'all' ? out('scores', bytes.map, true) : set.ensure('scratch/scores', bytes.map);
+          const maps = keep === 'none' ? set.ensure('scratch/weights', bytes.map) : out('weights', bytes.map, true);
+          const attn = out('attn', bytes.attn, true);
+          pass(scoresK, [weights.params, qkv, scores], dims.scores, `${label}/scores${mapsLabel}`);
+          pass(softmaxK, [weights.params, scores, maps], dims.softmax, `${label}/softmax${mapsLabel}`);
+          pass(outputK, [weights.params, qkv, maps, attn], dims.output, `${label}/output${mapsLabel}`);
+          const resid1 = out('resid1', bytes.act);
+          pass(residualT, [lin(width, d), attn, param(n.o), resid1, param(n.oBias), x], linear.dims(T, d), `${label}/o`);
+          const h2 = out('ln2', bytes.act);
+          pass(rmsK, [weights.norm, resid1, param(n.norm2), h2], rows, `${label}/rms 2`);
+          const gateUp = set.ensure(slot(i, 'gateUp'), bytes.gateUp);
+          pass(storeT, [lin(d, 2 * dMlp), h2, param(n.gateUp), gateUp], all.gateUp, `${label}/gate up`);
+          const act = out('mlpAct', bytes.mlp);
+          pass(swigluK, [weights.swiglu, gateUp, act], [Math.ceil((T * dMlp) / 64), 1, 1], `${label}/swiglu`);
+          const resid2 = out('resid2', bytes.act);
+          pass(residualT, [lin(dMlp, d), act, param(n.down), resid2, weights.zerosD, resid1], linear.dims(T, d), `${label}/down`);
+          layerBuffers.push({ qkv, kOffset, vOffset, scores, weights: maps, attn });
+          x = resid2;
+        }
+        const lnF = set.ensure('lnF', bytes.act);
+        if (want.has('lnF')) read.set('lnF', lnF);
+        pass(rmsK, [weights.norm, x, param('model.norm.weight'), lnF], rows, 'llama/norm');
+        const logits = set.ensure('logits', bytes.logits);
+        read.set('logits', logits);
+        pass(storeT, [lin(d, vocabSize), lnF, param('lm_head.weight'), logits], all.logits, 'llama/logits');
+        runner.checkAbort(options.signal);
+        q.submit([encoder.finish()]);
+      },
+    );
+
+    const lengths: Record<ModelLayerTensor, number> = {
+      ln1: T * d,
+      q: T * width,
+      k: T * width,
+      v: T * width,
+      scores: heads * T * T,
+      weights: heads * T * T,
+      attn: T * width,
+      resid1: T * d,
+      ln2: T * d,
+      mlpAct: T * dMlp,
+      resid2: T * d,
+    };
+    const ranges: Array<readonly [GPUBuffer, number, number]> = [];
+    const places: Array<(array: Float32Array, result: GpuModelResult) => void> = [];
+    for (const name of wanted) {
+      if (name === 'embed' || name === 'lnF' || name === 'logits') {
+        ranges.push([read.get(name)!, 0, name === 'logits' ? T * vocabSize : T * d]);
+        places.push((array, result) => {
+          result[name] = array;
+        });
+        continue;
+      }
+      for (let i = 0; i < layers; i++) {
+        const offset = name === 'k' ? kOffset : name === 'v' ? vOffset : 0;
+        ranges.push([read.get(`${i}/${name}`)!, offset, lengths[name]]);
+        places.push((array, result) => {
+          result.layers[i][name] = array;
+        });
+      }
+    }
+    let gpuMs: number;
+    let arrays: Float32Array[];
+    try {
+      await device.queue.onSubmittedWorkDone();
+      gpuMs = performance.now() - start;
+      runner.checkAbort(options.signal);
+      arrays = await readFloats(device, ranges, 'llama/results');
+    } catch (error) {
+      throw loss.explain(error);
+    }
+    const result: GpuModelResult = { seqLen: T, layers: Array.from({ length: layers }, () => ({})), gpuMs };
+    arrays.forEach((array, i) => places[i](array, result));
+    const shown: GpuModelBuffers = { seqLen: T, layers: layerBuffers, logits: read.get('logits')!, generation: set.generation, keep };
+    return { ...result, ...runner.finishRun(set, shown, options.hold) };
+  }
+
+  return {
+    device,
+    config: c,
+    run<H extends boolean = false>(tokens: readonly number[], options: GpuModelRunOptions<H> = {}) {
+      return runner.enqueue(() => runNow(tokens, options));
+    },
+    buffers: () => runner.last(),
+    get bufferSets() {
+      return runner.sets;
+    },
+    destroy: () => runner.destroy(),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * What a forward pass of a model on the GPU (GPT-2's, src/kernels/model.ts; the Llama family's,
+ * src/kernels/llama-model.ts) takes and gives back: the run options, the arrays read back, the
+ * device buffers the scene draws from, and the checks both runners make of the tokens.
+ */
+import { AttentionInputError } from '../core/errors';
+import type { ModelConfig } from '../core/types';
+import type { HoldResult } from '../gpu/runner';
+
+/** Per-layer tensors a run can read back. */
+export const MODEL_LAYER_TENSORS = ['ln1', 'q', 'k', 'v', 'scores', 'weights', 'attn', 'resid1', 'ln2', 'mlpAct', 'resid2'] as const;
+export type ModelLayerTensor = (typeof MODEL_LAYER_TENSORS)[number];
+/** What a run can read back: per-layer tensors (for every layer), and the embedding, ln_f and logits. */
+export type ModelReadName = ModelLayerTensor | 'embed' | 'lnF' | 'logits';
+/** The default of `read`: every layer's q, k, v, scores, weights and attn, and the logits. */
+export const DEFAULT_MODEL_READ: readonly ModelReadName[] = ['q', 'k', 'v', 'scores', 'weights', 'attn', 'logits'];
+export const MODEL_READ_NAMES: readonly ModelReadName[] = [...MODEL_LAYER_TENSORS, 'embed', 'lnF', 'logits'];
+
+export interface GpuModelRunOptions<H extends boolean = boolean> {
+  /** What to copy back (default {@link DEFAULT_MODEL_READ}). */
+  read?: readonly ModelReadName[];
+  /** Cancels the run before submission or before the readback (rejects with an `AbortError`). */
+  signal?: AbortSignal;
+  /** Hold the run's buffers until `held.release()`: later runs write into another set (see gpu/runner). */
+  hold?: H;
+  /**
+   * Which attention maps the run keeps per layer (default 'all'): 'all' keeps every layer's
+   * scores and weights; 'weights' keeps every layer's weights (what the scene draws) and
+   * computes the scores of every layer in ONE scratch buffer, so a real model at its full
+   * context needs half the map memory (GPT-2 small at 1024 tokens: 12 × 48 MiB less). Reading
+   * 'scores' is then refused with an AttentionInputError. 'none' computes every layer's scores
+   * and weights in scratch buffers (timing runs, and long sequences whose maps the scene does not
+   * draw): reading 'scores' or 'weights' is refused.
+   */
+  keep?: ModelKeep;
+}
+
+/** What a run keeps per layer: see {@link GpuModelRunOptions.keep}. */
+export type ModelKeep = 'all' | 'weights' | 'none';
+export const MODEL_KEEPS: readonly ModelKeep[] = ['all', 'weights', 'none'];
+
+/** What a run resolves to: the arrays asked for (Float32, GptTrace's layouts) and the wall clock. */
+export interface GpuModelResult {
+  seqLen: number;
+  /** One entry per layer, holding the per-layer tensors asked for. */
+  layers: Array<Partial<Record<ModelLayerTensor, Float32Array>>>;
+  embed?: Float32Array;
+  lnF?: Float32Array;
+  logits?: Float32Array;
+  /** Milliseconds from the start of encoding until the device finished the passes (wall clock, before the readback). */
+  gpuMs: number;
+}
+
+/** The device buffers of a completed run (valid until a later run writes into them, its release when held, or destroy). */
+export interface GpuModelBuffers {
+  seqLen: number;
+  layers: Array<{
+    /** q | k | v packed: q at 0, k at `kOffset`, v at `vOffset` (f32 elements), each seqLen × dModel. */
+    qkv: GPUBuffer;
+    kOffset: number;
+    vOffset: number;
+    /**
+     * heads × seqLen × seqLen; −∞ where masked. With keep 'weights' every layer's entry is the
+     * same scratch buffer, holding the last layer's scores.
+     */
+    scores: GPUBuffer;
+    /** heads × seqLen × seqLen softmax weights (0 where masked): what the 3D scene draws. */
+    weights: GPUBuffer;
+    /** P·V, seqLen × dModel. */
+    attn: GPUBuffer;
+  }>;
+  /** seqLen × vocabSize. */
+  logits: GPUBuffer;
+  /** Increases whenever one of the run's buffers is replaced (bind groups built on the old ones are stale). */
+  generation: number;
+  /** The run's `keep` (absent: 'all'): with 'weights' the per-layer `scores` share one scratch buffer. */
+  keep?: ModelKeep;
+}
+
+/** The model on one device. Create with {@link createGpuModel}. */
+export interface GpuModel<C = ModelConfig> {
+  readonly device: GPUDevice;
+  readonly config: C;
+  /** Run the forward pass of `tokens` (1 … context ids in [0, vocabSize)); runs are queued. */
+  run<H extends boolean = false>(tokens: readonly number[], options?: GpuModelRunOptions<H>): Promise<GpuModelResult & HoldResult<H, GpuModelBuffers>>;
+  /** Buffers of the last completed run (null before the first, or while a run writes over them). */
+  buffers(): GpuModelBuffers | null;
+  /** How many buffer sets this model has now (1 without holds). */
+  readonly bufferSets: number;
+  /** Free every GPU object this made (the device stays the caller's). */
+  destroy(): void;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (value === null) return 'null';
+  return value === undefined ? 'undefined' : typeof value;
+}
+
+/** Check the tokens: 1 … context integers in [0, vocabSize). */
+export function checkTokens(c: { context: number; vocabSize: number }, tokens: readonly number[]): void {
+  if (!Array.isArray(tokens)) throw new AttentionInputError('tokens', describe(tokens), 'an array of token ids', 'type');
+  if (tokens.length < 1 || tokens.length > c.context) {
+    throw new AttentionInputError('tokens', `length ${tokens.length}`, `from 1 to ${c.context} tokens (the context)`, 'length');
+  }
+  tokens.forEach((id, i) => {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
+      throw new AttentionInputError(`tokens[${i}]`, describe(id), `an integer from 0 to ${c.vocabSize - 1} (the vocabulary)`, 'shape');
+    }
+  });
+}
+
+/** Element offset rounded up to a multiple of 64 (256 bytes), as the attention kernels pack q | k | v. */
+export const align64 = (elements: number) => Math.ceil(elements / 64) * 64;
+
+/**
+ * Check a run's `read` and `keep` (names from {@link MODEL_READ_NAMES}; a keep of
+ * {@link MODEL_KEEPS}; no map read that the keep does not keep). Returns the names to read,
+ * without duplicates, and the keep. Throws {@link AttentionInputError} naming the option.
+ */
+export function checkRunOptions(options: GpuModelRunOptions): { wanted: ModelReadName[]; keep: ModelKeep } {
+  const wanted = [...new Set(options.read ?? DEFAULT_MODEL_READ)];
+  for (const name of wanted) {
+    if (!(MODEL_READ_NAMES as readonly string[]).includes(name)) {
+      throw new AttentionInputError('read', JSON.stringify(name), `names from ${MODEL_READ_NAMES.join(', ')}`, 'type');
+    }
+  }
+  const keep = options.keep ?? 'all';
+  if (!MODEL_KEEPS.includes(keep)) throw new AttentionInputError('keep', JSON.stringify(keep), `one of ${MODEL_KEEPS.map((k) => `'${k}'`).join(', ')}`, 'type');
+  if (keep !== 'all' && wanted.includes('scores')) {
+    throw new AttentionInputError('read', `'scores' with keep '${keep}'`, `read without 'scores' (keep '${keep}' computes every layer's scores in one scratch buffer), or keep 'all' (the default) to read them`, 'type');
+  }
+  if (keep === 'none' && wanted.includes('weights')) {
+    throw new AttentionInputError('read', "'weights' with keep 'none'", "read without 'weights' (keep 'none' computes every layer's maps in scratch buffers), or keep 'weights' or 'all' to read them", 'type');
+  }
+  return { wanted, keep };
+}

@@ -1,0 +1,165 @@
+// The Llama family's forward pass on the GPU (src/kernels/llama-model.ts, issue 18) against the
+// f64 reference of src/model/llama-reference.ts, every layer and the logits, for the variants the
+// family has: grouped-query attention (4 query heads over 2 key/value heads, and over 1),
+// head_dim ≠ hidden / heads, Llama 3's frequency scaling across all three bands, Qwen2's q/k/v
+// biases, an o_proj bias, tied and untied lm_head; and the three linear-kernel variants (lane
+// tiles, workgroup memory, register tiles) on the same model.
+import { describe, expect, it } from 'vitest';
+import { AttentionInputError } from '../../src/core/errors';
+import { createGpuLlamaModel } from '../../src/kernels/llama-model';
+import { createGpuModel } from '../../src/kernels/model';
+import { DEFAULT_TUNING, LANE_TUNING, SOFTWARE_TUNING, tuningFor, type AttentionTuning } from '../../src/kernels/tuning';
+import { llamaForwardReference, llamaTensorShapes, type LlamaConfig, type LlamaTrace } from '../../src/model/llama-reference';
+import { makeRng, makeUniform } from '../../src/reference/random';
+import { gpu, useGpuDevice } from './gpu-fixture';
+
+useGpuDevice();
+
+/** 4 query heads over 2 key/value heads, head_dim 6 (≠ 16 / 4), llama3 scaling with all three bands in head_dim's 3 frequencies, tied. */
+const GQA: LlamaConfig = {
+  modelType: 'llama',
+  vocabSize: 41,
+  context: 64,
+  dModel: 16,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 6,
+  layers: 2,
+  dMlp: 24,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: { ropeType: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 512 },
+  tiedEmbeddings: true,
+  qkvBias: false,
+  oBias: false,
+};
+
+/** Qwen2: q/k/v biases, 4 query heads over ONE key/value head, untied lm_head, head_dim 8 = 32 / 4. */
+const QWEN: LlamaConfig = { ...GQA, modelType: 'qwen2', dModel: 32, heads: 4, kvHeads: 1, headDim: 8, dMlp: 40, ropeTheta: 1e6, ropeScaling: null, rmsNormEps: 1e-6, tiedEmbeddings: false, qkvBias: true, oBias: false, layers: 2 };
+
+/** Llama with attention_bias (q/k/v and o_proj biases), as many key/value heads as query heads, 3 heads of 4 in a width of 12 ≠ d 10. */
+const BIASED: LlamaConfig = { ...GQA, dModel: 10, heads: 3, kvHeads: 3, headDim: 4, dMlp: 14, ropeScaling: null, tiedEmbeddings: false, qkvBias: true, oBias: true, layers: 1 };
+
+function randomParams(config: LlamaConfig, seed: number): Map<string, Float32Array> {
+  const rng = makeRng(seed);
+  const params = new Map<string, Float32Array>();
+  for (const [name, shape] of llamaTensorShapes(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    params.set(name, /norm\.weight$|layernorm\.weight$/.test(name) ? Float32Array.from(makeUniform(rng, size), (v) => 1 + 0.5 * v) : makeUniform(rng, size, 0.5));
+  }
+  return params;
+}
+
+/** Largest |actual − expected| as a fraction of the largest |expected| (f32 against f64); masked (−∞) entries must match exactly. */
+function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    if (!Number.isFinite(expected[i])) {
+      expect(actual[i]).toBe(expected[i]);
+      continue;
+    }
+    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return worst / scale;
+}
+
+/** The reference's key/value heads repeated for their query heads: T × heads·headDim, as the GPU lays them out. */
+function repeatKv(config: LlamaConfig, kv: Float64Array, T: number): Float64Array {
+  const { heads, kvHeads, headDim: hd } = config;
+  const out = new Float64Array(T * heads * hd);
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < heads; h++) {
+      const g = Math.floor(h / (heads / kvHeads));
+      for (let i = 0; i < hd; i++) out[(t * heads + h) * hd + i] = kv[(t * kvHeads + g) * hd + i];
+    }
+  }
+  return out;
+}
+
+const TOLERANCE = 2e-5;
+
+async function checkAgainstReference(config: LlamaConfig, seed: number, T: number, tuning: AttentionTuning = tuningFor(gpu())): Promise<LlamaTrace> {
+  const params = randomParams(config, seed);
+  const tokens = Array.from({ length: T }, (_, t) => (t * 7 + seed) % config.vocabSize);
+  const trace = llamaForwardReference(config, params, tokens);
+  const model = await createGpuLlamaModel(gpu(), config, params, tuning);
+  try {
+    const run = await model.run(tokens, { read: ['embed', 'ln1', 'q', 'k', 'v', 'scores', 'weights', 'attn', 'resid1', 'ln2', 'mlpAct', 'resid2', 'lnF', 'logits'] });
+    expect(relError(run.embed!, trace.embed)).toBe(0);
+    trace.layers.forEach((layer, i) => {
+      const got = run.layers[i];
+      const where = `layer ${i}`;
+      expect(relError(got.ln1!, layer.norm1), `${where} ln1`).toBeLessThan(TOLERANCE);
+      expect(relError(got.q!, layer.q), `${where} q`).toBeLessThan(TOLERANCE);
+      expect(relError(got.k!, repeatKv(config, layer.k, T)), `${where} k`).toBeLessThan(TOLERANCE);
+      expect(relError(got.v!, repeatKv(config, layer.v, T)), `${where} v`).toBeLessThan(TOLERANCE);
+      expect(relError(got.scores!, layer.scores), `${where} scores`).toBeLessThan(TOLERANCE);
+      expect(relError(got.weights!, layer.weights), `${where} weights`).toBeLessThan(TOLERANCE);
+      expect(relError(got.attn!, layer.attn), `${where} attn`).toBeLessThan(TOLERANCE);
+      expect(relError(got.resid1!, layer.resid1), `${where} resid1`).toBeLessThan(TOLERANCE);
+      expect(relError(got.ln2!, layer.norm2), `${where} ln2`).toBeLessThan(TOLERANCE);
+      expect(relError(got.mlpAct!, layer.mlpAct), `${where} mlpAct`).toBeLessThan(TOLERANCE);
+      expect(relError(got.resid2!, layer.output), `${where} resid2`).toBeLessThan(TOLERANCE);
+    });
+    expect(relError(run.lnF!, trace.finalNorm)).toBeLessThan(TOLERANCE);
+    expect(relError(run.logits!, trace.logits)).toBeLessThan(TOLERANCE);
+    // The shown buffers: each layer's packed q | k | v and weights, as the scene reads them.
+    const shown = model.buffers()!;
+    expect(shown.layers).toHaveLength(config.layers);
+    expect(shown.seqLen).toBe(T);
+  } finally {
+    model.destroy();
+  }
+  return trace;
+}
+
+describe('Llama-family forward on the GPU against the f64 reference, every layer', () => {
+  it('grouped-query attention (4 heads over 2), head_dim 6 ≠ d / heads, llama3 scaling, tied lm_head, 13 tokens', async () => {
+    const trace = await checkAgainstReference(GQA, 3, 13);
+    // The reference itself: heads 0 and 1 share key/value head 0, so their k rows agree after repeating.
+    expect(trace.layers[0].k.length).toBe(13 * GQA.kvHeads * GQA.headDim);
+  });
+
+  it('Qwen2: q/k/v biases, 4 query heads over 1 key/value head, untied lm_head, 20 tokens', async () => {
+    await checkAgainstReference(QWEN, 5, 20);
+  });
+
+  it('Llama with attention_bias (q/k/v and o_proj biases), 3 heads of 4 (width 12 ≠ d 10), 9 tokens', async () => {
+    await checkAgainstReference(BIASED, 8, 9);
+  });
+
+  it('the same model through every linear-kernel variant (lane tiles, workgroup memory, register tiles)', async () => {
+    for (const tuning of [LANE_TUNING, DEFAULT_TUNING, SOFTWARE_TUNING]) await checkAgainstReference(GQA, 4, 11, tuning);
+  });
+
+  it("keep 'none' computes every map in scratch and gives the same logits; createGpuModel routes Llama configs here", async () => {
+    const params = randomParams(QWEN, 9);
+    const tokens = [1, 5, 2, 30, 7, 7, 19];
+    const trace = llamaForwardReference(QWEN, params, tokens);
+    const model = await createGpuModel(gpu(), QWEN, params);
+    try {
+      expect(model.config.modelType).toBe('qwen2');
+      const full = await model.run(tokens, { read: ['weights', 'logits'] });
+      const lean = await model.run(tokens, { read: ['logits'], keep: 'none' });
+      expect(relError(lean.logits!, trace.logits)).toBeLessThan(TOLERANCE);
+      expect(Array.from(lean.logits!)).toEqual(Array.from(full.logits!));
+      await expect(model.run(tokens, { read: ['weights'], keep: 'none' })).rejects.toThrow(/'weights' with keep 'none'/);
+      // Bad tokens are refused naming the index; the model keeps working.
+      await expect(model.run([1, QWEN.vocabSize], { read: ['logits'] })).rejects.toThrow(AttentionInputError);
+      await expect(model.run([1, QWEN.vocabSize], { read: ['logits'] })).rejects.toThrow(/tokens\[1\]/);
+      const again = await model.run(tokens, { read: ['logits'] });
+      expect(relError(again.logits!, trace.logits)).toBeLessThan(TOLERANCE);
+    } finally {
+      model.destroy();
+    }
+  });
+
+  it('parameters that do not fit the config are refused naming the tensor', async () => {
+    const params = randomParams(GQA, 1);
+    params.set('model.layers.1.self_attn.k_proj.weight', new Float32Array(5));
+    await expect(createGpuLlamaModel(gpu(), GQA, params)).rejects.toThrow(/params\["model\.layers\.1\.self_attn\.k_proj\.weight"\]/);
+  });
+});
