@@ -57,9 +57,11 @@ const LLAMA_BINDINGS = {
 
 export const REPEAT_KV_LAYOUT = uniformLayout(kernelSource('repeatKv').code, 'RepeatParams');
 
-/** Whether a config is a Llama-family one (it names its architecture) rather than GPT-2's sizes. */
+/** Whether a config is a Llama-family one (model_type llama or qwen2) rather than GPT-2's sizes (which may carry modelType 'gpt2'). */
 export function isLlamaConfig(config: unknown): config is LlamaConfig {
-  return typeof config === 'object' && config !== null && 'modelType' in config;
+  if (typeof config !== 'object' || config === null) return false;
+  const type = (config as { modelType?: unknown }).modelType;
+  return type === 'llama' || type === 'qwen2';
 }
 
 /** The block's tensors the runner uploads, by the name it binds them under. */

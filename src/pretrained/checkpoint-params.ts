@@ -1,12 +1,19 @@
 /**
- * From a checkpoint's tensor names to the schema's parameters (src/model/schema.ts): strip
- * GPT2LMHeadModel's "transformer." prefix, skip `lm_head.weight` (GPT-2 ties it to wte) and the
- * causal-mask buffers older files carry (`h.N.attn.bias`, `h.N.attn.masked_bias`: not the real
- * `h.N.attn.c_attn.bias`), and check each tensor's shape against config.json's sizes before its
- * bytes are read. {@link ParamCollector} gathers the parameters of one load across its files.
+ * From a checkpoint's tensor names to the parameters the model runs on, for each family the
+ * loader reads ({@link CheckpointSchema}):
+ * - GPT-2 (src/model/schema.ts): strip GPT2LMHeadModel's "transformer." prefix, skip
+ *   `lm_head.weight` (GPT-2 ties it to wte) and the causal-mask buffers older files carry
+ *   (`h.N.attn.bias`, `h.N.attn.masked_bias`: not the real `h.N.attn.c_attn.bias`);
+ * - the Llama family (src/model/llama-schema.ts): names as LlamaForCausalLM writes them
+ *   (`model.layers.N.…`, `lm_head.weight`), with a bare LlamaModel's names (no "model.") read as
+ *   the same tensors; `lm_head.weight` skipped when the config ties it to embed_tokens; the
+ *   `rotary_emb.inv_freq` buffers older files carry skipped (the frequencies come from the config).
+ * Each tensor's shape is checked against config.json's sizes before its bytes are read.
+ * {@link ParamCollector} gathers the parameters of one load across its files.
  */
 import { formatShape } from '../inputs/tensors';
 import type { SafetensorsEntry } from '../inputs/safetensors';
+import { llamaTensorShapes, type LlamaConfig } from '../model/llama-schema';
 import { paramShapes, type GptParams } from '../model/schema';
 import type { Gpt2Config } from './config';
 import { PretrainedFileError } from './errors';
@@ -16,9 +23,28 @@ export type TensorRole =
   | { kind: 'param'; name: string }
   | { kind: 'lm-head' }
   | { kind: 'mask-buffer' }
+  | { kind: 'skip'; why: string }
   | { kind: 'unknown'; name: string };
 
-/** The role of a tensor by its name in the file (see the module comment). */
+/** A family's tensors, as the collector checks them. */
+export interface CheckpointSchema {
+  /** For messages: 'GPT-2', 'Llama'. */
+  family: string;
+  /** Every parameter's name and shape, in the model's order. */
+  shapes: Map<string, number[]>;
+  /** The role of a tensor by its name in the file. */
+  role(fileName: string): TensorRole;
+  /** Which config.json fields set each dimension of a parameter, for the shape message. */
+  shapeFields(name: string): string;
+  /** What a checkpoint of this family holds, for the unknown-tensor message. */
+  tensors: string;
+  /** The block a tensor name belongs to, for "beyond the config's layers" messages; null for none. */
+  block(name: string): number | null;
+  /** The config field that counts the blocks, with its value (e.g. `n_layer 12`). */
+  layersField: string;
+}
+
+/** The role of a GPT-2 tensor by its name in the file (see the module comment). */
 export function tensorRole(fileName: string, shapes: ReadonlyMap<string, number[]>): TensorRole {
   const name = fileName.startsWith('transformer.') ? fileName.slice('transformer.'.length) : fileName;
   if (name === 'lm_head.weight') return { kind: 'lm-head' };
@@ -26,8 +52,63 @@ export function tensorRole(fileName: string, shapes: ReadonlyMap<string, number[
   return shapes.has(name) ? { kind: 'param', name } : { kind: 'unknown', name };
 }
 
-/** Which config.json fields set each dimension of a parameter, for the shape message. */
-function shapeFields(name: string, config: Gpt2Config): string {
+/** GPT-2's checkpoint schema for a config. */
+export function gpt2Schema(config: Gpt2Config): CheckpointSchema {
+  const shapes = paramShapes(config);
+  return {
+    family: 'GPT-2',
+    shapes,
+    role: (fileName) => tensorRole(fileName, shapes),
+    shapeFields: (name) => gpt2ShapeFields(name, config),
+    tensors: 'the tensors of a GPT-2 checkpoint (wte, wpe, h.N.*, ln_f; lm_head and h.N.attn.bias are skipped)',
+    block: (name) => {
+      const match = /^h\.(\d+)\./.exec(name);
+      return match === null ? null : Number(match[1]);
+    },
+    layersField: `n_layer ${config.layers}`,
+  };
+}
+
+/** The Llama family's checkpoint schema for a config (see the module comment). */
+export function llamaSchema(config: LlamaConfig): CheckpointSchema {
+  const shapes = llamaTensorShapes(config);
+  const { dModel: d, heads, kvHeads, headDim, dMlp, vocabSize } = config;
+  const hidden = `hidden_size ${d}`;
+  return {
+    family: 'Llama',
+    shapes,
+    role: (fileName) => {
+      if (/(^|\.)rotary_emb\.inv_freq$/.test(fileName)) return { kind: 'skip', why: 'RoPE frequencies (computed from the config)' };
+      if (fileName === 'lm_head.weight' && config.tiedEmbeddings) return { kind: 'skip', why: 'lm_head tied to embed_tokens (tie_word_embeddings)' };
+      if (shapes.has(fileName)) return { kind: 'param', name: fileName };
+      const prefixed = `model.${fileName}`;
+      if (fileName !== 'lm_head.weight' && shapes.has(prefixed)) return { kind: 'param', name: prefixed };
+      return { kind: 'unknown', name: fileName };
+    },
+    shapeFields: (name) => {
+      const qWidth = `num_attention_heads ${heads} × head_dim ${headDim}`;
+      const kvWidth = `num_key_value_heads ${kvHeads} × head_dim ${headDim}`;
+      if (name.endsWith('embed_tokens.weight') || name === 'lm_head.weight') return `[vocab_size ${vocabSize}, ${hidden}]`;
+      if (name.endsWith('q_proj.weight')) return `[${qWidth}, ${hidden}]`;
+      if (name.endsWith('q_proj.bias')) return `[${qWidth}]`;
+      if (/[kv]_proj\.weight$/.test(name)) return `[${kvWidth}, ${hidden}]`;
+      if (/[kv]_proj\.bias$/.test(name)) return `[${kvWidth}]`;
+      if (name.endsWith('o_proj.weight')) return `[${hidden}, ${qWidth}]`;
+      if (/(gate|up)_proj\.weight$/.test(name)) return `[intermediate_size ${dMlp}, ${hidden}]`;
+      if (name.endsWith('down_proj.weight')) return `[${hidden}, intermediate_size ${dMlp}]`;
+      return `[${hidden}]`;
+    },
+    tensors: `the tensors of a ${config.modelType} checkpoint (model.embed_tokens, model.layers.N.*, model.norm${config.tiedEmbeddings ? '' : ', lm_head'}${config.qkvBias ? '; q/k/v biases' : ''})`,
+    block: (name) => {
+      const match = /^(?:model\.)?layers\.(\d+)\./.exec(name);
+      return match === null ? null : Number(match[1]);
+    },
+    layersField: `num_hidden_layers ${config.layers}`,
+  };
+}
+
+/** Which config.json fields set each dimension of a GPT-2 parameter, for the shape message. */
+function gpt2ShapeFields(name: string, config: Gpt2Config): string {
   const d = `n_embd ${config.dModel}`;
   const mlp = `n_inner ${config.dMlp}`;
   if (name === 'wte.weight') return `[vocab_size ${config.vocabSize}, ${d}]`;
@@ -48,6 +129,7 @@ function shapeFields(name: string, config: Gpt2Config): string {
  */
 export class ParamCollector {
   readonly params: GptParams = new Map();
+  readonly schema: CheckpointSchema;
   /** The dtypes of the parameters kept ('F32', 'F16', 'BF16', 'F64'). */
   readonly dtypes = new Set<string>();
   private readonly shapes: Map<string, number[]>;
@@ -56,14 +138,17 @@ export class ParamCollector {
   private readonly fileOf = new Map<string, string>();
 
   constructor(
-    readonly config: Gpt2Config,
+    /** GPT-2's sizes, or a Llama-family config (its own schema), or a schema made for one. */
+    config: Gpt2Config | LlamaConfig | CheckpointSchema,
     allNames: Iterable<string>,
     /** The file that listed the names (the safetensors file or the index), for messages. */
     readonly listedIn: string,
   ) {
-    this.shapes = paramShapes(config);
+    this.schema = 'shapes' in config ? config : config.modelType === 'llama' || config.modelType === 'qwen2' ? llamaSchema(config as LlamaConfig) : gpt2Schema(config as Gpt2Config);
+    const schema = this.schema;
+    this.shapes = schema.shapes;
     const names = [...allNames];
-    const roles = new Map(names.map((n) => [n, tensorRole(n, this.shapes)] as const));
+    const roles = new Map(names.map((n) => [n, schema.role(n)] as const));
     const hasWte = [...roles.values()].some((r) => r.kind === 'param' && r.name === 'wte.weight');
     const fileNameOf = new Map<string, string>(); // schema name → the checkpoint's name for it
     for (const [fileName, role] of roles) {
@@ -78,9 +163,10 @@ export class ParamCollector {
         );
       }
       if (role.kind === 'unknown') {
-        const layer = /^h\.(\d+)\./.exec(role.name);
-        const why = layer !== null && Number(layer[1]) >= config.layers ? ` (block ${layer[1]}, but config.json has n_layer ${config.layers})` : '';
-        throw new PretrainedFileError(listedIn, 'tensor', `a tensor the GPT-2 schema does not have${why}`, 'the tensors of a GPT-2 checkpoint (wte, wpe, h.N.*, ln_f; lm_head and h.N.attn.bias are skipped): is config.json the one of these weights?', 'type', fileName);
+        const block = schema.block(role.name);
+        const layers = Number(schema.layersField.split(' ').pop());
+        const why = block !== null && block >= layers ? ` (block ${block}, but config.json has ${schema.layersField})` : '';
+        throw new PretrainedFileError(listedIn, 'tensor', `a tensor the ${schema.family} schema does not have${why}`, `${schema.tensors}: is config.json the one of these weights?`, 'type', fileName);
       }
       if (role.kind === 'param') {
         const earlier = fileNameOf.get(role.name);
@@ -101,9 +187,9 @@ export class ParamCollector {
     const decode = new Set<string>();
     for (const entry of entries) {
       if (expectedNames !== undefined && !expectedNames.has(entry.name)) continue; // another shard's, per the index
-      const role = tensorRole(entry.name, this.shapes);
+      const role = this.schema.role(entry.name);
       if (role.kind === 'unknown') {
-        throw new PretrainedFileError(file, 'tensor', `a tensor ${this.listedIn} does not list or the GPT-2 schema does not have`, 'the tensors of a GPT-2 checkpoint', 'type', entry.name);
+        throw new PretrainedFileError(file, 'tensor', `a tensor ${this.listedIn} does not list or the ${this.schema.family} schema does not have`, this.schema.tensors, 'type', entry.name);
       }
       const schemaName = this.wanted.get(entry.name);
       if (schemaName === undefined) continue; // lm_head next to wte, or a mask buffer
@@ -113,7 +199,7 @@ export class ParamCollector {
           file,
           'shape',
           formatShape(entry.shape),
-          `${formatShape(expected)} = ${shapeFields(schemaName, this.config)} from config.json: are these weights and config.json from the same model?`,
+          `${formatShape(expected)} = ${this.schema.shapeFields(schemaName)} from config.json: are these weights and config.json from the same model?`,
           'shape',
           entry.name,
         );
@@ -149,7 +235,7 @@ export class ParamCollector {
     const missing = [...this.shapes.keys()].filter((name) => !this.params.has(name));
     if (missing.length > 0) {
       const list = missing.slice(0, 8).join(', ') + (missing.length > 8 ? `, … (${missing.length} in all)` : '');
-      throw new PretrainedFileError(this.listedIn, 'tensor', `no ${list}`, 'every parameter of the config: wte, wpe, h.0 … h.{n_layer − 1}, ln_f (is the checkpoint complete, and config.json its own?)', 'length', missing[0]);
+      throw new PretrainedFileError(this.listedIn, 'tensor', `no ${list}`, `every parameter of the config: ${this.schema.tensors.replace(/^the tensors of an? /, '')} (is the checkpoint complete, and config.json its own?)`, 'length', missing[0]);
     }
     const ordered: GptParams = new Map();
     for (const name of this.shapes.keys()) ordered.set(name, this.params.get(name)!);

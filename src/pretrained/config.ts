@@ -10,6 +10,7 @@ import type { ModelConfig } from '../core/types';
 import { MAX_ELEMENTS } from '../core/validate';
 import { describeValue, validateConfig } from '../model/schema';
 import { PretrainedFileError } from './errors';
+import { LLAMA_MODEL_TYPES, parseLlamaConfig, type LlamaConfig } from './llama-config';
 
 /** A GPT-2-family model's sizes, with what config.json said about the computation. */
 export interface Gpt2Config extends ModelConfig {
@@ -46,7 +47,7 @@ export function readGpt2Config(json: unknown, file = 'config.json'): Gpt2Config 
       file,
       'model_type',
       describeValue(modelType),
-      '"gpt2" (GPT-2-family checkpoints: gpt2, distilgpt2, gpt2-medium/large/xl and fine-tunes of them); Llama and Qwen2 models come in part 2',
+      '"gpt2" for this reader (GPT-2-family checkpoints: gpt2, distilgpt2, gpt2-medium/large/xl and fine-tunes of them); Llama and Qwen2 checkpoints go through parseLlamaConfig (readModelConfig picks the reader by model_type)',
     );
   }
   const size = (name: string, value: unknown): number => {
@@ -114,4 +115,33 @@ export function parseJsonFile(text: string, file: string): unknown {
     const why = error instanceof SyntaxError ? error.message : String(error);
     throw new PretrainedFileError(file, 'json', `text that is not JSON (${why.slice(0, 120)})`, `a JSON file: is ${file} complete, and not an HTML error page?`);
   }
+}
+
+/** A checkpoint's config: GPT-2's sizes (model_type gpt2) or a Llama-family config (llama, qwen2). */
+export type PretrainedConfig = Gpt2Config | LlamaConfig;
+
+/** The architectures the loader reads, for messages. */
+export const SUPPORTED_MODEL_TYPES =
+  '"gpt2" (gpt2, distilgpt2, gpt2-medium/large/xl and fine-tunes), "llama" (Llama 2/3, TinyLlama, SmolLM2) or "qwen2" (Qwen2, Qwen2.5)';
+
+/** Whether a loaded config is a Llama-family one. */
+export function isLlamaFamily(config: PretrainedConfig): config is LlamaConfig {
+  return (LLAMA_MODEL_TYPES as readonly string[]).includes(config.modelType);
+}
+
+/**
+ * Read config.json (already JSON-parsed) by its model_type: "gpt2" (or none, as very old GPT-2
+ * files) with {@link readGpt2Config}, "llama" and "qwen2" with parseLlamaConfig. Any other type
+ * is a {@link PretrainedFileError} on model_type naming the type given and the ones supported.
+ */
+export function readModelConfig(json: unknown, file = 'config.json'): PretrainedConfig {
+  const type = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>).model_type : undefined;
+  if (type === undefined || type === 'gpt2') return readGpt2Config(json, file);
+  if (typeof type === 'string' && (LLAMA_MODEL_TYPES as readonly string[]).includes(type)) return parseLlamaConfig(json, file);
+  throw new PretrainedFileError(file, 'model_type', describeValue(type), `${SUPPORTED_MODEL_TYPES}: the architectures whose forward pass the kernels compute`);
+}
+
+/** Parse config.json's text and read it by model_type ({@link readModelConfig}). */
+export function parseModelConfig(text: string, file = 'config.json'): PretrainedConfig {
+  return readModelConfig(parseJsonFile(text, file), file);
 }

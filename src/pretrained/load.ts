@@ -1,7 +1,8 @@
 /**
- * loadPretrained: a GPT-2-family checkpoint from the hub (an id), any server laid out like it
+ * loadPretrained: a GPT-2-family or Llama-family (llama, qwen2) checkpoint from the hub (an id), any server laid out like it
  * (a base URL ending in "/"), or files the user picked or dropped (name → Blob), into the
- * schema's parameters (src/model/schema.ts), its config and its own tokenizer. config.json is
+ * parameters of its family's schema (src/model/schema.ts for GPT-2, src/model/llama-schema.ts for
+ * the Llama family: config.json's model_type decides), its config and its own tokenizer. config.json is
  * read first, so every tensor's shape is checked against it as the header arrives (and the app
  * can check the model fits the device, `onConfig`, before the weights download); the tokenizer
  * next (small, and a model without one cannot be shown); then the weights stream in one tensor
@@ -9,9 +10,10 @@
  */
 import { AttentionAbortError } from '../core/errors';
 import type { SafetensorsEntry } from '../inputs/safetensors';
+import { checkLlamaParams } from '../model/llama-schema';
 import { checkModelParams, type GptParams } from '../model/schema';
 import { ParamCollector } from './checkpoint-params';
-import { parseGpt2Config, parseJsonFile, type Gpt2Config } from './config';
+import { isLlamaFamily, parseJsonFile, parseModelConfig, type PretrainedConfig } from './config';
 import { ModelSourceError, PretrainedFileError } from './errors';
 import { DEFAULT_HUB, defaultModelCache, fetchModelFile, hubBase, isNotFound, type ModelCache, type ModelFile } from './hub';
 import { readSafetensorsStream } from './safetensors-stream';
@@ -44,15 +46,16 @@ export interface LoadPretrainedOptions {
   /** The fetch to use (default globalThis.fetch). */
   fetch?: typeof fetch;
   /** Called with config.json's sizes before the tokenizer and weights are read: throw to stop (a model too large for the device). */
-  onConfig?: (config: Gpt2Config) => void | Promise<void>;
+  onConfig?: (config: PretrainedConfig) => void | Promise<void>;
 }
 
 /** A loaded checkpoint. */
 export interface PretrainedModel {
   /** The id, the URL's last folder, or the picked files' model (config.json's _name_or_path, else "local files"). */
   name: string;
-  config: Gpt2Config;
-  /** Float32 parameters by schema name, in schema order (checkModelParams passes). */
+  /** GPT-2's sizes (modelType 'gpt2') or a Llama-family config (modelType 'llama' or 'qwen2'). */
+  config: PretrainedConfig;
+  /** Float32 parameters by schema name, in schema order (checkModelParams, or checkLlamaParams for the Llama family, passes). */
   params: GptParams;
   tokenizer: ModelTokenizer;
   /** The dtype the weights were stored in ('mixed' for several). */
@@ -68,10 +71,10 @@ export interface PretrainedModel {
 /** One opened file of a load (a download, a cache entry, or a picked Blob). */
 type Opener = (file: string) => Promise<ModelFile>;
 
-const PICK_ADVICE = 'the files of a GPT-2 checkpoint: config.json, model.safetensors (or model.safetensors.index.json and its shards), and tokenizer.json (or vocab.json and merges.txt); pick or drop them together';
+const PICK_ADVICE = 'the files of a GPT-2 or Llama-family checkpoint: config.json, model.safetensors (or model.safetensors.index.json and its shards), and tokenizer.json (or vocab.json and merges.txt); pick or drop them together';
 
 /**
- * Load a GPT-2-family checkpoint (module comment). Rejects with ModelSourceError (a bad id or
+ * Load a GPT-2-family or Llama-family checkpoint (module comment). Rejects with ModelSourceError (a bad id or
  * URL, a file not found, a gated model, no network), PretrainedFileError (config.json, the index,
  * a tensor's shape, a missing tensor), TensorFileError (a safetensors file breaking the format,
  * or truncated, naming the tensor), TokenizerFileError (no or broken tokenizer files), whatever
@@ -148,7 +151,7 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
 
   try {
     const configText = await text('config.json');
-    const config = parseGpt2Config(configText, 'config.json');
+    const config = parseModelConfig(configText, 'config.json');
     if (typeof source !== 'string') {
       const named = (parseJsonFile(configText, 'config.json') as Record<string, unknown>)._name_or_path;
       if (typeof named === 'string' && named.length > 0) name = named;
@@ -214,7 +217,8 @@ export async function loadPretrained(source: PretrainedSource, options: LoadPret
       collector = sharded;
     }
     const params = collector.finish();
-    checkModelParams(config, params);
+    if (isLlamaFamily(config)) checkLlamaParams(config, params);
+    else checkModelParams(config, params);
     await Promise.all(opened.map((file) => file.cached));
     const dtypes = [...collector.dtypes];
     return {

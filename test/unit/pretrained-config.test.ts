@@ -48,7 +48,7 @@ describe('readGpt2Config', () => {
     ['n_embd a string', { n_embd: '12' }, 'n_embd', 'got "12"'],
     ['no n_positions or n_ctx', { n_positions: undefined }, 'n_positions', 'the field is missing'],
     ['n_embd not divisible by n_head', { n_embd: 13 }, 'n_head', 'got 3; allowed: a divisor of n_embd 13'],
-    ['model_type llama', { model_type: 'llama' }, 'model_type', 'Llama and Qwen2 models come in part 2'],
+    ['model_type llama', { model_type: 'llama' }, 'model_type', 'Llama and Qwen2 checkpoints go through parseLlamaConfig'],
     ['activation relu', { activation_function: 'relu' }, 'activation_function', 'got "relu"; allowed: "gelu_new" or "gelu_pytorch_tanh"'],
     ['ε 1e-6', { layer_norm_epsilon: 1e-6 }, 'layer_norm_epsilon', "got 0.000001; allowed: 0.00001: the kernels' LayerNorm ε"],
     ['scores scaled by layer', { scale_attn_by_inverse_layer_idx: true }, 'scale_attn_by_inverse_layer_idx', 'got true'],

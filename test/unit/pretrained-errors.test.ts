@@ -31,6 +31,7 @@ const models: Record<string, Record<string, Uint8Array>> = {
   'bad/only-lm-head': synthGpt2Checkpoint({ config: CONFIG, lmHead: true, dropTensors: ['wte.weight'] }).files,
   'bad/missing-tensor': synthGpt2Checkpoint({ config: CONFIG, prefix: true, dropTensors: ['transformer.h.1.ln_2.bias'] }).files,
   'bad/extra-block': synthGpt2Checkpoint({ config: CONFIG, configOverrides: { n_layer: 1 } }).files,
+  'bad/mistral': synthGpt2Checkpoint({ config: CONFIG, configOverrides: { model_type: 'mistral' } }).files,
   'bad/llama': synthGpt2Checkpoint({ config: CONFIG, configOverrides: { model_type: 'llama' } }).files,
   'bad/small-vocab': synthGpt2Checkpoint({ config: { ...CONFIG, vocabSize: 200 } }).files,
   'bad/no-weights': Object.fromEntries(Object.entries(good.files).filter(([name]) => name !== 'model.safetensors')),
@@ -157,11 +158,18 @@ describe('loadPretrained errors', () => {
     expect(error.message).toContain('block 1, but config.json has n_layer 1');
   });
 
-  it('another architecture says part 2 brings it', async () => {
-    const error = await failure(PretrainedFileError, 'bad/llama');
+  it('an architecture the kernels do not compute is refused naming model_type and the supported ones', async () => {
+    const error = await failure(PretrainedFileError, 'bad/mistral');
     expect(error.field).toBe('model_type');
-    expect(error.message).toContain('got "llama"');
-    expect(error.message).toContain('Llama and Qwen2 models come in part 2');
+    expect(error.message).toContain('got "mistral"');
+    expect(error.message).toContain('"gpt2" (gpt2, distilgpt2, gpt2-medium/large/xl and fine-tunes), "llama" (Llama 2/3, TinyLlama, SmolLM2) or "qwen2" (Qwen2, Qwen2.5)');
+  });
+
+  it('GPT-2 files whose config.json says llama are read as a Llama config and refused at its first missing field', async () => {
+    const error = await failure(PretrainedFileError, 'bad/llama');
+    expect(error.field).toBe('hidden_size');
+    expect(error.message).toContain('got nothing (the field is missing)');
+    expect(error.message).toContain('is this a complete llama config.json?');
   });
 
   it('a vocab_size smaller than the tokenizer is refused', async () => {
@@ -189,6 +197,6 @@ describe('loadPretrained errors', () => {
     const error: unknown = await loadPretrained(blobs).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelSourceError);
     expect((error as ModelSourceError).field).toBe('config.json');
-    expect((error as Error).message).toContain('config.json: got not among the files picked; allowed: the files of a GPT-2 checkpoint');
+    expect((error as Error).message).toContain('config.json: got not among the files picked; allowed: the files of a GPT-2 or Llama-family checkpoint');
   });
 });
