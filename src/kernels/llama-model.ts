@@ -30,7 +30,7 @@ import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pip
 import { readFloats } from '../gpu/readback';
 import { createRunner, type HoldResult } from '../gpu/runner';
 import { packUniform, uniformLayout } from '../gpu/uniforms';
-import { checkLlamaConfig, checkLlamaParams, type LlamaConfig } from '../model/llama-schema';
+import { checkLlamaConfig, checkLlamaParams, isLlamaConfig, type LlamaConfig } from '../model/llama-schema';
 import { ropeInverseFrequencies } from '../model/rope';
 import { BINDINGS, checkTuning, coreKernels } from './attention';
 import { attentionDims, checkDims, type Dims } from './launch';
@@ -57,12 +57,7 @@ const LLAMA_BINDINGS = {
 
 export const REPEAT_KV_LAYOUT = uniformLayout(kernelSource('repeatKv').code, 'RepeatParams');
 
-/** Whether a config is a Llama-family one (model_type llama or qwen2) rather than GPT-2's sizes (which may carry modelType 'gpt2'). */
-export function isLlamaConfig(config: unknown): config is LlamaConfig {
-  if (typeof config !== 'object' || config === null) return false;
-  const type = (config as { modelType?: unknown }).modelType;
-  return type === 'llama' || type === 'qwen2';
-}
+export { isLlamaConfig };
 
 /** The block's tensors the runner uploads, by the name it binds them under. */
 function layerNames(i: number) {

@@ -144,3 +144,10 @@ export function checkLlamaParams(config: LlamaConfig, params: ReadonlyMap<string
     if (!shapes.has(name)) throw new AttentionInputError(`params[${JSON.stringify(name)}]`, 'an extra tensor', `only the names of llamaTensorShapes(config): ${advice}`, 'type');
   }
 }
+
+/** Whether a config is a Llama-family one (modelType llama or qwen2) rather than GPT-2's sizes (which may carry modelType 'gpt2'). */
+export function isLlamaConfig(config: unknown): config is LlamaConfig {
+  if (typeof config !== 'object' || config === null) return false;
+  const type = (config as { modelType?: unknown }).modelType;
+  return type === 'llama' || type === 'qwen2';
+}

@@ -32,26 +32,13 @@ import { sampleRows } from '../reference/attention';
 import { embeddingForward, geluForward, layerNormForward, linearForward, outputForward } from '../model/layers';
 import { matmulNT, Scratch } from '../model/matmul';
 import { byRole, checkModelParams, checkTokenIds, validateConfig, type Floats, type GptConfig } from '../model/schema';
+import { checkLlamaConfig, isLlamaConfig, type LlamaConfig } from '../model/llama-schema';
+import { llamaRowsCost, verifyLlamaPickedRows } from './llama-rows';
 import { compareArrays, type Tolerance } from './compare';
-import { MODEL_TOLERANCES, type ModelCheckRow, type ModelVerification } from './model';
-import { FULL_REFERENCE_BUDGET, SAMPLED_ROWS } from './policy';
+import { MODEL_TOLERANCES, type ModelCheckRow, type ModelRowsLayer, type ModelRowsVerification, type PickedModelRows } from './model';
 
-/** One layer's tensors as the GPU read them back (GptTrace's layouts; `scores` optional: keep 'weights' never reads them). */
-export interface ModelRowsLayer {
-  /** seqLen × dModel each, heads side by side. */
-  q: Floats;
-  k: Floats;
-  v: Floats;
-  /** heads × seqLen × seqLen, −∞ where masked; compared when given. */
-  scores?: Floats;
-  /** heads × seqLen × seqLen, 0 where masked. */
-  weights: Floats;
-  /** P·V, seqLen × dModel. */
-  attn: Floats;
-  /** The block's residual stream after attention, and its output; seqLen × dModel. */
-  resid1: Floats;
-  resid2: Floats;
-}
+export type { ModelRowsLayer, ModelRowsVerification, PickedModelRows } from './model';
+import { FULL_REFERENCE_BUDGET, SAMPLED_ROWS } from './policy';
 
 /** A GPU run's tensors: `createGpuModel(...).run(ids, { read: MODEL_ROWS_READ })` returns them. */
 export interface ModelRowsTensors {
@@ -65,31 +52,12 @@ export interface ModelRowsTensors {
 /** What a GPU run must read back for {@link verifyModelRows} (add 'scores' to have them compared too). */
 export const MODEL_ROWS_READ = ['embed', 'q', 'k', 'v', 'weights', 'attn', 'resid1', 'resid2', 'logits'] as const;
 
-/**
- * The tensors at the checked rows only (what the reference worker is sent): `k` and `v` whole
- * (seqLen × dModel: every query reads keys 0…r); `embed`, `q`, `attn`, `resid1`, `resid2`
- * rows × dModel; `scores`, `weights` heads × rows × seqLen; `logits` rows × vocabSize.
- */
-export interface PickedModelRows {
-  seqLen: number;
-  /** The checked rows, ascending. */
-  rows: number[];
-  embed: Floats;
-  layers: ModelRowsLayer[];
-  logits: Floats;
-}
-
 /** Which rows the check compares, and why (see {@link modelRowsPlan}). */
 export interface ModelRowsPlan {
   mode: 'all-rows' | 'sampled-rows';
   rows: number[];
   /** For people: why these rows. */
   reason: string;
-}
-
-/** {@link ModelVerification} of a row check: the rows compared are always named. */
-export interface ModelRowsVerification extends ModelVerification {
-  sampledRows: number[];
 }
 
 /** A tensor or row list the check cannot use; the message says what to pass instead. */
@@ -108,7 +76,8 @@ const READ_ADVICE = `Pass the arrays of one GPU run of these tokens, read with $
  * (3d²), c_proj (d²), the MLP (2·d·dMlp) and the attention over keys 0…r (2·(r + 1)·d); per row
  * the logits (d·vocabSize).
  */
-export function modelRowsCost(config: GptConfig, rows: readonly number[]): number {
+export function modelRowsCost(config: GptConfig | LlamaConfig, rows: readonly number[]): number {
+  if (isLlamaConfig(config)) return llamaRowsCost(config, rows);
   const { dModel: d, dMlp, layers, vocabSize } = config;
   let cost = 0;
   for (const r of rows) cost += layers * (4 * d * d + 2 * d * dMlp + 2 * (r + 1) * d) + d * vocabSize;
@@ -116,7 +85,7 @@ export function modelRowsCost(config: GptConfig, rows: readonly number[]): numbe
 }
 
 /** The policy for a model: every row while that costs ≤ FULL_REFERENCE_BUDGET, else SAMPLED_ROWS sampled rows. */
-export function modelRowsPlan(config: GptConfig, seqLen: number): ModelRowsPlan {
+export function modelRowsPlan(config: GptConfig | LlamaConfig, seqLen: number): ModelRowsPlan {
   if (!Number.isInteger(seqLen) || seqLen < 1) throw new ModelRowsError('seqLen', String(seqLen), 'an integer ≥ 1', 'shape', 'Pass the number of tokens the GPU ran.');
   const all = Array.from({ length: seqLen }, (_, i) => i);
   const cost = modelRowsCost(config, all);
@@ -160,8 +129,18 @@ const alike = (like: Floats, n: number): Floats => (like instanceof Float64Array
  * The tensors at `rows` only, for sending to the worker. `k` and `v` (and nothing else) are the
  * caller's arrays, not copies. Checks every length against the config and seqLen.
  */
-export function pickModelRows(config: GptConfig, gpu: ModelRowsTensors, seqLen: number, rows: readonly number[]): PickedModelRows {
-  const c = validateConfig(config);
+export function pickModelRows(config: GptConfig | LlamaConfig, gpu: ModelRowsTensors, seqLen: number, rows: readonly number[]): PickedModelRows {
+  let c: { dModel: number; heads: number; vocabSize: number; layers: number };
+  // q, k, v and attn are heads · headDim wide (dModel for GPT-2); the residual stream dModel.
+  let w: number;
+  if (isLlamaConfig(config)) {
+    checkLlamaConfig(config);
+    c = config;
+    w = config.heads * config.headDim;
+  } else {
+    c = validateConfig(config);
+    w = c.dModel;
+  }
   const { dModel: d, heads, vocabSize } = c;
   const picked = checkRows([...rows], seqLen);
   const T = seqLen;
@@ -186,14 +165,14 @@ export function pickModelRows(config: GptConfig, gpu: ModelRowsTensors, seqLen: 
   }
   const layers = gpu.layers.map((l, i): ModelRowsLayer => {
     const at = `gpu.layers[${i}]`;
-    checkLength(`${at}.k`, l.k, T * d, `${T} rows of ${d}`);
-    checkLength(`${at}.v`, l.v, T * d, `${T} rows of ${d}`);
+    checkLength(`${at}.k`, l.k, T * w, `${T} rows of ${w}`);
+    checkLength(`${at}.v`, l.v, T * w, `${T} rows of ${w}`);
     const layer: ModelRowsLayer = {
-      q: rowsOf(`${at}.q`, l.q, d),
+      q: rowsOf(`${at}.q`, l.q, w),
       k: l.k,
       v: l.v,
       weights: mapRows(`${at}.weights`, l.weights),
-      attn: rowsOf(`${at}.attn`, l.attn, d),
+      attn: rowsOf(`${at}.attn`, l.attn, w),
       resid1: rowsOf(`${at}.resid1`, l.resid1, d),
       resid2: rowsOf(`${at}.resid2`, l.resid2, d),
     };
@@ -211,13 +190,21 @@ export function pickModelRows(config: GptConfig, gpu: ModelRowsTensors, seqLen: 
  * logits (layer null), and the rows compared. Throws {@link ModelRowsError} (a tensor of the
  * wrong length, a bad row) and schema errors for a bad config, parameters or token.
  */
-export function verifyModelRows(config: GptConfig, params: ReadonlyMap<string, Floats>, gpu: ModelRowsTensors, tokens: readonly number[], rows?: readonly number[]): ModelRowsVerification {
+export function verifyModelRows(config: GptConfig | LlamaConfig, params: ReadonlyMap<string, Floats>, gpu: ModelRowsTensors, tokens: readonly number[], rows?: readonly number[]): ModelRowsVerification {
   const chosen = rows ?? modelRowsPlan(config, tokens.length).rows;
   return verifyPickedRows(config, params, pickModelRows(config, gpu, tokens.length, chosen), tokens);
 }
 
 /** {@link verifyModelRows} on tensors already cut to their rows ({@link pickModelRows}): what the reference worker runs. */
-export function verifyPickedRows(config: GptConfig, params: ReadonlyMap<string, Floats>, picked: PickedModelRows, tokens: readonly number[]): ModelRowsVerification {
+export function verifyPickedRows(config: GptConfig | LlamaConfig, params: ReadonlyMap<string, Floats>, picked: PickedModelRows, tokens: readonly number[]): ModelRowsVerification {
+  if (isLlamaConfig(config)) {
+    if (!Array.isArray(tokens) || tokens.length < 1 || tokens.length > config.context) {
+      throw new ModelRowsError('tokens', Array.isArray(tokens) ? `length ${tokens.length}` : typeof tokens, `from 1 to ${config.context} token ids (the context)`, 'length', 'Pass the ids the GPU ran.');
+    }
+    if (picked.seqLen !== tokens.length) throw new ModelRowsError('picked.seqLen', String(picked.seqLen), `${tokens.length} (the tokens' length)`, 'length', 'Pick the rows of the run of these tokens.');
+    checkRows(picked.rows, tokens.length);
+    return verifyLlamaPickedRows(config, params, picked, tokens);
+  }
   const c = validateConfig(config);
   checkModelParams(c, params, { finite: true });
   if (!Array.isArray(tokens) || tokens.length < 1 || tokens.length > c.context) {

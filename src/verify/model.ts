@@ -5,6 +5,7 @@
  */
 import { AttentionInputError } from '../core/errors';
 import { compareArrays, type Comparison, type Tolerance } from './compare';
+import type { Floats } from '../model/schema';
 
 /** Per-layer tensors drawn and checked. */
 export interface LayerArrays {
@@ -53,4 +54,40 @@ export function verifyModel(actual: { layers: readonly LayerArrays[]; logits: Ar
   });
   rows.push({ layer: null, name: 'logits', comparison: compareArrays(actual.logits, reference.logits, MODEL_TOLERANCES.logits) });
   return { rows, pass: rows.every((r) => r.comparison.pass) };
+}
+
+/** One layer's tensors as the GPU read them back (GptTrace's layouts; `scores` optional: keep 'weights' never reads them). */
+export interface ModelRowsLayer {
+  /** seqLen × dModel each, heads side by side. */
+  q: Floats;
+  k: Floats;
+  v: Floats;
+  /** heads × seqLen × seqLen, −∞ where masked; compared when given. */
+  scores?: Floats;
+  /** heads × seqLen × seqLen, 0 where masked. */
+  weights: Floats;
+  /** P·V, seqLen × dModel. */
+  attn: Floats;
+  /** The block's residual stream after attention, and its output; seqLen × dModel. */
+  resid1: Floats;
+  resid2: Floats;
+}
+
+/**
+ * The tensors at the checked rows only (what the reference worker is sent): `k` and `v` whole
+ * (seqLen × dModel: every query reads keys 0…r); `embed`, `q`, `attn`, `resid1`, `resid2`
+ * rows × dModel; `scores`, `weights` heads × rows × seqLen; `logits` rows × vocabSize.
+ */
+export interface PickedModelRows {
+  seqLen: number;
+  /** The checked rows, ascending. */
+  rows: number[];
+  embed: Floats;
+  layers: ModelRowsLayer[];
+  logits: Floats;
+}
+
+/** {@link ModelVerification} of a row check: the rows compared are always named. */
+export interface ModelRowsVerification extends ModelVerification {
+  sampledRows: number[];
 }
