@@ -22,6 +22,7 @@ import { inductionProbeFor, measureHeads, type HeadReport } from './head-scores'
 import { modelInput, pretrainedInput, type ModelInput } from './model-input';
 import type { ModelTokenizer } from '../pretrained/tokenizer';
 import { gridCell, type ModelViewInfo } from './model-view';
+import { attentionWidthOf, headDimOf } from '../model/llama-schema';
 
 /** The checkpoint, read and ready to run: the model that ships with the app, or a real one (src/pretrained). */
 export interface LoadedModel {
@@ -306,7 +307,9 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
       const grid = selection.head < 0;
       const layer = Math.min(Math.max(0, selection.layer), config.layers - 1);
       const headsShown = grid ? config.layers * H : H;
-      const shape: ResolvedShape = { seqLen: T, kvLen: T, dModel: config.dModel, heads: headsShown, dHead: config.dModel / H, causal: true, width: grid ? config.layers * config.dModel : config.dModel };
+      // q, k, v rows are heads · headDim wide (dModel for GPT-2; a Llama model's head_dim may differ from dModel / heads).
+      const width = attentionWidthOf(config);
+      const shape: ResolvedShape = { seqLen: T, kvLen: T, dModel: config.dModel, heads: headsShown, dHead: headDimOf(config), causal: true, width: grid ? config.layers * width : width };
       // Draw from the GPU while this run holds its buffers; else (released, or a lost device) from the arrays.
       const live = run.held && !run.held.released ? run.buffers : null;
       const source = modelSource({ ...run, buffers: live }, { layer, head: selection.head });

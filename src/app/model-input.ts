@@ -118,6 +118,8 @@ export interface TextTokenizer {
   encode(text: string): number[];
   pieces(ids: readonly number[]): string[];
   readonly eosId: number | null;
+  /** What the model reads before a text (ModelTokenizer.startIds: its BOS, or GPT-2's <|endoftext|>). */
+  readonly startIds: readonly number[];
 }
 
 /** The built-in text a real model's input is continued with, per tokenizer and seed: the corpus's story sentences as plain English. */
@@ -136,7 +138,7 @@ export function pretrainedInput(text: string, seqLen: number, seed: number, toke
   if (seqLen > context) throw new ContextLimitError(seqLen, context);
   if (text.trim() === '') throw new AttentionInputError('text', 'empty text', 'some text, e.g. "The cat sat on the mat"', 'shape');
   const textIds = tokenizer.encode(text);
-  const first = tokenizer.eosId === null ? [] : [tokenizer.eosId];
+  const first = [...tokenizer.startIds];
   if (textIds.length + first.length > context) {
     throw new AttentionInputError('text', `${textIds.length} tokens`, `at most ${context - first.length} tokens (the model reads at most ${context})`, 'too-large');
   }

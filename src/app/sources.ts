@@ -8,6 +8,7 @@
 import type { ResolvedShape } from '../core/types';
 import type { AttentionBuffers } from '../kernels/attention';
 import type { GpuModelBuffers } from '../kernels/model';
+import { attentionWidthOf, headDimOf } from '../model/llama-schema';
 import type { CpuHead, GpuHead, GridHead, HeadId, SurfaceSource, UserTokens } from '../scene';
 import { gridTitle, headName } from './model-view';
 import type { HeadReport } from './head-scores';
@@ -72,7 +73,7 @@ export function explorerSource(shape: ResolvedShape, labels: TokenLabels, data: 
 
 /** What {@link modelSource} reads of a model run (src/app/model-engine.ts ModelRun has all of it). */
 export interface ModelSourceRun {
-  model: { config: { layers: number; heads: number; dModel: number } };
+  model: { config: { layers: number; heads: number; dModel: number; headDim?: number; modelType?: string } };
   /** The tokens read; `textTokens` of them (after `<eos>`) are the user's words, marked on the labels. */
   input: { ids: readonly number[]; words: readonly string[]; textTokens?: number };
   /** Every layer's CPU tensors: q, k (T × dModel), scores, weights (heads × T × T). */
@@ -91,9 +92,11 @@ export interface ModelSourceRun {
  * Heads point into each layer's GPU buffers when `run.buffers` is set, else into its arrays.
  */
 export function modelSource(run: ModelSourceRun, selection: { layer: number; head: number }): SurfaceSource {
-  const { layers: L, heads: H, dModel } = run.model.config;
+  const { layers: L, heads: H } = run.model.config;
   const T = run.input.ids.length;
-  const dHead = dModel / H;
+  // Each head's width, and the stride of q and k rows: heads · headDim (dModel for GPT-2).
+  const dHead = headDimOf(run.model.config);
+  const rowStride = attentionWidthOf(run.model.config);
   const everyLayer = selection.head < 0;
   const layer = Math.min(Math.max(0, selection.layer), L - 1);
   const ids: Array<Required<HeadId>> = [];
@@ -111,13 +114,13 @@ export function modelSource(run: ModelSourceRun, selection: { layer: number; hea
   if (live) {
     const gpuHead = (id: Required<HeadId>): GpuHead => {
       const b = live.layers[id.layer];
-      return { ...base(id), scores: b.scores, weights: b.weights, mapOffset: mapOffset(id), qk: b.qkv, qOffset: id.head * dHead, kOffset: b.kOffset + id.head * dHead, vOffset: b.vOffset + id.head * dHead, rowStride: dModel };
+      return { ...base(id), scores: b.scores, weights: b.weights, mapOffset: mapOffset(id), qk: b.qkv, qOffset: id.head * dHead, kOffset: b.kOffset + id.head * dHead, vOffset: b.vOffset + id.head * dHead, rowStride };
     };
     return { kind: 'gpu-maps', dHead, causal: true, heads: ids.map(gpuHead), ...(run.scoresKept === false ? { weightsOnly: true } : {}) };
   }
   const cpuHead = (id: Required<HeadId>): CpuHead => {
     const a = run.layers[id.layer];
-    return { ...base(id), scores: a.scores, weights: a.weights, mapOffset: mapOffset(id), q: a.q, k: a.k, qOffset: id.head * dHead, kOffset: id.head * dHead, rowStride: dModel };
+    return { ...base(id), scores: a.scores, weights: a.weights, mapOffset: mapOffset(id), q: a.q, k: a.k, qOffset: id.head * dHead, kOffset: id.head * dHead, rowStride };
   };
   return { kind: 'cpu-maps', dHead, causal: true, heads: ids.map(cpuHead) };
 }

@@ -25,6 +25,7 @@ import { checkLlamaParams, type LlamaConfig } from './llama-schema';
 import { matmulNT } from './matmul';
 import { applyRope, ropeInverseFrequencies } from './rope';
 import { checkTokenIds, describeValue, type Floats } from './schema';
+import type { GptTrace } from './forward-reference';
 
 export { checkLlamaConfig, checkLlamaParams, llamaTensorShapes, type LlamaConfig, type LlamaModelType } from './llama-schema';
 
@@ -209,4 +210,52 @@ export function llamaForwardReference(config: LlamaConfig, params: ReadonlyMap<s
   const head = config.tiedEmbeddings ? embedTable : get('lm_head.weight');
   const logits = linear(finalNorm, head, undefined, T, d, config.vocabSize);
   return { config, tokens: Array.from(tokens), invFreq, embed, layers, finalNorm, logits };
+}
+
+/** Key/value rows (T × kvHeads·headDim) repeated per query head (T × heads·headDim), as the GPU and the scene lay them out. */
+export function repeatKvRows(config: LlamaConfig, kv: Float64Array, T: number): Float64Array {
+  const { heads, kvHeads, headDim: hd } = config;
+  const group = heads / kvHeads;
+  const out = new Float64Array(T * heads * hd);
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < heads; h++) {
+      const g = Math.floor(h / group);
+      out.set(kv.subarray((t * kvHeads + g) * hd, (t * kvHeads + g + 1) * hd), (t * heads + h) * hd);
+    }
+  }
+  return out;
+}
+
+/**
+ * A Llama trace in the layout the app draws from (GptTrace, the CPU path without WebGPU): ln1 and
+ * ln2 are the RMSNorms' outputs, k and v repeated per query head (heads · headDim wide, like q),
+ * mlpAct silu(gate) ⊙ up, resid2 the block's output; mlpPre is empty (the SwiGLU has two
+ * pre-activations, gate and up, and the app reads neither).
+ */
+export function llamaTraceForView(trace: LlamaTrace): GptTrace {
+  const T = trace.tokens.length;
+  const { config } = trace;
+  return {
+    config,
+    tokens: trace.tokens,
+    embed: trace.embed,
+    lnF: trace.finalNorm,
+    logits: trace.logits,
+    layers: trace.layers.map((l) => ({
+      ln1: l.norm1,
+      q: l.q,
+      k: repeatKvRows(config, l.k, T),
+      v: repeatKvRows(config, l.v, T),
+      scores: l.scores,
+      weights: l.weights,
+      attn: l.attn,
+      attnOut: l.attnOut,
+      resid1: l.resid1,
+      ln2: l.norm2,
+      mlpPre: new Float64Array(0),
+      mlpAct: l.mlpAct,
+      mlpOut: l.mlpOut,
+      resid2: l.output,
+    })),
+  };
 }

@@ -151,3 +151,28 @@ export function isLlamaConfig(config: unknown): config is LlamaConfig {
   const type = (config as { modelType?: unknown }).modelType;
   return type === 'llama' || type === 'qwen2';
 }
+
+/** The sizes every model config has (GPT-2's ModelConfig; a LlamaConfig has them too, with headDim). */
+interface AnyModelSizes {
+  dModel: number;
+  heads: number;
+  headDim?: number;
+  modelType?: string;
+}
+
+/** Each head's width: headDim for the Llama family (it may differ from dModel / heads), else dModel / heads. */
+export function headDimOf(config: AnyModelSizes): number {
+  return isLlamaConfig(config) ? config.headDim : config.dModel / config.heads;
+}
+
+/** The width of q, k, v and the attention output as the GPU lays them out: heads · headDim (dModel for GPT-2). */
+export function attentionWidthOf(config: AnyModelSizes): number {
+  return config.heads * headDimOf(config);
+}
+
+/** The number of values in a Llama-family model's tensors (embed_tokens counted once when tied). */
+export function countLlamaParams(config: LlamaConfig): number {
+  let total = 0;
+  for (const shape of llamaTensorShapes(config).values()) total += shape.reduce((a, b) => a * b, 1);
+  return total;
+}

@@ -10,6 +10,7 @@
 import { AttentionInputError, formatBytes } from '../core/errors';
 import { forwardPlan } from '../model/plan';
 import { describeValue, paramShapes, validateConfig, type GptConfig } from '../model/schema';
+import { checkLlamaConfig, isLlamaConfig, llamaTensorShapes, type LlamaConfig } from '../model/llama-schema';
 import { ModelTooLargeError } from './errors';
 
 /** What a GPU buffer holds. */
@@ -47,7 +48,8 @@ const padded = (values: number) => Math.max(16, Math.ceil((values * 4) / 16) * 1
  * comment): parameters, then the plan's tensors in order. Throws AttentionInputError for a
  * bad config (validateConfig) or a seqLen that is not an integer from 1 to the context (field seqLen).
  */
-export function modelMemory(config: GptConfig, seqLen: number): ModelMemory {
+export function modelMemory(config: GptConfig | LlamaConfig, seqLen: number): ModelMemory {
+  if (isLlamaConfig(config)) return summarize(llamaBuffers(config, seqLen));
   const c = validateConfig(config);
   if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > c.context) {
     throw new AttentionInputError('seqLen', describeValue(seqLen), `an integer from 1 to the model's context, ${c.context} (n_positions)`, 'shape');
@@ -70,6 +72,10 @@ export function modelMemory(config: GptConfig, seqLen: number): ModelMemory {
       buffers.push({ name, kind, bytes: padded(sizes[i]) });
     });
   }
+  return summarize(buffers);
+}
+
+function summarize(buffers: ModelBuffer[]): ModelMemory {
   const byKind: Record<BufferKind, number> = { parameter: 0, activation: 0, map: 0, logits: 0 };
   let largest = buffers[0];
   for (const buffer of buffers) {
@@ -86,7 +92,7 @@ export function modelMemory(config: GptConfig, seqLen: number): ModelMemory {
  * (advice: a smaller model), else the largest run buffer that does not (advice: the longest
  * sequence that fits), with the bytes needed and allowed. Returns the memory otherwise.
  */
-export function checkModelFits(config: GptConfig, seqLen: number, limits: ModelLimits): ModelMemory {
+export function checkModelFits(config: GptConfig | LlamaConfig, seqLen: number, limits: ModelLimits): ModelMemory {
   const memory = modelMemory(config, seqLen);
   const { maxStorageBufferBindingSize, maxBufferSize } = limits;
   const allowed = Math.min(maxStorageBufferBindingSize, maxBufferSize);
@@ -109,4 +115,51 @@ export function checkModelFits(config: GptConfig, seqLen: number, limits: ModelL
   }
   const advice = fits > 0 ? `Use a shorter sequence: up to ${fits} tokens fit this device.` : 'Choose a smaller model.';
   throw new ModelTooLargeError(over[0].name, over[0].bytes, allowed, limit, advice);
+}
+
+/**
+ * The buffers src/kernels/llama-model.ts makes for a Llama-family model and a run of `seqLen`
+ * tokens: embed_tokens, per layer the two norms, q | k | v stacked ([heads·hd + 2·kvHeads·hd, d])
+ * and its bias (a shared zeros buffer without one), o_proj, gate | up stacked, down_proj; the
+ * final norm and an untied lm_head; then the run's tensors: per layer the projection rows, the
+ * packed q | k | v (key/value heads repeated), scores and weights, attn, the residual stream,
+ * the norms' outputs, gate | up and the SwiGLU; the logits.
+ */
+function llamaBuffers(config: LlamaConfig, seqLen: number): ModelBuffer[] {
+  checkLlamaConfig(config);
+  if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > config.context) {
+    throw new AttentionInputError('seqLen', describeValue(seqLen), `an integer from 1 to the model's context, ${config.context} (max_position_embeddings)`, 'shape');
+  }
+  const { dModel: d, heads, kvHeads, headDim: hd, dMlp, vocabSize, layers } = config;
+  const T = seqLen;
+  const width = heads * hd;
+  const qkvWidth = width + 2 * kvHeads * hd;
+  const shapes = llamaTensorShapes(config);
+  const count = (name: string) => shapes.get(name)!.reduce((a, b) => a * b, 1);
+  const buffers: ModelBuffer[] = [{ name: 'model.embed_tokens.weight', kind: 'parameter', bytes: padded(count('model.embed_tokens.weight')) }];
+  buffers.push({ name: 'zeros (no bias)', kind: 'parameter', bytes: padded(d) });
+  if (!config.qkvBias) buffers.push({ name: 'zeros (no q/k/v bias)', kind: 'parameter', bytes: padded(qkvWidth) });
+  for (let i = 0; i < layers; i++) {
+    const p = `model.layers.${i}`;
+    buffers.push({ name: `${p}.input_layernorm.weight`, kind: 'parameter', bytes: padded(d) });
+    buffers.push({ name: `${p}.self_attn.qkv_proj.weight`, kind: 'parameter', bytes: padded(qkvWidth * d) });
+    if (config.qkvBias) buffers.push({ name: `${p}.self_attn.qkv_proj.bias`, kind: 'parameter', bytes: padded(qkvWidth) });
+    buffers.push({ name: `${p}.self_attn.o_proj.weight`, kind: 'parameter', bytes: padded(d * width) });
+    if (config.oBias) buffers.push({ name: `${p}.self_attn.o_proj.bias`, kind: 'parameter', bytes: padded(d) });
+    buffers.push({ name: `${p}.post_attention_layernorm.weight`, kind: 'parameter', bytes: padded(d) });
+    buffers.push({ name: `${p}.mlp.gate_up_proj.weight`, kind: 'parameter', bytes: padded(2 * dMlp * d) });
+    buffers.push({ name: `${p}.mlp.down_proj.weight`, kind: 'parameter', bytes: padded(d * dMlp) });
+  }
+  buffers.push({ name: 'model.norm.weight', kind: 'parameter', bytes: padded(d) });
+  if (!config.tiedEmbeddings) buffers.push({ name: 'lm_head.weight', kind: 'parameter', bytes: padded(vocabSize * d) });
+  buffers.push({ name: 'tokens', kind: 'activation', bytes: padded(T) }, { name: 'rope table', kind: 'activation', bytes: padded(T * hd) }, { name: 'embed', kind: 'activation', bytes: padded(T * d) });
+  for (let i = 0; i < layers; i++) {
+    const h = `h.${i}`;
+    const act = (name: string, values: number): ModelBuffer => ({ name: `${h}/${name}`, kind: 'activation', bytes: padded(values) });
+    buffers.push(act('ln1', T * d), act('pre', T * qkvWidth), act('qkv', 3 * T * width + 128));
+    buffers.push({ name: `${h}/scores`, kind: 'map', bytes: padded(heads * T * T) }, { name: `${h}/weights`, kind: 'map', bytes: padded(heads * T * T) });
+    buffers.push(act('attn', T * width), act('resid1', T * d), act('ln2', T * d), act('gateUp', 2 * T * dMlp), act('mlpAct', T * dMlp), act('resid2', T * d));
+  }
+  buffers.push({ name: 'lnF', kind: 'activation', bytes: padded(T * d) }, { name: 'logits', kind: 'logits', bytes: padded(T * vocabSize) });
+  return buffers;
 }

@@ -27,6 +27,13 @@ export interface ModelTokenizer {
   readonly eosId: number | null;
   /** The beginning-of-text token (GPT-2: the same token), or null when the tokenizer has none. */
   readonly bosId: number | null;
+  /**
+   * What the model reads before a text: the ids the tokenizer's own post-processor puts before a
+   * sequence (Llama 3's `<|begin_of_text|>`, Llama 2's and TinyLlama's `<s>`), as transformers
+   * encodes with its special tokens; for a tokenizer that adds none, its end-of-text token, as
+   * GPT-2 reads documents after `<|endoftext|>`; else nothing.
+   */
+  readonly startIds: readonly number[];
   /** The ids of `text`; no special tokens are added (added tokens written in the text are recognised, as in transformers). */
   encode(text: string): number[];
   /** The text of `ids` (exact: no clean-up of spaces before punctuation). */
@@ -360,6 +367,7 @@ export function loadTokenizer(files: TokenizerFiles, source: string): ModelToken
   const addedById = new Map(added.map((t) => [t.id, t.content]));
   const known = (id: number): boolean => library.id_to_token(id) !== undefined;
   const { eosId, bosId } = specialIds(json, added);
+  const startIds = leadingSpecialIds(library) ?? (eosId === null ? [] : [eosId]);
 
   /** One token's display text. */
   const piece = (id: number): string => {
@@ -380,6 +388,7 @@ export function loadTokenizer(files: TokenizerFiles, source: string): ModelToken
     vocabSize,
     eosId,
     bosId,
+    startIds,
     encode(text: string): number[] {
       const ids = library.encode(text, { add_special_tokens: false }).ids;
       const bad = ids.findIndex((id) => typeof id !== 'number');
@@ -398,4 +407,18 @@ export function loadTokenizer(files: TokenizerFiles, source: string): ModelToken
       return ids.map(piece);
     },
   };
+}
+
+/**
+ * The ids the post-processor adds before a sequence: a text encoded with and without special
+ * tokens, what comes before the plain ids. Null when it adds nothing in front (or the two do not
+ * line up, which a post-processor that only adds tokens never causes).
+ */
+function leadingSpecialIds(library: Tokenizer): number[] | null {
+  const plain = library.encode('a', { add_special_tokens: false }).ids;
+  const special = library.encode('a', { add_special_tokens: true }).ids;
+  for (let at = 1; at + plain.length <= special.length; at++) {
+    if (plain.every((id, i) => special[at + i] === id)) return special.slice(0, at);
+  }
+  return null;
 }

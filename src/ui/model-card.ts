@@ -9,6 +9,7 @@ import type { ModelRun } from '../app/model-engine';
 import { h } from './dom';
 import { formatBytes } from '../core/errors';
 import { countParams } from '../model/schema';
+import { countLlamaParams, isLlamaConfig } from '../model/llama-schema';
 import { modelMemory } from '../pretrained/memory';
 
 export interface ModelCardDeps {
@@ -65,8 +66,21 @@ function describeModel(model: ModelRun['model'], tokens: number): string {
       `. It reads <eos> + your sentence, continued with corpus sentences up to the sequence length.`
     );
   }
-  const params = countParams(config);
   const onGpu = modelMemory(config, tokens).total;
+  if (isLlamaConfig(config)) {
+    const group = config.heads / config.kvHeads;
+    const kv =
+      config.kvHeads === config.heads
+        ? 'a key/value head per query head'
+        : `${config.kvHeads} key/value heads, each shared by ${group} query heads (grouped-query attention)`;
+    return (
+      `“${name}”: a ${config.modelType === 'qwen2' ? 'Qwen2' : 'Llama'}-family checkpoint — ${config.layers} layers × ${config.heads} heads, ${kv}, head_dim ${config.headDim}, ` +
+      `d_model ${config.dModel}, SwiGLU MLP ${config.dMlp}, RoPE θ ${config.ropeTheta}${config.ropeScaling ? ` (Llama 3 scaling ×${config.ropeScaling.factor})` : ''}, context ${config.context}, ` +
+      `a ${config.vocabSize}-token vocabulary, ${formatCount(countLlamaParams(config))} parameters stored as ${model.dtype} (${formatBytes(model.bytes)}${model.fromCache ? ', from the browser cache' : ''}); ` +
+      `on the GPU at most ${formatBytes(onGpu)} (f32 weights and this run's buffers). It reads your text in its own tokens, continued with built-in story text up to the sequence length.`
+    );
+  }
+  const params = countParams(config);
   return (
     `“${name}”: a GPT-2-family checkpoint — ${config.layers} layers × ${config.heads} heads, d_model ${config.dModel}, MLP ${config.dMlp}, context ${config.context}, ` +
     `a ${config.vocabSize}-token vocabulary, ${formatCount(params)} parameters stored as ${model.dtype} (${formatBytes(model.bytes)}${model.fromCache ? ', from the browser cache' : ''}); ` +

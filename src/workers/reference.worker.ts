@@ -11,6 +11,8 @@ import { resolveShape } from '../core/types';
 import { verifyAttention } from '../verify/compare';
 import { verifyPickedRows } from '../verify/model-rows';
 import { forwardReference } from '../model/forward-reference';
+import { isLlamaConfig } from '../model/llama-schema';
+import { llamaForwardReference, llamaTraceForView } from '../model/llama-reference';
 import type { ModelForwardRequest, ModelForwardResponse, ModelRef, ModelRowsRequest, ModelRowsResponse, ReferenceRequest, VerifyRequest, VerifyResponse } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -44,7 +46,8 @@ function modelForward(request: ModelForwardRequest): void {
     const forwardMs = [];
     for (const tokens of sequences) {
       const start = performance.now();
-      traces.push(forwardReference(model.config, params, tokens));
+      // A Llama-family config (modelType llama or qwen2) has its own reference, laid out as the app draws GPT-2's.
+      traces.push(isLlamaConfig(model.config) ? llamaTraceForView(llamaForwardReference(model.config, params, tokens)) : forwardReference(model.config, params, tokens));
       forwardMs.push(performance.now() - start);
     }
     const transfer = traces.flatMap((t) => [t.embed, t.lnF, t.logits, ...t.layers.flatMap((l) => Object.values(l) as Float64Array[])].map((a) => a.buffer));

@@ -324,3 +324,29 @@ describe('refusals name the file and the field', () => {
     refusal({ tokenizerJson: JSON.stringify(unknownPart) }, 'tokenizer.json', 'NoSuchNormalizer');
   });
 });
+
+describe('what the model reads before a text (startIds)', () => {
+  it('GPT-2 style (no template): its <|endoftext|>', () => {
+    const tiny = tinyTokenizerFiles();
+    const tokenizer = loadTokenizer({ tokenizerJson: tiny.tokenizerJson }, 'tiny');
+    expect(tokenizer.startIds).toEqual([tokenizer.eosId]);
+    expect(tokenizer.startIds).toEqual([tiny.vocabSize - 1]);
+  });
+
+  it('a TemplateProcessing "<s> $A" (Llama 2, TinyLlama): <s> only, not the end-of-text', () => {
+    const tiny = tinyTokenizerFiles();
+    const json = JSON.parse(tiny.tokenizerJson) as Record<string, unknown> & { added_tokens: unknown[] };
+    const bos = tiny.vocabSize; // a new id after the tiny vocabulary
+    json.added_tokens = [...json.added_tokens, { id: bos, content: '<s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }];
+    json.post_processor = {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [bos], tokens: ['<s>'] } },
+    };
+    const tokenizer = loadTokenizer({ tokenizerJson: JSON.stringify(json) }, 'templated');
+    expect(tokenizer.startIds).toEqual([bos]);
+    // encode itself adds nothing: the app puts startIds in front.
+    expect(tokenizer.encode(' the cat')).toEqual(loadTokenizer({ tokenizerJson: tiny.tokenizerJson }, 'tiny').encode(' the cat'));
+  });
+});
