@@ -183,16 +183,21 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     },
   );
   const invFreq = ropeInverseFrequencies(c);
-  // The cos/sin table for positions 0…T−1, grown with the longest run so far (shared by every run).
-  let table: { buffer: GPUBuffer; rows: number } | null = null;
-  const tableFor = (T: number): { buffer: GPUBuffer; rows: number } => {
-    if (table === null || table.rows < T) {
-      table?.buffer.destroy();
-      const rows = Math.max(T, table === null ? 0 : table.rows * 2);
-      const data = ropeTable(invFreq, Math.min(rows, c.context));
-      const buffer = device.createBuffer({ label: 'llama/rope table', size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-      device.queue.writeBuffer(buffer, 0, data);
-      table = { buffer, rows: Math.min(rows, c.context) };
+  // The cos/sin table for positions 0…T−1 of the current length (shaders/rope.wgsl finds the
+  // sines after `rows` cosines, so the table holds exactly T rows); its buffer grows with the
+  // longest run so far, and `version` counts new buffers (bind groups name it).
+  let table: { buffer: GPUBuffer; rows: number; capacity: number; version: number } | null = null;
+  const tableFor = (T: number): { buffer: GPUBuffer; version: number } => {
+    if (table === null || table.rows !== T) {
+      const data = ropeTable(invFreq, T);
+      if (table === null || table.capacity < data.byteLength) {
+        table?.buffer.destroy();
+        const capacity = Math.max(data.byteLength, 2 * (table?.capacity ?? 0));
+        const buffer = device.createBuffer({ label: 'llama/rope table', size: capacity, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+        table = { buffer, rows: T, capacity, version: (table?.version ?? 0) + 1 };
+      }
+      device.queue.writeBuffer(table.buffer, 0, data);
+      table.rows = T;
     }
     return table;
   };
@@ -279,7 +284,7 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
         const encoder = device.createCommandEncoder({ label: 'llama run' });
         // Bind groups are cached in the set by key: which slots a pass binds depends on what the
         // run reads and keeps (and the rope table on its length), so those are part of the key.
-        const variant = `${[...want].sort().join(',')}|${keep}|${rot.rows}`;
+        const variant = `${[...want].sort().join(',')}|${keep}|table ${rot.version}`;
         const pass = (kernel: Kernel, bound: GPUBuffer[], size: readonly number[], label: string) =>
           encodePass(encoder, kernel, set.bind(`${label} [${variant}]`, kernel, bound), size, { label });
         const embedOut = set.ensure('embed', bytes.act);

@@ -18,6 +18,7 @@
 import { AttentionAbortError, AttentionError, AttentionInputError } from '../core/errors';
 import type { ModelConfig } from '../core/types';
 import { checkModelParams, checkTokenIds, describeValue, validateConfig } from '../model/schema';
+import { checkLlamaConfig, checkLlamaParams, isLlamaConfig } from '../model/llama-schema';
 import type { ModelRef } from './protocol';
 import type { ModelCpuKernel, ModelCpuRequest, ModelCpuResponse } from './model-cpu-protocol';
 
@@ -128,11 +129,14 @@ export function createModelCpuClient(options: ModelCpuClientOptions = {}): Model
 
   /** Check the request on this thread, so a bad one throws the real error class before any copy. */
   const check = (key: number, config: ModelConfig, params: ReadonlyMap<string, Float32Array>, tokens: readonly number[]) => {
-    const c = validateConfig(config);
+    // A Llama-family config keeps every field (its architecture, head_dim, RoPE); GPT-2's is its six sizes.
+    const llama = isLlamaConfig(config);
+    const c: ModelConfig = llama ? (checkLlamaConfig(config), { ...config }) : validateConfig(config);
     const seen = checked.get(key);
     if (seen === undefined || JSON.stringify(seen) !== JSON.stringify(c)) {
-      checkModelParams(c, params);
-      const wte = params.get('wte.weight');
+      if (llama) checkLlamaParams(config, params);
+      else checkModelParams(c, params);
+      const wte = params.get(llama ? 'model.embed_tokens.weight' : 'wte.weight');
       if (!(wte instanceof Float32Array)) {
         throw new AttentionInputError('params', describeValue(wte), 'Float32Array parameters (the CPU forward runs in float32)', 'type');
       }

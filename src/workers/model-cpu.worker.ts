@@ -18,6 +18,8 @@ import { AttentionError } from '../core/errors';
 import { matmulNT, type MatmulKernel } from '../model/matmul';
 import { sharedSimdMatmul } from '../train/simd-matmul';
 import { createCpuForward, prepareCpuModel, type CpuModel } from './model-cpu-forward';
+import { createLlamaCpuForward, prepareLlamaCpuModel } from './llama-cpu-forward';
+import { isLlamaConfig } from '../model/llama-schema';
 import { createShardSteps, shardCpuModel, shardedForward, trunkOf, type ShardRunner } from './model-cpu-shard';
 import type { ModelRef } from './protocol';
 import type { ModelCpuHelperRequest, ModelCpuHelperResponse, ModelCpuKernel, ModelCpuRequest, ModelCpuResponse } from './model-cpu-protocol';
@@ -97,6 +99,11 @@ function release(): void {
 async function modelOf(model: ModelRef, threads: number): Promise<Held> {
   if (model.params) {
     release(); // drop the last model's arrays before preparing this one's
+    if (isLlamaConfig(model.config)) {
+      // The Llama family's forward runs on this worker alone (no split across helpers yet).
+      held = { key: model.key, threads: 1, forward: createLlamaCpuForward(prepareLlamaCpuModel(model.config, model.params, true), matmul), reused: true, helpers: [] };
+      return held;
+    }
     // The map is this worker's own copy: its Conv1D weights are released as they are transposed.
     const prepared = prepareCpuModel(model.config, model.params, true);
     if (threads <= 1) {

@@ -15,6 +15,9 @@ import { topPredictions } from '../../src/app/model-view';
 import { forwardReference } from '../../src/model/forward-reference';
 import { loadTokenizer } from '../../src/pretrained/tokenizer';
 import { synthGpt2Checkpoint, type SynthCheckpoint } from '../../test/shared/gpt2-checkpoint';
+import { synthLlamaCheckpoint } from '../../test/shared/llama-checkpoint';
+import { llamaForwardReference } from '../../src/model/llama-reference';
+import type { LlamaConfig } from '../../src/model/llama-schema';
 import { startLocalHub, type LocalHub } from '../../test/shared/local-hub';
 import { tinyTokenizerFiles } from '../../test/shared/tiny-tokenizer';
 import { ARTIFACTS, canvasShot, hoverAt, openApp, shot, useBrowser, verdict } from './browser';
@@ -23,6 +26,25 @@ const tiny = tinyTokenizerFiles();
 const config = { vocabSize: tiny.vocabSize, context: 64, dModel: 12, heads: 3, layers: 2, dMlp: 20 };
 const good = synthGpt2Checkpoint({ config, seed: 7, dtype: 'F16', prefix: true, lmHead: true, maskBuffers: true });
 const sharded = synthGpt2Checkpoint({ config, seed: 8, dtype: 'BF16', shards: 2, tokenizerFormat: 'vocab+merges' });
+/** A Llama-layout model: 4 query heads over 2 key/value heads, head_dim 6 ≠ 16 / 4, Llama 3's frequency scaling, untied, F16. */
+const llamaConfig: LlamaConfig = {
+  modelType: 'llama',
+  vocabSize: tiny.vocabSize,
+  context: 64,
+  dModel: 16,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 6,
+  layers: 2,
+  dMlp: 24,
+  rmsNormEps: 1e-5,
+  ropeTheta: 500000,
+  ropeScaling: { ropeType: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 32 },
+  tiedEmbeddings: false,
+  qkvBias: false,
+  oBias: false,
+};
+const llama = synthLlamaCheckpoint({ config: llamaConfig, seed: 9, dtype: 'F16', invFreq: true });
 const POLL = { timeout: 90_000 };
 const browser = useBrowser();
 
@@ -33,7 +55,7 @@ function hubModels(): Record<string, Record<string, Uint8Array>> {
   // config.json says 16 positions; the weights have 64 rows of wpe.
   const wrongShape = { ...good.files, 'config.json': synthGpt2Checkpoint({ config: { ...config, context: 16 }, seed: 7 }).files['config.json'] };
   const noTokenizer = synthGpt2Checkpoint({ config, seed: 7, noTokenizer: true }).files;
-  return { 'test/tiny-gpt2': good.files, 'test/sharded': sharded.files, 'bad/truncated': truncated, 'bad/no-heads': noHeads, 'bad/wrong-shape': wrongShape, 'bad/no-tokenizer': noTokenizer };
+  return { 'test/tiny-gpt2': good.files, 'test/sharded': sharded.files, 'test/tiny-llama': llama.files, 'bad/truncated': truncated, 'bad/no-heads': noHeads, 'bad/wrong-shape': wrongShape, 'bad/no-tokenizer': noTokenizer };
 }
 
 /** What the page should show for a model: the f64 reference of its input. */
@@ -168,6 +190,33 @@ describe('models from a hub', () => {
       expect(page.url()).toContain('model=files%3Adisk');
       expect(await verdict(page)).toBe('pass');
       expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(6);
+
+      // A Llama-layout checkpoint (grouped-query attention, RoPE, SwiGLU) opens from the same hub:
+      // the card names its key/value heads, every head is drawn and measured, the f64 check passes.
+      await openTyped(page, 'test/tiny-llama');
+      await expect.poll(() => page.getByTestId('model-card').locator('h2').textContent(), POLL).toContain('2 layers × 4 heads');
+      expect(await verdict(page)).toBe('pass');
+      const llamaCard = (await page.getByTestId('model-card').textContent()) ?? '';
+      expect(llamaCard).toContain('Llama-family checkpoint — 2 layers × 4 heads, 2 key/value heads, each shared by 2 query heads (grouped-query attention), head_dim 6');
+      expect(llamaCard).toContain('stored as F16');
+      expect(await page.getByTestId('surface-canvas').getAttribute('data-shown')).toBe('all');
+      expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(8);
+      expect(await page.getByTestId('verify-status').locator('tr[data-pass="false"]').count()).toBe(0);
+      // Hover's top-5 next tokens are the Llama reference's (its tokens: the tokenizer's start ids, the text, the built-in text).
+      const llamaInput = pretrainedInput('The cat sat on the mat', 32, 1, tokenizer, llamaConfig.context);
+      const llamaTrace = llamaForwardReference(llamaConfig, llama.params, llamaInput.ids);
+      let hovered: Record<string, string> = {};
+      for (const [fx, fy] of [[0.3, 0.5], [0.5, 0.5], [0.4, 0.6], [0.6, 0.45], [0.35, 0.4]]) {
+        hovered = await hoverAt(page, fx, fy);
+        if (hovered.query !== undefined) break;
+      }
+      expect(hovered.query, 'a hovered cell').toBeDefined();
+      const llamaTop = topPredictions(llamaTrace.logits, Number(hovered.query), tokenPieces(llamaConfig, tokenizer), 5);
+      const llamaShown = JSON.parse(hovered.predictions ?? '[]') as Array<[string, number]>;
+      expect(llamaShown[0][0]).toBe(llamaTop[0].token);
+      llamaShown.forEach(([, p], i) => expect(p).toBeCloseTo(llamaTop[i].probability, 3));
+      await canvasShot(page, 'hub-llama');
+      await shot(page, 'hub-llama');
       await page.close();
       expect(errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
     } finally {
