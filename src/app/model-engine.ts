@@ -22,7 +22,7 @@ import { inductionProbeFor, measureHeads, type HeadReport } from './head-scores'
 import { modelInput, pretrainedInput, type ModelInput } from './model-input';
 import type { ModelTokenizer } from '../pretrained/tokenizer';
 import { gridCell, type ModelViewInfo } from './model-view';
-import { attentionWidthOf, headDimOf } from '../model/llama-schema';
+import { attentionWidthOf, headDimOf, isLlamaConfig } from '../model/llama-schema';
 
 /** The checkpoint, read and ready to run: the model that ships with the app, or a real one (src/pretrained). */
 export interface LoadedModel {
@@ -324,6 +324,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
           reports: run.heads,
           selection: grid ? null : { layer, head: selection.head },
           headOf: (index: number) => (grid ? gridCell(index, H) : { layer, head: index }),
+          ...(isLlamaConfig(config) && config.kvHeads < config.heads ? { kvGroups: { heads: config.heads, kvHeads: config.kvHeads } } : {}),
         },
       };
     },

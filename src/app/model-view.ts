@@ -42,6 +42,18 @@ export interface ModelViewInfo {
   selection: { layer: number; head: number } | null;
   /** The model's layer and head of surface head `index`. */
   headOf(index: number): { layer: number; head: number };
+  /** Grouped-query attention (fewer key/value heads than query heads): which query heads share each; absent otherwise. */
+  kvGroups?: { heads: number; kvHeads: number };
+}
+
+/**
+ * Grouped-query attention: "kv1 (H2–H3)", the key/value head query head `head` reads and the
+ * query heads that share it (heads / kvHeads consecutive ones, as Hugging Face's repeat_kv).
+ */
+export function kvHeadName(head: number, heads: number, kvHeads: number): string {
+  const group = heads / kvHeads;
+  const g = Math.floor(head / group);
+  return `kv${g} (H${g * group}–H${(g + 1) * group - 1})`;
 }
 
 /** The layer and head of surface `index` of the model view (rows = layers, columns = heads). */
@@ -63,8 +75,8 @@ export const GALLERY_TITLE_LIMIT = 32;
  * only heads with a measured pattern (a label other than entropy) keep theirs, and the rest
  * name the grid's rows and columns — `L{layer}` on each row's first head, `H{head}` on layer 0.
  */
-export function gridTitle(report: HeadReport, total = 0): string {
-  const full = `${headName(report.layer, report.head)}\n${report.labels[0] ?? ''}`;
+export function gridTitle(report: HeadReport, total = 0, nameSuffix = ''): string {
+  const full = `${headName(report.layer, report.head)}${nameSuffix}\n${report.labels[0] ?? ''}`;
   if (total <= GALLERY_TITLE_LIMIT) return full;
   const label = report.labels[0] ?? '';
   if (label !== '' && !label.startsWith('entropy')) return full;

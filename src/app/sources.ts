@@ -73,7 +73,7 @@ export function explorerSource(shape: ResolvedShape, labels: TokenLabels, data: 
 
 /** What {@link modelSource} reads of a model run (src/app/model-engine.ts ModelRun has all of it). */
 export interface ModelSourceRun {
-  model: { config: { layers: number; heads: number; dModel: number; headDim?: number; modelType?: string } };
+  model: { config: { layers: number; heads: number; dModel: number; headDim?: number; kvHeads?: number; modelType?: string } };
   /** The tokens read; `textTokens` of them (after `<eos>`) are the user's words, marked on the labels. */
   input: { ids: readonly number[]; words: readonly string[]; textTokens?: number };
   /** Every layer's CPU tensors: q, k (T × dModel), scores, weights (heads × T × T). */
@@ -92,7 +92,7 @@ export interface ModelSourceRun {
  * Heads point into each layer's GPU buffers when `run.buffers` is set, else into its arrays.
  */
 export function modelSource(run: ModelSourceRun, selection: { layer: number; head: number }): SurfaceSource {
-  const { layers: L, heads: H } = run.model.config;
+  const { layers: L, heads: H, kvHeads } = run.model.config;
   const T = run.input.ids.length;
   // Each head's width, and the stride of q and k rows: heads · headDim (dModel for GPT-2).
   const dHead = headDimOf(run.model.config);
@@ -103,7 +103,9 @@ export function modelSource(run: ModelSourceRun, selection: { layer: number; hea
   for (let l = everyLayer ? 0 : layer; l <= (everyLayer ? L - 1 : layer); l++) {
     for (let h = 0; h < H; h++) {
       const report = run.heads.find((r) => r.layer === l && r.head === h);
-      ids.push({ layer: l, head: h, title: everyLayer && report ? gridTitle(report, L * H) : headName(l, h) });
+      // Grouped-query models name each head's key/value head: heads that share one sit side by side.
+      const kv = kvHeads !== undefined && kvHeads < H ? ` · kv${Math.floor(h / (H / kvHeads))}` : '';
+      ids.push({ layer: l, head: h, title: everyLayer && report ? gridTitle(report, L * H, kv) : `${headName(l, h)}${kv}` });
     }
   }
   const userTokens = modelUserTokens(run.input);

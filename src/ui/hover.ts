@@ -5,7 +5,7 @@
  */
 import { tokenOrigin, type CellInfo, type RowHighlight, type SurfaceView } from '../scene';
 import type { ShownMaps } from '../app/shown';
-import { headName, topPredictions } from '../app/model-view';
+import { headName, kvHeadName, topPredictions } from '../app/model-view';
 import { fmt, h } from './dom';
 
 export interface HoverDeps {
@@ -66,6 +66,7 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
     const named = model ? model.headOf(cell.head) : null;
     const rows: Array<[string, string]> = [
       named ? ['layer, head', headName(named.layer, named.head)] : ['head', String(cell.head)],
+      ...(named && model?.kvGroups ? [['key/value head', kvHeadName(named.head, model.kvGroups.heads, model.kvGroups.kvHeads)] as [string, string]] : []),
       ['query', `${cell.query}${tokenOf(view.tokens, cell.query)}${originOf(queryOrigin)}`],
       ['key', `${cell.key}${tokenOf(keyTokens, cell.key)}${originOf(keyOrigin)}`],
       ['QKᵀ (raw)', score === -Infinity ? 'masked' : Number.isNaN(score) ? NOT_KEPT : fmt(score * Math.sqrt(dHead), 5)],

@@ -211,6 +211,10 @@ describe('models from a hub', () => {
         if (hovered.query !== undefined) break;
       }
       expect(hovered.query, 'a hovered cell').toBeDefined();
+      // The hover names the head's key/value head and the query heads sharing it; the gallery's titles carry it too.
+      const hoveredHead = Number(hovered.head) % llamaConfig.heads;
+      const kv = Math.floor(hoveredHead / 2);
+      expect(hovered.text).toContain(`key/value headkv${kv} (H${2 * kv}–H${2 * kv + 1})`);
       const llamaTop = topPredictions(llamaTrace.logits, Number(hovered.query), tokenPieces(llamaConfig, tokenizer), 5);
       const llamaShown = JSON.parse(hovered.predictions ?? '[]') as Array<[string, number]>;
       expect(llamaShown[0][0]).toBe(llamaTop[0].token);
