@@ -43,8 +43,8 @@ export interface BenchArgs extends Omit<SweepSettings, 'peak'> {
   model: string | null;
   /** Sequence lengths of the model bench. */
   lengths: number[];
-  /** The model bench's GPU keep option (see GpuModelRunOptions.keep). */
-  keep: 'all' | 'weights';
+  /** The model bench's GPU keep option (see GpuModelRunOptions.keep); a Llama shape keeps 'none' unless told. */
+  keep: 'all' | 'weights' | 'none';
   /** The model bench's linear kernels instead of the device tuning's (to compare variants); null: the tuning's. */
   linear: LinearTuning | null;
   /** The model bench also runs onnxruntime-web's WebGPU EP on the same forward (`--paths …,ort`; opt-in: minutes per run on a software adapter). */
@@ -183,7 +183,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         break;
       }
       case '--keep':
-        if (value !== 'all' && value !== 'weights') throw new BenchArgumentError(option, `'${value}'`, "'weights' (every layer's weights, one scratch scores buffer) or 'all'");
+        if (value !== 'all' && value !== 'weights' && value !== 'none') throw new BenchArgumentError(option, `'${value}'`, "'weights' (every layer's weights, one scratch scores buffer), 'all', or 'none' (maps in scratch buffers only)");
         args.keep = value;
         break;
       case '--linear': args.linear = parseLinear(value); break;
@@ -258,11 +258,13 @@ ${paths}
   --help              this text
 
 Model bench (a whole forward pass instead of the attention sweep):
-  --model M           gpt2-shape (GPT-2 small's shape, random weights), or a folder with
+  --model M           gpt2-shape (GPT-2 small's shape, random weights), smollm2-shape
+                      (SmolLM2-135M's: Llama layout, 9 heads over 3 key/value heads), or a folder with
                       config.json and model.safetensors; prints tokens/s and GFLOP/s, GPU against
                       the f32 CPU forward, and writes bench-results/model-<adapter>-<time>.json
   --lengths N,N,…     sequence lengths (default ${DEFAULT_MODEL_LENGTHS.join(',')}; 1024 takes minutes on a software adapter)
-  --keep K            the GPU run's maps: weights (default; one scratch scores buffer) or all
+  --keep K            the GPU run's maps: weights (default; one scratch scores buffer), all, or none
+                      (scratch only; the default for smollm2-shape, whose 30 layers of maps would not fit)
   --linear V          the linear kernels: auto (default: the device's tuning), registers, workgroup,
                       lanes or lanes:RxC (to compare variants on one machine)
   With --model, --repeats defaults to ${MODEL_BENCH_DEFAULTS.repeats}, --warmup to ${MODEL_BENCH_DEFAULTS.warmup} (an 8-token run compiles the

@@ -17,7 +17,8 @@ import { compareArrays } from '../verify/compare';
 import { createModelCpuClient, type ModelCpuClient } from '../workers/model-cpu-client';
 import { loadPretrained } from '../pretrained/load';
 import { BenchValueError } from './metrics';
-import { GPT2_SMALL_SHAPE, modelRecord, modelSpeedups, type ModelBenchPath, type ModelBenchReport } from './model-report';
+import { RANDOM_SHAPES, modelRecord, modelSpeedups, type ModelBenchPath, type ModelBenchReport } from './model-report';
+import { countLlamaParams, isLlamaConfig, llamaTensorShapes, type LlamaConfig } from '../model/llama-schema';
 import type { OrtPeer } from './peer-ort';
 
 /** What the page is asked to run. */
@@ -34,8 +35,8 @@ export interface ModelBenchSettings {
   /** 'ort' also runs onnxruntime-web's WebGPU EP on the same forward (slow on a software adapter). */
   paths: ModelBenchPath[];
   seed: number;
-  /** The GPU run's keep option: 'weights' (the default here) is how a real model runs in the app. */
-  keep?: 'all' | 'weights';
+  /** The GPU run's keep option: 'weights' (the default for GPT-2 shapes) is how a real model runs in the app; 'none' (the default for Llama shapes, whose maps over 30 layers would not fit) keeps no map. */
+  keep?: 'all' | 'weights' | 'none';
   /** The linear kernels instead of the device tuning's (to compare variants); absent: the tuning's. */
   linear?: LinearTuning | null;
 }
@@ -43,7 +44,7 @@ export interface ModelBenchSettings {
 /** A model the page already has (e.g. from the loader), instead of random weights. */
 export interface LoadedModel {
   name: string;
-  config: GptConfig;
+  config: GptConfig | LlamaConfig;
   params: ReadonlyMap<string, Float32Array>;
 }
 
@@ -55,13 +56,15 @@ const LOGITS_TOLERANCE = { atol: 1e-3, rtol: 1e-3 };
  * deviation 0.02, LayerNorm gains 1, biases 0 (values do not change the timings). A xorshift
  * stream seeded by `seed`, fast enough for GPT-2 small's 124M values in about a second.
  */
-export function randomModelParams(config: GptConfig, seed: number): GptParams {
+export function randomModelParams(config: GptConfig | LlamaConfig, seed: number): GptParams {
   const params: GptParams = new Map();
   let state = (Math.floor(makeRng(seed)() * 2 ** 32) | 1) >>> 0;
   const width = 0.02 * Math.sqrt(12);
-  for (const [name, shape] of paramShapes(config)) {
+  // The Llama family's tensors by their Hugging Face names, RMSNorm gains 1.
+  const shapes = isLlamaConfig(config) ? llamaTensorShapes(config) : paramShapes(config);
+  for (const [name, shape] of shapes) {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    if (/\.ln_(1|2)\.weight$|^ln_f\.weight$/.test(name)) data.fill(1);
+    if (/\.ln_(1|2)\.weight$|^ln_f\.weight$|norm\.weight$|layernorm\.weight$/.test(name)) data.fill(1);
     else if (!name.endsWith('.bias')) {
       for (let i = 0; i < data.length; i++) {
         state ^= state << 13;
@@ -84,8 +87,9 @@ export async function runModelBench(
   onProgress: (line: string) => void = () => {},
   loaded?: LoadedModel,
 ): Promise<ModelBenchReport> {
-  if (settings.model !== 'gpt2-shape' && !loaded) {
-    if (settings.source === undefined) throw new BenchValueError('model', `'${settings.model}' without a source`, "'gpt2-shape', or a model with the base URL of its files in `source`");
+  const shape = Object.hasOwn(RANDOM_SHAPES, settings.model) ? RANDOM_SHAPES[settings.model] : undefined;
+  if (shape === undefined && !loaded) {
+    if (settings.source === undefined) throw new BenchValueError('model', `'${settings.model}' without a source`, `${Object.keys(RANDOM_SHAPES).map((k) => `'${k}'`).join(', ')}, or a model with the base URL of its files in \`source\``);
     onProgress(`loading ${settings.model}`);
     let last = 0;
     const model = await loadPretrained(settings.source, {
@@ -98,12 +102,14 @@ export async function runModelBench(
       },
     });
     const { vocabSize, context, dModel, heads, layers, dMlp } = model.config;
-    loaded = { name: `${settings.model} (${model.dtype})`, config: { vocabSize, context, dModel, heads, layers, dMlp }, params: model.params };
+    loaded = { name: `${settings.model} (${model.dtype})`, config: isLlamaConfig(model.config) ? model.config : { vocabSize, context, dModel, heads, layers, dMlp }, params: model.params };
   }
-  const name = loaded?.name ?? 'gpt2-shape';
-  const config = validateConfig(loaded?.config ?? GPT2_SMALL_SHAPE);
-  const keep = settings.keep ?? 'weights';
-  onProgress(loaded ? `model ${name}` : `random weights of GPT-2 small's shape (seed ${settings.seed})`);
+  const name = loaded?.name ?? settings.model;
+  const given = loaded?.config ?? shape!;
+  const llama = isLlamaConfig(given);
+  const config: GptConfig | LlamaConfig = llama ? given : validateConfig(given);
+  const keep = settings.keep ?? (llama ? 'none' : 'weights');
+  onProgress(loaded ? `model ${name}` : `random weights of ${settings.model === 'gpt2-shape' ? "GPT-2 small's" : "SmolLM2-135M's"} shape (seed ${settings.seed})`);
   const params = loaded ? new Map(loaded.params) : randomModelParams(config, settings.seed);
   const tuning = device ? { ...tuningFor(device), ...(settings.linear ? { linear: settings.linear } : {}) } : null;
   const variant = tuning ? linearVariant(tuning) : null;
@@ -113,7 +119,7 @@ export async function runModelBench(
     adapter: device ? describeDevice(device) : null,
     model: name,
     config,
-    parameters: countParams(config),
+    parameters: isLlamaConfig(config) ? countLlamaParams(config) : countParams(config),
     linear: variant ? (variant.kind === 'lanes' ? `lanes ${variant.tile.rows}×${variant.tile.cols}` : variant.kind) : 'none',
     cpuPath: null,
     keep,

@@ -3,6 +3,7 @@
  * forward pass, the report a run produces, its text table. Pure (no WebGPU, no DOM), so the
  * arithmetic is unit-tested in Node and the table printed by the script from the page's JSON.
  */
+import { isLlamaConfig, type LlamaConfig } from '../model/llama-schema';
 import type { ModelConfig } from '../core/types';
 import { gflops, median, spread, type Spread } from './metrics';
 import type { AdapterDescription } from '../kernels/tuning';
@@ -14,9 +15,18 @@ import type { AdapterDescription } from '../kernels/tuning';
  * and the MLP's c_proj (T·d·dMlp each); then the logits x·wteᵀ (T·d·vocab). LayerNorm, GELU,
  * softmax and the embedding (O(T·d)) are left out.
  */
-export function modelForwardFlops(config: Pick<ModelConfig, 'vocabSize' | 'dModel' | 'layers' | 'dMlp'>, seqLen: number): { layer: number; logits: number; total: number } {
+export function modelForwardFlops(config: Pick<ModelConfig, 'vocabSize' | 'dModel' | 'layers' | 'dMlp'> & Partial<LlamaConfig>, seqLen: number): { layer: number; logits: number; total: number } {
   const { dModel: d, dMlp, layers, vocabSize } = config;
   const T = seqLen;
+  if (isLlamaConfig(config)) {
+    // The stacked q | k | v projection, QKᵀ and P·V over the full T × T for every query head,
+    // o_proj, gate | up and down_proj; the logits against lm_head.
+    const width = config.heads * config.headDim;
+    const qkv = width + 2 * config.kvHeads * config.headDim;
+    const layer = 2 * (T * d * qkv + 2 * T * T * width + T * width * d + 3 * T * d * dMlp);
+    const logits = 2 * T * d * vocabSize;
+    return { layer, logits, total: layers * layer + logits };
+  }
   const layer = 2 * (T * d * 3 * d + 2 * T * T * d + T * d * d + 2 * T * d * dMlp);
   const logits = 2 * T * d * vocabSize;
   return { layer, logits, total: layers * layer + logits };
@@ -24,6 +34,28 @@ export function modelForwardFlops(config: Pick<ModelConfig, 'vocabSize' | 'dMode
 
 /** GPT-2 small's sizes (124M parameters): what `--model gpt2-shape` times with random weights. */
 export const GPT2_SMALL_SHAPE: ModelConfig = { vocabSize: 50257, context: 1024, dModel: 768, heads: 12, layers: 12, dMlp: 3072 };
+
+/** SmolLM2-135M's config (HuggingFaceTB/SmolLM2-135M's config.json): what `--model smollm2-shape` times with random weights. */
+export const SMOLLM2_135M_SHAPE: LlamaConfig = {
+  modelType: 'llama',
+  vocabSize: 49152,
+  context: 8192,
+  dModel: 576,
+  heads: 9,
+  kvHeads: 3,
+  headDim: 64,
+  layers: 30,
+  dMlp: 1536,
+  rmsNormEps: 1e-5,
+  ropeTheta: 100000,
+  ropeScaling: null,
+  tiedEmbeddings: true,
+  qkvBias: false,
+  oBias: false,
+};
+
+/** The shapes the model bench times with random weights, by their --model name. */
+export const RANDOM_SHAPES: Record<string, ModelConfig | LlamaConfig> = { 'gpt2-shape': GPT2_SMALL_SHAPE, 'smollm2-shape': SMOLLM2_135M_SHAPE };
 
 /** The model bench's paths (see {@link ModelBenchRecord.path}). */
 export type ModelBenchPath = 'gpu' | 'cpu' | 'ort';
@@ -71,7 +103,7 @@ export interface ModelBenchReport {
   /** What the CPU path ran (kernel and threads, as the worker reports them); null when it did not run. */
   cpuPath: string | null;
   /** The GPU run's keep option (see GpuModelRunOptions.keep). */
-  keep: 'all' | 'weights';
+  keep: 'all' | 'weights' | 'none';
   options: { lengths: number[]; repeats: number; warmup: number; paths: ModelBenchPath[]; seed: number };
   records: ModelBenchRecord[];
   checks: ModelBenchCheck[];

@@ -7,6 +7,7 @@
  */
 import { AttentionAbortError } from '../core/errors';
 import { countParams } from '../model/schema';
+import { countLlamaParams, type LlamaConfig } from '../model/llama-schema';
 import { ModelSourceError } from './errors';
 
 /** The hub's address. */
@@ -269,6 +270,12 @@ export interface HubModel {
   dModel: number;
   /** Parameters (the output layer tied to wte, counted once). */
   params: number;
+  /** Key/value heads (grouped-query attention); absent: one per head (GPT-2). */
+  kvHeads?: number;
+  /** How the file stores the weights (what the download size follows). */
+  dtype: 'F32' | 'BF16';
+  /** Gated on the hub: downloads need an account that accepted the licence and a token (this version sends none). */
+  gated?: boolean;
 }
 
 const gpt2Sized = (id: string, downloadBytes: number, downloadExact: boolean, layers: number, heads: number, dModel: number): HubModel => ({
@@ -279,10 +286,25 @@ const gpt2Sized = (id: string, downloadBytes: number, downloadExact: boolean, la
   heads,
   dModel,
   params: countParams({ vocabSize: 50257, context: 1024, dModel, heads, layers, dMlp: 4 * dModel }),
+  dtype: 'F32',
+});
+
+/** A Llama-family entry: its config.json's sizes, its BF16 download as the hub page rounds it. */
+const llamaSized = (id: string, downloadBytes: number, config: Omit<LlamaConfig, 'rmsNormEps' | 'ropeScaling' | 'oBias'>, gated = false): HubModel => ({
+  id,
+  downloadBytes,
+  downloadExact: false,
+  layers: config.layers,
+  heads: config.heads,
+  kvHeads: config.kvHeads,
+  dModel: config.dModel,
+  params: countLlamaParams({ ...config, rmsNormEps: 1e-5, ropeScaling: null, oBias: false }),
+  dtype: 'BF16',
+  ...(gated ? { gated } : {}),
 });
 
 /**
- * The picker's short list: GPT-2 and its family, with the size of model.safetensors. GPT-2's is
+ * The picker's short list: GPT-2 and its family, then the Llama family's small models, with the size of model.safetensors. GPT-2's is
  * exact (548 105 171 bytes: its F32 weights, 124 439 808 × 4, its 12 causal-mask buffers of
  * 1024 × 1024 floats, and the header); the others are the hub pages' 3-digit sizes, the exact
  * counts not being at hand offline.
@@ -293,4 +315,9 @@ export const HUB_MODELS: readonly HubModel[] = [
   gpt2Sized('openai-community/gpt2-medium', 1.52e9, false, 24, 16, 1024),
   gpt2Sized('openai-community/gpt2-large', 3.25e9, false, 36, 20, 1280),
   gpt2Sized('openai-community/gpt2-xl', 6.43e9, false, 48, 25, 1600),
+  // The Llama family (their config.json's sizes; BF16 files, sizes as the hub pages round them).
+  llamaSized('HuggingFaceTB/SmolLM2-135M', 269e6, { modelType: 'llama', vocabSize: 49152, context: 8192, dModel: 576, heads: 9, kvHeads: 3, headDim: 64, layers: 30, dMlp: 1536, ropeTheta: 100000, tiedEmbeddings: true, qkvBias: false }),
+  llamaSized('Qwen/Qwen2.5-0.5B', 988e6, { modelType: 'qwen2', vocabSize: 151936, context: 32768, dModel: 896, heads: 14, kvHeads: 2, headDim: 64, layers: 24, dMlp: 4864, ropeTheta: 1e6, tiedEmbeddings: true, qkvBias: true }),
+  llamaSized('TinyLlama/TinyLlama-1.1B-Chat-v1.0', 2.2e9, { modelType: 'llama', vocabSize: 32000, context: 2048, dModel: 2048, heads: 32, kvHeads: 4, headDim: 64, layers: 22, dMlp: 5632, ropeTheta: 10000, tiedEmbeddings: false, qkvBias: false }),
+  llamaSized('meta-llama/Llama-3.2-1B', 2.47e9, { modelType: 'llama', vocabSize: 128256, context: 131072, dModel: 2048, heads: 32, kvHeads: 8, headDim: 64, layers: 16, dMlp: 8192, ropeTheta: 500000, tiedEmbeddings: true, qkvBias: false }, true),
 ];

@@ -30,7 +30,9 @@ const SHIPPED = '';
 /** "openai-community/gpt2 — 12 × 12, 124M params, 548 MB". */
 export function describeHubModel(model: HubModel): string {
   const params = model.params >= 1e9 ? `${(model.params / 1e9).toFixed(2)}B` : `${Math.round(model.params / 1e6)}M`;
-  return `${model.id.split('/').pop()} — ${model.layers} × ${model.heads} heads, ${params} params, ${formatBytes(model.downloadBytes)}`;
+  const kv = model.kvHeads !== undefined && model.kvHeads < model.heads ? ` (${model.kvHeads} kv)` : '';
+  const gated = model.gated ? ' — gated on the hub: needs a token this page does not send (use files from disk or a mirror)' : '';
+  return `${model.id.split('/').pop()} — ${model.layers} × ${model.heads} heads${kv}, ${params} params, ${formatBytes(model.downloadBytes)} ${model.dtype}${gated}`;
 }
 
 /** Files that make a model: the names the loader reads (a folder's other files are ignored). */

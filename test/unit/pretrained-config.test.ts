@@ -89,16 +89,22 @@ describe('hub addresses', () => {
     expect(thrown(ModelSourceError, () => hubBase('https://hub.test/?token=1', 'gpt2')).message).toContain('without ?query or #fragment');
   });
 
-  it("HUB_MODELS: GPT-2's family with its published sizes", () => {
+  it("HUB_MODELS: GPT-2's family and the Llama family's small models with their published sizes", () => {
     expect(HUB_MODELS.map((m) => [m.id, m.layers, m.heads, m.dModel, m.params])).toEqual([
       ['openai-community/gpt2', 12, 12, 768, 124_439_808],
       ['distilbert/distilgpt2', 6, 12, 768, 81_912_576],
       ['openai-community/gpt2-medium', 24, 16, 1024, 354_823_168],
       ['openai-community/gpt2-large', 36, 20, 1280, 774_030_080],
       ['openai-community/gpt2-xl', 48, 25, 1600, 1_557_611_200],
+      // The model cards' counts: SmolLM2 134.5M, Qwen2.5 0.49B, TinyLlama 1.1B, Llama 3.2 1.24B.
+      ['HuggingFaceTB/SmolLM2-135M', 30, 9, 576, 134_515_008],
+      ['Qwen/Qwen2.5-0.5B', 24, 14, 896, 494_032_768],
+      ['TinyLlama/TinyLlama-1.1B-Chat-v1.0', 22, 32, 2048, 1_100_048_384],
+      ['meta-llama/Llama-3.2-1B', 16, 32, 2048, 1_235_814_400],
     ]);
-    // Every download holds at least its F32 weights; GPT-2's also its 12 mask buffers (1024² floats) and a header under 20 kB.
-    for (const m of HUB_MODELS) expect(m.downloadBytes).toBeGreaterThan(m.params * 4);
+    expect(HUB_MODELS.filter((m) => m.gated).map((m) => m.id)).toEqual(['meta-llama/Llama-3.2-1B']);
+    // Every download holds at least its weights in the stored dtype; GPT-2's also its 12 mask buffers (1024² floats) and a header under 20 kB.
+    for (const m of HUB_MODELS) expect(m.downloadBytes).toBeGreaterThan(m.params * (m.dtype === 'F32' ? 4 : 2) * 0.995);
     const gpt2 = HUB_MODELS[0];
     expect(gpt2.downloadExact).toBe(true);
     expect(gpt2.downloadBytes - (124_439_808 * 4 + 12 * 1024 * 1024 * 4)).toBeGreaterThan(0);
