@@ -164,18 +164,23 @@ export async function runModelBench(
     for (const seqLen of lengths) {
       const tokens = tokensFor(seqLen);
       let gpuLogits: Float32Array | null = null;
+      // A Llama-family model whose maps at this length would not fit one storage binding runs
+      // every head on the fused path (no T × T buffer), as the app does past the full-map limit.
+      const mapBytes = config.heads * seqLen * seqLen * 4;
+      const attention: 'maps' | 'fused' = isLlamaConfig(config) && device !== undefined && mapBytes > Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) ? 'fused' : 'maps';
+      if (attention === 'fused') onProgress(`gpu ${seqLen} tokens: attention on the fused path (maps of ${(mapBytes / 2 ** 30).toFixed(2)} GiB per layer would not fit a binding)`);
       if (model) {
         try {
           const ms: number[] = [];
           for (let i = 0; i < settings.warmup + settings.repeats; i++) {
             await tick();
             const wantLogits: boolean = gpuLogits === null && i >= settings.warmup && settings.paths.includes('cpu');
-            const result: GpuModelResult = await model.run(tokens, { read: wantLogits ? ['logits'] : [], keep });
+            const result: GpuModelResult = await model.run(tokens, { read: wantLogits ? ['logits'] : [], keep, attention });
             if (wantLogits) gpuLogits = result.logits!;
             if (i >= settings.warmup) ms.push(result.gpuMs);
             onProgress(`gpu ${seqLen} tokens: ${i < settings.warmup ? 'warm-up' : 'run'} ${result.gpuMs.toFixed(0)} ms`);
           }
-          report.records.push(modelRecord(config, seqLen, 'gpu', ms));
+          report.records.push({ ...modelRecord(config, seqLen, 'gpu', ms), ...(attention === 'fused' ? { attention } : {}) });
         } catch (error) {
           fail(seqLen, 'gpu', error);
         }

@@ -75,6 +75,8 @@ export interface ModelBenchRecord {
   spread: Spread;
   flops: number;
   gflops: number;
+  /** A GPU run of a Llama-family model on the fused path (its maps would not fit a binding); absent: maps. */
+  attention?: 'fused';
   tokensPerSecond: number;
 }
 
@@ -147,7 +149,7 @@ export function formatModelTable(report: ModelBenchReport): string {
   ];
   const rows = [['seqLen', 'path', 'median ms', '±IQR', 'tokens/s', 'GFLOP', 'GFLOP/s', 'runs ms']];
   for (const r of report.records) {
-    rows.push([String(r.seqLen), r.path, fixed(r.median, 1), fixed(r.spread.iqr, 1), fixed(r.tokensPerSecond, 1), fixed(r.flops / 1e9, 2), fixed(r.gflops, 2), r.ms.map((m) => m.toFixed(0)).join(' ')]);
+    rows.push([String(r.seqLen), r.attention === 'fused' ? `${r.path} (fused)` : r.path, fixed(r.median, 1), fixed(r.spread.iqr, 1), fixed(r.tokensPerSecond, 1), fixed(r.flops / 1e9, 2), fixed(r.gflops, 2), r.ms.map((m) => m.toFixed(0)).join(' ')]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const table = rows.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd());

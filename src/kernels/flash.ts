@@ -149,9 +149,13 @@ const BINDINGS: Record<keyof FusedKernels, readonly BindingKind[]> = {
   reduce: ['uniform', 'read-only-storage', 'read-only-storage', 'storage', 'uniform'],
 };
 
-async function fusedKernels(device: GPUDevice, wg: number, proj: [number, number]): Promise<FusedKernels> {
-  const [projections, flash, reduce] = await Promise.all([
-    getKernel(device, { label: 'flash/projections', source: kernelSource('projections'), constants: { WG_X: proj[0], WG_Y: proj[1] }, bindings: BINDINGS.projections }),
+/**
+ * The fused kernel and the reduced map on their own (cached per device), for a runner that
+ * projects q, k and v itself (src/kernels/llama-model.ts): flash binds [params, qkv, output,
+ * lse, chunk], reduce [params, qkv, lse, grid, grid params].
+ */
+export async function fusedCoreKernels(device: GPUDevice, wg = 64): Promise<Pick<FusedKernels, 'flash' | 'reduce'>> {
+  const [flash, reduce] = await Promise.all([
     getKernel(device, { label: 'flash/attention', source: kernelSource('flash'), constants: { WG_SIZE: wg }, bindings: BINDINGS.flash }),
     getKernel(device, {
       label: 'flash/reduce',
@@ -160,7 +164,15 @@ async function fusedKernels(device: GPUDevice, wg: number, proj: [number, number
       bindings: BINDINGS.reduce,
     }),
   ]);
-  return { projections, flash, reduce };
+  return { flash, reduce };
+}
+
+async function fusedKernels(device: GPUDevice, wg: number, proj: [number, number]): Promise<FusedKernels> {
+  const [projections, core] = await Promise.all([
+    getKernel(device, { label: 'flash/projections', source: kernelSource('projections'), constants: { WG_X: proj[0], WG_Y: proj[1] }, bindings: BINDINGS.projections }),
+    fusedCoreKernels(device, wg),
+  ]);
+  return { projections, ...core };
 }
 
 /**

@@ -23,6 +23,7 @@
  * T × kvHeads·headDim, not repeated); `ln1` is RMSNorm's output h, `ln2` the second, `mlpAct`
  * silu(gate) ⊙ up, `resid1` x₁ and `resid2` x₂.
  */
+import { AttentionInputError } from '../core/errors';
 import type { ResolvedShape } from '../core/types';
 import { checkStorageSize } from '../gpu/buffers';
 import { scoped, watchLoss } from '../gpu/guard';
@@ -33,14 +34,18 @@ import { packUniform, uniformLayout } from '../gpu/uniforms';
 import { checkLlamaConfig, checkLlamaParams, isLlamaConfig, type LlamaConfig } from '../model/llama-schema';
 import { ropeInverseFrequencies } from '../model/rope';
 import { BINDINGS, checkTuning, coreKernels } from './attention';
-import { attentionDims, checkDims, type Dims } from './launch';
+import { FLASH_MAX_DHEAD, FLASH_MAX_GRID_SIDE, fusedCoreKernels } from './flash';
+import { attentionDims, checkDims, fusedChunks, reducedMapChunks, type Dims } from './launch';
 import { RMS_NORM_LAYOUT, ROPE_LAYOUT, rmsNormKernel, ropeKernel, ropeTable, ropeUniform } from './llama-ops';
 import { EMBED_LAYOUT, LINEAR_LAYOUT, linearKey } from './model-weights';
 import { linearKernelsFor } from './model-linear';
 import { align64, checkRunOptions, checkTokens, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
-import { PARAMS_LAYOUT } from './packing';
+import { CHUNK_LAYOUT, GRID_PARAMS_LAYOUT, PARAMS_LAYOUT } from './packing';
 import { kernelSource } from './shaders';
-import { tuningFor, type AttentionTuning } from './tuning';
+import { chunkPolicyFor, classifyAdapter, cpuThreads, tuningFor, type AttentionTuning } from './tuning';
+
+/** Invocations per workgroup of the fused kernel (each owns two query rows), as createFlashAttention's default. */
+const FUSED_WORKGROUP = 64;
 
 /** The parameters by their Hugging Face names (model.embed_tokens.weight, model.layers.0.self_attn.q_proj.weight, …). */
 export type GpuLlamaParams = ReadonlyMap<string, Float32Array | Float64Array>;
@@ -117,6 +122,11 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     getKernel(device, { label: 'llama/repeat kv', source: kernelSource('repeatKv'), bindings: LLAMA_BINDINGS.repeatKv }),
     linearKernelsFor(device, tuning, ['biasT', 'residualT', 'logits'] as const),
   ]);
+  // The fused kernels compile on the first fused run (each pipeline costs seconds on a software adapter).
+  let fusedKernels: ReturnType<typeof fusedCoreKernels> | null = null;
+  // Submissions of the fused path: about a quarter second each on a software adapter (src/kernels/tuning.ts).
+  const chunkPolicy = chunkPolicyFor(classifyAdapter(device), cpuThreads());
+  const chunkWork = chunkPolicy.chunkWork;
   loss.check();
 
   // Parameters, uploaded once: q/k/v stacked into one [qkvWidth, d] weight (and bias), gate and
@@ -178,6 +188,8 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
         rope: uniform('rope params', ROPE_LAYOUT.size),
         repeat: uniform('repeat kv params', REPEAT_KV_LAYOUT.size),
         swiglu: uniform('swiglu params', LINEAR_LAYOUT.size),
+        chunk: uniform('fused chunk', CHUNK_LAYOUT.size),
+        grid: uniform('reduced map params', GRID_PARAMS_LAYOUT.size),
         linear: new Map(linearShapes.map(([inDim, outDim]) => [linearKey(inDim, outDim), uniform(`linear ${inDim}→${outDim} params`, LINEAR_LAYOUT.size)])),
       };
     },
@@ -234,111 +246,209 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     checkDims(all, maxGroups);
     const kOffset = align64(T * width);
     const vOffset = kOffset + align64(T * width);
+    const fused = (options.attention ?? 'maps') === 'fused';
+    const reduce = fused ? options.reduce : undefined;
+    if (reduce !== undefined) {
+      for (const [field, value] of [['reduce.rows', reduce.rows], ['reduce.cols', reduce.cols]] as const) {
+        if (!Number.isInteger(value) || value < 1 || value > Math.min(T, FLASH_MAX_GRID_SIDE)) throw new AttentionInputError(field, String(value), `an integer from 1 to ${Math.min(T, FLASH_MAX_GRID_SIDE)}`, 'shape');
+      }
+      if (reduce.mode !== 'max' && reduce.mode !== 'mean') throw new AttentionInputError('reduce.mode', JSON.stringify(reduce.mode), "'max' or 'mean'", 'type');
+    }
+    if (fused && hd > FLASH_MAX_DHEAD) throw new AttentionInputError('headDim', String(hd), `at most ${FLASH_MAX_DHEAD} on the fused path`, 'too-large');
     const bytes = {
       act: 4 * T * d,
       pre: 4 * T * qkvWidth,
       qkv: 4 * (vOffset + T * width),
-      map: 4 * heads * T * T,
+      // The fused path stores no map: its scratch slots stay 16 bytes.
+      map: fused ? 16 : 4 * heads * T * T,
       attn: 4 * T * width,
       gateUp: 4 * T * 2 * dMlp,
       mlp: 4 * T * dMlp,
       logits: 4 * T * vocabSize,
+      lse: 4 * heads * T,
+      grid: reduce ? 4 * heads * reduce.rows * reduce.cols : 16,
     };
     for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
+    // The fused kernel's submissions (query blocks) and the reduced maps' (grid rows), per layer.
+    const split = fusedChunks(shape, { workgroupSize: FUSED_WORKGROUP, chunkWork, minChunkGroups: chunkPolicy.minChunkGroups, maxPerDimension: maxGroups });
+    const gridChunks = reduce ? reducedMapChunks(shape, reduce.rows, reduce.cols, chunkWork) : [];
+    if (fused) checkDims({ fused: [split.blocksPerChunk, heads, 1] }, maxGroups);
+    const fusedK = fused ? await (fusedKernels ??= fusedCoreKernels(device, FUSED_WORKGROUP)) : null;
 
     const set = runner.beginRun();
     const start = performance.now();
     const want = new Set<string>(wanted);
     // A per-layer tensor gets its own slot when it is read back or drawn (q | k | v, the
     // weights unless keep 'none', attn); the rest alternate between two scratch slots, so a
-    // layer never reads the slot it writes.
-    const slot = (i: number, name: ModelLayerTensor | 'pre' | 'gateUp', drawn = false) => (drawn || want.has(name) ? `h.${i}/${name}` : `scratch/${name}${i % 2}`);
+    // layer never reads the slot it writes. On the fused path q | k | v and attn are drawn from
+    // nothing (the grids are read back), so they too share scratch slots unless read.
+    const slot = (i: number, name: ModelLayerTensor | 'pre' | 'gateUp' | 'qkv' | 'lse', drawn = false) => (drawn || want.has(name) ? `h.${i}/${name}` : `scratch/${name}${i % 2}`);
     const layerBuffers: GpuModelBuffers['layers'] = [];
+    const grids: GPUBuffer[] = [];
     const read = new Map<string, GPUBuffer>();
-    await scoped(
-      device,
-      { what: 'the model run', buffers: 'the model activations', onOutOfMemory: () => runner.freeUnheld(), advice: runner.holdAdvice() },
-      () => {
-        const q = device.queue;
-        q.writeBuffer(
-          weights.params,
-          0,
-          packUniform(PARAMS_LAYOUT, { seqLen: T, kvLen: T, dModel: d, heads, dHead: hd, width, causal: 1, xKVOffset: 0, kOffset, vOffset, scale: 1 / Math.sqrt(hd), rows: heads * T }),
-        );
-        q.writeBuffer(weights.embed, 0, packUniform(EMBED_LAYOUT, { seqLen: T, dModel: d }));
-        q.writeBuffer(weights.norm, 0, packUniform(RMS_NORM_LAYOUT, { rows: T, inDim: d, outDim: d, eps: c.rmsNormEps }));
-        q.writeBuffer(weights.rope, 0, rope.params);
-        q.writeBuffer(weights.repeat, 0, packUniform(REPEAT_KV_LAYOUT, { rows: T, headDim: hd, heads, kvHeads, kOffset, vOffset }));
-        q.writeBuffer(weights.swiglu, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim: 2 * dMlp, outDim: dMlp, eps: 0 }));
-        for (const [key, buffer] of weights.linear) {
-          const [inDim, outDim] = key.split('→').map(Number);
-          q.writeBuffer(buffer, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim, outDim, eps: 0 }));
-        }
-        const rot = tableFor(T);
-        const tokensBuffer = set.ensure('tokens', 4 * T);
-        q.writeBuffer(tokensBuffer, 0, Uint32Array.from(tokens));
-        const param = (name: string) => byName.get(name)!;
-        const lin = (inDim: number, outDim: number) => weights.linear.get(linearKey(inDim, outDim))!;
-        const { biasT, residualT, logits: storeT } = linear.kernels;
+    const q = device.queue;
+    const oom = { what: 'the model run', buffers: 'the model activations', onOutOfMemory: () => runner.freeUnheld(), advice: runner.holdAdvice() };
+    // Uniforms and the tokens, written once per run.
+    const rot = await scoped(device, oom, () => {
+      q.writeBuffer(
+        weights.params,
+        0,
+        packUniform(PARAMS_LAYOUT, { seqLen: T, kvLen: T, dModel: d, heads, dHead: hd, width, causal: 1, xKVOffset: 0, kOffset, vOffset, scale: 1 / Math.sqrt(hd), rows: heads * T }),
+      );
+      q.writeBuffer(weights.embed, 0, packUniform(EMBED_LAYOUT, { seqLen: T, dModel: d }));
+      q.writeBuffer(weights.norm, 0, packUniform(RMS_NORM_LAYOUT, { rows: T, inDim: d, outDim: d, eps: c.rmsNormEps }));
+      q.writeBuffer(weights.rope, 0, rope.params);
+      q.writeBuffer(weights.repeat, 0, packUniform(REPEAT_KV_LAYOUT, { rows: T, headDim: hd, heads, kvHeads, kOffset, vOffset }));
+      q.writeBuffer(weights.swiglu, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim: 2 * dMlp, outDim: dMlp, eps: 0 }));
+      for (const [key, buffer] of weights.linear) {
+        const [inDim, outDim] = key.split('→').map(Number);
+        q.writeBuffer(buffer, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim, outDim, eps: 0 }));
+      }
+      q.writeBuffer(set.ensure('tokens', 4 * T), 0, Uint32Array.from(tokens));
+      return tableFor(T);
+    });
+    const tokensBuffer = set.ensure('tokens', 4 * T);
+    const param = (name: string) => byName.get(name)!;
+    const lin = (inDim: number, outDim: number) => weights.linear.get(linearKey(inDim, outDim))!;
+    const { biasT, residualT, logits: storeT } = linear.kernels;
+    // Bind groups are cached in the set by key: which slots a pass binds depends on what the
+    // run reads, keeps and how it attends (and the rope table on its length), so those are part of the key.
+    const variant = `${[...want].sort().join(',')}|${keep}|${fused ? 'fused' : 'maps'}|table ${rot.version}`;
+    let encoder: GPUCommandEncoder = device.createCommandEncoder({ label: 'llama run' });
+    const pass = (kernel: Kernel, bound: GPUBuffer[], size: readonly number[], label: string) =>
+      encodePass(encoder, kernel, set.bind(`${label} [${variant}]`, kernel, bound), size, { label });
+    const out = (i: number, name: ModelLayerTensor, size: number, drawn = false) => {
+      const buffer = set.ensure(slot(i, name, drawn), size);
+      if (want.has(name)) read.set(`${i}/${name}`, buffer);
+      return buffer;
+    };
+    const mapsLabel = keep === 'all' ? '' : `(scratch ${keep === 'none' ? 'maps' : 'scores'})`;
 
-        const encoder = device.createCommandEncoder({ label: 'llama run' });
-        // Bind groups are cached in the set by key: which slots a pass binds depends on what the
-        // run reads and keeps (and the rope table on its length), so those are part of the key.
-        const variant = `${[...want].sort().join(',')}|${keep}|table ${rot.version}`;
-        const pass = (kernel: Kernel, bound: GPUBuffer[], size: readonly number[], label: string) =>
-          encodePass(encoder, kernel, set.bind(`${label} [${variant}]`, kernel, bound), size, { label });
-        const embedOut = set.ensure('embed', bytes.act);
-        read.set('embed', embedOut);
-        const embedTable = param('model.embed_tokens.weight');
-        pass(embedK, [weights.embed, tokensBuffer, embedTable, embedTable, embedOut], [Math.ceil((T * d) / 64), 1, 1], 'llama/embed');
-        // The residual stream's input to layer 0 is the embedding; later layers read the previous output.
-        let x = embedOut;
-        const mapsLabel = keep === 'all' ? '' : `(scratch ${keep === 'none' ? 'maps' : 'scores'})`;
+    const embedOut = set.ensure('embed', bytes.act);
+    read.set('embed', embedOut);
+    /** The residual stream entering the next layer (the embedding, then each layer's resid2). */
+    let x = embedOut;
+    const embed = () => {
+      const table = param('model.embed_tokens.weight');
+      pass(embedK, [weights.embed, tokensBuffer, table, table, embedOut], [Math.ceil((T * d) / 64), 1, 1], 'llama/embed');
+    };
+    /** RMSNorm, the stacked projection, RoPE and the re-layout: layer i's packed q | k | v. */
+    const beforeAttention = (i: number): GPUBuffer => {
+      const n = layerNames(i);
+      const label = `llama/h.${i}`;
+      const h1 = out(i, 'ln1', bytes.act);
+      pass(rmsK, [weights.norm, x, param(n.norm1), h1], rows, `${label}/rms 1`);
+      const pre = set.ensure(slot(i, 'pre'), bytes.pre);
+      pass(biasT, [lin(d, qkvWidth), h1, param(n.qkv), pre, param(n.qkvBias)], all.qkvLinear, `${label}/qkv`);
+      pass(ropeK, [weights.rope, rot.buffer, pre], rope.dims, `${label}/rope`);
+      const qkv = set.ensure(slot(i, 'qkv', !fused), bytes.qkv);
+      for (const name of ['q', 'k', 'v'] as const) if (want.has(name)) read.set(`${i}/${name}`, qkv);
+      pass(repeatK, [weights.repeat, pre, qkv], all.repeat, `${label}/repeat kv`);
+      return qkv;
+    };
+    /** o_proj and the MLP of layer i, from its attention output. */
+    const afterAttention = (i: number, attn: GPUBuffer) => {
+      const n = layerNames(i);
+      const label = `llama/h.${i}`;
+      const resid1 = out(i, 'resid1', bytes.act);
+      pass(residualT, [lin(width, d), attn, param(n.o), resid1, param(n.oBias), x], linear.dims(T, d), `${label}/o`);
+      const h2 = out(i, 'ln2', bytes.act);
+      pass(rmsK, [weights.norm, resid1, param(n.norm2), h2], rows, `${label}/rms 2`);
+      const gateUp = set.ensure(slot(i, 'gateUp'), bytes.gateUp);
+      pass(storeT, [lin(d, 2 * dMlp), h2, param(n.gateUp), gateUp], all.gateUp, `${label}/gate up`);
+      const act = out(i, 'mlpAct', bytes.mlp);
+      pass(swigluK, [weights.swiglu, gateUp, act], [Math.ceil((T * dMlp) / 64), 1, 1], `${label}/swiglu`);
+      const resid2 = out(i, 'resid2', bytes.act);
+      pass(residualT, [lin(dMlp, d), act, param(n.down), resid2, weights.zerosD, resid1], linear.dims(T, d), `${label}/down`);
+      x = resid2;
+    };
+    const final = () => {
+      const lnF = set.ensure('lnF', bytes.act);
+      if (want.has('lnF')) read.set('lnF', lnF);
+      pass(rmsK, [weights.norm, x, param('model.norm.weight'), lnF], rows, 'llama/norm');
+      const logits = set.ensure('logits', bytes.logits);
+      read.set('logits', logits);
+      pass(storeT, [lin(d, vocabSize), lnF, param('lm_head.weight'), logits], all.logits, 'llama/logits');
+    };
+    const submit = () => {
+      q.submit([encoder.finish()]);
+      encoder = device.createCommandEncoder({ label: 'llama run' });
+    };
+
+    if (!fused) {
+      await scoped(device, oom, () => {
+        embed();
         for (let i = 0; i < layers; i++) {
-          const n = layerNames(i);
+          const qkv = beforeAttention(i);
           const label = `llama/h.${i}`;
-          const out = (name: ModelLayerTensor, size: number, drawn = false) => {
-            const buffer = set.ensure(slot(i, name, drawn), size);
-            if (want.has(name)) read.set(`${i}/${name}`, buffer);
-            return buffer;
-          };
-          const h1 = out('ln1', bytes.act);
-          pass(rmsK, [weights.norm, x, param(n.norm1), h1], rows, `${label}/rms 1`);
-          const pre = set.ensure(slot(i, 'pre'), bytes.pre);
-          pass(biasT, [lin(d, qkvWidth), h1, param(n.qkv), pre, param(n.qkvBias)], all.qkvLinear, `${label}/qkv`);
-          pass(ropeK, [weights.rope, rot.buffer, pre], rope.dims, `${label}/rope`);
-          const qkv = set.ensure(`h.${i}/qkv`, bytes.qkv);
-          for (const name of ['q', 'k', 'v'] as const) if (want.has(name)) read.set(`${i}/${name}`, qkv);
-          pass(repeatK, [weights.repeat, pre, qkv], all.repeat, `${label}/repeat kv`);
-          const scores = keep === 'all' ? out('scores', bytes.map, true) : set.ensure('scratch/scores', bytes.map);
-          const maps = keep === 'none' ? set.ensure('scratch/weights', bytes.map) : out('weights', bytes.map, true);
-          const attn = out('attn', bytes.attn, true);
+          const scores = keep === 'all' ? out(i, 'scores', bytes.map, true) : set.ensure('scratch/scores', bytes.map);
+          const maps = keep === 'none' ? set.ensure('scratch/weights', bytes.map) : out(i, 'weights', bytes.map, true);
+          const attn = out(i, 'attn', bytes.attn, true);
           pass(scoresK, [weights.params, qkv, scores], dims.scores, `${label}/scores${mapsLabel}`);
           pass(softmaxK, [weights.params, scores, maps], dims.softmax, `${label}/softmax${mapsLabel}`);
           pass(outputK, [weights.params, qkv, maps, attn], dims.output, `${label}/output${mapsLabel}`);
-          const resid1 = out('resid1', bytes.act);
-          pass(residualT, [lin(width, d), attn, param(n.o), resid1, param(n.oBias), x], linear.dims(T, d), `${label}/o`);
-          const h2 = out('ln2', bytes.act);
-          pass(rmsK, [weights.norm, resid1, param(n.norm2), h2], rows, `${label}/rms 2`);
-          const gateUp = set.ensure(slot(i, 'gateUp'), bytes.gateUp);
-          pass(storeT, [lin(d, 2 * dMlp), h2, param(n.gateUp), gateUp], all.gateUp, `${label}/gate up`);
-          const act = out('mlpAct', bytes.mlp);
-          pass(swigluK, [weights.swiglu, gateUp, act], [Math.ceil((T * dMlp) / 64), 1, 1], `${label}/swiglu`);
-          const resid2 = out('resid2', bytes.act);
-          pass(residualT, [lin(dMlp, d), act, param(n.down), resid2, weights.zerosD, resid1], linear.dims(T, d), `${label}/down`);
+          afterAttention(i, attn);
           layerBuffers.push({ qkv, kOffset, vOffset, scores, weights: maps, attn });
-          x = resid2;
         }
-        const lnF = set.ensure('lnF', bytes.act);
-        if (want.has('lnF')) read.set('lnF', lnF);
-        pass(rmsK, [weights.norm, x, param('model.norm.weight'), lnF], rows, 'llama/norm');
-        const logits = set.ensure('logits', bytes.logits);
-        read.set('logits', logits);
-        pass(storeT, [lin(d, vocabSize), lnF, param('lm_head.weight'), logits], all.logits, 'llama/logits');
+        final();
         runner.checkAbort(options.signal);
-        q.submit([encoder.finish()]);
-      },
-    );
+        submit();
+      });
+    } else {
+      // Every layer's attention through the fused kernel, in submissions of about chunkWork
+      // multiply-adds (and its reduced map in as many), each awaited: progress is reported and a
+      // cancel takes effect between them. The rest of a layer rides with the next submission.
+      const total = layers * (split.chunks.length + gridChunks.length);
+      let done = 0;
+      const between = async () => {
+        await q.onSubmittedWorkDone();
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        runner.checkAlive();
+        runner.checkAbort(options.signal);
+        options.onProgress?.(++done, total);
+      };
+      let attnBefore: GPUBuffer | null = null;
+      for (let i = 0; i < layers; i++) {
+        const label = `llama/h.${i}`;
+        const lse = set.ensure(slot(i, 'lse'), bytes.lse);
+        const attn = out(i, 'attn', bytes.attn);
+        const qkv = await scoped(device, oom, () => {
+          if (i === 0) embed();
+          else afterAttention(i - 1, attnBefore!);
+          const qkv = beforeAttention(i);
+          submit();
+          return qkv;
+        });
+        for (const [first, count] of split.chunks) {
+          await scoped(device, oom, () => {
+            q.writeBuffer(weights.chunk, 0, packUniform(CHUNK_LAYOUT, { firstBlock: first }));
+            pass(fusedK!.flash, [weights.params, qkv, attn, lse, weights.chunk], [count, heads, 1], `${label}/fused`);
+            submit();
+          });
+          await between();
+        }
+        if (reduce) {
+          const grid = set.ensure(`h.${i}/grid`, bytes.grid);
+          grids.push(grid);
+          for (const { firstRow, dims: gridDims } of gridChunks) {
+            await scoped(device, oom, () => {
+              q.writeBuffer(weights.grid, 0, packUniform(GRID_PARAMS_LAYOUT, { rows: reduce.rows, cols: reduce.cols, mode: reduce.mode === 'max' ? 0 : 1, firstRow }));
+              pass(fusedK!.reduce, [weights.params, qkv, lse, grid, weights.grid], gridDims, `${label}/reduce`);
+              submit();
+            });
+            await between();
+          }
+        }
+        layerBuffers.push({ qkv, kOffset, vOffset, scores: attn, weights: attn, attn });
+        attnBefore = attn;
+      }
+      await scoped(device, oom, () => {
+        afterAttention(layers - 1, attnBefore!);
+        final();
+        runner.checkAbort(options.signal);
+        submit();
+      });
+    }
 
     const lengths: Record<ModelLayerTensor, number> = {
       ln1: T * d,
@@ -371,6 +481,14 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
         });
       }
     }
+    if (reduce) {
+      grids.forEach((grid, i) => {
+        ranges.push([grid, 0, heads * reduce.rows * reduce.cols]);
+        places.push((array, result) => {
+          (result.grids ??= [])[i] = array;
+        });
+      });
+    }
     let gpuMs: number;
     let arrays: Float32Array[];
     try {
@@ -383,7 +501,7 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     }
     const result: GpuModelResult = { seqLen: T, layers: Array.from({ length: layers }, () => ({})), gpuMs };
     arrays.forEach((array, i) => places[i](array, result));
-    const shown: GpuModelBuffers = { seqLen: T, layers: layerBuffers, logits: read.get('logits')!, generation: set.generation, keep };
+    const shown: GpuModelBuffers = { seqLen: T, layers: layerBuffers, logits: read.get('logits')!, generation: set.generation, keep, ...(fused ? { attention: 'fused' as const } : {}) };
     return { ...result, ...runner.finishRun(set, shown, options.hold) };
   }
 

@@ -33,6 +33,18 @@ export interface GpuModelRunOptions<H extends boolean = boolean> {
    * draw): reading 'scores' or 'weights' is refused.
    */
   keep?: ModelKeep;
+  /**
+   * How attention runs (the Llama family's runner; GPT-2's computes maps only): 'maps' (default)
+   * scores → softmax → P·V with the heads × T × T maps kept as `keep` says; 'fused' the fused
+   * kernel (shaders/flash.wgsl) for every head of every layer, no T × T buffer at all, in
+   * submissions of about a quarter second on a software adapter so progress is reported and a
+   * cancel takes effect between them. Reading 'scores' or 'weights' is then refused.
+   */
+  attention?: 'maps' | 'fused';
+  /** With 'fused': each layer's weights reduced to heads × rows × cols block maxima or means (`grids` of the result; recomputes every q·k once more). */
+  reduce?: { rows: number; cols: number; mode: 'max' | 'mean' };
+  /** With 'fused': called after each submission with the submissions done and in all. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** What a run keeps per layer: see {@link GpuModelRunOptions.keep}. */
@@ -47,6 +59,8 @@ export interface GpuModelResult {
   embed?: Float32Array;
   lnF?: Float32Array;
   logits?: Float32Array;
+  /** With attention 'fused' and `reduce`: each layer's heads × rows × cols reduced weights (cell (r, c) covers queries ⌊r·T/rows⌋… and keys ⌊c·T/cols⌋…). */
+  grids?: Float32Array[];
   /** Milliseconds from the start of encoding until the device finished the passes (wall clock, before the readback). */
   gpuMs: number;
 }
@@ -75,6 +89,8 @@ export interface GpuModelBuffers {
   generation: number;
   /** The run's `keep` (absent: 'all'): with 'weights' the per-layer `scores` share one scratch buffer. */
   keep?: ModelKeep;
+  /** 'fused': the run stored no maps (each layer's `scores` and `weights` name its attention output; draw the run's `grids`). Absent: maps. */
+  attention?: 'fused';
 }
 
 /** The model on one device. Create with {@link createGpuModel}. */
@@ -129,6 +145,15 @@ export function checkRunOptions(options: GpuModelRunOptions): { wanted: ModelRea
   if (!MODEL_KEEPS.includes(keep)) throw new AttentionInputError('keep', JSON.stringify(keep), `one of ${MODEL_KEEPS.map((k) => `'${k}'`).join(', ')}`, 'type');
   if (keep !== 'all' && wanted.includes('scores')) {
     throw new AttentionInputError('read', `'scores' with keep '${keep}'`, `read without 'scores' (keep '${keep}' computes every layer's scores in one scratch buffer), or keep 'all' (the default) to read them`, 'type');
+  }
+  const attention = options.attention ?? 'maps';
+  if (attention !== 'maps' && attention !== 'fused') throw new AttentionInputError('attention', JSON.stringify(attention), "'maps' or 'fused'", 'type');
+  if (attention === 'fused') {
+    for (const name of ['scores', 'weights'] as const) {
+      if (wanted.includes(name)) throw new AttentionInputError('read', `'${name}' with attention 'fused'`, "no maps: the fused path stores none (ask for `reduce` grids instead)", 'type');
+    }
+  } else if (options.reduce !== undefined) {
+    throw new AttentionInputError('reduce', JSON.stringify(options.reduce), "only with attention 'fused' (with maps, reduce the weights you read)", 'type');
   }
   if (keep === 'none' && wanted.includes('weights')) {
     throw new AttentionInputError('read', "'weights' with keep 'none'", "read without 'weights' (keep 'none' computes every layer's maps in scratch buffers), or keep 'weights' or 'all' to read them", 'type');

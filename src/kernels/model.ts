@@ -115,6 +115,9 @@ export async function createGpuModel(
   async function runNow<H extends boolean>(tokens: readonly number[], options: GpuModelRunOptions<H>): Promise<GpuModelResult & HoldResult<H, GpuModelBuffers>> {
     checkTokens(c, tokens);
     const { wanted, keep } = checkRunOptions(options);
+    if (options.attention === 'fused') {
+      throw new AttentionInputError('attention', "'fused'", "'maps' for a GPT-2-family model (the fused path runs the Llama family's models so far; GPT-2's maps fit at its 1024-token context)", 'type');
+    }
     runner.checkAlive();
     runner.checkAbort(options.signal);
     const T = tokens.length;

@@ -4,16 +4,19 @@
  * of src/train/simd-matmul.ts where it runs). nn.Linear weights are already [out, in], the rows
  * matmulNT reads, so nothing is transposed; q/k/v and gate/up are stacked once when the model
  * arrives (one product each per block). Per block: RMSNorm, the stacked projection (+ biases),
- * RoPE on q and k from an f64 cos/sin table, k and v repeated per query head into the packed
- * q | k | v rows src/model/layers.ts's causal attention reads, o_proj, RMSNorm, gate | up,
- * silu(gate)·up, down_proj, residual adds in place; then RMSNorm and the logits.
+ * RoPE on q and k from an f64 cos/sin table, causal grouped-query attention in blocks of
+ * {@link QUERY_BLOCK} queries (each query head reads its key/value head directly; scores of one
+ * block at a time, so memory is O(block · T), not heads · T², and 8192 tokens fit), o_proj,
+ * RMSNorm, gate | up, silu(gate)·up, down_proj, residual adds in place; then RMSNorm and the logits.
  *
  * Pure TypeScript (no worker API): unit tests run it in Node against the f64 reference.
  */
-import { attentionForward } from '../model/layers';
 import { checkLlamaConfig, type LlamaConfig } from '../model/llama-schema';
-import { Scratch, type MatmulKernel } from '../model/matmul';
+import { transpose, type MatmulKernel } from '../model/matmul';
 import { ropeInverseFrequencies } from '../model/rope';
+
+/** Queries per block of the attention: its scores are QUERY_BLOCK × T floats. */
+export const QUERY_BLOCK = 64;
 
 /** A Llama model as the CPU forward reads it ({@link prepareLlamaCpuModel}). */
 export interface LlamaCpuModel {
@@ -79,9 +82,39 @@ export function createLlamaCpuForward(model: LlamaCpuModel, matmul: MatmulKernel
   const group = heads / kvHeads;
   const half = hd / 2;
   const invFreq = ropeInverseFrequencies(model.config);
-  const scratch = new Scratch((n) => new Float32Array(n), matmul);
+  const scale = 1 / Math.sqrt(hd);
   let capacity = 0;
-  let buf: Record<'x' | 'h' | 'pre' | 'qkv' | 'probs' | 'attn' | 'out' | 'gateUp' | 'act' | 'cos' | 'sin' | 'logits', Float32Array> | null = null;
+  let buf: Record<'x' | 'h' | 'pre' | 'vT' | 'scores' | 'attn' | 'out' | 'gateUp' | 'act' | 'cos' | 'sin' | 'logits', Float32Array> | null = null;
+
+  /**
+   * Causal attention of every query head from `pre` (T rows of q | k | v, rotated) into attn
+   * (T × heads·hd): per key/value head its v transposed once (hd rows of T), then per query head
+   * and block of queries the scores against keys 0…last of the block (one matmul), the masked
+   * softmax of each row, and P·V (one matmul).
+   */
+  const attention = (pre: Float32Array, vT: Float32Array, scores: Float32Array, attn: Float32Array, T: number) => {
+    for (let g = 0; g < kvHeads; g++) transpose(pre, width + kvWidth + g * hd, qkvWidth, T, hd, vT, g * hd * T, T);
+    for (let q = 0; q < heads; q++) {
+      const g = Math.floor(q / group);
+      for (let b0 = 0; b0 < T; b0 += QUERY_BLOCK) {
+        const rowsHere = Math.min(QUERY_BLOCK, T - b0);
+        const keys = b0 + rowsHere; // the block's last query sees keys 0…b0 + rowsHere − 1
+        matmul(pre, b0 * qkvWidth + q * hd, qkvWidth, pre, width + g * hd, qkvWidth, scores, 0, keys, rowsHere, keys, hd, false);
+        for (let r = 0; r < rowsHere; r++) {
+          const at = r * keys;
+          const visible = b0 + r + 1;
+          let max = -Infinity;
+          for (let j = 0; j < visible; j++) max = Math.max(max, scores[at + j] * scale);
+          let sum = 0;
+          for (let j = 0; j < visible; j++) sum += scores[at + j] = Math.exp(scores[at + j] * scale - max);
+          const inv = 1 / sum;
+          for (let j = 0; j < visible; j++) scores[at + j] *= inv;
+          for (let j = visible; j < keys; j++) scores[at + j] = 0;
+        }
+        matmul(scores, 0, keys, vT, g * hd * T, T, attn, b0 * width + q * hd, width, rowsHere, hd, keys, false);
+      }
+    }
+  };
 
   const rmsNorm = (x: Float32Array, w: Float32Array, y: Float32Array, T: number) => {
     for (let t = 0; t < T; t++) {
@@ -119,7 +152,7 @@ export function createLlamaCpuForward(model: LlamaCpuModel, matmul: MatmulKernel
     if (buf === null || T > capacity) {
       buf = null;
       const f = (n: number) => new Float32Array(n);
-      buf = { x: f(T * d), h: f(T * d), pre: f(T * qkvWidth), qkv: f(T * 3 * width), probs: f(heads * T * T), attn: f(T * width), out: f(T * d), gateUp: f(T * 2 * dMlp), act: f(T * dMlp), cos: f(T * half), sin: f(T * half), logits: f(T * vocabSize) };
+      buf = { x: f(T * d), h: f(T * d), pre: f(T * qkvWidth), vT: f(kvWidth * T), scores: f(QUERY_BLOCK * T), attn: f(T * width), out: f(T * d), gateUp: f(T * 2 * dMlp), act: f(T * dMlp), cos: f(T * half), sin: f(T * half), logits: f(T * vocabSize) };
       for (let t = 0; t < T; t++) {
         for (let i = 0; i < half; i++) {
           buf.cos[t * half + i] = Math.cos(t * invFreq[i]);
@@ -128,7 +161,7 @@ export function createLlamaCpuForward(model: LlamaCpuModel, matmul: MatmulKernel
       }
       capacity = T;
     }
-    const { x, h, pre, qkv, probs, attn, out, gateUp, act, cos, sin, logits } = buf;
+    const { x, h, pre, vT, scores, attn, out, gateUp, act, cos, sin, logits } = buf;
     for (let t = 0; t < T; t++) x.set(model.embed.subarray(tokens[t] * d, (tokens[t] + 1) * d), t * d);
     for (let l = 0; l < layers; l++) {
       const w = model.blocks[l];
@@ -136,18 +169,7 @@ export function createLlamaCpuForward(model: LlamaCpuModel, matmul: MatmulKernel
       linear(h, w.qkv, w.qkvBias, pre, T, d, qkvWidth);
       rotate(pre, qkvWidth, 0, heads, T, cos, sin);
       rotate(pre, qkvWidth, width, kvHeads, T, cos, sin);
-      // Packed q | k | v rows, each key/value head repeated for its query heads.
-      for (let t = 0; t < T; t++) {
-        const src = t * qkvWidth;
-        const dst = t * 3 * width;
-        qkv.set(pre.subarray(src, src + width), dst);
-        for (let q = 0; q < heads; q++) {
-          const g = Math.floor(q / group) * hd;
-          qkv.set(pre.subarray(src + width + g, src + width + g + hd), dst + width + q * hd);
-          qkv.set(pre.subarray(src + width + kvWidth + g, src + width + kvWidth + g + hd), dst + 2 * width + q * hd);
-        }
-      }
-      attentionForward(qkv.subarray(0, T * 3 * width), attn, probs, 1, T, heads, hd, scratch);
+      attention(pre, vT, scores, attn, T);
       linear(attn, w.o, w.oBias, out, T, width, d);
       for (let i = 0; i < T * d; i++) x[i] += out[i];
       rmsNorm(x, w.norm2, h, T);

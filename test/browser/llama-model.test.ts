@@ -163,6 +163,53 @@ describe('Llama-family forward on the GPU against the f64 reference, every layer
     }
   });
 
+  it("attention 'fused': every head of every layer through the fused kernel in many submissions (progress, Cancel), the same attn and logits as the reference, and each layer's reduced maps", async () => {
+    const params = randomParams(GQA, 6);
+    const T = 40;
+    const tokens = Array.from({ length: T }, (_, t) => (t * 11 + 4) % GQA.vocabSize);
+    const trace = llamaForwardReference(GQA, params, tokens);
+    const model = await createGpuLlamaModel(gpu(), GQA, params);
+    try {
+      const steps: Array<[number, number]> = [];
+      const rows = 7;
+      const cols = 9;
+      const run = await model.run(tokens, { read: ['attn', 'resid2', 'logits'], attention: 'fused', reduce: { rows, cols, mode: 'max' }, onProgress: (done, total) => steps.push([done, total]) });
+      trace.layers.forEach((layer, i) => {
+        expect(relError(run.layers[i].attn!, layer.attn), `layer ${i} attn`).toBeLessThan(TOLERANCE);
+        expect(relError(run.layers[i].resid2!, layer.output), `layer ${i} resid2`).toBeLessThan(TOLERANCE);
+        // Block maxima of the reference's weights: cell (r, c) covers queries ⌊r·T/rows⌋… and keys ⌊c·T/cols⌋….
+        const grid = run.grids![i];
+        expect(grid.length).toBe(GQA.heads * rows * cols);
+        for (let h = 0; h < GQA.heads; h++) {
+          for (let r = 0; r < rows; r++) {
+            for (let c = 0; c < cols; c++) {
+              let max = 0;
+              for (let qi = Math.floor((r * T) / rows); qi < Math.floor(((r + 1) * T) / rows); qi++) {
+                for (let kj = Math.floor((c * T) / cols); kj < Math.floor(((c + 1) * T) / cols); kj++) max = Math.max(max, layer.weights[(h * T + qi) * T + kj]);
+              }
+              expect(grid[(h * rows + r) * cols + c], `layer ${i} head ${h} cell ${r},${c}`).toBeCloseTo(max, 5);
+            }
+          }
+        }
+      });
+      expect(relError(run.logits!, trace.logits)).toBeLessThan(TOLERANCE);
+      // One progress step per submission of the fused kernel and of the reduced map, ending at the total.
+      expect(steps.length).toBeGreaterThanOrEqual(2 * GQA.layers);
+      expect(steps.at(-1)![0]).toBe(steps.at(-1)![1]);
+      expect(model.buffers()!.attention).toBe('fused');
+      // Maps cannot be read from a run that stores none; a cancel stops between submissions.
+      await expect(model.run(tokens, { read: ['weights'], attention: 'fused' })).rejects.toThrow(/'weights' with attention 'fused'/);
+      const abort = new AbortController();
+      const cancelled = model.run(tokens, { read: ['logits'], attention: 'fused', signal: abort.signal, onProgress: () => abort.abort() });
+      await expect(cancelled).rejects.toThrow(/abort|cancel/i);
+      // The model runs on after a cancel, in either mode.
+      const again = await model.run(tokens, { read: ['logits'] });
+      expect(relError(again.logits!, trace.logits)).toBeLessThan(TOLERANCE);
+    } finally {
+      model.destroy();
+    }
+  });
+
   it('parameters that do not fit the config are refused naming the tensor', async () => {
     const params = randomParams(GQA, 1);
     params.set('model.layers.1.self_attn.k_proj.weight', new Float32Array(5));

@@ -1,8 +1,9 @@
 /**
  * The Llama family's f32 CPU forward (src/workers/llama-cpu-forward.ts), which the app times
  * beside the GPU's, against the f64 reference's logits: grouped-query attention, head_dim ≠
- * d / heads, Llama 3 scaling, Qwen2 biases, tied and untied; the same function called again on a
- * shorter sequence reuses its buffers and still agrees.
+ * d / heads, Llama 3 scaling, Qwen2 biases, tied and untied, across several query blocks of the
+ * blocked attention; the same function called again on a shorter sequence reuses its buffers and
+ * still agrees.
  */
 import { describe, expect, it } from 'vitest';
 import { llamaForwardReference, llamaTensorShapes, type LlamaConfig } from '../../src/model/llama-reference';
@@ -13,7 +14,7 @@ import { createLlamaCpuForward, prepareLlamaCpuModel } from '../../src/workers/l
 const LLAMA: LlamaConfig = {
   modelType: 'llama',
   vocabSize: 37,
-  context: 64,
+  context: 256,
   dModel: 16,
   heads: 4,
   kvHeads: 2,
@@ -49,7 +50,8 @@ describe('the Llama f32 CPU forward against the f64 reference', () => {
     it(what, () => {
       const p = params(config, 3);
       const forward = createLlamaCpuForward(prepareLlamaCpuModel(config, new Map(p)), matmulNT);
-      const long = Array.from({ length: 19 }, (_, t) => (t * 5 + 2) % config.vocabSize);
+      // 150 tokens: three blocks of the attention's 64 queries, the last one partial.
+      const long = Array.from({ length: 150 }, (_, t) => (t * 5 + 2) % config.vocabSize);
       expect(maxRel(forward(long), llamaForwardReference(config, p, long).logits)).toBeLessThan(2e-5);
       const short = long.slice(3, 10);
       expect(maxRel(forward(short), llamaForwardReference(config, p, short).logits)).toBeLessThan(2e-5);
