@@ -7,7 +7,8 @@
 // kvHeads = heads it is a plain re-layout.
 //
 // Bindings (group 0): 0 run (RepeatParams), 1 src (read), 2 qkv (read_write).
-// Dispatch: (ceil(rows · heads · headDim / 64), 3, 1): y = 0 copies q, 1 k, 2 v.
+// Dispatch: flatDims(rows · heads · headDim) with z = 3 (src/kernels/launch.ts): z = 0 copies q,
+// 1 k, 2 v; the element is id.x + id.y · 64 · num_workgroups.x.
 
 struct RepeatParams {
   rows: u32,
@@ -23,23 +24,24 @@ struct RepeatParams {
 @group(0) @binding(2) var<storage, read_write> qkv: array<f32>;
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let width = run.heads * run.headDim;
-  if (id.x >= run.rows * width) {
+  let e = id.x + id.y * groups.x * 64u;
+  if (e >= run.rows * width) {
     return;
   }
   let kvWidth = run.kvHeads * run.headDim;
-  let row = id.x / width;
-  let col = id.x % width;
+  let row = e / width;
+  let col = e % width;
   let head = col / run.headDim;
   let i = col % run.headDim;
   let srcRow = row * (width + 2u * kvWidth);
   let kvCol = (head / (run.heads / run.kvHeads)) * run.headDim + i;
-  if (id.y == 0u) {
-    qkv[id.x] = src[srcRow + col];
-  } else if (id.y == 1u) {
-    qkv[run.kOffset + id.x] = src[srcRow + width + kvCol];
+  if (id.z == 0u) {
+    qkv[e] = src[srcRow + col];
+  } else if (id.z == 1u) {
+    qkv[run.kOffset + e] = src[srcRow + width + kvCol];
   } else {
-    qkv[run.vOffset + id.x] = src[srcRow + width + kvWidth + kvCol];
+    qkv[run.vOffset + e] = src[srcRow + width + kvWidth + kvCol];
   }
 }

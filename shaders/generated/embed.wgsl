@@ -9,7 +9,9 @@
 //
 // Bindings (group 0): 0 embed (EmbedParams), 1 tokens (read, seqLen u32 ids, checked on the host
 // to be < vocabSize), 2 wte (read, vocabSize × dModel), 3 wpe (read, context × dModel), 4 x
-// (read_write, seqLen × dModel). Dispatch: (ceil(seqLen · dModel / 64), 1, 1).
+// (read_write, seqLen × dModel). Dispatch: flatDims(seqLen · dModel) (src/kernels/launch.ts): the
+// element index is id.x + id.y · 64 · num_workgroups.x, so long sequences stay within the
+// 65535 workgroups a dimension allows.
 
 struct EmbedParams {
   seqLen: u32,
@@ -29,15 +31,16 @@ fn item(i: u32) {
 
 // One invocation per element of x.
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  if (id.x < embed.seqLen * embed.dModel) {
-    item(id.x);
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = id.x + id.y * groups.x * 64u;
+  if (i < embed.seqLen * embed.dModel) {
+    item(i);
   }
 }
 
 @compute @workgroup_size(64, 1, 1)
-fn tokensOnly(@builtin(global_invocation_id) id: vec3<u32>) {
-  let i = id.x;
+fn tokensOnly(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = id.x + id.y * groups.x * 64u;
   if (i < embed.seqLen * embed.dModel) {
     x[i] = wte[tokens[i / embed.dModel] * embed.dModel + i % embed.dModel];
   }

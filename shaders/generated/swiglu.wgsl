@@ -18,7 +18,8 @@ struct RowsParams {
 //
 // Bindings (group 0): 0 run (RowsParams: rows, outDim = the MLP width; inDim and eps unused),
 // 1 gateUp (read, rows × 2·outDim), 2 act (read_write, rows × outDim).
-// Dispatch: (ceil(rows · outDim / 64), 1, 1); one invocation per element of act.
+// Dispatch: flatDims(rows · outDim) (src/kernels/launch.ts); one invocation per element of act,
+// index id.x + id.y · 64 · num_workgroups.x.
 
 @group(0) @binding(0) var<uniform> run: RowsParams;
 @group(0) @binding(1) var<storage, read> gateUp: array<f32>;
@@ -31,13 +32,14 @@ fn silu(z: f32) -> f32 {
 }
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let n = run.outDim;
-  if (id.x >= run.rows * n) {
+  let i = id.x + id.y * groups.x * 64u;
+  if (i >= run.rows * n) {
     return;
   }
-  let row = id.x / n;
-  let col = id.x % n;
+  let row = i / n;
+  let col = i % n;
   let base = row * 2u * n;
-  act[id.x] = silu(gateUp[base + col]) * gateUp[base + n + col];
+  act[i] = silu(gateUp[base + col]) * gateUp[base + n + col];
 }

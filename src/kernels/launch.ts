@@ -157,3 +157,19 @@ export function reducedMapChunks(s: ResolvedShape, rows: number, cols: number, c
   }
   return out;
 }
+
+/** Most workgroups along x of an elementwise kernel (half of WebGPU's default per-dimension limit, 65535). */
+const FLAT_MAX_X = 32768;
+
+/**
+ * Workgroups of 64 invocations over `count` elements as (x, y, z): x at most {@link FLAT_MAX_X},
+ * y as many rows of those as needed, so an elementwise kernel over a long sequence (8192 tokens ×
+ * 1536 values is 196 608 workgroups) stays within maxComputeWorkgroupsPerDimension. The kernels
+ * (embed.wgsl, swiglu.wgsl, repeat-kv.wgsl) index element id.x + id.y · 64 · num_workgroups.x and
+ * skip those past `count`; z is the caller's.
+ */
+export function flatDims(count: number, z = 1): Dims {
+  const groups = Math.max(1, Math.ceil(count / 64));
+  const x = Math.min(groups, FLAT_MAX_X);
+  return [x, Math.ceil(groups / x), z];
+}

@@ -35,7 +35,7 @@ import { checkLlamaConfig, checkLlamaParams, isLlamaConfig, type LlamaConfig } f
 import { ropeInverseFrequencies } from '../model/rope';
 import { BINDINGS, checkTuning, coreKernels } from './attention';
 import { FLASH_MAX_DHEAD, FLASH_MAX_GRID_SIDE, fusedCoreKernels } from './flash';
-import { attentionDims, checkDims, fusedChunks, reducedMapChunks, type Dims } from './launch';
+import { attentionDims, checkDims, flatDims, fusedChunks, reducedMapChunks, type Dims } from './launch';
 import { RMS_NORM_LAYOUT, ROPE_LAYOUT, rmsNormKernel, ropeKernel, ropeTable, ropeUniform } from './llama-ops';
 import { EMBED_LAYOUT, LINEAR_LAYOUT, linearKey } from './model-weights';
 import { linearKernelsFor } from './model-linear';
@@ -234,13 +234,16 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     const dims = attentionDims(shape, tuning, maxGroups);
     const rows: Dims = [Math.ceil(T / 64), 1, 1];
     const rope = ropeUniform({ rows: T, headDim: hd, qHeads: heads, kvHeads, qOffset: 0, kOffset: width, qStride: qkvWidth, kStride: qkvWidth });
+    const fusedRun = (options.attention ?? 'maps') === 'fused';
     const all: Record<string, Dims> = {
-      ...dims,
+      // The map kernels' dispatches only where they run.
+      ...(fusedRun ? {} : dims),
       qkvLinear: linear.dims(T, qkvWidth),
       gateUp: linear.dims(T, 2 * dMlp),
       logits: linear.dims(T, vocabSize),
-      elements: [Math.ceil((T * Math.max(d, dMlp)) / 64), 1, 1],
-      repeat: [Math.ceil((T * width) / 64), 3, 1],
+      embed: flatDims(T * d),
+      swiglu: flatDims(T * dMlp),
+      repeat: flatDims(T * width, 3),
       rope: rope.dims,
     };
     checkDims(all, maxGroups);
@@ -330,7 +333,7 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     let x = embedOut;
     const embed = () => {
       const table = param('model.embed_tokens.weight');
-      pass(embedK, [weights.embed, tokensBuffer, table, table, embedOut], [Math.ceil((T * d) / 64), 1, 1], 'llama/embed');
+      pass(embedK, [weights.embed, tokensBuffer, table, table, embedOut], all.embed, 'llama/embed');
     };
     /** RMSNorm, the stacked projection, RoPE and the re-layout: layer i's packed q | k | v. */
     const beforeAttention = (i: number): GPUBuffer => {
@@ -357,7 +360,7 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
       const gateUp = set.ensure(slot(i, 'gateUp'), bytes.gateUp);
       pass(storeT, [lin(d, 2 * dMlp), h2, param(n.gateUp), gateUp], all.gateUp, `${label}/gate up`);
       const act = out(i, 'mlpAct', bytes.mlp);
-      pass(swigluK, [weights.swiglu, gateUp, act], [Math.ceil((T * dMlp) / 64), 1, 1], `${label}/swiglu`);
+      pass(swigluK, [weights.swiglu, gateUp, act], all.swiglu, `${label}/swiglu`);
       const resid2 = out(i, 'resid2', bytes.act);
       pass(residualT, [lin(dMlp, d), act, param(n.down), resid2, weights.zerosD, resid1], linear.dims(T, d), `${label}/down`);
       x = resid2;

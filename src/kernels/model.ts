@@ -25,7 +25,7 @@ import { createRunner, type HoldResult } from '../gpu/runner';
 import { align64, checkRunOptions, checkTokens, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
 import { packUniform } from '../gpu/uniforms';
 import { BINDINGS, checkTuning, coreKernels } from './attention';
-import { attentionDims, checkDims, type Dims } from './launch';
+import { attentionDims, checkDims, flatDims, type Dims } from './launch';
 import { createLinearKernels } from './model-linear';
 import { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT, linearKey, uploadModelWeights } from './model-weights';
 import { PARAMS_LAYOUT } from './packing';
@@ -126,7 +126,7 @@ export async function createGpuModel(
     const dims = attentionDims(shape, tuning, maxGroups);
     const linearDims = linearKernels.dims;
     const rowDims: Dims = [Math.ceil(T / 64), 1, 1];
-    const all: Record<string, Dims> = { ...dims, mlp: linearDims(T, dMlp), logits: linearDims(T, vocabSize), embed: [Math.ceil((T * d) / 64), 1, 1] };
+    const all: Record<string, Dims> = { ...dims, mlp: linearDims(T, dMlp), logits: linearDims(T, vocabSize), embed: flatDims(T * d) };
     checkDims(all, maxGroups);
     const kOffset = align64(T * d);
     const vOffset = kOffset + align64(T * d);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { AttentionInputError } from '../../src/core/errors';
 import { resolveShape } from '../../src/core/types';
-import { MAX_CHUNKS, attentionDims, checkDims, fusedChunks, outputLaunch, reducedMapChunks, spread } from '../../src/kernels/launch';
+import { MAX_CHUNKS, attentionDims, checkDims, flatDims, fusedChunks, outputLaunch, reducedMapChunks, spread } from '../../src/kernels/launch';
 import {
   DEFAULT_TUNING,
   LANE_TUNING,
@@ -171,5 +171,19 @@ describe('adapter classification', () => {
   it('chunk policy: a quarter second on a CPU, big submissions on a GPU', () => {
     expect(chunkPolicyFor({ software: true, subgroups: false, subgroupSizes: null, fourLaneSubgroups: false }, 2)).toEqual({ chunkWork: 2 ** 27, minChunkGroups: 4 });
     expect(chunkPolicyFor({ software: false, subgroups: true, subgroupSizes: null, fourLaneSubgroups: false }, 16)).toEqual({ chunkWork: 2 ** 31, minChunkGroups: 1024 });
+  });
+});
+
+describe('flatDims: elementwise kernels over long sequences', () => {
+  it('one row of workgroups while it fits, then rows of 32768; never past the 65535 a dimension allows', () => {
+    expect(flatDims(1)).toEqual([1, 1, 1]);
+    expect(flatDims(64 * 1000)).toEqual([1000, 1, 1]);
+    expect(flatDims(64 * 32768)).toEqual([32768, 1, 1]);
+    // SmolLM2's SwiGLU at 8192 tokens: 8192 × 1536 values = 196 608 workgroups of 64.
+    expect(flatDims(8192 * 1536)).toEqual([32768, 6, 1]);
+    // A partial last row is covered (the kernel skips indices past the count), and z is the caller's.
+    const [x, y, z] = flatDims(64 * 32768 + 65, 3);
+    expect([x, y, z]).toEqual([32768, 2, 3]);
+    expect(x * y * 64).toBeGreaterThanOrEqual(64 * 32768 + 65);
   });
 });
