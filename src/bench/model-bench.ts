@@ -9,6 +9,7 @@
  * model is freed.
  */
 import { createGpuModel, type GpuModel, type GpuModelResult } from '../kernels/model';
+import { mapsFit } from '../kernels/llama-model';
 import { linearVariant } from '../kernels/model-linear';
 import { describeDevice, tuningFor, type LinearTuning } from '../kernels/tuning';
 import { countParams, paramShapes, validateConfig, type GptConfig, type GptParams } from '../model/schema';
@@ -167,15 +168,18 @@ export async function runModelBench(
       // A Llama-family model whose maps at this length would not fit one storage binding runs
       // every head on the fused path (no T × T buffer), as the app does past the full-map limit.
       const mapBytes = config.heads * seqLen * seqLen * 4;
-      const attention: 'maps' | 'fused' = isLlamaConfig(config) && device !== undefined && mapBytes > Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) ? 'fused' : 'maps';
+      const attention: 'maps' | 'fused' = isLlamaConfig(config) && device !== undefined && !mapsFit(device, config.heads, seqLen) ? 'fused' : 'maps';
       if (attention === 'fused') onProgress(`gpu ${seqLen} tokens: attention on the fused path (maps of ${(mapBytes / 2 ** 30).toFixed(2)} GiB per layer would not fit a binding)`);
+      // Logits of the last 1024 rows only where every row's would pass 512 MiB (SmolLM2 at 8192 tokens: 1.5 GiB); both paths compute the same rows.
+      const logitsFrom = isLlamaConfig(config) && seqLen * config.vocabSize * 4 > 2 ** 29 ? seqLen - 1024 : 0;
+      const tail = logitsFrom > 0 ? { logitsFrom } : {};
       if (model) {
         try {
           const ms: number[] = [];
           for (let i = 0; i < settings.warmup + settings.repeats; i++) {
             await tick();
             const wantLogits: boolean = gpuLogits === null && i >= settings.warmup && settings.paths.includes('cpu');
-            const result: GpuModelResult = await model.run(tokens, { read: wantLogits ? ['logits'] : [], keep, attention });
+            const result: GpuModelResult = await model.run(tokens, { read: wantLogits ? ['logits'] : [], keep, attention, ...tail });
             if (wantLogits) gpuLogits = result.logits!;
             if (i >= settings.warmup) ms.push(result.gpuMs);
             onProgress(`gpu ${seqLen} tokens: ${i < settings.warmup ? 'warm-up' : 'run'} ${result.gpuMs.toFixed(0)} ms`);
@@ -192,7 +196,7 @@ export async function runModelBench(
           for (let i = 0; i < settings.warmup + settings.repeats; i++) {
             // The logits come back once (GPT-2's are 200 MB at 1024 tokens); the time is the worker's forward alone.
             const wantLogits = (gpuLogits !== null || settings.paths.includes('ort')) && cpuLogits === null && i >= settings.warmup;
-            const run = await cpu.forward(config, params, tokens, { logits: wantLogits });
+            const run = await cpu.forward(config, params, tokens, { logits: wantLogits, ...tail });
             if (wantLogits) cpuLogits = run.logits;
             report.cpuPath = `f32 forward in a worker (${run.kernel}, ${run.threads} thread${run.threads === 1 ? '' : 's'})`;
             if (i >= settings.warmup) ms.push(run.ms);

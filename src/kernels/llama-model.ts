@@ -51,7 +51,13 @@ const FUSED_WORKGROUP = 64;
 export type GpuLlamaParams = ReadonlyMap<string, Float32Array | Float64Array>;
 
 /** A Llama-family model on one device: runs as {@link GpuModel}'s, with the Llama config. */
-export type GpuLlamaModel = GpuModel<LlamaConfig>;
+export interface GpuLlamaModel extends GpuModel<LlamaConfig> {
+  /**
+   * Layer `layer`'s keys and values (T × heads·headDim each, key/value heads repeated) of a run
+   * that sampled rows (`sampleRows`: it keeps every layer's q | k | v), or of the held run `from`.
+   */
+  readKeysValues(layer: number, from?: GpuModelBuffers): Promise<{ k: Float32Array; v: Float32Array }>;
+}
 
 const RO: BindingKind = 'read-only-storage';
 const LLAMA_BINDINGS = {
@@ -63,6 +69,14 @@ const LLAMA_BINDINGS = {
 export const REPEAT_KV_LAYOUT = uniformLayout(kernelSource('repeatKv').code, 'RepeatParams');
 
 export { isLlamaConfig };
+
+/**
+ * Whether one layer's maps (heads × T × T floats, the scores and the weights each) fit one
+ * storage binding and buffer of `device`; past that a run must take attention 'fused'.
+ */
+export function mapsFit(device: GPUDevice, heads: number, seqLen: number): boolean {
+  return heads * seqLen * seqLen * 4 <= Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+}
 
 /** The block's tensors the runner uploads, by the name it binds them under. */
 function layerNames(i: number) {
@@ -189,6 +203,8 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
         repeat: uniform('repeat kv params', REPEAT_KV_LAYOUT.size),
         swiglu: uniform('swiglu params', LINEAR_LAYOUT.size),
         chunk: uniform('fused chunk', CHUNK_LAYOUT.size),
+        logitsTail: uniform('logits params', LINEAR_LAYOUT.size),
+        logitsSample: uniform('sampled logits params', LINEAR_LAYOUT.size),
         grid: uniform('reduced map params', GRID_PARAMS_LAYOUT.size),
         linear: new Map(linearShapes.map(([inDim, outDim]) => [linearKey(inDim, outDim), uniform(`linear ${inDim}→${outDim} params`, LINEAR_LAYOUT.size)])),
       };
@@ -213,6 +229,8 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     }
     return table;
   };
+  /** Runs whose every layer kept its own q | k | v (maps, or fused with sampled rows). */
+  const keysKept = new WeakSet<GpuModelBuffers>();
   const runner = createRunner<string, GpuModelBuffers>(device, {
     prefix: 'llama',
     kind: 'GpuModel',
@@ -235,12 +253,15 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     const rows: Dims = [Math.ceil(T / 64), 1, 1];
     const rope = ropeUniform({ rows: T, headDim: hd, qHeads: heads, kvHeads, qOffset: 0, kOffset: width, qStride: qkvWidth, kStride: qkvWidth });
     const fusedRun = (options.attention ?? 'maps') === 'fused';
+    const logitsFrom = options.logitsFrom ?? 0;
+    if (!Number.isInteger(logitsFrom) || logitsFrom < 0 || logitsFrom >= T) throw new AttentionInputError('logitsFrom', String(logitsFrom), `an integer from 0 to ${T - 1} (the first row whose logits are computed)`, 'shape');
+    const logitRows = T - logitsFrom;
     const all: Record<string, Dims> = {
       // The map kernels' dispatches only where they run.
       ...(fusedRun ? {} : dims),
       qkvLinear: linear.dims(T, qkvWidth),
       gateUp: linear.dims(T, 2 * dMlp),
-      logits: linear.dims(T, vocabSize),
+      logits: linear.dims(logitRows, vocabSize),
       embed: flatDims(T * d),
       swiglu: flatDims(T * dMlp),
       repeat: flatDims(T * width, 3),
@@ -258,6 +279,19 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
       if (reduce.mode !== 'max' && reduce.mode !== 'mean') throw new AttentionInputError('reduce.mode', JSON.stringify(reduce.mode), "'max' or 'mean'", 'type');
     }
     if (fused && hd > FLASH_MAX_DHEAD) throw new AttentionInputError('headDim', String(hd), `at most ${FLASH_MAX_DHEAD} on the fused path`, 'too-large');
+    const sampleRows = options.sampleRows === undefined ? null : [...options.sampleRows];
+    if (sampleRows !== null) {
+      const allowed = `ascending distinct integers from 0 to ${T - 1}, at least one`;
+      if (sampleRows.length === 0) throw new AttentionInputError('sampleRows', 'an empty list', allowed, 'shape');
+      sampleRows.forEach((r, i) => {
+        if (!Number.isInteger(r) || r < 0 || r >= T || (i > 0 && r <= sampleRows[i - 1])) throw new AttentionInputError(`sampleRows[${i}]`, String(r), allowed, 'shape');
+      });
+    }
+    // The sample buffer: embed rows, then per layer q, attn, resid1, resid2 rows, then logits rows.
+    const nSample = sampleRows?.length ?? 0;
+    const perLayerSample = nSample * (2 * width + 2 * d);
+    const sampleAt = { embed: 0, layer: (l: number) => nSample * d + l * perLayerSample, logits: nSample * d + layers * perLayerSample };
+    const sampleFloats = sampleAt.logits + nSample * vocabSize;
     const bytes = {
       act: 4 * T * d,
       pre: 4 * T * qkvWidth,
@@ -267,9 +301,10 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
       attn: 4 * T * width,
       gateUp: 4 * T * 2 * dMlp,
       mlp: 4 * T * dMlp,
-      logits: 4 * T * vocabSize,
+      logits: 4 * logitRows * vocabSize,
       lse: 4 * heads * T,
       grid: reduce ? 4 * heads * reduce.rows * reduce.cols : 16,
+      sample: Math.max(16, 4 * sampleFloats),
     };
     for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
     // The fused kernel's submissions (query blocks) and the reduced maps' (grid rows), per layer.
@@ -286,6 +321,12 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     // layer never reads the slot it writes. On the fused path q | k | v and attn are drawn from
     // nothing (the grids are read back), so they too share scratch slots unless read.
     const slot = (i: number, name: ModelLayerTensor | 'pre' | 'gateUp' | 'qkv' | 'lse', drawn = false) => (drawn || want.has(name) ? `h.${i}/${name}` : `scratch/${name}${i % 2}`);
+    const sampleBuffer = sampleRows ? set.ensure('sample', bytes.sample) : null;
+    /** Copy the sampled rows of `src` (rows of `rowWidth` floats from element `from`) to the sample buffer at `at`. */
+    const copyRows = (src: GPUBuffer, from: number, rowWidth: number, at: number) => {
+      if (!sampleRows || !sampleBuffer) return;
+      sampleRows.forEach((r, i) => encoder.copyBufferToBuffer(src, 4 * (from + r * rowWidth), sampleBuffer, 4 * (at + i * rowWidth), 4 * rowWidth));
+    };
     const layerBuffers: GpuModelBuffers['layers'] = [];
     const grids: GPUBuffer[] = [];
     const read = new Map<string, GPUBuffer>();
@@ -307,6 +348,8 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
         const [inDim, outDim] = key.split('→').map(Number);
         q.writeBuffer(buffer, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim, outDim, eps: 0 }));
       }
+      q.writeBuffer(weights.logitsTail, 0, packUniform(LINEAR_LAYOUT, { rows: logitRows, inDim: d, outDim: vocabSize, eps: 0 }));
+      if (sampleRows) q.writeBuffer(weights.logitsSample, 0, packUniform(LINEAR_LAYOUT, { rows: sampleRows.length, inDim: d, outDim: vocabSize, eps: 0 }));
       q.writeBuffer(set.ensure('tokens', 4 * T), 0, Uint32Array.from(tokens));
       return tableFor(T);
     });
@@ -316,7 +359,7 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     const { biasT, residualT, logits: storeT } = linear.kernels;
     // Bind groups are cached in the set by key: which slots a pass binds depends on what the
     // run reads, keeps and how it attends (and the rope table on its length), so those are part of the key.
-    const variant = `${[...want].sort().join(',')}|${keep}|${fused ? 'fused' : 'maps'}|table ${rot.version}`;
+    const variant = `${[...want].sort().join(',')}|${keep}|${fused ? 'fused' : 'maps'}${sampleRows ? ' sampled' : ''}${logitsFrom > 0 ? ' tail' : ''}|table ${rot.version}`;
     let encoder: GPUCommandEncoder = device.createCommandEncoder({ label: 'llama run' });
     const pass = (kernel: Kernel, bound: GPUBuffer[], size: readonly number[], label: string) =>
       encodePass(encoder, kernel, set.bind(`${label} [${variant}]`, kernel, bound), size, { label });
@@ -334,6 +377,7 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     const embed = () => {
       const table = param('model.embed_tokens.weight');
       pass(embedK, [weights.embed, tokensBuffer, table, table, embedOut], all.embed, 'llama/embed');
+      copyRows(embedOut, 0, d, sampleAt.embed);
     };
     /** RMSNorm, the stacked projection, RoPE and the re-layout: layer i's packed q | k | v. */
     const beforeAttention = (i: number): GPUBuffer => {
@@ -344,9 +388,11 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
       const pre = set.ensure(slot(i, 'pre'), bytes.pre);
       pass(biasT, [lin(d, qkvWidth), h1, param(n.qkv), pre, param(n.qkvBias)], all.qkvLinear, `${label}/qkv`);
       pass(ropeK, [weights.rope, rot.buffer, pre], rope.dims, `${label}/rope`);
-      const qkv = set.ensure(slot(i, 'qkv', !fused), bytes.qkv);
+      // Every layer keeps its own q | k | v where the scene draws from it (maps) or a check reads its keys later (sampled rows).
+      const qkv = set.ensure(slot(i, 'qkv', !fused || sampleRows !== null), bytes.qkv);
       for (const name of ['q', 'k', 'v'] as const) if (want.has(name)) read.set(`${i}/${name}`, qkv);
       pass(repeatK, [weights.repeat, pre, qkv], all.repeat, `${label}/repeat kv`);
+      copyRows(qkv, 0, width, sampleAt.layer(i));
       return qkv;
     };
     /** o_proj and the MLP of layer i, from its attention output. */
@@ -354,7 +400,9 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
       const n = layerNames(i);
       const label = `llama/h.${i}`;
       const resid1 = out(i, 'resid1', bytes.act);
+      copyRows(attn, 0, width, sampleAt.layer(i) + nSample * width);
       pass(residualT, [lin(width, d), attn, param(n.o), resid1, param(n.oBias), x], linear.dims(T, d), `${label}/o`);
+      copyRows(resid1, 0, d, sampleAt.layer(i) + 2 * nSample * width);
       const h2 = out(i, 'ln2', bytes.act);
       pass(rmsK, [weights.norm, resid1, param(n.norm2), h2], rows, `${label}/rms 2`);
       const gateUp = set.ensure(slot(i, 'gateUp'), bytes.gateUp);
@@ -363,6 +411,7 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
       pass(swigluK, [weights.swiglu, gateUp, act], all.swiglu, `${label}/swiglu`);
       const resid2 = out(i, 'resid2', bytes.act);
       pass(residualT, [lin(dMlp, d), act, param(n.down), resid2, weights.zerosD, resid1], linear.dims(T, d), `${label}/down`);
+      copyRows(resid2, 0, d, sampleAt.layer(i) + 2 * nSample * width + nSample * d);
       x = resid2;
     };
     const final = () => {
@@ -371,7 +420,21 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
       pass(rmsK, [weights.norm, x, param('model.norm.weight'), lnF], rows, 'llama/norm');
       const logits = set.ensure('logits', bytes.logits);
       read.set('logits', logits);
-      pass(storeT, [lin(d, vocabSize), lnF, param('lm_head.weight'), logits], all.logits, 'llama/logits');
+      // The last rows only past logitsFrom: their normed rows copied out first (a binding offset would need 256-byte alignment).
+      let rowsIn = lnF;
+      if (logitsFrom > 0) {
+        rowsIn = set.ensure('lnF tail', 4 * logitRows * d);
+        encoder.copyBufferToBuffer(lnF, 4 * logitsFrom * d, rowsIn, 0, 4 * logitRows * d);
+      }
+      pass(storeT, [weights.logitsTail, rowsIn, param('lm_head.weight'), logits], all.logits, 'llama/logits');
+      if (sampleRows && sampleBuffer) {
+        // The sampled rows' own logits, whatever logitsFrom: their normed rows, then one small product.
+        const sampled = set.ensure('lnF sample', 4 * nSample * d);
+        sampleRows.forEach((r, i) => encoder.copyBufferToBuffer(lnF, 4 * r * d, sampled, 4 * i * d, 4 * d));
+        const sampleLogits = set.ensure('sample logits', 4 * nSample * vocabSize);
+        pass(storeT, [weights.logitsSample, sampled, param('lm_head.weight'), sampleLogits], linear.dims(nSample, vocabSize), 'llama/sample logits');
+        encoder.copyBufferToBuffer(sampleLogits, 0, sampleBuffer, 4 * sampleAt.logits, 4 * nSample * vocabSize);
+      }
     };
     const submit = () => {
       q.submit([encoder.finish()]);
@@ -470,7 +533,7 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     const places: Array<(array: Float32Array, result: GpuModelResult) => void> = [];
     for (const name of wanted) {
       if (name === 'embed' || name === 'lnF' || name === 'logits') {
-        ranges.push([read.get(name)!, 0, name === 'logits' ? T * vocabSize : T * d]);
+        ranges.push([read.get(name)!, 0, name === 'logits' ? logitRows * vocabSize : T * d]);
         places.push((array, result) => {
           result[name] = array;
         });
@@ -483,6 +546,21 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
           result.layers[i][name] = array;
         });
       }
+    }
+    if (sampleRows && sampleBuffer) {
+      ranges.push([sampleBuffer, 0, sampleFloats]);
+      places.push((array, result) => {
+        const cut = (at: number, w: number) => array.slice(at, at + nSample * w);
+        result.sample = {
+          rows: sampleRows,
+          embed: cut(sampleAt.embed, d),
+          layers: Array.from({ length: layers }, (_, l) => {
+            const at = sampleAt.layer(l);
+            return { q: cut(at, width), attn: cut(at + nSample * width, width), resid1: cut(at + 2 * nSample * width, d), resid2: cut(at + 2 * nSample * width + nSample * d, d) };
+          }),
+          logits: cut(sampleAt.logits, vocabSize),
+        };
+      });
     }
     if (reduce) {
       grids.forEach((grid, i) => {
@@ -502,9 +580,10 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     } catch (error) {
       throw loss.explain(error);
     }
-    const result: GpuModelResult = { seqLen: T, layers: Array.from({ length: layers }, () => ({})), gpuMs };
+    const result: GpuModelResult = { seqLen: T, layers: Array.from({ length: layers }, () => ({})), gpuMs, ...(logitsFrom > 0 ? { logitsFrom } : {}) };
     arrays.forEach((array, i) => places[i](array, result));
     const shown: GpuModelBuffers = { seqLen: T, layers: layerBuffers, logits: read.get('logits')!, generation: set.generation, keep, ...(fused ? { attention: 'fused' as const } : {}) };
+    if (!fused || sampleRows !== null) keysKept.add(shown);
     return { ...result, ...runner.finishRun(set, shown, options.hold) };
   }
 
@@ -513,6 +592,19 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     config: c,
     run<H extends boolean = false>(tokens: readonly number[], options: GpuModelRunOptions<H> = {}) {
       return runner.enqueue(() => runNow(tokens, options));
+    },
+    readKeysValues(layer, from) {
+      return runner.enqueue(async () => {
+        const { buffers: current } = runner.readable('keys and values', from);
+        if (!Number.isInteger(layer) || layer < 0 || layer >= layers) throw new AttentionInputError('layer', String(layer), `an integer from 0 to ${layers - 1}`, 'shape');
+        if (!keysKept.has(current)) {
+          throw new AttentionInputError('from', 'a fused run without sampleRows', "a run with maps, or a fused run given sampleRows (only those keep every layer's keys)", 'type');
+        }
+        const b = current.layers[layer];
+        const n = current.seqLen * width;
+        const [k, v] = await readFloats(device, [[b.qkv, b.kOffset, n], [b.qkv, b.vOffset, n]], 'llama/keys and values').catch((error: unknown) => Promise.reject(loss.explain(error)));
+        return { k, v };
+      });
     },
     buffers: () => runner.last(),
     get bufferSets() {

@@ -45,6 +45,32 @@ export interface GpuModelRunOptions<H extends boolean = boolean> {
   reduce?: { rows: number; cols: number; mode: 'max' | 'mean' };
   /** With 'fused': called after each submission with the submissions done and in all. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Rows to sample for a later check (the Llama family's runner): the run copies these rows of
+   * embed, and per layer of q, attn, resid1 and resid2, and of the logits into one small buffer
+   * as it goes and reads it back (`sample` of the result), and keeps every layer's packed q | k | v
+   * (`layers[l].qkv` of the buffers) so keys and values can be read layer by layer afterwards
+   * (GpuLlamaModel.readKeysValues). What a long run needs to be verified without its maps.
+   */
+  sampleRows?: readonly number[];
+  /**
+   * The first row whose logits are computed (the Llama family's runner; default 0): the logits
+   * of a long run are T × vocab (8192 × 49152 floats is 1.5 GiB, past a storage binding), so a
+   * long run computes them for its last rows only; `logits` of the result is then
+   * (T − logitsFrom) × vocab. Sampled rows get their own logits either way.
+   */
+  logitsFrom?: number;
+}
+
+/** The sampled rows of a run (see {@link GpuModelRunOptions.sampleRows}): rows × width each, in the order given. */
+export interface ModelRowSample {
+  rows: number[];
+  /** rows × dModel. */
+  embed: Float32Array;
+  /** Per layer: q and attn rows × heads·headDim, resid1 and resid2 rows × dModel. */
+  layers: Array<{ q: Float32Array; attn: Float32Array; resid1: Float32Array; resid2: Float32Array }>;
+  /** rows × vocabSize. */
+  logits: Float32Array;
 }
 
 /** What a run keeps per layer: see {@link GpuModelRunOptions.keep}. */
@@ -61,6 +87,10 @@ export interface GpuModelResult {
   logits?: Float32Array;
   /** With attention 'fused' and `reduce`: each layer's heads × rows × cols reduced weights (cell (r, c) covers queries ⌊r·T/rows⌋… and keys ⌊c·T/cols⌋…). */
   grids?: Float32Array[];
+  /** With `sampleRows`: those rows of every layer's tensors. */
+  sample?: ModelRowSample;
+  /** The first row of `logits` (the run's logitsFrom; 0 when every row's). */
+  logitsFrom?: number;
   /** Milliseconds from the start of encoding until the device finished the passes (wall clock, before the readback). */
   gpuMs: number;
 }

@@ -71,10 +71,10 @@ export function prepareLlamaCpuModel(config: LlamaConfig, params: Map<string, Fl
 
 /**
  * A forward of `model` through `matmul`: call it with 1 to context token ids (checked by the
- * caller) and it returns the tokens × vocabSize logits, a view of a buffer the next call
- * overwrites. Buffers are made for the longest sequence seen.
+ * caller) and it returns the logits of rows logitsFrom…T−1 (default all, T × vocabSize), a view
+ * of a buffer the next call overwrites. Buffers are made for the longest sequence seen.
  */
-export function createLlamaCpuForward(model: LlamaCpuModel, matmul: MatmulKernel): (tokens: ArrayLike<number>) => Float32Array {
+export function createLlamaCpuForward(model: LlamaCpuModel, matmul: MatmulKernel): (tokens: ArrayLike<number>, logitsFrom?: number) => Float32Array {
   const { dModel: d, heads, kvHeads, headDim: hd, dMlp, vocabSize, layers, rmsNormEps: eps } = model.config;
   const width = heads * hd;
   const kvWidth = kvHeads * hd;
@@ -147,7 +147,7 @@ export function createLlamaCpuForward(model: LlamaCpuModel, matmul: MatmulKernel
     }
   };
 
-  return (tokens) => {
+  return (tokens, logitsFrom = 0) => {
     const T = tokens.length;
     if (buf === null || T > capacity) {
       buf = null;
@@ -184,7 +184,9 @@ export function createLlamaCpuForward(model: LlamaCpuModel, matmul: MatmulKernel
       for (let i = 0; i < T * d; i++) x[i] += out[i];
     }
     rmsNorm(x, model.norm, h, T);
-    matmul(h, 0, d, model.head, 0, d, logits, 0, vocabSize, T, vocabSize, d, false);
-    return logits.subarray(0, T * vocabSize);
+    // Rows logitsFrom…T−1 only (a long run's whole logits are T × vocab).
+    const rowsOut = T - logitsFrom;
+    matmul(h, logitsFrom * d, d, model.head, 0, d, logits, 0, vocabSize, rowsOut, vocabSize, d, false);
+    return logits.subarray(0, rowsOut * vocabSize);
   };
 }

@@ -44,6 +44,8 @@ export interface ModelCpuOptions {
   signal?: AbortSignal;
   /** Send the logits back (default true); false returns only the time (GPT-2's at 1024 tokens are 200 MB). */
   logits?: boolean;
+  /** The first row whose logits are computed and sent (Llama-family models only; default 0): a long run's are T × vocab. */
+  logitsFrom?: number;
 }
 
 /** The model's f32 CPU forward in a worker (module comment). */
@@ -164,7 +166,7 @@ export function createModelCpuClient(options: ModelCpuClientOptions = {}): Model
       // Copied (structured clone), not moved: the page keeps its parameters.
       const model: ModelRef = sentParams ? { key, config: c, params: new Map(params) } : { key, config: c };
       sentKey = key;
-      const request: ModelCpuRequest = { id: nextId++, model, tokens: [...tokens], logits: options.logits ?? true, threads };
+      const request: ModelCpuRequest = { id: nextId++, model, tokens: [...tokens], logits: options.logits ?? true, threads, ...(options.logitsFrom ? { logitsFrom: options.logitsFrom } : {}) };
       const onAbort = () => cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
       try {

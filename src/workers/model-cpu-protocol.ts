@@ -17,6 +17,8 @@ export interface ModelCpuRequest {
   tokens: number[];
   /** Send the logits back (tokens × vocabSize floats: 200 MB for GPT-2 at 1024 tokens), or only the time. */
   logits: boolean;
+  /** The first row whose logits are computed (the Llama family's forward; GPT-2's computes every row). */
+  logitsFrom?: number;
   /** Threads to split the forward over (the worker and threads − 1 helpers); fixed per client. */
   threads: number;
 }

@@ -41,7 +41,7 @@ interface Held {
   key: number;
   threads: number;
   /** The logits of `tokens`: a view of a reused buffer (one thread) or a fresh array (split). */
-  forward: (tokens: readonly number[]) => Float32Array | Promise<Float32Array>;
+  forward: (tokens: readonly number[], logitsFrom: number) => Float32Array | Promise<Float32Array>;
   /** Whether `forward`'s result is reused by the next call (so it must be copied to be sent). */
   reused: boolean;
   helpers: Worker[];
@@ -155,7 +155,7 @@ async function run(request: ModelCpuRequest): Promise<void> {
     const m = await modelOf(model, request.threads);
     split = m.threads > 1;
     const start = performance.now();
-    const result = await m.forward(tokens);
+    const result = await m.forward(tokens, request.logitsFrom ?? 0);
     const ms = performance.now() - start;
     const logits = !request.logits ? new Float32Array(0) : m.reused ? result.slice() : result;
     const response: ModelCpuResponse = { id, ok: true, logits, ms, threads: m.threads, kernel };

@@ -197,6 +197,31 @@ describe('Llama-family forward on the GPU against the f64 reference, every layer
       expect(steps.length).toBeGreaterThanOrEqual(2 * GQA.layers);
       expect(steps.at(-1)![0]).toBe(steps.at(-1)![1]);
       expect(model.buffers()!.attention).toBe('fused');
+      // Sampled rows (what a long run is verified on): the rows of every layer's tensors, and each
+      // layer's keys and values read afterwards, equal the reference's.
+      const sampleRows = [0, 5, 39];
+      // logitsFrom: only rows 30…39 get logits (a long run's would not fit); the sampled rows get theirs anyway.
+      const sampled = await model.run(tokens, { read: ['logits'], attention: 'fused', sampleRows, logitsFrom: 30, hold: true });
+      expect(sampled.logitsFrom).toBe(30);
+      expect(relError(sampled.logits!, trace.logits.subarray(30 * GQA.vocabSize))).toBeLessThan(TOLERANCE);
+      const rowsOf = (a: Float64Array, w: number) => Float64Array.from(sampleRows.flatMap((r) => Array.from(a.subarray(r * w, (r + 1) * w))));
+      const sample = sampled.sample!;
+      const width = GQA.heads * GQA.headDim;
+      expect(relError(sample.embed, rowsOf(trace.embed, GQA.dModel))).toBe(0);
+      trace.layers.forEach((layer, i) => {
+        expect(relError(sample.layers[i].q, rowsOf(layer.q, width)), `layer ${i} q rows`).toBeLessThan(TOLERANCE);
+        expect(relError(sample.layers[i].attn, rowsOf(layer.attn, width)), `layer ${i} attn rows`).toBeLessThan(TOLERANCE);
+        expect(relError(sample.layers[i].resid1, rowsOf(layer.resid1, GQA.dModel)), `layer ${i} resid1 rows`).toBeLessThan(TOLERANCE);
+        expect(relError(sample.layers[i].resid2, rowsOf(layer.output, GQA.dModel)), `layer ${i} resid2 rows`).toBeLessThan(TOLERANCE);
+      });
+      expect(relError(sample.logits, rowsOf(trace.logits, GQA.vocabSize))).toBeLessThan(TOLERANCE);
+      const kv = await model.readKeysValues(1, sampled.held.buffers);
+      expect(relError(kv.k, repeatKv(GQA, trace.layers[1].k, T))).toBeLessThan(TOLERANCE);
+      expect(relError(kv.v, repeatKv(GQA, trace.layers[1].v, T))).toBeLessThan(TOLERANCE);
+      sampled.held.release();
+      // A fused run without sampled rows kept no layer's keys.
+      await model.run(tokens, { read: [], attention: 'fused' });
+      await expect(model.readKeysValues(0)).rejects.toThrow(/a fused run without sampleRows/);
       // Maps cannot be read from a run that stores none; a cancel stops between submissions.
       await expect(model.run(tokens, { read: ['weights'], attention: 'fused' })).rejects.toThrow(/'weights' with attention 'fused'/);
       const abort = new AbortController();

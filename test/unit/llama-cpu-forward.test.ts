@@ -55,6 +55,10 @@ describe('the Llama f32 CPU forward against the f64 reference', () => {
       expect(maxRel(forward(long), llamaForwardReference(config, p, long).logits)).toBeLessThan(2e-5);
       const short = long.slice(3, 10);
       expect(maxRel(forward(short), llamaForwardReference(config, p, short).logits)).toBeLessThan(2e-5);
+      // logitsFrom: the last rows' logits only (a long run's whole logits would be T × vocab).
+      const tail = forward(long, 140);
+      expect(tail.length).toBe(10 * config.vocabSize);
+      expect(maxRel(tail, llamaForwardReference(config, p, long).logits.subarray(140 * config.vocabSize))).toBeLessThan(2e-5);
     });
   }
 });
