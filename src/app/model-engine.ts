@@ -22,6 +22,12 @@ import { inductionProbeFor, measureHeads, type HeadReport } from './head-scores'
 import { modelInput, pretrainedInput, type ModelInput } from './model-input';
 import type { ModelTokenizer } from '../pretrained/tokenizer';
 import { gridCell, type ModelViewInfo } from './model-view';
+import type { GpuLlamaModel } from '../kernels/llama-model';
+import { mapsFit } from '../kernels/llama-model';
+import type { ModelRowSample } from '../kernels/model-run';
+import { modelRowsPlan, type ModelRowsVerification } from '../verify/model-rows';
+import type { ModelCheckRow } from '../verify/model';
+import type { LlamaRowsPart } from '../workers/protocol';
 import { attentionWidthOf, headDimOf, isLlamaConfig } from '../model/llama-schema';
 
 /** The checkpoint, read and ready to run: the model that ships with the app, or a real one (src/pretrained). */
@@ -145,6 +151,12 @@ export interface ModelRun {
   rowsTensors: ModelRowsTensors | null;
   /** Whether every layer's raw scores were kept (the QKᵀ, scaled and masked views need them); false for a large real-model run. */
   scoresKept: boolean;
+  /**
+   * A long run of a Llama-family model on the fused path (no maps stored): each layer's weights
+   * reduced to heads × rows × cols block maxima (what the gallery draws), the rows sampled for
+   * the check, and the first row with logits (`logits` is (T − logitsFrom) × vocab). Null otherwise.
+   */
+  fused: { rows: number; cols: number; grids: Float32Array[]; sample: ModelRowSample; logitsFrom: number } | null;
 }
 
 /** Which maps the view shows: one layer's head, or every layer × head (head = −1). */
@@ -173,8 +185,11 @@ export interface ModelView {
 export type ModelCheck = { kind: 'report'; verification: ModelVerification; cpuMs: number } | { kind: 'skipped'; why: string };
 
 export interface ModelEngine {
-  /** Run the model on `input` (GPU, else the f64 reference in the worker) and measure its heads. */
-  run(model: LoadedModel, input: ModelInput, signal: AbortSignal): Promise<ModelRun>;
+  /**
+   * Run the model on `input` (GPU, else the f64 reference in the worker) and measure its heads.
+   * A Llama-family model past the full-map limit runs on the fused path, reporting progress.
+   */
+  run(model: LoadedModel, input: ModelInput, signal: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<ModelRun>;
   /** The view of a run for a selection: what the scene draws, hover and export read. */
   view(run: ModelRun, selection: ModelSelection): Promise<ModelView>;
   /** Check every layer of a GPU run against the f64 reference (in the worker). */
@@ -183,6 +198,22 @@ export interface ModelEngine {
 
 /** A real model's raw scores are read back up to this size (every layer × head × T²; GPT-2 small at 1024 tokens is 576 MiB). */
 const SCORES_READ_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A Llama-family run keeps every layer's maps while they come to at most this many bytes (they
+ * are read back for the heads' scores and the hover; GPT-2 small's at 1024 tokens are 576 MiB);
+ * past it, or where one layer's maps would not fit a storage binding, it runs on the fused path.
+ */
+export const LLAMA_MAPS_BUDGET = 512 * 1024 * 1024;
+/** The side of each head's reduced map in a fused run's gallery (the scene draws at most 128 × 128 per head when every head is shown). */
+export const FUSED_GRID_SIDE = 128;
+/** A fused run computes logits for its last rows only, up to this many bytes (SmolLM2's every row at 8192 tokens would be 1.5 GiB). */
+export const FUSED_LOGITS_BUDGET = 256 * 1024 * 1024;
+
+/** Whether a run of `model` on `T` tokens takes the fused path (see {@link LLAMA_MAPS_BUDGET}). */
+export function runsFused(config: LoadedModel['config'], T: number, mapsFitDevice: boolean): boolean {
+  return isLlamaConfig(config) && (!mapsFitDevice || config.layers * config.heads * T * T * 4 > LLAMA_MAPS_BUDGET);
+}
 
 /** The registry key of the model's GPU runner (src/gpu/registry: made once per device, gone with it). */
 export const MODEL_KEY = 'model/gpt';
@@ -254,7 +285,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
   };
 
   return {
-    async run(model, input, signal) {
+    async run(model, input, signal, onProgress) {
       const device = deps.device();
       const { config } = model;
       if (!device) {
@@ -265,7 +296,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         const trace = traces[0];
         const layers = trace.layers.map(layerFromTrace);
         const heads = measureHeads(trace.layers.map((l) => l.weights), input.ids, probeWeights.get(model)!, model.probe.tokens, config.heads);
-        return { model, input, layers, logits: Float32Array.from(trace.logits), path: 'cpu', gpuMs: null, cpuMs: forwardMs[0], trace, buffers: null, held: null, heads, rowsTensors: null, scoresKept: true };
+        return { model, input, layers, logits: Float32Array.from(trace.logits), path: 'cpu', gpuMs: null, cpuMs: forwardMs[0], trace, buffers: null, held: null, heads, rowsTensors: null, scoresKept: true, fused: null };
       }
       const gpu = await gpuFor(model, device);
       if (!probeWeights.has(model)) {
@@ -278,6 +309,39 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
       // every map from the GPU buffers either way; hover then shows the weight alone).
       const pretrained = model.kind === 'pretrained';
       const T = input.ids.length;
+      if (isLlamaConfig(config) && runsFused(config, T, mapsFit(device, config.heads, T))) {
+        // Every head of every layer on the fused path: no maps, each layer's reduced to a grid for
+        // the gallery; the policy's rows sampled for the check; logits for the last rows only when
+        // all of them would be large. Every head's scores come from the probe (its maps are short).
+        const side = Math.min(T, FUSED_GRID_SIDE);
+        const sampleRows = modelRowsPlan(config, T).rows;
+        const logitsFrom = Math.max(0, T - Math.floor(FUSED_LOGITS_BUDGET / (4 * config.vocabSize)));
+        const result = await gpu.run(input.ids, { read: ['logits'], attention: 'fused', reduce: { rows: side, cols: side, mode: 'max' }, sampleRows, logitsFrom, signal, hold: true, onProgress });
+        if (signal.aborted) {
+          result.held.release();
+          throw new AttentionAbortError();
+        }
+        const probe = probeWeights.get(model)!;
+        const heads = measureHeads(probe, model.probe.tokens, probe, model.probe.tokens, config.heads);
+        const empty = () => Object.fromEntries(LAYER_NAMES.map((name) => [name, new Float32Array(0)])) as Record<keyof LayerArrays, Float32Array>;
+        const held = track(device, model, result.held);
+        return {
+          model,
+          input,
+          layers: Array.from({ length: config.layers }, empty),
+          logits: result.logits!,
+          path: 'gpu',
+          gpuMs: result.gpuMs,
+          cpuMs: null,
+          trace: null,
+          buffers: result.held.buffers,
+          held,
+          heads,
+          rowsTensors: null,
+          scoresKept: false,
+          fused: { rows: side, cols: side, grids: result.grids!, sample: result.sample!, logitsFrom },
+        };
+      }
       const scoresSmall = config.layers * config.heads * T * T * 4 <= SCORES_READ_BYTES;
       const read: ModelReadName[] = pretrained ? [...MODEL_ROWS_READ, ...(scoresSmall ? (['scores'] as const) : [])] : ['q', 'k', 'v', 'scores', 'weights', 'attn', 'logits'];
       // Past that size its raw scores are not kept either: every layer's softmax reads them from one scratch buffer.
@@ -297,7 +361,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         : null;
       const heads = measureHeads(layers.map((l) => l.weights), input.ids, probeWeights.get(model)!, model.probe.tokens, config.heads);
       const held = track(device, model, result.held);
-      return { model, input, layers, logits: result.logits!, path: 'gpu', gpuMs: result.gpuMs, cpuMs: null, trace: null, buffers: result.held.buffers, held, heads, rowsTensors, scoresKept: keep === 'all' };
+      return { model, input, layers, logits: result.logits!, path: 'gpu', gpuMs: result.gpuMs, cpuMs: null, trace: null, buffers: result.held.buffers, held, heads, rowsTensors, scoresKept: keep === 'all', fused: null };
     },
 
     async view(run, selection) {
@@ -320,6 +384,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         source,
         info: {
           logits: run.logits,
+          ...(run.fused && run.fused.logitsFrom > 0 ? { logitsFrom: run.fused.logitsFrom } : {}),
           vocab: run.model.pieces,
           reports: run.heads,
           selection: grid ? null : { layer, head: selection.head },
@@ -331,6 +396,37 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
 
     async verify(run, signal) {
       if (run.path === 'cpu') return { kind: 'skipped', why: 'No GPU result to compare: without WebGPU the f64 reference itself is drawn.' };
+      const config = run.model.config;
+      if (run.fused && isLlamaConfig(config)) {
+        // A fused run, a layer at a time (its keys and values are T × width per layer): each
+        // layer from the GPU's own input rows, against that layer's keys and values.
+        const { sample } = run.fused;
+        const device = deps.device();
+        if (!device || !run.held || run.held.released || !gpuModel || gpuModel.model !== run.model) {
+          return { kind: 'skipped', why: 'The fused run’s buffers are gone (another model or view replaced it): run it again to check it.' };
+        }
+        const llama = gpuModel.gpu as GpuLlamaModel;
+        const ids = run.input.ids;
+        const rows = sample.rows;
+        const checked: ModelCheckRow[] = [];
+        let ms = 0;
+        const part = async (p: LlamaRowsPart) => {
+          const out = await deps.reference.checkLlamaRows(config, run.model.params, ids, rows, p);
+          checkAbort(signal);
+          checked.push(...out.rows);
+          ms += out.referenceMs;
+        };
+        await part({ kind: 'embed', embed: sample.embed });
+        for (let l = 0; l < config.layers; l++) {
+          const { k, v } = await llama.readKeysValues(l, run.buffers!);
+          checkAbort(signal);
+          const g = sample.layers[l];
+          await part({ kind: 'layer', layer: l, x: l === 0 ? sample.embed : sample.layers[l - 1].resid2, g: { q: g.q, k, v, attn: g.attn, resid1: g.resid1, resid2: g.resid2 } });
+        }
+        await part({ kind: 'logits', x: sample.layers[config.layers - 1].resid2, logits: sample.logits });
+        const verification: ModelRowsVerification = { rows: checked, pass: checked.every((r) => r.comparison.pass), sampledRows: [...rows] };
+        return { kind: 'report', verification, cpuMs: ms };
+      }
       if (run.rowsTensors) {
         // Per layer from the GPU's own inputs, on the rows the shared policy picks (all of them while cheap).
         const { verification, referenceMs } = await deps.reference.verifyModelRows(run.model.config, run.model.params, run.rowsTensors, run.input.ids);

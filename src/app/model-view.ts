@@ -32,8 +32,10 @@ export function topPredictions(logits: ArrayLike<number>, row: number, vocab: re
 
 /** What a model-mode view (ModelView, src/app/model-engine.ts) gives hover and the cards. */
 export interface ModelViewInfo {
-  /** seqLen × vocabSize logits of the run (row t predicts token t + 1). */
+  /** seqLen × vocabSize logits of the run (row t predicts token t + 1); from row `logitsFrom` on when that is set. */
   logits: Float32Array;
+  /** The first row `logits` holds (a long fused run computes its last rows' only); absent: 0. */
+  logitsFrom?: number;
   /** Token strings by id. */
   vocab: readonly string[];
   /** Every head's measured scores. */

@@ -84,6 +84,8 @@ export interface ModelSourceRun {
   heads: readonly HeadReport[];
   /** False when the run kept no per-layer scores (a large real-model run): only the weights can be drawn. */
   scoresKept?: boolean;
+  /** A fused run (no maps): each layer's weights reduced to heads × rows × cols block maxima, drawn instead. */
+  fused?: { rows: number; cols: number; grids: readonly Float32Array[] } | null;
 }
 
 /**
@@ -112,6 +114,12 @@ export function modelSource(run: ModelSourceRun, selection: { layer: number; hea
   const user = userTokens ? { userTokens } : {};
   const base = (id: Required<HeadId>) => ({ ...id, seqLen: T, kvLen: T, tokens: run.input.words, keyTokens: run.input.words, ...user });
   const mapOffset = (id: HeadId) => id.head * T * T;
+  if (run.fused) {
+    // No maps exist: every head draws its layer's reduced grid (block maxima of its weights).
+    const { rows, cols, grids } = run.fused;
+    const gridHead = (id: Required<HeadId>): GridHead => ({ ...base(id), weights: grids[id.layer], offset: id.head * rows * cols });
+    return { kind: 'weights-grid', causal: true, grid: { rows, cols, mode: 'max' }, heads: ids.map(gridHead) };
+  }
   const live = run.buffers;
   if (live) {
     const gpuHead = (id: Required<HeadId>): GpuHead => {

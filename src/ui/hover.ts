@@ -87,8 +87,10 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
       readout.replaceChildren(table);
       return;
     }
-    // The model's next-token guesses after the hovered query token: softmax of its logits row.
-    const top = topPredictions(model.logits, cell.query, model.vocab, 5);
+    // The model's next-token guesses after the hovered query token: softmax of its logits row
+    // (a long fused run has logits for its last rows only).
+    const logitsFrom = model.logitsFrom ?? 0;
+    const top = cell.query >= logitsFrom ? topPredictions(model.logits, cell.query - logitsFrom, model.vocab, 5) : [];
     const report = model.reports.find((r) => r.layer === named.layer && r.head === named.head);
     Object.assign(readout.dataset, { layer: String(named.layer), modelHead: String(named.head), predictions: JSON.stringify(top.map((p) => [p.token, p.probability])) });
     readout.replaceChildren(
@@ -97,7 +99,7 @@ export function attachHover(deps: HoverDeps): { clear(): void } {
       h(
         'div',
         { class: 'predictions', 'data-testid': 'predictions' },
-        h('div', { class: 'caption' }, `next token after “${view.tokens[cell.query] ?? cell.query}”`),
+        h('div', { class: 'caption' }, top.length > 0 ? `next token after “${view.tokens[cell.query] ?? cell.query}”` : `next token: computed for rows ${logitsFrom}… only on this long run (the logits of every row would not fit)`),
         ...top.map((p) =>
           h('div', { class: 'prediction' }, h('span', { class: 'word' }, p.token), h('span', { class: 'bar', style: `width:${Math.max(1, Math.round(p.probability * 80))}px` }), h('span', { class: 'p' }, `${(p.probability * 100).toFixed(1)}%`)),
         ),

@@ -205,7 +205,9 @@ export function createModelController(page: Page): ModelController {
       const gpu = page.device() !== null;
       viewport.setBusy(`Running ${model.kind === 'shipped' ? 'the trained model' : model.name} on ${input.ids.length} tokens ${gpu ? 'on the GPU' : 'on the CPU (f64 reference, in a worker)'}…`);
       verify.running();
-      const result = await engine.run(model, input, run.signal);
+      const label = `Running ${model.name} on ${input.ids.length} tokens on the GPU`;
+      // A long run of a Llama-family model goes through the fused path in many submissions: its progress.
+      const result = await engine.run(model, input, run.signal, (done, total) => viewport.setBusy(`${label}: every head on the fused path (no ${input.ids.length}² maps), ${done} of ${total} steps…`, done / total));
       const view = await engine.view(result, { layer: next.layer, head: next.head });
       const modelTimings: ModelTimingsView = { tokens: input.ids.length, layers: config.layers, gpuMs: result.gpuMs, cpuMs: result.cpuMs, adapter: page.adapter() };
       return { view, state: next, timings: modelTimings };
@@ -223,7 +225,16 @@ export function createModelController(page: Page): ModelController {
       const surface = page.surface();
       surface.setStage(state.stage);
       page.commit(state, modelMaps(view));
-      page.sourceNote.hidden = true;
+      // A long fused run says what is drawn and measured instead of full maps.
+      if (run.fused) {
+        page.sourceNote.hidden = false;
+        page.sourceNote.textContent =
+          `${run.input.ids.length} tokens on the fused path: every head's attention was computed without storing its ${run.input.ids.length} × ${run.input.ids.length} map; ` +
+          `each surface is its ${run.fused.rows} × ${run.fused.cols} block maxima, and every head's scores are measured on the repeated random probe` +
+          (run.fused.logitsFrom > 0 ? `; next-token guesses for rows ${run.fused.logitsFrom}… only.` : '.');
+      } else {
+        page.sourceNote.hidden = true;
+      }
       page.numbersHost.replaceChildren();
       panel.sync(state);
       modelCard.setText(state.text);

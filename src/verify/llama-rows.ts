@@ -63,6 +63,108 @@ function repeatRows(kv: Float64Array, n: number, heads: number, kvHeads: number,
   return out;
 }
 
+/** The rows one layer's check reads from the GPU: q, attn, resid1, resid2 at the checked rows; k and v whole (T × heads·headDim). */
+export interface LlamaLayerRows {
+  q: Floats;
+  k: Floats;
+  v: Floats;
+  /** heads × rows × T; compared when given (a fused run stores none). */
+  scores?: Floats;
+  weights?: Floats;
+  attn: Floats;
+  resid1: Floats;
+  resid2: Floats;
+}
+
+/** The embedding rows (embed_tokens[token]) against the GPU's, reported under layer 0. */
+export function checkLlamaEmbedRows(config: LlamaConfig, params: ReadonlyMap<string, Floats>, gpuEmbed: Floats, rows: readonly number[], tokens: readonly number[]): ModelCheckRow[] {
+  const d = config.dModel;
+  const table = params.get('model.embed_tokens.weight')!;
+  const embed = new Float64Array(rows.length * d);
+  rows.forEach((r, i) => {
+    for (let j = 0; j < d; j++) embed[i * d + j] = table[tokens[r] * d + j];
+  });
+  return [{ layer: 0, name: 'embed', comparison: compareArrays(gpuEmbed, embed, MODEL_TOLERANCES.activations) }];
+}
+
+/**
+ * One layer's check at `rows` from its input rows `x` as the GPU computed them (module comment),
+ * against the GPU's tensors `g` of that layer (T = tokens in the run).
+ */
+export function checkLlamaLayerRows(config: LlamaConfig, params: ReadonlyMap<string, Floats>, l: number, x: Floats, g: LlamaLayerRows, rows: readonly number[], T: number): ModelCheckRow[] {
+  const { dModel: d, heads, kvHeads, headDim: hd, dMlp, rmsNormEps: eps } = config;
+  const width = heads * hd;
+  const kvWidth = kvHeads * hd;
+  const n = rows.length;
+  const get = (name: string): Floats => params.get(name)!;
+  const invFreq = ropeInverseFrequencies(config);
+  const out: ModelCheckRow[] = [];
+  const compare = (name: ModelCheckRow['name'], actual: Floats, expected: Float64Array, tolerance: Tolerance) => out.push({ layer: l, name, comparison: compareArrays(actual, expected, tolerance) });
+  const scale = 1 / Math.sqrt(hd);
+  const p = `model.layers.${l}`;
+  const bias = (m: string) => params.get(`${p}.self_attn.${m}_proj.bias`);
+  const h1 = rmsNormRows(x, get(`${p}.input_layernorm.weight`), n, d, eps);
+  const q = applyRope(linearT(h1, get(`${p}.self_attn.q_proj.weight`), bias('q'), n, d, width), rows, hd, invFreq);
+  const k = applyRope(linearT(h1, get(`${p}.self_attn.k_proj.weight`), bias('k'), n, d, kvWidth), rows, hd, invFreq);
+  const v = linearT(h1, get(`${p}.self_attn.v_proj.weight`), bias('v'), n, d, kvWidth);
+  const gpuRows = (a: Floats) => {
+    const o = new Float64Array(n * width);
+    rows.forEach((r, i) => o.set(a.subarray(r * width, (r + 1) * width), i * width));
+    return o;
+  };
+  compare('q', g.q, q, MODEL_TOLERANCES.activations);
+  compare('k', gpuRows(g.k), repeatRows(k, n, heads, kvHeads, hd), MODEL_TOLERANCES.activations);
+  compare('v', gpuRows(g.v), repeatRows(v, n, heads, kvHeads, hd), MODEL_TOLERANCES.activations);
+
+  // Query row r of each head against the GPU's keys and values 0…r (its key/value head, repeated).
+  const scores = new Float64Array(heads * n * T);
+  const weights = new Float64Array(heads * n * T);
+  const attn = new Float64Array(n * width);
+  for (let h = 0; h < heads; h++) {
+    rows.forEach((r, i) => {
+      const row = (h * n + i) * T;
+      let max = -Infinity;
+      for (let j = 0; j <= r; j++) {
+        let dot = 0;
+        for (let e = 0; e < hd; e++) dot += q[i * width + h * hd + e] * g.k[j * width + h * hd + e];
+        scores[row + j] = dot * scale;
+        if (scores[row + j] > max) max = scores[row + j];
+      }
+      for (let j = r + 1; j < T; j++) scores[row + j] = -Infinity;
+      let sum = 0;
+      for (let j = 0; j <= r; j++) sum += weights[row + j] = Math.exp(scores[row + j] - max);
+      for (let j = 0; j <= r; j++) {
+        weights[row + j] /= sum;
+        for (let e = 0; e < hd; e++) attn[i * width + h * hd + e] += weights[row + j] * g.v[j * width + h * hd + e];
+      }
+    });
+  }
+  if (g.scores !== undefined) compare('scores', g.scores, scores, MODEL_TOLERANCES.scores);
+  if (g.weights !== undefined) compare('weights', g.weights, weights, MODEL_TOLERANCES.weights);
+  compare('attn', g.attn, attn, MODEL_TOLERANCES.activations);
+
+  const resid1 = linearT(attn, get(`${p}.self_attn.o_proj.weight`), bias('o'), n, width, d);
+  for (let i = 0; i < n * d; i++) resid1[i] += x[i];
+  compare('resid1', g.resid1, resid1, MODEL_TOLERANCES.activations);
+  const h2 = rmsNormRows(resid1, get(`${p}.post_attention_layernorm.weight`), n, d, eps);
+  const gate = linearT(h2, get(`${p}.mlp.gate_proj.weight`), undefined, n, d, dMlp);
+  const up = linearT(h2, get(`${p}.mlp.up_proj.weight`), undefined, n, d, dMlp);
+  for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
+  const resid2 = linearT(gate, get(`${p}.mlp.down_proj.weight`), undefined, n, dMlp, d);
+  for (let i = 0; i < n * d; i++) resid2[i] += resid1[i];
+  compare('resid2', g.resid2, resid2, MODEL_TOLERANCES.activations);
+  return out;
+}
+
+/** The logits of the checked rows from the GPU's last resid2 rows `x` (RMSNorm·w_f, lm_head or embed_tokens). */
+export function checkLlamaLogitsRows(config: LlamaConfig, params: ReadonlyMap<string, Floats>, x: Floats, gpuLogits: Floats, n: number): ModelCheckRow[] {
+  const { dModel: d, vocabSize } = config;
+  const finalNorm = rmsNormRows(x, params.get('model.norm.weight')!, n, d, config.rmsNormEps);
+  const head = config.tiedEmbeddings ? params.get('model.embed_tokens.weight')! : params.get('lm_head.weight')!;
+  const logits = linearT(finalNorm, head, undefined, n, d, vocabSize);
+  return [{ layer: null, name: 'logits', comparison: compareArrays(gpuLogits, logits, MODEL_TOLERANCES.logits) }];
+}
+
 /**
  * The row check on tensors cut to their rows (model-rows.ts pickModelRows, with widths
  * heads·headDim for q, k, v and attn). `config` and `params` must pass the schema's checks.
@@ -70,84 +172,13 @@ function repeatRows(kv: Float64Array, n: number, heads: number, kvHeads: number,
 export function verifyLlamaPickedRows(config: LlamaConfig, params: ReadonlyMap<string, Floats>, picked: PickedModelRows, tokens: readonly number[]): ModelRowsVerification {
   checkLlamaParams(config, params);
   checkTokenIds('tokens', tokens, config.vocabSize);
-  const { dModel: d, heads, kvHeads, headDim: hd, dMlp, vocabSize, rmsNormEps: eps } = config;
-  const width = heads * hd;
-  const kvWidth = kvHeads * hd;
-  const T = tokens.length;
   const rows = picked.rows;
-  const n = rows.length;
-  const get = (name: string): Floats => params.get(name)!;
-  const invFreq = ropeInverseFrequencies(config);
-  const out: ModelCheckRow[] = [];
-  const compare = (layer: number | null, name: ModelCheckRow['name'], actual: Floats, expected: Float64Array, tolerance: Tolerance) =>
-    out.push({ layer, name, comparison: compareArrays(actual, expected, tolerance) });
-
-  const table = get('model.embed_tokens.weight');
-  const embed = new Float64Array(n * d);
-  rows.forEach((r, i) => {
-    for (let j = 0; j < d; j++) embed[i * d + j] = table[tokens[r] * d + j];
-  });
-  compare(0, 'embed', picked.embed, embed, MODEL_TOLERANCES.activations);
-
-  const scale = 1 / Math.sqrt(hd);
+  const out: ModelCheckRow[] = [...checkLlamaEmbedRows(config, params, picked.embed, rows, tokens)];
   let x: Floats = picked.embed;
   picked.layers.forEach((g, l) => {
-    const p = `model.layers.${l}`;
-    const bias = (m: string) => params.get(`${p}.self_attn.${m}_proj.bias`);
-    const h1 = rmsNormRows(x, get(`${p}.input_layernorm.weight`), n, d, eps);
-    const q = applyRope(linearT(h1, get(`${p}.self_attn.q_proj.weight`), bias('q'), n, d, width), rows, hd, invFreq);
-    const k = applyRope(linearT(h1, get(`${p}.self_attn.k_proj.weight`), bias('k'), n, d, kvWidth), rows, hd, invFreq);
-    const v = linearT(h1, get(`${p}.self_attn.v_proj.weight`), bias('v'), n, d, kvWidth);
-    const gpuRows = (a: Floats) => {
-      const o = new Float64Array(n * width);
-      rows.forEach((r, i) => o.set(a.subarray(r * width, (r + 1) * width), i * width));
-      return o;
-    };
-    compare(l, 'q', g.q, q, MODEL_TOLERANCES.activations);
-    compare(l, 'k', gpuRows(g.k), repeatRows(k, n, heads, kvHeads, hd), MODEL_TOLERANCES.activations);
-    compare(l, 'v', gpuRows(g.v), repeatRows(v, n, heads, kvHeads, hd), MODEL_TOLERANCES.activations);
-
-    // Query row r of each head against the GPU's keys and values 0…r (its key/value head, repeated).
-    const scores = new Float64Array(heads * n * T);
-    const weights = new Float64Array(heads * n * T);
-    const attn = new Float64Array(n * width);
-    for (let h = 0; h < heads; h++) {
-      rows.forEach((r, i) => {
-        const row = (h * n + i) * T;
-        let max = -Infinity;
-        for (let j = 0; j <= r; j++) {
-          let dot = 0;
-          for (let e = 0; e < hd; e++) dot += q[i * width + h * hd + e] * g.k[j * width + h * hd + e];
-          scores[row + j] = dot * scale;
-          if (scores[row + j] > max) max = scores[row + j];
-        }
-        for (let j = r + 1; j < T; j++) scores[row + j] = -Infinity;
-        let sum = 0;
-        for (let j = 0; j <= r; j++) sum += weights[row + j] = Math.exp(scores[row + j] - max);
-        for (let j = 0; j <= r; j++) {
-          weights[row + j] /= sum;
-          for (let e = 0; e < hd; e++) attn[i * width + h * hd + e] += weights[row + j] * g.v[j * width + h * hd + e];
-        }
-      });
-    }
-    if (g.scores !== undefined) compare(l, 'scores', g.scores, scores, MODEL_TOLERANCES.scores);
-    compare(l, 'weights', g.weights, weights, MODEL_TOLERANCES.weights);
-    compare(l, 'attn', g.attn, attn, MODEL_TOLERANCES.activations);
-
-    const resid1 = linearT(attn, get(`${p}.self_attn.o_proj.weight`), bias('o'), n, width, d);
-    for (let i = 0; i < n * d; i++) resid1[i] += x[i];
-    compare(l, 'resid1', g.resid1, resid1, MODEL_TOLERANCES.activations);
-    const h2 = rmsNormRows(resid1, get(`${p}.post_attention_layernorm.weight`), n, d, eps);
-    const gate = linearT(h2, get(`${p}.mlp.gate_proj.weight`), undefined, n, d, dMlp);
-    const up = linearT(h2, get(`${p}.mlp.up_proj.weight`), undefined, n, d, dMlp);
-    for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
-    const resid2 = linearT(gate, get(`${p}.mlp.down_proj.weight`), undefined, n, dMlp, d);
-    for (let i = 0; i < n * d; i++) resid2[i] += resid1[i];
-    compare(l, 'resid2', g.resid2, resid2, MODEL_TOLERANCES.activations);
+    out.push(...checkLlamaLayerRows(config, params, l, x, g, rows, tokens.length));
     x = g.resid2;
   });
-  const finalNorm = rmsNormRows(x, get('model.norm.weight'), n, d, eps);
-  const logits = linearT(finalNorm, config.tiedEmbeddings ? table : get('lm_head.weight'), undefined, n, d, vocabSize);
-  compare(null, 'logits', picked.logits, logits, MODEL_TOLERANCES.logits);
+  out.push(...checkLlamaLogitsRows(config, params, x, picked.logits, rows.length));
   return { rows: out, pass: out.every((r) => r.comparison.pass), sampledRows: [...rows] };
 }

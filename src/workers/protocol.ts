@@ -2,6 +2,8 @@ import type { AttentionInputs, AttentionResult, AttentionShape, ModelConfig } fr
 import type { GptTrace } from '../model/forward-reference';
 import type { VerificationReport } from '../verify/compare';
 import type { ModelRowsVerification, PickedModelRows } from '../verify/model-rows';
+import type { ModelCheckRow } from '../verify/model';
+import type { LlamaLayerRows } from '../verify/llama-rows';
 
 /**
  * Compute the f64 reference (whole, or only the given query rows) and verify `actual` against
@@ -64,7 +66,30 @@ export type ModelRowsResponse =
   | { id: number; ok: true; verification: ModelRowsVerification; /** Milliseconds of the check in the worker. */ referenceMs: number }
   | { id: number; ok: false; error: { name: string; message: string } };
 
+/**
+ * One part of a Llama-family row check (src/verify/llama-rows.ts), for a run too long to send
+ * whole (a fused run of thousands of tokens): the embedding rows, one layer from its input rows
+ * with that layer's keys and values, or the logits from the last layer's rows.
+ */
+export type LlamaRowsPart =
+  | { kind: 'embed'; embed: Float32Array }
+  | { kind: 'layer'; layer: number; x: Float32Array; g: LlamaLayerRows }
+  | { kind: 'logits'; x: Float32Array; logits: Float32Array };
+
+export interface LlamaRowsRequest {
+  id: number;
+  kind: 'llama-rows';
+  model: ModelRef;
+  tokens: number[];
+  rows: number[];
+  part: LlamaRowsPart;
+}
+
+export type LlamaRowsResponse =
+  | { id: number; ok: true; rows: ModelCheckRow[]; referenceMs: number }
+  | { id: number; ok: false; error: { name: string; message: string } };
+
 /** Every request the reference worker answers. */
-export type ReferenceRequest = VerifyRequest | ModelForwardRequest | ModelRowsRequest;
+export type ReferenceRequest = VerifyRequest | ModelForwardRequest | ModelRowsRequest | LlamaRowsRequest;
 /** Every answer of the reference worker. */
-export type ReferenceResponse = VerifyResponse | ModelForwardResponse | ModelRowsResponse;
+export type ReferenceResponse = VerifyResponse | ModelForwardResponse | ModelRowsResponse | LlamaRowsResponse;

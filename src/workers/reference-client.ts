@@ -13,7 +13,9 @@ import type { AttentionInputs, AttentionResult, AttentionShape, ModelConfig } fr
 import type { GptTrace } from '../model/forward-reference';
 import type { VerificationReport } from '../verify/compare';
 import { modelRowsPlan, pickModelRows, type ModelRowsTensors, type ModelRowsVerification } from '../verify/model-rows';
-import type { ModelForwardRequest, ModelRef, ModelRowsRequest, ReferenceRequest, ReferenceResponse, VerifyRequest } from './protocol';
+import type { LlamaRowsPart, LlamaRowsRequest, ModelForwardRequest, ModelRef, ModelRowsRequest, ReferenceRequest, ReferenceResponse, VerifyRequest } from './protocol';
+import type { LlamaConfig } from '../model/llama-schema';
+import type { ModelCheckRow } from '../verify/model';
 
 export interface VerifyOutcome {
   report: VerificationReport;
@@ -59,6 +61,12 @@ export interface ReferenceClient {
     tokens: readonly number[],
     options?: { rows?: readonly number[]; transfer?: boolean },
   ): Promise<ModelRowsOutcome>;
+  /**
+   * One part of a Llama-family row check in the worker (src/verify/llama-rows.ts): a long run is
+   * checked a layer at a time, each with that layer's keys and values (their buffers are moved to
+   * the worker: the arrays are detached here afterwards). Resolves to the rows compared.
+   */
+  checkLlamaRows(config: LlamaConfig, params: ReadonlyMap<string, Float32Array>, tokens: readonly number[], rows: readonly number[], part: LlamaRowsPart): Promise<{ rows: ModelCheckRow[]; referenceMs: number }>;
   /** Stop whatever is running; pending promises reject with an AbortError. */
   cancel(): void;
 }
@@ -94,6 +102,7 @@ export function createReferenceClient(): ReferenceClient {
         entry.reject(error);
       } else if ('traces' in data) resolve({ traces: data.traces, forwardMs: data.forwardMs });
       else if ('verification' in data) resolve({ verification: data.verification, referenceMs: data.referenceMs });
+      else if ('rows' in data) resolve({ rows: data.rows, referenceMs: data.referenceMs });
       else resolve({ report: data.report, referenceMs: data.referenceMs, reference: data.reference });
     };
     w.onerror = (event) => {
@@ -162,6 +171,12 @@ export function createReferenceClient(): ReferenceClient {
       const request: ModelRowsRequest = { id: nextId++, kind: 'model-rows', model, tokens: [...tokens], picked };
       const outcome = await send<Omit<ModelRowsOutcome, 'sentParams'>>(request, [...moved]);
       return { ...outcome, sentParams: model.params !== undefined };
+    },
+    async checkLlamaRows(config, params, tokens, rows, part) {
+      const model = modelRef(config, params);
+      const request: LlamaRowsRequest = { id: nextId++, kind: 'llama-rows', model, tokens: [...tokens], rows: [...rows], part };
+      const transfer = part.kind === 'layer' ? [...new Set([part.g.k.buffer, part.g.v.buffer])] : [];
+      return send<{ rows: ModelCheckRow[]; referenceMs: number }>(request, transfer as Transferable[]);
     },
     cancel() {
       worker?.terminate();

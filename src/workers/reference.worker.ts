@@ -11,9 +11,10 @@ import { resolveShape } from '../core/types';
 import { verifyAttention } from '../verify/compare';
 import { verifyPickedRows } from '../verify/model-rows';
 import { forwardReference } from '../model/forward-reference';
-import { isLlamaConfig } from '../model/llama-schema';
 import { llamaForwardReference, llamaTraceForView } from '../model/llama-reference';
-import type { ModelForwardRequest, ModelForwardResponse, ModelRef, ModelRowsRequest, ModelRowsResponse, ReferenceRequest, VerifyRequest, VerifyResponse } from './protocol';
+import type { LlamaRowsRequest, LlamaRowsResponse, ModelForwardRequest, ModelForwardResponse, ModelRef, ModelRowsRequest, ModelRowsResponse, ReferenceRequest, VerifyRequest, VerifyResponse } from './protocol';
+import { checkLlamaEmbedRows, checkLlamaLayerRows, checkLlamaLogitsRows } from '../verify/llama-rows';
+import { checkLlamaParams, isLlamaConfig, type LlamaConfig } from '../model/llama-schema';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -72,6 +73,29 @@ function modelRows(request: ModelRowsRequest): void {
   }
 }
 
+/** One part of a Llama row check (a long run's layers go one at a time), timed. */
+function llamaRows(request: LlamaRowsRequest): void {
+  const { id, model, tokens, rows, part } = request;
+  try {
+    const params = paramsOf(model);
+    const config = model.config as LlamaConfig;
+    if (!isLlamaConfig(config)) throw new AttentionError(`A Llama row check was sent a ${String((config as { modelType?: string }).modelType ?? 'GPT-2')} config.`);
+    const start = performance.now();
+    // The parameters are checked once, with the first part (the embedding's).
+    if (part.kind === 'embed') checkLlamaParams(config, params);
+    const checked =
+      part.kind === 'embed'
+        ? checkLlamaEmbedRows(config, params, part.embed, rows, tokens)
+        : part.kind === 'layer'
+          ? checkLlamaLayerRows(config, params, part.layer, part.x, part.g, rows, tokens.length)
+          : checkLlamaLogitsRows(config, params, part.x, part.logits, rows.length);
+    const response: LlamaRowsResponse = { id, ok: true, rows: checked, referenceMs: performance.now() - start };
+    scope.postMessage(response);
+  } catch (error) {
+    scope.postMessage(failure(id, error) satisfies LlamaRowsResponse);
+  }
+}
+
 function verify(request: VerifyRequest): void {
   const { id, shape, inputs, actual, rows, returnReference } = request;
   try {
@@ -98,5 +122,6 @@ scope.onmessage = (event: MessageEvent<ReferenceRequest>) => {
   const request = event.data;
   if ('kind' in request && request.kind === 'model-forward') modelForward(request);
   else if ('kind' in request && request.kind === 'model-rows') modelRows(request);
+  else if ('kind' in request && request.kind === 'llama-rows') llamaRows(request);
   else verify(request as VerifyRequest);
 };

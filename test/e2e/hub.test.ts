@@ -45,6 +45,8 @@ const llamaConfig: LlamaConfig = {
   oBias: false,
 };
 const llama = synthLlamaCheckpoint({ config: llamaConfig, seed: 9, dtype: 'F16', invFreq: true });
+/** The same layout with an 8192-token context: at 4200 tokens its maps (2 × 4 × 4200² floats, 564 MB) pass the app's budget, so it runs fused. */
+const longLlama = synthLlamaCheckpoint({ config: { ...llamaConfig, context: 8192, ropeScaling: null }, seed: 10 });
 const POLL = { timeout: 90_000 };
 const browser = useBrowser();
 
@@ -55,7 +57,7 @@ function hubModels(): Record<string, Record<string, Uint8Array>> {
   // config.json says 16 positions; the weights have 64 rows of wpe.
   const wrongShape = { ...good.files, 'config.json': synthGpt2Checkpoint({ config: { ...config, context: 16 }, seed: 7 }).files['config.json'] };
   const noTokenizer = synthGpt2Checkpoint({ config, seed: 7, noTokenizer: true }).files;
-  return { 'test/tiny-gpt2': good.files, 'test/sharded': sharded.files, 'test/tiny-llama': llama.files, 'bad/truncated': truncated, 'bad/no-heads': noHeads, 'bad/wrong-shape': wrongShape, 'bad/no-tokenizer': noTokenizer };
+  return { 'test/tiny-gpt2': good.files, 'test/sharded': sharded.files, 'test/tiny-llama': llama.files, 'test/long-llama': longLlama.files, 'bad/truncated': truncated, 'bad/no-heads': noHeads, 'bad/wrong-shape': wrongShape, 'bad/no-tokenizer': noTokenizer };
 }
 
 /** What the page should show for a model: the f64 reference of its input. */
@@ -221,6 +223,35 @@ describe('models from a hub', () => {
       llamaShown.forEach(([, p], i) => expect(p).toBeCloseTo(llamaTop[i].probability, 3));
       await canvasShot(page, 'hub-llama');
       await shot(page, 'hub-llama');
+
+      // Past the full-map limit: 4200 tokens of a long-context Llama-layout model run every head
+      // on the fused path with progress, the gallery draws each head's block maxima, and the check
+      // (a layer at a time, on sampled rows, against each layer's keys and values) passes.
+      await page.evaluate(() => {
+        const seen: string[] = [];
+        (window as unknown as { busySeen: string[] }).busySeen = seen;
+        new MutationObserver(() => {
+          const text = document.querySelector('[data-testid="busy"]')?.textContent ?? '';
+          if (text !== '' && seen.at(-1) !== text) seen.push(text);
+        }).observe(document.body, { subtree: true, childList: true, characterData: true });
+      });
+      await openTyped(page, 'test/long-llama');
+      await expect.poll(() => page.getByTestId('model-card').locator('h2').textContent(), POLL).toContain('test/long-llama');
+      expect(await verdict(page)).toBe('pass');
+      await page.getByTestId('seq-len').fill('4200');
+      await page.getByTestId('seq-len').press('Enter');
+      await expect.poll(() => page.getByTestId('source-note').textContent(), POLL).toContain('4200 tokens on the fused path');
+      expect(await verdict(page, 240_000)).toBe('pass');
+      const busySeen = await page.evaluate(() => (window as unknown as { busySeen: string[] }).busySeen);
+      expect(busySeen.some((text) => /every head on the fused path \(no 4200² maps\), \d+ of \d+ steps/.test(text)), busySeen.join(' | ')).toBe(true);
+      expect(await page.getByTestId('source-note').textContent()).toContain('each surface is its 128 × 128 block maxima');
+      expect(await page.getByTestId('surface-canvas').getAttribute('data-shown')).toBe('all');
+      expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(8);
+      expect(await page.getByTestId('head-scores').textContent()).toContain('this 4200-token run stored no maps');
+      const rowsChecked = await page.getByTestId('verify-status').locator('tr').count();
+      expect(rowsChecked).toBeGreaterThan(2 * 6);
+      await canvasShot(page, 'hub-llama-fused');
+      await shot(page, 'hub-llama-fused');
       await page.close();
       expect(errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
     } finally {
