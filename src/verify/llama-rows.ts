@@ -15,6 +15,7 @@
 import { checkTokenIds, type Floats } from '../model/schema';
 import { checkLlamaParams, type LlamaConfig } from '../model/llama-schema';
 import { applyRope, ropeInverseFrequencies } from '../model/rope';
+import { repeatKvRows } from '../model/llama-reference';
 import { compareArrays, type Tolerance } from './compare';
 import { MODEL_TOLERANCES, type ModelCheckRow, type ModelRowsVerification, type PickedModelRows } from './model';
 
@@ -49,16 +50,6 @@ function rmsNormRows(x: Floats, weight: Floats, n: number, d: number, eps: numbe
     for (let j = 0; j < d; j++) sumSq += x[i * d + j] * x[i * d + j];
     const scale = 1 / Math.sqrt(sumSq / d + eps);
     for (let j = 0; j < d; j++) out[i * d + j] = x[i * d + j] * scale * weight[j];
-  }
-  return out;
-}
-
-/** Key/value rows (n × kvHeads·hd) repeated per query head (n × heads·hd), the GPU's layout. */
-function repeatRows(kv: Float64Array, n: number, heads: number, kvHeads: number, hd: number): Float64Array {
-  const out = new Float64Array(n * heads * hd);
-  const group = heads / kvHeads;
-  for (let i = 0; i < n; i++) {
-    for (let h = 0; h < heads; h++) out.set(kv.subarray((i * kvHeads + Math.floor(h / group)) * hd, (i * kvHeads + Math.floor(h / group) + 1) * hd), (i * heads + h) * hd);
   }
   return out;
 }
@@ -113,8 +104,8 @@ export function checkLlamaLayerRows(config: LlamaConfig, params: ReadonlyMap<str
     return o;
   };
   compare('q', g.q, q, MODEL_TOLERANCES.activations);
-  compare('k', gpuRows(g.k), repeatRows(k, n, heads, kvHeads, hd), MODEL_TOLERANCES.activations);
-  compare('v', gpuRows(g.v), repeatRows(v, n, heads, kvHeads, hd), MODEL_TOLERANCES.activations);
+  compare('k', gpuRows(g.k), repeatKvRows(config, k, n), MODEL_TOLERANCES.activations);
+  compare('v', gpuRows(g.v), repeatKvRows(config, v, n), MODEL_TOLERANCES.activations);
 
   // Query row r of each head against the GPU's keys and values 0…r (its key/value head, repeated).
   const scores = new Float64Array(heads * n * T);
