@@ -48,8 +48,8 @@ const padded = (values: number) => Math.max(16, Math.ceil((values * 4) / 16) * 1
  * comment): parameters, then the plan's tensors in order. Throws AttentionInputError for a
  * bad config (validateConfig) or a seqLen that is not an integer from 1 to the context (field seqLen).
  */
-export function modelMemory(config: GptConfig | LlamaConfig, seqLen: number): ModelMemory {
-  if (isLlamaConfig(config)) return summarize(llamaBuffers(config, seqLen));
+export function modelMemory(config: GptConfig | LlamaConfig, seqLen: number, options: { fused?: boolean } = {}): ModelMemory {
+  if (isLlamaConfig(config)) return summarize(llamaBuffers(config, seqLen, options.fused === true));
   const c = validateConfig(config);
   if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > c.context) {
     throw new AttentionInputError('seqLen', describeValue(seqLen), `an integer from 1 to the model's context, ${c.context} (n_positions)`, 'shape');
@@ -125,7 +125,7 @@ export function checkModelFits(config: GptConfig | LlamaConfig, seqLen: number, 
  * packed q | k | v (key/value heads repeated), scores and weights, attn, the residual stream,
  * the norms' outputs, gate | up and the SwiGLU; the logits.
  */
-function llamaBuffers(config: LlamaConfig, seqLen: number): ModelBuffer[] {
+function llamaBuffers(config: LlamaConfig, seqLen: number, fused: boolean): ModelBuffer[] {
   checkLlamaConfig(config);
   if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > config.context) {
     throw new AttentionInputError('seqLen', describeValue(seqLen), `an integer from 1 to the model's context, ${config.context} (max_position_embeddings)`, 'shape');
@@ -157,7 +157,9 @@ function llamaBuffers(config: LlamaConfig, seqLen: number): ModelBuffer[] {
     const h = `h.${i}`;
     const act = (name: string, values: number): ModelBuffer => ({ name: `${h}/${name}`, kind: 'activation', bytes: padded(values) });
     buffers.push(act('ln1', T * d), act('pre', T * qkvWidth), act('qkv', 3 * T * width + 128));
-    buffers.push({ name: `${h}/scores`, kind: 'map', bytes: padded(heads * T * T) }, { name: `${h}/weights`, kind: 'map', bytes: padded(heads * T * T) });
+    // The fused path stores no map: a log-sum-exp per row and head, and the 128 × 128 grid per head the gallery draws.
+    if (fused) buffers.push({ name: `${h}/lse`, kind: 'activation', bytes: padded(heads * T) }, { name: `${h}/grid`, kind: 'map', bytes: padded(heads * Math.min(T, 128) ** 2) });
+    else buffers.push({ name: `${h}/scores`, kind: 'map', bytes: padded(heads * T * T) }, { name: `${h}/weights`, kind: 'map', bytes: padded(heads * T * T) });
     buffers.push(act('attn', T * width), act('resid1', T * d), act('ln2', T * d), act('gateUp', 2 * T * dMlp), act('mlpAct', T * dMlp), act('resid2', T * d));
   }
   buffers.push({ name: 'lnF', kind: 'activation', bytes: padded(T * d) }, { name: 'logits', kind: 'logits', bytes: padded(T * vocabSize) });

@@ -54,7 +54,7 @@ export function sortHeads(heads: readonly HeadReport[], by: SortKey): HeadReport
 }
 
 /** The card's description of the model and what it reads. */
-function describeModel(model: ModelRun['model'], tokens: number): string {
+function describeModel(model: ModelRun['model'], tokens: number, fused = false): string {
   const { config, metadata, name } = model;
   if (model.kind === 'shipped') {
     const loss = Number(metadata.heldOutLoss);
@@ -66,7 +66,7 @@ function describeModel(model: ModelRun['model'], tokens: number): string {
       `. It reads <eos> + your sentence, continued with corpus sentences up to the sequence length.`
     );
   }
-  const onGpu = modelMemory(config, tokens).total;
+  const onGpu = modelMemory(config, tokens, { fused }).total;
   if (isLlamaConfig(config)) {
     const group = config.heads / config.kvHeads;
     const kv =
@@ -142,7 +142,7 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
       lastShown = { run: r, selected };
       const { config } = r.model;
       title.replaceChildren(r.model.kind === 'shipped' ? 'Trained model' : r.model.name, h('span', { class: 'pill' }, `${config.layers} layers × ${config.heads} heads`));
-      about.textContent = describeModel(r.model, r.input.ids.length);
+      about.textContent = describeModel(r.model, r.input.ids.length, r.fused !== null);
       const { input: inp } = r;
       const eos = r.model.kind === 'shipped' ? '<eos>' : '<|endoftext|>';
       const shown = inp.words.map((w, i) => (i === 0 && w === eos ? `⟨${eos.replace(/[<>|]/g, '')}⟩` : w));
