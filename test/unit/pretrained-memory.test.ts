@@ -2,6 +2,7 @@
  * The GPU memory of a model (src/pretrained/memory.ts) against sizes worked out by hand for
  * GPT-2 small, and checkModelFits against WebGPU's default and larger limits.
  */
+import { SMOLLM2_135M_SHAPE } from '../../src/bench/model-report';
 import { describe, expect, it } from 'vitest';
 import { AttentionInputError } from '../../src/core/errors';
 import type { GptConfig } from '../../src/model/schema';
@@ -69,5 +70,20 @@ describe('checkModelFits', () => {
     // floor(200 000 000 / (50257 × 4)) = 994 tokens of logits; the maps (12 × T² × 4) fit far beyond.
     expect(error.message).toContain('up to 994 tokens fit this device');
     expect(() => checkModelFits(GPT2, 994, limits)).not.toThrow();
+  });
+});
+
+describe('modelMemory of a Llama-family model (SmolLM2-135M)', () => {
+  const smol = SMOLLM2_135M_SHAPE;
+  it('parameters as the runner uploads them (q/k/v and gate/up stacked, a zeros bias), maps per layer, or none on the fused path', () => {
+    const maps = modelMemory(smol, 2048);
+    // 134 515 008 values in f32, plus the shared zeros buffers (576 and 960 floats: no biases).
+    expect(maps.byKind.parameter).toBe(134_515_008 * 4 + 576 * 4 + 960 * 4);
+    // Scores and weights, 9 heads × 2048², in each of 30 layers.
+    expect(maps.byKind.map).toBe(30 * 2 * 9 * 2048 * 2048 * 4);
+    const fused = modelMemory(smol, 8192, { fused: true });
+    // A 128 × 128 grid per head and layer instead; the log-sum-exps count as activations.
+    expect(fused.byKind.map).toBe(30 * 9 * 128 * 128 * 4);
+    expect(fused.buffers.some((b) => b.name === 'h.29/lse' && b.bytes === 9 * 8192 * 4)).toBe(true);
   });
 });
