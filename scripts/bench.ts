@@ -158,7 +158,7 @@ async function bench(args: BenchArgs): Promise<number> {
  * adapter): the folder holds config.json, and every length fits the context it gives.
  */
 function checkModelFolder(args: BenchArgs): void {
-  if (args.model === null || args.model === 'gpt2-shape') return;
+  if (args.model === null || args.model === 'gpt2-shape' || args.model === 'smollm2-shape') return;
   const folder = args.model;
   if (!existsSync(join(folder, 'config.json'))) {
     throw new AttentionError(`--model ${folder}: not gpt2-shape and no config.json in that folder; give a folder holding config.json, model.safetensors (or the index and shards) and tokenizer.json (or vocab.json + merges.txt).`);
@@ -185,7 +185,7 @@ function checkModelFolder(args: BenchArgs): void {
  */
 async function benchModel(page: Page, args: BenchArgs, browserName: string): Promise<number> {
   let source: string | undefined;
-  if (args.model !== 'gpt2-shape') {
+  if (args.model !== 'gpt2-shape' && args.model !== 'smollm2-shape') {
     // A folder: its files are served to the page under /bench-model/, where loadPretrained reads them as from a hub mirror.
     const folder = args.model!;
     await page.route('**/bench-model/**', async (route) => {
@@ -196,7 +196,7 @@ async function benchModel(page: Page, args: BenchArgs, browserName: string): Pro
     });
     source = new URL('/bench-model/', page.url()).href;
   }
-  const settings: ModelBenchSettings = { model: args.model!, source, lengths: args.lengths, repeats: args.repeats, warmup: args.warmup, paths: [...args.paths.filter((p): p is 'gpu' | 'cpu' => p === 'gpu' || p === 'cpu'), ...(args.ort ? ['ort' as const] : [])], seed: args.seed, keep: args.keep, linear: args.linear };
+  const settings: ModelBenchSettings = { model: args.model!, source, lengths: args.lengths, repeats: args.repeats, warmup: args.warmup, paths: [...args.paths.filter((p): p is 'gpu' | 'cpu' => p === 'gpu' || p === 'cpu'), ...(args.ort ? ['ort' as const] : [])], seed: args.seed, keep: args.model === 'smollm2-shape' && !process.argv.includes('--keep') ? 'none' : args.keep, linear: args.linear };
   const { report } = await withTimeout(page.evaluate((options) => window.attentionBench!.model(options), settings), args.timeoutMs, 'the model bench');
   const a = report.adapter;
   const name = a ? slug([a.vendor, a.architecture || a.device].filter(Boolean).join(' ')) : 'no-gpu';
