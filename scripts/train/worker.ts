@@ -38,8 +38,8 @@ const params = viewsOf(setup.params);
 const grads = viewsOf(setup.grads);
 const workspace = createWorkspace(setup.config, setup.batch, setup.length, { matmul: setup.matmul ?? 'js' });
 
-parentPort!.on('message', (message: { kind: 'train' | 'eval'; tokens: Int32Array; batch: number; length: number }) => {
-  const batch = { tokens: message.tokens, batch: message.batch, length: message.length };
+parentPort!.on('message', (message: { kind: 'train' | 'eval'; tokens: Int32Array; offsets?: Int32Array; batch: number; length: number }) => {
+  const batch = { tokens: message.tokens, offsets: message.offsets, batch: message.batch, length: message.length };
   if (message.kind === 'train') {
     const { loss } = lossAndGrads(setup.config, params, batch, { workspace, grads });
     parentPort!.postMessage({ loss });

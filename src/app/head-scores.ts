@@ -5,14 +5,12 @@
  */
 import type { ModelConfig } from '../core/types';
 import { EOS_ID, wordIds } from '../model/corpus-words';
-import { LABEL_THRESHOLDS, headLabels, makeInductionProbe, scoreHead, type HeadScores, type InductionProbe } from '../model/heads';
+import { LABEL_THRESHOLDS, headLabels, projectProbe, scoreHead, type HeadScores, type InductionProbe } from '../model/heads';
 import { END_OF_TEXT, type Vocabulary } from '../model/vocab';
-import { makeRng } from '../reference/random';
 
-/** The repeated random span the induction scores are measured on (as scripts/heads.ts). */
+/** The repeated random span the induction scores are measured on (src/model/heads.ts's projectProbe, as scripts/heads.ts and the training log). */
 export function inductionProbeFor(vocab: Vocabulary, config: ModelConfig): InductionProbe {
-  const span = Math.max(1, Math.min(24, Math.floor((config.context - 1) / 2)));
-  return makeInductionProbe(makeRng(12), config.vocabSize, span, { first: vocab.id(END_OF_TEXT) ?? EOS_ID, pool: wordIds(vocab) });
+  return projectProbe(config.vocabSize, config.context, vocab.id(END_OF_TEXT) ?? EOS_ID, wordIds(vocab));
 }
 
 /** One head's measured scores and the labels they earn. */

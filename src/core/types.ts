@@ -133,4 +133,9 @@ export interface ModelConfig {
   layers: number;
   /** Width of the MLP's hidden layer (GPT-2's n_inner, 4·dModel by default there). */
   dMlp: number;
+  /**
+   * Whether the logits reuse `wte` (GPT-2's tie_word_embeddings, the default: true). false: a
+   * separate `lm_head.weight` [vocabSize, dModel], as GPT2LMHeadModel stores it untied.
+   */
+  tiedEmbeddings?: boolean;
 }

@@ -4,7 +4,7 @@
  * embedding, then per block LN1 → Q, K, V with c_attn's bias (the attention projections kernel,
  * bias variant) → causal scores → softmax → P·V (the attention kernels themselves, with the
  * device's tuning) → c_proj + bias + residual → LN2 → c_fc + bias + GELU → c_proj + bias +
- * residual; then ln_f and the logits x·wteᵀ (tied embedding). Everything stays on the device
+ * residual; then ln_f and the logits x·wteᵀ (or x·lm_headᵀ, untied). Everything stays on the device
  * between kernels; one submission per run; only what is asked for is read back.
  *
  * The config and the parameters come in as plain data ({@link GpuModelConfig} has GptConfig's

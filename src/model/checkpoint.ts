@@ -19,7 +19,7 @@
 import { AttentionInputError } from '../core/errors';
 import { readSafetensorsFile, writeSafetensors, type SafetensorsMetadata } from '../inputs/safetensors';
 import { TensorFileError, formatShape, type Tensor } from '../inputs/tensors';
-import { checkModelParams, paramShapes, validateConfig, type Floats, type GptConfig, type GptParams } from './schema';
+import { checkModelParams, isTied, paramShapes, validateConfig, type Floats, type GptConfig, type GptParams } from './schema';
 
 /** What {@link readCheckpoint} returns. */
 export interface Checkpoint {
@@ -111,7 +111,7 @@ export function readCheckpoint(bytes: ArrayBuffer | Uint8Array, fileName = 'mode
   }
   for (const [name, tensor] of byName) {
     if (shapes.has(name) || CAUSAL_MASK_BUFFER.test(name)) continue;
-    if (name === 'lm_head.weight' && sameShape(tensor.shape, shapes.get('wte.weight')!) && sameValues(tensor.data, params.get('wte.weight')!)) continue;
+    if (name === 'lm_head.weight' && isTied(config) && sameShape(tensor.shape, shapes.get('wte.weight')!) && sameValues(tensor.data, params.get('wte.weight')!)) continue;
     const why = name === 'lm_head.weight' ? 'an lm_head.weight that differs from wte.weight (this model ties them)' : 'an unexpected tensor';
     throw new TensorFileError(file, 'tensor', why, `only the GPT-2 parameters of ${describeConfig(config)}`, tensor.name);
   }
@@ -205,5 +205,8 @@ function configOf(file: string, metadata: SafetensorsMetadata, byName: ReadonlyM
       `a "config" entry (JSON, as writeCheckpoint writes it) or an "n_head" entry: the number of heads is not in any tensor's shape (dModel is ${dModel}; GPT-2 small has 12)`,
     );
   }
-  return checkedConfig(file, { vocabSize, context, dModel, heads, layers, dMlp }, 'inferred from the shapes and n_head');
+  // A separate lm_head.weight that differs from wte.weight: an untied output layer (tie_word_embeddings false).
+  const head = byName.get('lm_head.weight');
+  const untied = head !== undefined && sameShape(head.shape, [vocabSize, dModel]) && !sameValues(head.data, byName.get('wte.weight')!.data);
+  return checkedConfig(file, { vocabSize, context, dModel, heads, layers, dMlp, ...(untied ? { tiedEmbeddings: false } : {}) }, 'inferred from the shapes and n_head');
 }

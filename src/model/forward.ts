@@ -12,8 +12,9 @@
  *   query i when j > i; c_proj (d → d, with bias).
  * - mlp: c_fc (d → dMlp) → GELU → c_proj (dMlp → d), with biases. GELU is GPT-2's tanh
  *   approximation ("gelu_new"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
- * - Final LayerNorm ln_f, then logits = ln_f(x)·wteᵀ: the output layer is TIED to the token
- *   embedding (no separate lm_head), so `wte` gets gradient from both ends.
+ * - Final LayerNorm ln_f, then logits = ln_f(x)·wteᵀ: by default the output layer is TIED to the
+ *   token embedding (no separate lm_head), so `wte` gets gradient from both ends; a config with
+ *   tiedEmbeddings false reads a separate `lm_head.weight` [vocab, d] instead.
  * - LayerNorm: biased variance, ε = 1e-5, learned weight and bias.
  * Names and shapes of the parameters: schema.ts.
  *
@@ -67,6 +68,7 @@ export interface Activations {
   /** Whether it also keeps the masked scores (the forward reference does; training need not). */
   readonly scores: boolean;
   /** @internal The token ids read, batch × length. */ readonly inputs: Int32Array;
+  /** @internal Each row's first position (wpe row), batch of them; 0 unless a training batch sets them. */ readonly offsets: Int32Array;
   /** @internal */ readonly x0: Floats;
   /** @internal */ readonly layers: LayerActs[];
   /** @internal */ readonly lnF: Floats;
@@ -144,6 +146,7 @@ export function createActivations(config: GptConfig, batch: number, length: numb
     float64,
     scores: options.scores === true,
     inputs: new Int32Array(rows),
+    offsets: new Int32Array(batch),
     x0,
     layers,
     lnF: make(rows * d),
@@ -163,7 +166,7 @@ export function forwardPass(config: GptConfig, p: ModelParams, acts: Activations
   const rows = batch * length;
   const n = rows * d;
   const s = scratch;
-  embeddingForward(acts.inputs, p.wte, p.wpe, acts.x0, batch, length, d);
+  embeddingForward(acts.inputs, p.wte, p.wpe, acts.x0, batch, length, d, acts.offsets);
   for (let l = 0; l < config.layers; l++) {
     const a = acts.layers[l];
     const w = p.blocks[l];
@@ -180,5 +183,5 @@ export function forwardPass(config: GptConfig, p: ModelParams, acts: Activations
   }
   const last = acts.layers[config.layers - 1].resid2; // layers ≥ 1 (validateConfig)
   layerNormForward(last, p.lnfW, p.lnfB, acts.lnF, acts.lnFMean, acts.lnFRstd, rows, d);
-  outputForward(acts.lnF, p.wte, acts.logits, rows, d, vocabSize, s.matmul);
+  outputForward(acts.lnF, p.lmHead, acts.logits, rows, d, vocabSize, s.matmul);
 }

@@ -11,7 +11,7 @@
  * kernels lay out one head's slice of `weights`). Plain TypeScript, runs in Node.
  */
 import { AttentionInputError } from '../core/errors';
-import type { Rng } from '../reference/random';
+import { makeRng, type Rng } from '../reference/random';
 
 /** One head's weights: seqLen × seqLen, row-major. */
 export type HeadMap = ArrayLike<number>;
@@ -175,6 +175,22 @@ export function makeInductionProbe(rng: Rng, vocabSize: number, spanLength: numb
   const span = pool.slice(prefixLength, needed);
   const tokens = [...(first === null ? [] : [first]), ...prefix, ...span, ...span];
   return { tokens, pairs: inductionPairs(tokens), spanStart: tokens.length - 2 * spanLength, spanLength };
+}
+
+/** The project's induction probe: seed, span and prefix lengths (README, "The trained model"). */
+export const PROJECT_PROBE = { seed: 12, span: 24, prefix: 8 } as const;
+
+/**
+ * The probe every induction score in the project is measured on (the app's head labels, the
+ * training log, the tests): `first`, then PROJECT_PROBE.prefix random words, then a random span
+ * of PROJECT_PROBE.span words twice (57 tokens), all drawn from `pool` with PROJECT_PROBE.seed;
+ * shortened to fit a smaller context (the span first keeps ≥ 1, the prefix shrinks to what is left).
+ */
+export function projectProbe(vocabSize: number, context: number, first: number, pool: readonly number[]): InductionProbe {
+  const room = Math.max(0, context - 1);
+  const span = Math.max(1, Math.min(PROJECT_PROBE.span, Math.floor(room / 2)));
+  const prefixLength = Math.max(0, Math.min(PROJECT_PROBE.prefix, room - 2 * span));
+  return makeInductionProbe(makeRng(PROJECT_PROBE.seed), vocabSize, span, { first, pool, prefixLength });
 }
 
 /** A head's five measured numbers. */

@@ -161,25 +161,28 @@ export function attentionForward(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Embeddings and the tied output projection
+// Embeddings and the output projection
 // ---------------------------------------------------------------------------------------------
 
 /**
- * x[b·seqLen + t] = wte[token] + wpe[t] for every sequence b, position t. `tokens` holds
- * batch × seqLen ids (row-major); they are not checked here (the model validates them once).
+ * x[b·seqLen + t] = wte[token] + wpe[offsets[b] + t] for every sequence b, position t. `tokens`
+ * holds batch × seqLen ids (row-major); `offsets` (default all 0) the position of each row's
+ * first token, so a short training window can sit anywhere in the context. Neither is checked
+ * here (the model validates them once).
  */
-export function embeddingForward(tokens: ArrayLike<number>, wte: Floats, wpe: Floats, x: Floats, batch: number, seqLen: number, d: number): void {
+export function embeddingForward(tokens: ArrayLike<number>, wte: Floats, wpe: Floats, x: Floats, batch: number, seqLen: number, d: number, offsets?: ArrayLike<number>): void {
   for (let b = 0; b < batch; b++) {
+    const first = offsets === undefined ? 0 : offsets[b];
     for (let t = 0; t < seqLen; t++) {
       const row = (b * seqLen + t) * d;
       const tok = tokens[b * seqLen + t] * d;
-      const pos = t * d;
+      const pos = (first + t) * d;
       for (let j = 0; j < d; j++) x[row + j] = wte[tok + j] + wpe[pos + j];
     }
   }
 }
 
-/** logits (rows × vocab) = x (rows × d) · wteᵀ: the output layer tied to the token embedding. */
+/** logits (rows × vocab) = x (rows × d) · Wᵀ, W the output matrix [vocab, d]: `wte` when tied, else `lm_head.weight`. */
 export function outputForward(x: Floats, wte: Floats, logits: Floats, rows: number, d: number, vocab: number, matmul: MatmulKernel = matmulNT): void {
   matmul(x, 0, d, wte, 0, d, logits, 0, vocab, rows, vocab, d, false);
 }

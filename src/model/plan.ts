@@ -2,7 +2,7 @@
  * The forward plan: the GPT-2-style forward pass as data, the ordered steps a runner encodes.
  * A model is a config + a parameter schema (schema.ts) + this plan. The GPU forward
  * (src/kernels/model.ts) walks it, one kernel per op; test/unit/model-plan.test.ts checks it
- * against the schema (every parameter read by exactly one step, wte by two: it is tied) and
+ * against the schema (every parameter read by exactly one step, wte by two when it is tied) and
  * against the tensors the verification compares. The CPU forward (forward.ts) runs the same
  * order of operations written out by hand, kept as it is so training stays bit-identical.
  *
@@ -15,7 +15,7 @@
  *
  * Imports only core and schema.ts, so the kernels layer may use it (.dependency-cruiser.cjs).
  */
-import { validateConfig, type GptConfig } from './schema';
+import { isTied, validateConfig, type GptConfig } from './schema';
 
 /** LayerNorm's ε, as GPT-2. */
 export const PLAN_LAYER_NORM_EPS = 1e-5;
@@ -60,7 +60,7 @@ export interface LinearStep {
   epilogue: 'none' | 'gelu' | 'residual';
 }
 
-/** logits = x·wteᵀ: the output layer tied to the token embedding. params: wte. */
+/** logits = x·Wᵀ, W [vocab, d]: params wte (tied) or lm_head (untied). */
 export interface LogitsStep {
   op: 'logits';
   vocabSize: number;
@@ -95,7 +95,8 @@ export function layerTensor(layer: number, name: string): string {
 
 /** The ordered steps of the forward pass of `config` (validated; throws AttentionInputError as validateConfig). */
 export function forwardPlan(config: GptConfig): PlanStep[] {
-  const { dModel: d, dMlp, heads, layers, vocabSize } = validateConfig(config);
+  const c = validateConfig(config);
+  const { dModel: d, dMlp, heads, layers, vocabSize } = c;
   const steps: PlanStep[] = [{ op: 'embed', layer: null, name: 'embed', params: ['wte.weight', 'wpe.weight'], inputs: ['tokens'], outputs: ['embed'] }];
   let x = 'embed';
   for (let i = 0; i < layers; i++) {
@@ -135,7 +136,7 @@ export function forwardPlan(config: GptConfig): PlanStep[] {
   }
   steps.push(
     { op: 'layerNorm', eps: PLAN_LAYER_NORM_EPS, layer: null, name: 'ln_f', params: ['ln_f.weight', 'ln_f.bias'], inputs: [x], outputs: ['lnF'] },
-    { op: 'logits', vocabSize, layer: null, name: 'logits', params: ['wte.weight'], inputs: ['lnF'], outputs: ['logits'] },
+    { op: 'logits', vocabSize, layer: null, name: 'logits', params: [isTied(c) ? 'wte.weight' : 'lm_head.weight'], inputs: ['lnF'], outputs: ['logits'] },
   );
   return steps;
 }

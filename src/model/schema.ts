@@ -9,7 +9,8 @@
  * dict: `wte.weight` [vocab, d], `wpe.weight` [context, d], per block i `h.{i}.ln_1.weight|bias`
  * [d], `h.{i}.attn.c_attn.weight` [d, 3d], `.bias` [3d], `h.{i}.attn.c_proj.weight` [d, d],
  * `.bias` [d], `h.{i}.ln_2.weight|bias` [d], `h.{i}.mlp.c_fc.weight` [d, dMlp], `.bias` [dMlp],
- * `h.{i}.mlp.c_proj.weight` [dMlp, d], `.bias` [d], then `ln_f.weight|bias` [d].
+ * `h.{i}.mlp.c_proj.weight` [dMlp, d], `.bias` [d], then `ln_f.weight|bias` [d], and
+ * `lm_head.weight` [vocab, d] only when the config unties the output layer (tiedEmbeddings false).
  * Conv1D weights are stored [in, out] and applied as y = x·W + b (not nn.Linear's [out, in]);
  * c_attn's columns 0…d−1 are Q, d…2d−1 K, 2d…3d−1 V, head h owning columns h·dHead… within each.
  *
@@ -65,12 +66,22 @@ export function validateConfig(config: GptConfig): GptConfig {
   if (largest > MAX_ELEMENTS) {
     throw new AttentionInputError('config', `a parameter of ${largest} values`, `at most ${MAX_ELEMENTS} values per parameter`, 'too-large');
   }
-  return { vocabSize, context, dModel, heads, layers, dMlp };
+  const tied: unknown = config.tiedEmbeddings;
+  if (tied !== undefined && typeof tied !== 'boolean') {
+    throw new AttentionInputError('tiedEmbeddings', describeValue(tied), 'true (logits reuse wte), false (a separate lm_head.weight) or absent (true)', 'type');
+  }
+  // Tied configs stay the plain six sizes, so JSON and comparisons of existing configs are unchanged.
+  return tied === false ? { vocabSize, context, dModel, heads, layers, dMlp, tiedEmbeddings: false } : { vocabSize, context, dModel, heads, layers, dMlp };
 }
 
-/** Whether two configs have the same six sizes. */
+/** Whether the logits reuse `wte` (no `lm_head.weight`): true unless the config says false. */
+export function isTied(config: GptConfig): boolean {
+  return config.tiedEmbeddings !== false;
+}
+
+/** Whether two configs have the same six sizes and the same output layer (tied or not). */
 export function sameConfig(a: GptConfig, b: GptConfig): boolean {
-  return CONFIG_FIELDS.every((field) => a[field] === b[field]);
+  return CONFIG_FIELDS.every((field) => a[field] === b[field]) && isTied(a) === isTied(b);
 }
 
 /** The names of block i's parameters, in file order. */
@@ -102,10 +113,11 @@ export function paramShapes(config: GptConfig): Map<string, number[]> {
   for (let i = 0; i < layers; i++) for (const [name, shape] of blockShapes(i, d, dMlp)) shapes.set(name, shape);
   shapes.set('ln_f.weight', [d]);
   shapes.set('ln_f.bias', [d]);
+  if (!isTied(config)) shapes.set('lm_head.weight', [vocabSize, d]);
   return shapes;
 }
 
-/** The number of values in all parameters (wte counted once: the output layer is tied). */
+/** The number of values in all parameters (wte counted once when the output layer is tied). */
 export function countParams(config: GptConfig): number {
   let total = 0;
   for (const shape of paramShapes(config).values()) total += shape.reduce((a, b) => a * b, 1);
@@ -238,6 +250,8 @@ export interface ModelParams {
   blocks: BlockParams[];
   lnfW: Floats;
   lnfB: Floats;
+  /** The output layer's [vocab, d] matrix: `lm_head.weight` when untied, else `wte` itself (the same array). */
+  lmHead: Floats;
 }
 
 /** The arrays by role, looked up once per call (the maps stay out of the hot loops). `params` must be checked. */
@@ -261,5 +275,6 @@ export function byRole(config: GptConfig, params: ReadonlyMap<string, Floats>): 
       mlpB: get(`${h}.mlp.c_proj.bias`),
     });
   }
-  return { wte: get('wte.weight'), wpe: get('wpe.weight'), blocks, lnfW: get('ln_f.weight'), lnfB: get('ln_f.bias') };
+  const wte = get('wte.weight');
+  return { wte, wpe: get('wpe.weight'), blocks, lnfW: get('ln_f.weight'), lnfB: get('ln_f.bias'), lmHead: isTied(config) ? wte : get('lm_head.weight') };
 }

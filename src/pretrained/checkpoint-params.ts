@@ -47,7 +47,7 @@ export interface CheckpointSchema {
 /** The role of a GPT-2 tensor by its name in the file (see the module comment). */
 export function tensorRole(fileName: string, shapes: ReadonlyMap<string, number[]>): TensorRole {
   const name = fileName.startsWith('transformer.') ? fileName.slice('transformer.'.length) : fileName;
-  if (name === 'lm_head.weight') return { kind: 'lm-head' };
+  if (name === 'lm_head.weight') return shapes.has(name) ? { kind: 'param', name } : { kind: 'lm-head' };
   if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) return { kind: 'mask-buffer' };
   return shapes.has(name) ? { kind: 'param', name } : { kind: 'unknown', name };
 }
@@ -60,7 +60,9 @@ export function gpt2Schema(config: Gpt2Config): CheckpointSchema {
     shapes,
     role: (fileName) => tensorRole(fileName, shapes),
     shapeFields: (name) => gpt2ShapeFields(name, config),
-    tensors: 'the tensors of a GPT-2 checkpoint (wte, wpe, h.N.*, ln_f; lm_head and h.N.attn.bias are skipped)',
+    tensors: shapes.has('lm_head.weight')
+      ? 'the tensors of an untied GPT-2 checkpoint (wte, wpe, h.N.*, ln_f, lm_head; h.N.attn.bias is skipped)'
+      : 'the tensors of a GPT-2 checkpoint (wte, wpe, h.N.*, ln_f; lm_head and h.N.attn.bias are skipped)',
     block: (name) => {
       const match = /^h\.(\d+)\./.exec(name);
       return match === null ? null : Number(match[1]);
@@ -119,6 +121,7 @@ function gpt2ShapeFields(name: string, config: Gpt2Config): string {
   if (name.endsWith('mlp.c_fc.bias')) return `[${mlp}]`;
   if (name.endsWith('mlp.c_proj.weight')) return `[${mlp}, ${d}]`;
   if (name.endsWith('attn.c_proj.weight')) return `[${d}, ${d}]`;
+  if (name === 'lm_head.weight') return `[vocab_size ${config.vocabSize}, ${d}]`;
   return `[${d}]`;
 }
 

@@ -89,14 +89,17 @@ export function readGpt2Config(json: unknown, file = 'config.json'): Gpt2Config 
   if (fields.scale_attn_by_inverse_layer_idx === true) {
     throw new PretrainedFileError(file, 'scale_attn_by_inverse_layer_idx', 'true', 'false (absent): the kernels do not scale scores by 1/(layer + 1)');
   }
+  const tie = fields.tie_word_embeddings ?? true;
+  if (typeof tie !== 'boolean') throw new PretrainedFileError(file, 'tie_word_embeddings', describeValue(tie), 'true or false (absent: true, as GPT-2)');
+  const untied = tie ? {} : { tiedEmbeddings: false };
   // validateConfig also bounds the largest parameter; say which file it came from.
   try {
-    validateConfig({ vocabSize, context, dModel, heads, layers, dMlp });
+    validateConfig({ vocabSize, context, dModel, heads, layers, dMlp, ...untied });
   } catch (error) {
     const e = error as { field?: string; given?: string; allowed?: string; kind?: 'too-large' };
     throw new PretrainedFileError(file, e.field ?? 'config', e.given ?? String(error), e.allowed ?? 'a valid GPT-2 config', e.kind ?? 'shape');
   }
-  return { vocabSize, context, dModel, heads, layers, dMlp, modelType, layerNormEps: eps, activation };
+  return { vocabSize, context, dModel, heads, layers, dMlp, ...untied, modelType, layerNormEps: eps, activation };
 }
 
 /**

@@ -157,13 +157,14 @@ export function attentionBackward(
   }
 }
 
-/** Backward of `embeddingForward`: dwte[token] += dx row, dwpe[t] += dx row. */
-export function embeddingBackward(tokens: ArrayLike<number>, dx: Floats, dwte: Floats, dwpe: Floats, batch: number, seqLen: number, d: number): void {
+/** Backward of `embeddingForward`: dwte[token] += dx row, dwpe[offsets[b] + t] += dx row. */
+export function embeddingBackward(tokens: ArrayLike<number>, dx: Floats, dwte: Floats, dwpe: Floats, batch: number, seqLen: number, d: number, offsets?: ArrayLike<number>): void {
   for (let b = 0; b < batch; b++) {
+    const first = offsets === undefined ? 0 : offsets[b];
     for (let t = 0; t < seqLen; t++) {
       const row = (b * seqLen + t) * d;
       const tok = tokens[b * seqLen + t] * d;
-      const pos = t * d;
+      const pos = (first + t) * d;
       for (let j = 0; j < d; j++) {
         dwte[tok + j] += dx[row + j];
         dwpe[pos + j] += dx[row + j];
@@ -172,7 +173,7 @@ export function embeddingBackward(tokens: ArrayLike<number>, dx: Floats, dwte: F
   }
 }
 
-/** Backward of `outputForward`: dx = dlogits·wte (overwritten), dwte += dlogitsᵀ·x. */
+/** Backward of `outputForward`: dx = dlogits·W (overwritten), dW += dlogitsᵀ·x (W: wte when tied, else lm_head). */
 export function outputBackward(x: Floats, wte: Floats, dlogits: Floats, dx: Floats, dwte: Floats, rows: number, d: number, vocab: number, scratch: Scratch): void {
   const wteT = scratch.take('out.wteT', d * vocab);
   transpose(wte, 0, d, vocab, d, wteT, 0, vocab);

@@ -27,7 +27,7 @@ function backwardPass(config: GptConfig, p: ModelParams, g: ModelParams, ws: Gpt
   const rows = batch * length;
   const s = ws.scratch;
   const dResid = ws.dResid;
-  outputBackward(ws.lnF, p.wte, ws.logits, ws.dA, g.wte, rows, d, vocabSize, s);
+  outputBackward(ws.lnF, p.lmHead, ws.logits, ws.dA, g.lmHead, rows, d, vocabSize, s);
   dResid.fill(0, 0, rows * d);
   const last = ws.layers[config.layers - 1].resid2; // layers ≥ 1 (validateConfig)
   layerNormBackward(last, p.lnfW, ws.lnFMean, ws.lnFRstd, ws.dA, dResid, g.lnfW, g.lnfB, rows, d);
@@ -46,7 +46,7 @@ function backwardPass(config: GptConfig, p: ModelParams, g: ModelParams, ws: Gpt
     linearBackward(a.ln1, w.attnW, ws.dQkv, ws.dB, gw.attnW, gw.attnB, rows, d, 3 * d, s);
     layerNormBackward(a.input, w.ln1w, a.ln1Mean, a.ln1Rstd, ws.dB, dResid, gw.ln1w, gw.ln1b, rows, d);
   }
-  embeddingBackward(ws.inputs, dResid, g.wte, g.wpe, batch, length, d);
+  embeddingBackward(ws.inputs, dResid, g.wte, g.wpe, batch, length, d, ws.offsets);
 }
 
 /**
@@ -58,6 +58,12 @@ export interface TokenBatch {
   tokens: Int32Array;
   batch: number;
   length: number;
+  /**
+   * The position of each row's first token (batch of them; default all 0): a window of `length`
+   * tokens read with positions offsets[b] … offsets[b] + length − 1, each ≤ context − 1, so short
+   * windows train every learned position.
+   */
+  offsets?: Int32Array;
 }
 
 /** Options of {@link lossAndGrads} and {@link lossOnly}. */
@@ -82,6 +88,8 @@ export interface LossAndGrads<A extends Floats = Float32Array> {
 /** Check a batch and split it into the workspace's inputs and targets. */
 function loadBatch(config: GptConfig, batch: TokenBatch, ws: GptWorkspace): void {
   const { batch: rows, length, tokens } = batch;
+  ws.offsets.fill(0);
+  if (batch.offsets !== undefined) ws.offsets.set(batch.offsets);
   for (let b = 0; b < rows; b++) {
     const from = b * (length + 1);
     for (let t = 0; t < length; t++) {
@@ -102,6 +110,17 @@ function checkBatch(config: GptConfig, batch: TokenBatch): void {
     throw new AttentionInputError('batch.tokens', `length ${tokens.length}`, `length ${expected} = batch ${batch.batch} × (length ${batch.length} + 1)`, 'length');
   }
   checkTokenIds('batch.tokens', tokens, config.vocabSize);
+  const { offsets } = batch;
+  if (offsets !== undefined) {
+    if (!(offsets instanceof Int32Array)) throw new AttentionInputError('batch.offsets', describeValue(offsets), 'an Int32Array', 'type');
+    if (offsets.length !== batch.batch) throw new AttentionInputError('batch.offsets', `length ${offsets.length}`, `length ${batch.batch} (one per row)`, 'length');
+    const last = config.context - batch.length;
+    for (let b = 0; b < offsets.length; b++) {
+      if (offsets[b] < 0 || offsets[b] > last) {
+        throw new AttentionInputError(`batch.offsets[${b}]`, String(offsets[b]), `a first position from 0 to ${last} (context ${config.context} − length ${batch.length})`, 'shape');
+      }
+    }
+  }
 }
 
 /**

@@ -11,6 +11,8 @@ import { formatBytes } from '../core/errors';
 import { countParams } from '../model/schema';
 import { countLlamaParams, isLlamaConfig } from '../model/llama-schema';
 import { modelMemory } from '../pretrained/memory';
+import type { TrainingHistory } from '../app/training-history';
+import { formationCaption, renderFormationChart } from './formation-chart';
 
 export interface ModelCardDeps {
   /** The user committed a sentence (Enter, the button, or leaving the box). */
@@ -27,6 +29,8 @@ export interface ModelCard {
   setText(text: string): void;
   /** Show a run: the tokens read and the head scores table. */
   show(run: ModelRun, selected: { layer: number; head: number }): void;
+  /** The shipped model's training history (drawn while the shipped model is shown), or why it could not be read. */
+  showFormation(history: TrainingHistory | Error): void;
 }
 
 /** How the "find heads" list can sort: the model's order, or a score, strongest first (entropy: sharpest first). */
@@ -101,6 +105,10 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
   const run = h('button', { class: 'btn', 'data-testid': 'model-run' }, 'Run');
   const tokens = h('p', { class: 'note tokens', 'data-testid': 'model-tokens' });
   const scores = h('div', { 'data-testid': 'head-scores' });
+  const formation = h('div', { class: 'formation', 'data-testid': 'formation', hidden: true });
+  let formationData: TrainingHistory | Error | null = null;
+  let formationChart: { destroy(): void } | null = null;
+  let shippedShown = false;
   const pickerHost = h('div', { class: 'picker-host' });
   const root = h(
     'section',
@@ -112,6 +120,7 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
     h('label', { class: 'text-row' }, h('span', {}, 'Your text'), h('div', { class: 'row-actions' }, input, run)),
     tokens,
     scores,
+    formation,
   );
   const findHeads = h(
     'select',
@@ -161,8 +170,46 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
         ),
       );
       renderScores();
+      const shipped = r.model.kind === 'shipped';
+      if (shipped !== shippedShown) {
+        shippedShown = shipped;
+        renderFormation();
+      }
+    },
+    showFormation(history) {
+      formationData = history;
+      renderFormation();
     },
   };
+
+  /** The formation chart and caption, for the shipped model only (drawn once its log has loaded). */
+  function renderFormation(): void {
+    formationChart?.destroy();
+    formationChart = null;
+    formation.hidden = !shippedShown || formationData === null;
+    if (formation.hidden) {
+      formation.replaceChildren();
+      return;
+    }
+    if (formationData instanceof Error) {
+      formation.replaceChildren(h('h3', {}, 'How its heads formed'), h('p', { class: 'note bad', 'data-testid': 'formation-error' }, `The training log could not be read: ${formationData.message}`));
+      return;
+    }
+    const history = formationData!;
+    const host = h('div', { class: 'formation-chart', 'data-testid': 'formation-chart' });
+    formation.replaceChildren(
+      h('h3', {}, 'How its heads formed'),
+      host,
+      h('p', { class: 'note', 'data-testid': 'formation-caption' }, formationCaption(history)),
+      h(
+        'p',
+        { class: 'note' },
+        `Solid: each head's induction score on a repeated random span; dashed: previous-token score on held-out text; grey: training loss (right axis). Bold: the induction head and the previous-token head it reads. From the training log (npm run train), measured every ${history.points.length > 1 ? history.points[1].step - history.points[0].step : 0} steps.`,
+      ),
+    );
+    // The card's width is known once it is laid out; fall back to the sidebar's usual width.
+    formationChart = renderFormationChart(host, history, Math.max(240, (scores.clientWidth || 320) - 4));
+  }
 
   /** The head table, sorted by the "find heads" choice; past 16 heads only the top 16 unless all are asked for. */
   function renderScores(): void {

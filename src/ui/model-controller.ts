@@ -17,6 +17,7 @@ import { clearModelCache } from '../pretrained/hub';
 import { createModelPicker, modelFiles } from './model-picker';
 import { createModelCpuClient } from '../workers/model-cpu-client';
 import { ContextLimitError, MODEL_PATH, describeUnknownWords } from '../app/model-input';
+import { loadTrainingHistory } from '../app/training-history';
 import { modelMaps } from '../app/shown';
 import { DEFAULT_MODEL_STATE, hubProblem, modelIdProblem, type AppState } from '../app/state';
 import { UnknownWordsError, splitWords } from '../model/vocab';
@@ -89,6 +90,8 @@ export function createModelController(page: Page): ModelController {
 
   const shownResult = (): ModelResult | null => page.pipeline.shownBy(steps);
 
+  let historyRequested = false;
+
   /** Load the model the state names (once: later runs share the load; progress on the busy bar and the model card). */
   function startLoad(request: ModelRequest, key: string): Promise<LoadedModel> {
     const abort = new AbortController();
@@ -102,6 +105,14 @@ export function createModelController(page: Page): ModelController {
         : openPretrainedModel(request, pickedFiles.get(request.model) ?? null, { onProgress: progress, signal: abort.signal, beforeWeights: checkFits });
     const entry = { key, promise, abort, waiters: 0 };
     loading = entry;
+    // The shipped model's training log, for the card's formation chart: fetched once, beside the model.
+    if (request.model === '' && !historyRequested) {
+      historyRequested = true;
+      loadTrainingHistory().then(
+        (history) => modelCard.showFormation(history),
+        (error: unknown) => modelCard.showFormation(error instanceof Error ? error : new Error(String(error))),
+      );
+    }
     promise.then(
       (model) => {
         if (loading === entry) loading = null;

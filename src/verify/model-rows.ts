@@ -15,7 +15,7 @@
  * Within a layer each stage reads the previous stage's f64 result (not the GPU's), so a wrong
  * GPU q fails q and the weights, attn, resid1 and resid2 rows after it, in that layer only; the
  * first failing tensor of a layer names the stage. The logits of each checked row come from the
- * GPU's last resid2 row (ln_f, x·wteᵀ). The embedding rows (wte[token] + wpe[r]) are checked
+ * GPU's last resid2 row (ln_f, x·wteᵀ, or x·lm_headᵀ untied). The embedding rows (wte[token] + wpe[r]) are checked
  * too, reported under layer 0: every layer-0 row rests on them.
  *
  * What this does not see: the attention of query r reads the GPU's K and V at every key 0…r, and
@@ -305,7 +305,7 @@ export function verifyPickedRows(config: GptConfig | LlamaConfig, params: Readon
   const lnF = f64(n * d);
   layerNormForward(x, p.lnfW, p.lnfB, lnF, mean, rstd, n, d);
   const logits = f64(n * vocabSize);
-  outputForward(lnF, p.wte, logits, n, d, vocabSize);
+  outputForward(lnF, p.lmHead, logits, n, d, vocabSize);
   compare(null, 'logits', picked.logits, logits, MODEL_TOLERANCES.logits);
   return { rows: out, pass: out.every((r) => r.comparison.pass), sampledRows: rows };
 }

@@ -17,7 +17,7 @@
  */
 import { attentionForward, embeddingForward, geluForward, layerNormForward, outputForward } from '../model/layers';
 import { Scratch, transpose, type MatmulKernel } from '../model/matmul';
-import { validateConfig, type GptConfig } from '../model/schema';
+import { isTied, validateConfig, type GptConfig } from '../model/schema';
 
 /** One block's parameters, the linear weights transposed to [out, in]. */
 export interface CpuBlock {
@@ -43,6 +43,8 @@ export interface CpuBlock {
 export interface CpuModel {
   config: GptConfig;
   wte: Float32Array;
+  /** The output layer [vocab, d]: wte itself when tied, else lm_head.weight. */
+  lmHead: Float32Array;
   wpe: Float32Array;
   blocks: CpuBlock[];
   lnfW: Float32Array;
@@ -84,7 +86,8 @@ export function prepareCpuModel(config: GptConfig, params: Map<string, Float32Ar
       mlpB: get(`${h}.mlp.c_proj.bias`),
     });
   }
-  return { config: c, wte: get('wte.weight'), wpe: get('wpe.weight'), blocks, lnfW: get('ln_f.weight'), lnfB: get('ln_f.bias') };
+  const wte = get('wte.weight');
+  return { config: c, wte, lmHead: isTied(c) ? wte : get('lm_head.weight'), wpe: get('wpe.weight'), blocks, lnfW: get('ln_f.weight'), lnfB: get('ln_f.bias') };
 }
 
 /**
@@ -132,7 +135,7 @@ export function createCpuForward(model: CpuModel, matmul: MatmulKernel): (tokens
       for (let i = 0; i < n; i++) x[i] += out[i];
     }
     layerNormForward(x, model.lnfW, model.lnfB, ln, mean, rstd, T, d);
-    outputForward(ln, model.wte, logits, T, d, vocabSize, matmul);
+    outputForward(ln, model.lmHead, logits, T, d, vocabSize, matmul);
     return logits.subarray(0, T * vocabSize);
   };
 }

@@ -4,7 +4,7 @@
  * (model-cpu-helper.worker.ts). Each of P parts holds a slice of every big weight:
  * - attention: heads [h0, h1) — their rows of c_attn (Q, K and V), their columns of c_proj;
  * - MLP: hidden units [f0, f1) — their rows of c_fc, their columns of the MLP's c_proj;
- * - logits: vocabulary rows [v0, v1) of wte.
+ * - logits: vocabulary rows [v0, v1) of the output layer (wte, or lm_head when untied).
  * Per block the coordinating part sends ln_1(x) to every part, each answers its heads' share of
  * c_proj's output (T × d, no bias), the coordinator adds the shares, the bias and the residual,
  * and does the same for the MLP with ln_2(x); at the end each part answers its columns of the
@@ -44,7 +44,7 @@ export interface CpuShard {
   hidden: [number, number];
   vocab: [number, number];
   blocks: CpuShardBlock[];
-  /** wte rows [v0, v1). */
+  /** The output layer's rows [v0, v1) (wte's when tied, lm_head's when not). */
   wte: Float32Array;
 }
 
@@ -86,7 +86,7 @@ export function shardCpuModel(model: CpuModel, parts: number, p: number): CpuSha
       mlpWT: columns(w.mlpWT, d, dMlp, f0, f1),
     };
   });
-  return { config: c, heads: [h0, h1], hidden: [f0, f1], vocab: [v0, v1], blocks, wte: model.wte.slice(v0 * d, v1 * d) };
+  return { config: c, heads: [h0, h1], hidden: [f0, f1], vocab: [v0, v1], blocks, wte: model.lmHead.slice(v0 * d, v1 * d) };
 }
 
 /** One part's three steps; each returns a fresh array the caller may keep (or move to another thread). */

@@ -84,6 +84,41 @@ describe('writeCheckpoint / readCheckpoint', () => {
   });
 });
 
+describe('an untied output layer (lm_head.weight)', () => {
+  const untied: GptConfig = { ...config, tiedEmbeddings: false };
+  const untiedParams = initParams(untied, 22);
+
+  it('round-trips: the config says untied, lm_head.weight is written last and read back bit-exactly', () => {
+    const bytes = writeCheckpoint(untied, untiedParams, vocab);
+    const file = readSafetensorsFile(bytes);
+    expect(file.tensors.map((t) => t.name).at(-1)).toBe('lm_head.weight');
+    expect(file.tensors.at(-1)!.shape).toEqual([7, 8]);
+    const back = readCheckpoint(bytes);
+    expect(back.config).toEqual(untied);
+    for (const [name, data] of untiedParams) expect(bits(back.params.get(name)!), name).toEqual(bits(data));
+    // initParams draws lm_head like any matrix: not a copy of wte.
+    expect(Array.from(untiedParams.get('lm_head.weight')!)).not.toEqual(Array.from(untiedParams.get('wte.weight')!));
+  });
+
+  it('a Hugging Face file without our config: an lm_head that differs from wte makes the config untied', () => {
+    const file = readSafetensorsFile(writeCheckpoint(untied, untiedParams, vocab));
+    const back = readCheckpoint(writeSafetensors(file.tensors.map((t) => ({ ...t, name: t.name === 'lm_head.weight' ? t.name : `transformer.${t.name}` })), { format: 'pt', n_head: '2' }));
+    expect(back.config).toEqual(untied);
+    expect(bits(back.params.get('lm_head.weight')!)).toEqual(bits(untiedParams.get('lm_head.weight')!));
+  });
+
+  it('an untied config whose file lacks lm_head.weight is refused by name', () => {
+    const file = readSafetensorsFile(writeCheckpoint(untied, untiedParams, vocab));
+    const error = refusal(writeSafetensors(file.tensors.filter((t) => t.name !== 'lm_head.weight'), file.metadata));
+    expect(error.tensor).toBe('lm_head.weight');
+    expect(error.message).toContain('[7, 8]');
+  });
+
+  it('tiedEmbeddings must be a boolean', () => {
+    expect(() => writeCheckpoint({ ...config, tiedEmbeddings: 'no' as unknown as boolean }, params, vocab)).toThrow(/tiedEmbeddings.*"no".*true.*false/);
+  });
+});
+
 describe('readCheckpoint refuses, naming the file, the tensor and what was expected', () => {
   it('a missing tensor', () => {
     const error = refusal(rewrite((tensors) => tensors.filter((t) => t.name !== 'h.1.mlp.c_fc.bias')));

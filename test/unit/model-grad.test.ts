@@ -263,6 +263,34 @@ describe('the whole model against finite differences (Float64)', () => {
     expect(grads.get('wpe.weight')!.subarray(5 * 6).every((v) => v === 0)).toBe(true);
   });
 
+  it('untied output layer (lm_head.weight) and windows at position offsets: every entry, and the positions read', () => {
+    const untied: GptConfig = { ...config, tiedEmbeddings: false };
+    const normal = gaussian(makeRng(52));
+    const params: GptParams<Float64Array> = new Map();
+    for (const [name, shape] of paramShapes(untied)) {
+      const gain = /ln_(1|2|f)\.weight$/.test(name);
+      params.set(name, Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (gain ? 1 : 0) + 0.5 * normal()));
+    }
+    expect(params.has('lm_head.weight')).toBe(true);
+    // Row 0 reads positions 2…6 (the last 5 of context 7), row 1 positions 1…5.
+    const shifted: TokenBatch = { ...batch, offsets: Int32Array.from([2, 1]) };
+    const { grads } = lossAndGrads(untied, params, shifted);
+    const loss = () => lossOnly(untied, params, shifted);
+    for (const name of ['wte.weight', 'wpe.weight', 'lm_head.weight', 'h.1.attn.c_attn.weight', 'ln_f.weight']) {
+      expectGrad(name, loss, params.get(name)!, grads.get(name)!, [...params.get(name)!.keys()]);
+    }
+    // Position 0 is read by neither row: its gradient is exactly 0; positions 1 and 6 only by one row.
+    const dwpe = grads.get('wpe.weight')!;
+    expect(dwpe.subarray(0, 6).every((v) => v === 0)).toBe(true);
+    expect(dwpe.subarray(6, 12).some((v) => v !== 0)).toBe(true);
+    expect(dwpe.subarray(36, 42).some((v) => v !== 0)).toBe(true);
+    // The untied head's gradient is lnF·dlogits only: wte's no longer includes it (they differ).
+    expect(Array.from(grads.get('lm_head.weight')!)).not.toEqual(Array.from(grads.get('wte.weight')!));
+    // An offset past context − length is refused by name.
+    expect(() => lossAndGrads(untied, params, { ...batch, offsets: Int32Array.from([3, 0]) })).toThrow(/batch\.offsets\[0\].*3.*from 0 to 2/);
+    expect(() => lossAndGrads(untied, params, { ...batch, offsets: Int32Array.from([0]) })).toThrow(/batch\.offsets.*length 1.*length 2/);
+  });
+
   it('gradients written into given arrays (zeroed first) equal new ones', () => {
     const params = params64(51);
     const fresh = lossAndGrads(config, params, batch).grads;

@@ -75,6 +75,15 @@ describe('forwardPlan', () => {
     }
   });
 
+  it('an untied config reads lm_head.weight in the logits step, wte once', () => {
+    const untied: GptConfig = { vocabSize: 7, context: 5, dModel: 6, heads: 3, layers: 1, dMlp: 10, tiedEmbeddings: false };
+    const steps = forwardPlan(untied);
+    expect(steps.at(-1)!.params).toEqual(['lm_head.weight']);
+    const reads = steps.flatMap((step) => step.params);
+    expect(reads.filter((name) => name === 'wte.weight')).toHaveLength(1);
+    expect([...reads].sort()).toEqual([...paramShapes(untied).keys()].sort());
+  });
+
   it('reads each tensor only after a step wrote it, and writes each once', () => {
     const written = new Set<string>(['tokens']);
     for (const step of plan) {

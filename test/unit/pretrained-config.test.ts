@@ -41,6 +41,13 @@ describe('readGpt2Config', () => {
     expect(readGpt2Config({ n_embd: 12, n_head: 3, n_layer: 2, n_positions: 16, vocab_size: 263, activation_function: 'gelu_pytorch_tanh' }).activation).toBe('gelu_pytorch_tanh');
   });
 
+  it('tie_word_embeddings false unties the output layer (lm_head.weight); true or absent keeps it tied', () => {
+    const fields = { n_embd: 12, n_head: 3, n_layer: 2, n_positions: 16, vocab_size: 263 };
+    expect(readGpt2Config({ ...fields, tie_word_embeddings: false }).tiedEmbeddings).toBe(false);
+    expect(readGpt2Config({ ...fields, tie_word_embeddings: true })).not.toHaveProperty('tiedEmbeddings');
+    expect(readGpt2Config(fields)).not.toHaveProperty('tiedEmbeddings');
+  });
+
   const base = { n_embd: 12, n_head: 3, n_layer: 2, n_positions: 16, vocab_size: 263 };
   const cases: Array<[string, Record<string, unknown>, string, string]> = [
     ['n_head missing', { n_head: undefined }, 'n_head', 'got nothing (the field is missing)'],
@@ -53,6 +60,7 @@ describe('readGpt2Config', () => {
     ['ε 1e-6', { layer_norm_epsilon: 1e-6 }, 'layer_norm_epsilon', "got 0.000001; allowed: 0.00001: the kernels' LayerNorm ε"],
     ['scores scaled by layer', { scale_attn_by_inverse_layer_idx: true }, 'scale_attn_by_inverse_layer_idx', 'got true'],
     ['scores not scaled', { scale_attn_weights: false }, 'scale_attn_weights', 'got false'],
+    ['tie_word_embeddings a string', { tie_word_embeddings: 'no' }, 'tie_word_embeddings', 'got "no"; allowed: true or false'],
   ];
   for (const [what, change, field, text] of cases) {
     it(`refuses ${what}, naming ${field}`, () => {

@@ -1,0 +1,109 @@
+/**
+ * The model card's formation chart (uPlot): every head's induction score (solid) and
+ * previous-token score (dashed) against training tokens, the training loss on a second axis, and
+ * a vertical mark where a head first reached induction 0.5. The induction head and the
+ * previous-token head it builds on are drawn bold; the other heads thin, so the phase change
+ * reads at a glance.
+ */
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { FORMATION_THRESHOLD, formationHeads, minutesAt, type TrainingHistory } from '../app/training-history';
+import { headName } from '../app/model-view';
+
+/** One colour per head within a layer (viridis-like, readable on the dark panel). */
+const HEAD_COLOURS = ['#fde725', '#5ec962', '#21918c', '#b5a4ff', '#f89540', '#e16462', '#8fd3ff', '#d8d8d8'];
+
+/** The caption under the chart: when the induction head formed, or that none did. */
+export function formationCaption(history: TrainingHistory): string {
+  const c = history.crossed;
+  const { induction, previous } = formationHeads(history);
+  const last = history.points[history.points.length - 1].heads;
+  const name = (k: number) => headName(Math.floor(k / history.heads), k % history.heads);
+  const total = history.points[history.points.length - 1].tokens;
+  if (c === null) {
+    return `No head reached induction ${FORMATION_THRESHOLD} in training (best ${Math.max(...last.map((p) => p[1])).toFixed(2)} after ${(total / 1e6).toFixed(1)} M tokens).`;
+  }
+  const minutes = minutesAt(history, c.step);
+  return (
+    `${name(induction)} became an induction head at step ${c.step.toLocaleString('en-US')} (${(c.tokens / 1e6).toFixed(2)} M tokens` +
+    `${minutes === null ? '' : `, ${minutes.toFixed(1)} min into training`}), once ${name(previous)} attended to the previous token; ` +
+    `at the end ${name(induction)} scores ${last[induction][1].toFixed(2)} on induction and ${name(previous)} ${last[previous][0].toFixed(2)} on previous-token. ` +
+    `Held-out loss ${history.heldOutLoss.toFixed(3)} nats (unigram ${history.unigramLoss.toFixed(3)}).`
+  );
+}
+
+/** Draw the chart into `host`, `width` pixels wide. */
+export function renderFormationChart(host: HTMLElement, history: TrainingHistory, width: number): uPlot {
+  const { induction, previous } = formationHeads(history);
+  // One x axis for both logs: the loss log's steps include every head measurement's step (both
+  // are multiples of the loss interval), and head series skip the steps they were not measured at.
+  const steps = [...new Set([...history.loss.map((e) => e.step), ...history.points.map((p) => p.step)])].sort((a, b) => a - b);
+  const tokensAt = new Map<number, number>([...history.loss.map((e): [number, number] => [e.step, e.tokens]), ...history.points.map((p): [number, number] => [p.step, p.tokens])]);
+  const x = steps.map((s) => tokensAt.get(s)! / 1e6);
+  const pointAt = new Map(history.points.map((p) => [p.step, p]));
+  const lossAt = new Map(history.loss.map((e) => [e.step, e.loss]));
+  const series: uPlot.Series[] = [{ label: 'M tokens' }];
+  const data: Array<Array<number | null>> = [x];
+  const count = history.layers * history.heads;
+  for (const which of [1, 0] as const) {
+    for (let k = 0; k < count; k++) {
+      const special = which === 1 ? k === induction : k === previous;
+      series.push({
+        label: `${headName(Math.floor(k / history.heads), k % history.heads)} ${which === 1 ? 'induction' : 'previous'}`,
+        stroke: HEAD_COLOURS[k % HEAD_COLOURS.length] + (special ? '' : '66'),
+        width: special ? 3 : 1,
+        dash: which === 0 ? [6, 4] : [],
+        spanGaps: true,
+        scale: 'score',
+        points: { show: false },
+      });
+      data.push(steps.map((s) => pointAt.get(s)?.heads[k][which] ?? null));
+    }
+  }
+  series.push({ label: 'training loss', stroke: '#9aa3b5', width: 1, scale: 'loss', spanGaps: true, points: { show: false } });
+  data.push(steps.map((s) => lossAt.get(s) ?? null));
+
+  const crossedAt = history.crossed ? history.crossed.tokens / 1e6 : null;
+  const phaseStarts = history.phases.slice(1).map((p) => ({ name: p.name, at: tokensAt.get(p.fromStep) ?? null }));
+  return new uPlot(
+    {
+      width,
+      height: 240,
+      scales: { x: { time: false }, score: { range: [0, 1] }, loss: { auto: true } },
+      axes: [
+        { label: 'training tokens (M)', stroke: '#9aa3b5', grid: { stroke: '#2a3142' }, ticks: { stroke: '#2a3142' } },
+        { scale: 'score', label: 'score', stroke: '#9aa3b5', grid: { stroke: '#2a3142' }, ticks: { stroke: '#2a3142' }, size: 40 },
+        { scale: 'loss', label: 'loss (nats)', side: 1, stroke: '#9aa3b5', grid: { show: false }, ticks: { stroke: '#2a3142' }, size: 44 },
+      ],
+      series,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      hooks: {
+        draw: [
+          (u) => {
+            const ctx = u.ctx;
+            const mark = (at: number, colour: string, text: string, dash: number[]) => {
+              const px = u.valToPos(at, 'x', true);
+              ctx.save();
+              ctx.strokeStyle = colour;
+              ctx.fillStyle = colour;
+              ctx.setLineDash(dash);
+              ctx.lineWidth = 1.5 * devicePixelRatio;
+              ctx.beginPath();
+              ctx.moveTo(px, u.bbox.top);
+              ctx.lineTo(px, u.bbox.top + u.bbox.height);
+              ctx.stroke();
+              ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+              ctx.fillText(text, px + 4 * devicePixelRatio, u.bbox.top + 12 * devicePixelRatio);
+              ctx.restore();
+            };
+            for (const phase of phaseStarts) if (phase.at !== null) mark(phase.at, '#6b7385', `${phase.name} phase`, [2, 3]);
+            if (crossedAt !== null) mark(crossedAt, '#ff7ab2', `induction ≥ ${FORMATION_THRESHOLD} at step ${history.crossed!.step}`, []);
+          },
+        ],
+      },
+    },
+    data as uPlot.AlignedData,
+    host,
+  );
+}
