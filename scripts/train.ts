@@ -66,6 +66,12 @@ const DEFAULTS = {
   decay: '2d' as 'matrices' | '2d',
   clip: 1,
   workers: 2,
+  /**
+   * Attention first: the MLPs' output weights start at 0 and stay frozen (with their biases) until
+   * this step, so the MLPs add nothing and the model is attention-only while the induction head
+   * forms; from this step they train like every other weight. 0: no freezing.
+   */
+  mlpFrozenUntil: 0,
   /** Steps between head-score measurements in the log. */
   scoreEvery: 250,
   /** Steps between held-out losses. */
@@ -131,6 +137,8 @@ async function main(): Promise<void> {
   const config: GptConfig = { vocabSize: corpus.vocab.tokens.length, ...SETTINGS.model, ...(SETTINGS.tied ? {} : { tiedEmbeddings: false }) };
   const unigram = unigramLoss(corpus.train, corpus.heldOut, config.vocabSize);
   const initial = initParams(config, SETTINGS.initSeed);
+  const frozenMlp = (name: string) => /^h\.\d+\.mlp\.c_proj\.(weight|bias)$/.test(name);
+  if (SETTINGS.mlpFrozenUntil > 0) for (const [name, values] of initial) if (frozenMlp(name)) values.fill(0);
   const layout: Array<[string, number]> = [...initial].map(([name, values]) => [name, values.length]);
   const total = layout.reduce((n, [, length]) => n + length, 0);
   const shared = new SharedArrayBuffer(total * 4);
@@ -245,6 +253,8 @@ async function main(): Promise<void> {
       }
       for (let i = 0; i < sum.length; i++) sum[i] /= SETTINGS.workers;
     }
+    // Frozen tensors get no gradient: their Adam moments stay 0, so neither the step nor the decay moves them from 0.
+    if (step < SETTINGS.mlpFrozenUntil) for (const [name, g] of grads) if (frozenMlp(name)) g.fill(0);
     const gradNorm = clipGradNorm(grads, SETTINGS.clip);
     const lr = learningRate(step);
     adam.step(grads, lr);

@@ -4,7 +4,8 @@
 // wpe is bound but not read).
 //
 // Bindings (group 0): 0 embed (EmbedParams), 1 tokens (read, seqLen u32 ids, checked on the host
-// to be < vocabSize), 2 wte (read, vocabSize × dModel), 3 wpe (read, context × dModel), 4 x
+// to be < vocabSize), 2 w: the token table wte (read, vocabSize × dModel; declared with weightAt by
+// the storage part that follows: parts/weights-f32.wgsl, or -f16 / -bf16 for 16-bit checkpoints), 3 wpe (read, context × dModel), 4 x
 // (read_write, seqLen × dModel). Dispatch: flatDims(seqLen · dModel) (src/kernels/launch.ts): the
 // element index is id.x + id.y · 64 · num_workgroups.x, so long sequences stay within the
 // 65535 workgroups a dimension allows.
@@ -16,13 +17,12 @@ struct EmbedParams {
 
 @group(0) @binding(0) var<uniform> embed: EmbedParams;
 @group(0) @binding(1) var<storage, read> tokens: array<u32>;
-@group(0) @binding(2) var<storage, read> wte: array<f32>;
 @group(0) @binding(3) var<storage, read> wpe: array<f32>;
 @group(0) @binding(4) var<storage, read_write> x: array<f32>;
 
 fn item(i: u32) {
   let t = i / embed.dModel;
-  x[i] = wte[tokens[t] * embed.dModel + i % embed.dModel] + wpe[i];
+  x[i] = weightAt(tokens[t] * embed.dModel + i % embed.dModel) + wpe[i];
 }
 
 // One invocation per element of x.
@@ -38,6 +38,6 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
 fn tokensOnly(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = id.x + id.y * groups.x * 64u;
   if (i < embed.seqLen * embed.dModel) {
-    x[i] = wte[tokens[i / embed.dModel] * embed.dModel + i % embed.dModel];
+    x[i] = weightAt(tokens[i / embed.dModel] * embed.dModel + i % embed.dModel);
   }
 }

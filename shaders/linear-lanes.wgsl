@@ -4,7 +4,8 @@
 // Assembled after parts/lanes.wgsl, parts/rows-params.wgsl and the tile sizes TILE_ROWS,
 // TILE_COLS (src/kernels/shader-variants.ts), then a weights part (how W is laid out:
 // parts/weights-rows.wgsl for inDim × outDim, parts/weights-transposed.wgsl for wte's
-// outDim × inDim) and a finish part (parts/finish-bias.wgsl, finish-gelu.wgsl,
+// outDim × inDim), a weights storage part (parts/weights-f32.wgsl, -f16, -bf16: binding 2 and
+// weightAt) and a finish part (parts/finish-bias.wgsl, finish-gelu.wgsl,
 // finish-residual.wgsl, finish-store.wgsl).
 //
 // A team computes TILE_ROWS rows × TILE_COLS columns of y: per step k each lane loads
@@ -21,7 +22,6 @@
 
 @group(0) @binding(0) var<uniform> lin: RowsParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(16, 1, 1)
@@ -37,7 +37,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   //#unroll m < TILE_COLS / 4: let cb{m} = weightBase(min(col0 + lane + {4 * m}u, lastCol), run);
   for (var k = 0u; k < run.inDim; k++) {
     //#unroll p < TILE_ROWS / 4: let a{p} = x[ra{p} + k];
-    //#unroll m < TILE_COLS / 4: let b{m} = w[cb{m} + k * stride];
+    //#unroll m < TILE_COLS / 4: let b{m} = weightAt(cb{m} + k * stride);
     //#unroll r < TILE_ROWS
     {
       let xr = subgroupBroadcast(a{r / 4}, {r % 4}u);

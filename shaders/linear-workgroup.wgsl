@@ -7,14 +7,14 @@
 // hence linear-lanes.wgsl there). Each invocation keeps a TILE_ROWS × TILE_COLS register tile,
 // rows strided by GROUP_EDGE and columns too (neighbouring invocations read neighbouring words).
 // Assembled after parts/rows-params.wgsl and the sizes (src/kernels/shader-variants.ts), then a
-// weights part (parts/weights-rows.wgsl or parts/weights-transposed.wgsl) and a finish part.
+// weights layout part (parts/weights-rows.wgsl or parts/weights-transposed.wgsl), a weights storage
+// part (parts/weights-f32.wgsl, -f16, -bf16: binding 2 and weightAt) and a finish part.
 //
 // Bindings as linear-lanes.wgsl. Dispatch (ceil(outDim / BLOCK_COLS), ceil(rows / BLOCK_ROWS), 1).
 // Values past the edge are staged as 0 (k) or clamped (rows, columns) and not stored.
 
 @group(0) @binding(0) var<uniform> lin: RowsParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 const BLOCK_ROWS = GROUP_EDGE * TILE_ROWS;
@@ -47,7 +47,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
       let c = select(e % BLOCK_COLS, e / K_STEP, W_TRANSPOSED);
       let kk = select(e / BLOCK_COLS, e % K_STEP, W_TRANSPOSED);
       let k = k0 + kk;
-      wBlock[kk * BLOCK_COLS + c] = select(0.0, w[weightBase(min(col0 + c, lastCol), run) + min(k, lastK) * stride], k < run.inDim);
+      wBlock[kk * BLOCK_COLS + c] = select(0.0, weightAt(weightBase(min(col0 + c, lastCol), run) + min(k, lastK) * stride), k < run.inDim);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < K_STEP; kk++) {

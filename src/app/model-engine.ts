@@ -8,7 +8,7 @@
 import { AttentionAbortError, AttentionError } from '../core/errors';
 import type { ModelConfig, ResolvedShape } from '../core/types';
 import { deviceRegistry } from '../gpu/registry';
-import { createGpuModel, type GpuModel, type GpuModelBuffers, type ModelReadName } from '../kernels/model';
+import { createGpuModel, type GpuModel, type GpuModelBuffers, type ModelReadName, type WeightFormat } from '../kernels/model';
 import { MODEL_ROWS_READ, type ModelRowsTensors } from '../verify/model-rows';
 import { readCheckpoint } from '../model/checkpoint';
 import type { GptTrace } from '../model/forward-reference';
@@ -112,6 +112,15 @@ export async function loadModel(url: string, onProgress?: (loaded: number, total
     fromCache: false,
     probe: inductionProbeFor(vocab, checkpoint.config),
   };
+}
+
+/**
+ * How the GPU holds a model's weight matrices: a Llama-family checkpoint stored in F16 or BF16
+ * keeps its 16 bits there (half the memory, widened exactly in the kernels); everything else f32.
+ */
+export function gpuWeightFormat(model: Pick<LoadedModel, 'config' | 'dtype'>): WeightFormat {
+  if (!isLlamaConfig(model.config)) return 'f32';
+  return model.dtype === 'F16' ? 'f16' : model.dtype === 'BF16' ? 'bf16' : 'f32';
 }
 
 /**
@@ -258,7 +267,7 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         freeIfIdle(device, gpuModel.key);
       }
       retired.delete(key);
-      gpuModel = { device, model, key, gpu: await deviceRegistry(device).get(key, (d) => createGpuModel(d, model.config, model.params)) };
+      gpuModel = { device, model, key, gpu: await deviceRegistry(device).get(key, (d) => createGpuModel(d, model.config, model.params, undefined, { weights: gpuWeightFormat(model) })) };
     }
     return gpuModel.gpu;
   }

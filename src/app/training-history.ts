@@ -128,16 +128,16 @@ export function parseTrainingHistory(json: unknown, file = 'training-log.json'):
 }
 
 /** The heads to single out: the one that crossed (else the best final induction), and the best final previous-token head. */
-export function formationHeads(history: TrainingHistory): { induction: number; previous: number } {
-  const last = history.points[history.points.length - 1].heads;
+export function formationHeads(log: TrainingHistory): { induction: number; previous: number } {
+  const last = log.points[log.points.length - 1].heads;
   const argmax = (which: 0 | 1) => last.reduce((best, pair, k) => (pair[which] > last[best][which] ? k : best), 0);
-  const induction = history.crossed ? history.crossed.layer * history.heads + history.crossed.head : argmax(1);
+  const induction = log.crossed ? log.crossed.layer * log.heads + log.crossed.head : argmax(1);
   return { induction, previous: argmax(0) };
 }
 
 /** Minutes into training at `step` (from the log entry at or just after it), or null where the log does not say. */
-export function minutesAt(history: TrainingHistory, step: number): number | null {
-  const entry = history.loss.find((e) => e.step >= step);
+export function minutesAt(log: TrainingHistory, step: number): number | null {
+  const entry = log.loss.find((e) => e.step >= step);
   return entry?.seconds === undefined ? null : entry.seconds / 60;
 }
 

@@ -39,9 +39,11 @@ import { attentionDims, checkDims, flatDims, fusedChunks, reducedMapChunks, type
 import { RMS_NORM_LAYOUT, ROPE_LAYOUT, rmsNormKernel, ropeKernel, ropeTable, ropeUniform } from './llama-ops';
 import { EMBED_LAYOUT, LINEAR_LAYOUT, linearKey } from './model-weights';
 import { linearKernelsFor } from './model-linear';
-import { align64, checkRunOptions, checkTokens, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
+import { align64, checkRunOptions, checkTokens, checkWeightFormat, type GpuModelOptions, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
 import { CHUNK_LAYOUT, GRID_PARAMS_LAYOUT, PARAMS_LAYOUT } from './packing';
 import { kernelSource } from './shaders';
+import { variantLabel } from './shader-variants';
+import { packHalves } from '../core/half';
 import { chunkPolicyFor, classifyAdapter, cpuThreads, tuningFor, type AttentionTuning } from './tuning';
 
 /** Invocations per workgroup of the fused kernel (each owns two query rows), as createFlashAttention's default. */
@@ -113,10 +115,17 @@ function stack(parts: ReadonlyArray<ArrayLike<number> | number>): Float32Array {
  * the device's tuning). Throws AttentionInputError for a config or parameters the schema refuses
  * (checkLlamaConfig, checkLlamaParams), GpuOutOfMemoryError when the device cannot hold them.
  */
-export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig, params: GpuLlamaParams, tuning: AttentionTuning = tuningFor(device)): Promise<GpuLlamaModel> {
+export async function createGpuLlamaModel(
+  device: GPUDevice,
+  config: LlamaConfig,
+  params: GpuLlamaParams,
+  tuning: AttentionTuning = tuningFor(device),
+  options: GpuModelOptions = {},
+): Promise<GpuLlamaModel> {
   checkLlamaConfig(config);
   checkLlamaParams(config, params);
   checkTuning(device, tuning);
+  const format = checkWeightFormat(options.weights);
   const c: LlamaConfig = { ...config };
   const { dModel: d, heads, kvHeads, headDim: hd, dMlp, vocabSize, layers } = c;
   const width = heads * hd;
@@ -129,12 +138,12 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     core.scores,
     core.softmax,
     core.output(hd),
-    getKernel(device, { label: 'llama/embed', source: kernelSource('embed'), entryPoint: 'tokensOnly', bindings: LLAMA_BINDINGS.embed }),
+    getKernel(device, { label: `llama/${variantLabel('embed', undefined, format)}`, source: kernelSource('embed', undefined, format), entryPoint: 'tokensOnly', bindings: LLAMA_BINDINGS.embed }),
     rmsNormKernel(device),
     ropeKernel(device),
     getKernel(device, { label: 'llama/swiglu', source: kernelSource('swiglu'), bindings: LLAMA_BINDINGS.swiglu }),
     getKernel(device, { label: 'llama/repeat kv', source: kernelSource('repeatKv'), bindings: LLAMA_BINDINGS.repeatKv }),
-    linearKernelsFor(device, tuning, ['biasT', 'residualT', 'logits'] as const),
+    linearKernelsFor(device, tuning, ['biasT', 'residualT', 'logits'] as const, format),
   ]);
   // The fused kernels compile on the first fused run (each pipeline costs seconds on a software adapter).
   let fusedKernels: ReturnType<typeof fusedCoreKernels> | null = null;
@@ -147,7 +156,7 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
   // up into one [2·dMlp, d]; zeros where the file has no bias (one buffer per size).
   const owned: GPUBuffer[] = [];
   const byName = new Map<string, GPUBuffer>();
-  const storage = (label: string, data: Float32Array): GPUBuffer => {
+  const storage = (label: string, data: Float32Array | Uint32Array): GPUBuffer => {
     const bytes = Math.max(16, Math.ceil((data.length * 4) / 16) * 16);
     checkStorageSize(device, label, bytes);
     const buffer = device.createBuffer({ label: `llama/${label}`, size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
@@ -155,6 +164,8 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     device.queue.writeBuffer(buffer, 0, data);
     return buffer;
   };
+  /** A weight matrix the linear kernels or the embedding read: f32, or the checkpoint's 16 bits packed two to a u32. */
+  const matrix = (label: string, data: Float32Array): GPUBuffer => (format === 'f32' ? storage(label, data) : storage(`${label} (${format})`, packHalves(data, format)));
   const f32 = (name: string): Float32Array => {
     const data = params.get(name)!;
     return data instanceof Float32Array ? data : Float32Array.from(data);
@@ -177,23 +188,23 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
     () => {
       const zerosD = storage('zeros (no bias)', new Float32Array(d));
       const zerosQkv = c.qkvBias ? null : storage('zeros (no q/k/v bias)', new Float32Array(qkvWidth));
-      byName.set('model.embed_tokens.weight', storage('model.embed_tokens.weight', f32('model.embed_tokens.weight')));
+      byName.set('model.embed_tokens.weight', matrix('model.embed_tokens.weight', f32('model.embed_tokens.weight')));
       for (let i = 0; i < layers; i++) {
         const n = layerNames(i);
         const p = `model.layers.${i}`;
         byName.set(n.norm1, storage(n.norm1, f32(n.norm1)));
         const proj = (m: string) => f32(`${p}.self_attn.${m}_proj.weight`);
-        byName.set(n.qkv, storage(`${n.qkv} (q | k | v rows)`, stack([proj('q'), proj('k'), proj('v')])));
+        byName.set(n.qkv, matrix(`${n.qkv} (q | k | v rows)`, stack([proj('q'), proj('k'), proj('v')])));
         const bias = (m: string) => f32(`${p}.self_attn.${m}_proj.bias`);
         byName.set(n.qkvBias, zerosQkv ?? storage(`${n.qkvBias} (q | k | v)`, stack([bias('q'), bias('k'), bias('v')])));
-        byName.set(n.o, storage(n.o, f32(n.o)));
+        byName.set(n.o, matrix(n.o, f32(n.o)));
         byName.set(n.oBias, c.oBias ? storage(n.oBias, f32(n.oBias)) : zerosD);
         byName.set(n.norm2, storage(n.norm2, f32(n.norm2)));
-        byName.set(n.gateUp, storage(`${n.gateUp} (gate | up rows)`, stack([f32(`${p}.mlp.gate_proj.weight`), f32(`${p}.mlp.up_proj.weight`)])));
-        byName.set(n.down, storage(n.down, f32(n.down)));
+        byName.set(n.gateUp, matrix(`${n.gateUp} (gate | up rows)`, stack([f32(`${p}.mlp.gate_proj.weight`), f32(`${p}.mlp.up_proj.weight`)])));
+        byName.set(n.down, matrix(n.down, f32(n.down)));
       }
       byName.set('model.norm.weight', storage('model.norm.weight', f32('model.norm.weight')));
-      byName.set('lm_head.weight', c.tiedEmbeddings ? byName.get('model.embed_tokens.weight')! : storage('lm_head.weight', f32('lm_head.weight')));
+      byName.set('lm_head.weight', c.tiedEmbeddings ? byName.get('model.embed_tokens.weight')! : matrix('lm_head.weight', f32('lm_head.weight')));
       return {
         zerosD,
         params: uniform('attention params', PARAMS_LAYOUT.size),
@@ -590,6 +601,7 @@ export async function createGpuLlamaModel(device: GPUDevice, config: LlamaConfig
   return {
     device,
     config: c,
+    weights: format,
     run<H extends boolean = false>(tokens: readonly number[], options: GpuModelRunOptions<H> = {}) {
       return runner.enqueue(() => runNow(tokens, options));
     },

@@ -12,7 +12,7 @@ import { AttentionError } from '../core/errors';
 import { getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
 import { checkLaneTile } from './lane-tiles';
 import { LINEAR_COLS, LINEAR_ROWS, type Dims } from './launch';
-import { LINEAR_BLOCK, type KernelName } from './shader-variants';
+import { LINEAR_BLOCK, variantLabel, type KernelName, type WeightFormat } from './shader-variants';
 import { kernelSource } from './shaders';
 import { classifyAdapter, type AttentionTuning, type LinearTuning } from './tuning';
 
@@ -82,7 +82,13 @@ function roleBindings(role: LinearRole): readonly BindingKind[] {
  * getKernel). Throws an AttentionError for 'lanes' on a device without 4-lane subgroups, or for
  * a bad lane tile.
  */
-export async function linearKernelsFor<R extends LinearRole>(device: GPUDevice, tuning: AttentionTuning, roles: readonly R[]): Promise<{ kernels: Record<R, Kernel>; variant: LinearTuning; dims(rows: number, outDim: number): Dims }> {
+export async function linearKernelsFor<R extends LinearRole>(
+  device: GPUDevice,
+  tuning: AttentionTuning,
+  roles: readonly R[],
+  /** How the weights are stored ('f16'/'bf16': the checkpoint's 16 bits, packed; only the [out, in] roles biasT and residualT). */
+  weights: WeightFormat = 'f32',
+): Promise<{ kernels: Record<R, Kernel>; variant: LinearTuning; dims(rows: number, outDim: number): Dims }> {
   const variant = linearVariant(tuning);
   const names = LINEAR_NAMES[variant.kind];
   let compile: (role: R) => Promise<Kernel>;
@@ -95,12 +101,12 @@ export async function linearKernelsFor<R extends LinearRole>(device: GPUDevice, 
       );
     }
     const tile = variant.tile;
-    compile = (role) => getKernel(device, { label: `model/${names[role]} ${tile.rows}×${tile.cols}`, source: kernelSource(names[role], tile), bindings: roleBindings(role) });
+    compile = (role) => getKernel(device, { label: `model/${variantLabel(names[role], tile, weights)}`, source: kernelSource(names[role], tile, weights), bindings: roleBindings(role) });
   } else if (variant.kind === 'workgroup') {
-    compile = (role) => getKernel(device, { label: `model/${names[role]}`, source: kernelSource(names[role]), bindings: roleBindings(role) });
+    compile = (role) => getKernel(device, { label: `model/${variantLabel(names[role], undefined, weights)}`, source: kernelSource(names[role], undefined, weights), bindings: roleBindings(role) });
   } else {
     const constants = { WG_X: REGISTER_WORKGROUP[0], WG_Y: REGISTER_WORKGROUP[1] };
-    compile = (role) => getKernel(device, { label: `model/${names[role]}`, source: kernelSource(names[role]), constants, bindings: roleBindings(role) });
+    compile = (role) => getKernel(device, { label: `model/${variantLabel(names[role], undefined, weights)}`, source: kernelSource(names[role], undefined, weights), constants, bindings: roleBindings(role) });
   }
   const made = await Promise.all(roles.map(compile));
   const kernels = Object.fromEntries(roles.map((role, i) => [role, made[i]])) as Record<R, Kernel>;

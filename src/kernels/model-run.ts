@@ -6,6 +6,9 @@
 import { AttentionInputError } from '../core/errors';
 import type { ModelConfig } from '../core/types';
 import type { HoldResult } from '../gpu/runner';
+import { WEIGHT_FORMATS, type WeightFormat } from './shader-variants';
+
+export type { WeightFormat } from './shader-variants';
 
 /** Per-layer tensors a run can read back. */
 export const MODEL_LAYER_TENSORS = ['ln1', 'q', 'k', 'v', 'scores', 'weights', 'attn', 'resid1', 'ln2', 'mlpAct', 'resid2'] as const;
@@ -123,10 +126,33 @@ export interface GpuModelBuffers {
   attention?: 'fused';
 }
 
+/** How {@link createGpuModel} holds a model on the GPU. */
+export interface GpuModelOptions {
+  /**
+   * Storage of the weight matrices and the token embedding: 'f32' (default), or the checkpoint's
+   * own 16 bits ('f16', 'bf16'), packed two to a u32 and widened exactly in the kernels (every sum
+   * in f32), which halves their memory and needs no 'shader-f16'. Parameters given as float32 are
+   * rounded to the format (exactly the file's values when the file stored that format). The Llama
+   * family only; norms and biases stay f32.
+   */
+  weights?: WeightFormat;
+}
+
+/** Check `options.weights` (absent: 'f32'). Throws AttentionInputError naming the field. */
+export function checkWeightFormat(value: unknown): WeightFormat {
+  if (value === undefined) return 'f32';
+  if (typeof value !== 'string' || !(WEIGHT_FORMATS as readonly string[]).includes(value)) {
+    throw new AttentionInputError('options.weights', typeof value === 'string' ? JSON.stringify(value) : describe(value), WEIGHT_FORMATS.map((f) => `'${f}'`).join(', '), 'type');
+  }
+  return value as WeightFormat;
+}
+
 /** The model on one device. Create with {@link createGpuModel}. */
 export interface GpuModel<C = ModelConfig> {
   readonly device: GPUDevice;
   readonly config: C;
+  /** How its weight matrices are stored ({@link GpuModelOptions}.weights). */
+  readonly weights: WeightFormat;
   /** Run the forward pass of `tokens` (1 … context ids in [0, vocabSize)); runs are queued. */
   run<H extends boolean = false>(tokens: readonly number[], options?: GpuModelRunOptions<H>): Promise<GpuModelResult & HoldResult<H, GpuModelBuffers>>;
   /** Buffers of the last completed run (null before the first, or while a run writes over them). */

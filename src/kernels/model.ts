@@ -22,7 +22,7 @@ import { scoped, watchLoss } from '../gpu/guard';
 import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
 import { readFloats } from '../gpu/readback';
 import { createRunner, type HoldResult } from '../gpu/runner';
-import { align64, checkRunOptions, checkTokens, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
+import { align64, checkRunOptions, checkTokens, checkWeightFormat, type GpuModelOptions, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
 import { packUniform } from '../gpu/uniforms';
 import { BINDINGS, checkTuning, coreKernels } from './attention';
 import { attentionDims, checkDims, flatDims, type Dims } from './launch';
@@ -70,16 +70,20 @@ const MODEL_BINDINGS = {
  * name) runs here; a Llama-family config (LlamaConfig, parameters by their Hugging Face names)
  * runs in src/kernels/llama-model.ts. Throws AttentionInputError for a bad config or parameters.
  */
-export async function createGpuModel(device: GPUDevice, config: LlamaConfig, params: GpuModelParams, tuning?: AttentionTuning): Promise<GpuLlamaModel>;
-export async function createGpuModel(device: GPUDevice, config: GpuModelConfig, params: GpuModelParams, tuning?: AttentionTuning): Promise<GpuModel>;
+export async function createGpuModel(device: GPUDevice, config: LlamaConfig, params: GpuModelParams, tuning?: AttentionTuning, options?: GpuModelOptions): Promise<GpuLlamaModel>;
+export async function createGpuModel(device: GPUDevice, config: GpuModelConfig, params: GpuModelParams, tuning?: AttentionTuning, options?: GpuModelOptions): Promise<GpuModel>;
 export async function createGpuModel(
   device: GPUDevice,
   config: GpuModelConfig | LlamaConfig,
   params: GpuModelParams,
   tuning: AttentionTuning = tuningFor(device),
+  options: GpuModelOptions = {},
 ): Promise<GpuModel | GpuLlamaModel> {
   // A Llama-family config (it names its architecture: model_type llama or qwen2) has its own runner.
-  if (isLlamaConfig(config)) return createGpuLlamaModel(device, config, params, tuning);
+  if (isLlamaConfig(config)) return createGpuLlamaModel(device, config, params, tuning, options);
+  if (checkWeightFormat(options.weights) !== 'f32') {
+    throw new AttentionInputError('options.weights', JSON.stringify(options.weights), "'f32' for a GPT-2-family model (16-bit weights are kept for the Llama family only)", 'type');
+  }
   const c = validateConfig(config);
   checkModelParams(c, params, { finite: true });
   checkTuning(device, tuning);
@@ -301,6 +305,7 @@ export async function createGpuModel(
   return {
     device,
     config: c,
+    weights: 'f32',
     run<H extends boolean = false>(tokens: readonly number[], options: GpuModelRunOptions<H> = {}) {
       return runner.enqueue(() => runNow(tokens, options));
     },

@@ -76,6 +76,18 @@ const ROWS = ['parts/rows-params.wgsl'];
 const LINEAR_LANES = ['parts/lanes.wgsl', 'parts/rows-params.wgsl'];
 const W_ROWS = 'parts/weights-rows.wgsl';
 const W_TRANSPOSED = 'parts/weights-transposed.wgsl';
+/** The weights' storage part: one f32 per weight. Kernels that list it also come in 16-bit variants ({@link WeightFormat}). */
+const W_F32 = 'parts/weights-f32.wgsl';
+
+/**
+ * How a kernel's weights are stored on the GPU: 'f32', or the checkpoint's own 16 bits packed two
+ * to a u32 ('f16': IEEE binary16, 'bf16': bfloat16), widened exactly in the kernel
+ * (shaders/parts/weights-f16.wgsl, weights-bf16.wgsl) with every sum in f32: half the memory, no
+ * 'shader-f16' feature needed.
+ */
+export type WeightFormat = 'f32' | 'f16' | 'bf16';
+/** The formats, in order. */
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'f16', 'bf16'];
 
 /**
  * The block of the workgroup-memory linear kernels (shaders/linear-workgroup.wgsl): GROUP_EDGE ×
@@ -108,30 +120,30 @@ const KERNELS: Readonly<Record<KernelName, KernelRecipe>> = {
   outputLanes: { before: LANES, file: 'output-lanes.wgsl', sizes: 'lanes' },
   projectionsBias: { before: TILES, file: 'projections.wgsl', after: ['parts/store-projection-bias.wgsl'], sizes: { TILE_ROWS: PROJ_TILE, TILE_COLS: PROJ_TILE } },
   projectionsLanesBias: { before: LANES, file: 'projections-lanes.wgsl', after: ['parts/store-projection-bias.wgsl'], sizes: 'lanes' },
-  embed: { before: [], file: 'embed.wgsl' },
+  embed: { before: [], file: 'embed.wgsl', after: [W_F32] },
   layerNorm: { before: ROWS, file: 'layernorm.wgsl' },
   rmsNorm: { before: ROWS, file: 'rmsnorm.wgsl' },
   rope: { before: [], file: 'rope.wgsl' },
-  linear: { before: ROWS, file: 'linear.wgsl', after: [W_ROWS, 'parts/finish-bias.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
-  linearGelu: { before: ROWS, file: 'linear.wgsl', after: [W_ROWS, 'parts/finish-gelu.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
-  linearResidual: { before: ROWS, file: 'linear.wgsl', after: [W_ROWS, 'parts/finish-residual.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
-  logits: { before: ROWS, file: 'linear.wgsl', after: [W_TRANSPOSED, 'parts/finish-store.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
-  linearLanes: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, 'parts/finish-bias.wgsl'], sizes: 'lanes' },
-  linearLanesGelu: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, 'parts/finish-gelu.wgsl'], sizes: 'lanes' },
-  linearLanesResidual: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, 'parts/finish-residual.wgsl'], sizes: 'lanes' },
-  logitsLanes: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_TRANSPOSED, 'parts/finish-store.wgsl'], sizes: 'lanes' },
-  linearWorkgroup: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, 'parts/finish-bias.wgsl'], sizes: LINEAR_BLOCK },
-  linearWorkgroupGelu: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, 'parts/finish-gelu.wgsl'], sizes: LINEAR_BLOCK },
-  linearWorkgroupResidual: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, 'parts/finish-residual.wgsl'], sizes: LINEAR_BLOCK },
-  logitsWorkgroup: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, 'parts/finish-store.wgsl'], sizes: LINEAR_BLOCK },
+  linear: { before: ROWS, file: 'linear.wgsl', after: [W_ROWS, W_F32, 'parts/finish-bias.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearGelu: { before: ROWS, file: 'linear.wgsl', after: [W_ROWS, W_F32, 'parts/finish-gelu.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearResidual: { before: ROWS, file: 'linear.wgsl', after: [W_ROWS, W_F32, 'parts/finish-residual.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  logits: { before: ROWS, file: 'linear.wgsl', after: [W_TRANSPOSED, W_F32, 'parts/finish-store.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearLanes: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, W_F32, 'parts/finish-bias.wgsl'], sizes: 'lanes' },
+  linearLanesGelu: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, W_F32, 'parts/finish-gelu.wgsl'], sizes: 'lanes' },
+  linearLanesResidual: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_ROWS, W_F32, 'parts/finish-residual.wgsl'], sizes: 'lanes' },
+  logitsLanes: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_TRANSPOSED, W_F32, 'parts/finish-store.wgsl'], sizes: 'lanes' },
+  linearWorkgroup: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, W_F32, 'parts/finish-bias.wgsl'], sizes: LINEAR_BLOCK },
+  linearWorkgroupGelu: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, W_F32, 'parts/finish-gelu.wgsl'], sizes: LINEAR_BLOCK },
+  linearWorkgroupResidual: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_ROWS, W_F32, 'parts/finish-residual.wgsl'], sizes: LINEAR_BLOCK },
+  logitsWorkgroup: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, W_F32, 'parts/finish-store.wgsl'], sizes: LINEAR_BLOCK },
   // The Llama family's linear steps: nn.Linear weights ([out, in]), with a bias (zeros where the
   // file has none) or the residual stream added; its SwiGLU and grouped-query re-layout.
-  linearT: { before: ROWS, file: 'linear.wgsl', after: [W_TRANSPOSED, 'parts/finish-bias.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
-  linearTResidual: { before: ROWS, file: 'linear.wgsl', after: [W_TRANSPOSED, 'parts/finish-residual.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
-  linearLanesT: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_TRANSPOSED, 'parts/finish-bias.wgsl'], sizes: 'lanes' },
-  linearLanesTResidual: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_TRANSPOSED, 'parts/finish-residual.wgsl'], sizes: 'lanes' },
-  linearWorkgroupT: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, 'parts/finish-bias.wgsl'], sizes: LINEAR_BLOCK },
-  linearWorkgroupTResidual: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, 'parts/finish-residual.wgsl'], sizes: LINEAR_BLOCK },
+  linearT: { before: ROWS, file: 'linear.wgsl', after: [W_TRANSPOSED, W_F32, 'parts/finish-bias.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearTResidual: { before: ROWS, file: 'linear.wgsl', after: [W_TRANSPOSED, W_F32, 'parts/finish-residual.wgsl'], sizes: { TILE_ROWS: LINEAR_ROWS } },
+  linearLanesT: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_TRANSPOSED, W_F32, 'parts/finish-bias.wgsl'], sizes: 'lanes' },
+  linearLanesTResidual: { before: LINEAR_LANES, file: 'linear-lanes.wgsl', after: [W_TRANSPOSED, W_F32, 'parts/finish-residual.wgsl'], sizes: 'lanes' },
+  linearWorkgroupT: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, W_F32, 'parts/finish-bias.wgsl'], sizes: LINEAR_BLOCK },
+  linearWorkgroupTResidual: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, W_F32, 'parts/finish-residual.wgsl'], sizes: LINEAR_BLOCK },
   swiglu: { before: ROWS, file: 'swiglu.wgsl' },
   repeatKv: { before: [], file: 'repeat-kv.wgsl' },
   qkProjection: { before: [], file: 'qk-projection.wgsl' },
@@ -153,22 +165,30 @@ export function isLaneKernel(name: KernelName): boolean {
   return KERNELS[name]?.sizes === 'lanes';
 }
 
-/** The label of a kernel variant: `scores`, or `scoresLanes 32×32` for a lane tile. */
-export function variantLabel(name: KernelName, tile?: LaneTile): string {
-  return tile ? `${name} ${tile.rows}×${tile.cols}` : name;
+/** Whether kernel `name` reads its weights through a storage part, so it comes in every {@link WeightFormat}. */
+export function hasWeightFormats(name: KernelName): boolean {
+  return KERNELS[name]?.after?.includes(W_F32) ?? false;
+}
+
+/** The label of a kernel variant: `scores`, `scoresLanes 32×32` for a lane tile, `linearT bf16` for 16-bit weights. */
+export function variantLabel(name: KernelName, tile?: LaneTile, weights: WeightFormat = 'f32'): string {
+  return `${tile ? `${name} ${tile.rows}×${tile.cols}` : name}${weights === 'f32' ? '' : ` ${weights}`}`;
 }
 
 /**
  * The WGSL of kernel `name` (for a lane-tile kernel, of `tile`) assembled from `files` (the
  * contents of shaders/ by path there), with the origin of every line.
  */
-export function assembleKernel(files: Readonly<Record<string, string>>, name: KernelName, tile?: LaneTile): ShaderSource {
+export function assembleKernel(files: Readonly<Record<string, string>>, name: KernelName, tile?: LaneTile, weights: WeightFormat = 'f32'): ShaderSource {
   const recipe = Object.hasOwn(KERNELS, name) ? KERNELS[name] : undefined;
   if (!recipe) throw new KernelSourceError(`kernelSource: no kernel named ${String(name)}; use one of ${KERNEL_NAMES.join(', ')}.`);
   const lanes = recipe.sizes === 'lanes';
   if (lanes && !tile) throw new KernelSourceError(`kernelSource: ${name} is a lane-tile kernel and needs a tile ({ rows, cols }); pass the tuning's laneTiles entry.`);
   if (!lanes && tile) throw new KernelSourceError(`kernelSource: ${name} takes no lane tile; call it without one.`);
   if (tile) checkLaneTile(tile);
+  if (!WEIGHT_FORMATS.includes(weights)) throw new KernelSourceError(`kernelSource: weights ${String(weights)} is no weight format; use one of ${WEIGHT_FORMATS.join(', ')}.`);
+  if (weights !== 'f32' && !hasWeightFormats(name)) throw new KernelSourceError(`kernelSource: ${name} reads no weights; call it without a weight format (only the linear kernels and embed take 'f16' or 'bf16').`);
+  const after = (recipe.after ?? []).map((file) => (file === W_F32 ? `parts/weights-${weights}.wgsl` : file));
   const sizes = recipe.sizes === 'lanes' ? { TILE_ROWS: tile!.rows, TILE_COLS: tile!.cols } : (recipe.sizes ?? {});
   const read = (file: string) => {
     const text = files[file];
@@ -176,13 +196,13 @@ export function assembleKernel(files: Readonly<Record<string, string>>, name: Ke
     return { file, text };
   };
   const before = expandWgsl(recipe.before.map(read));
-  const own = expandWgsl([read(recipe.file), ...(recipe.after ?? []).map(read)], sizes);
+  const own = expandWgsl([read(recipe.file), ...after.map(read)], sizes);
   const declared = sizeDeclarations(sizes);
   // A kernel with no parts before its own file (reduce, embed) starts with its own first line.
   const parts = [...(recipe.before.length > 0 ? [before] : []), ...declared.map((line) => ({ code: line.text, origins: [line.origin] })), own];
   const code = parts.map((part) => part.code).join('\n');
   const origins: LineOrigin[] = parts.flatMap((part) => part.origins);
-  return { label: variantLabel(name, tile), code, origins };
+  return { label: variantLabel(name, tile, weights), code, origins };
 }
 
 /** The WGSL constants that declare a kernel's tile sizes (none for a kernel without tiles). */
@@ -194,11 +214,16 @@ function sizeDeclarations(sizes: Readonly<Record<string, number>>): Array<{ text
   return lines.map((text, index) => ({ text, origin: { file: '(tile sizes)', line: index + 1, note } }));
 }
 
-/** One variant of a kernel: the name and, for a lane-tile kernel, the tile. */
+/** One variant of a kernel: the name, for a lane-tile kernel the tile, and for 16-bit weights their format. */
 export interface KernelVariant {
   name: KernelName;
   tile?: LaneTile;
+  weights?: Exclude<WeightFormat, 'f32'>;
 }
+
+/** The kernels the Llama family runs with its checkpoint's 16-bit weights (embedding, and the [out, in] linear steps of each variant). */
+const SIXTEEN_BIT_KERNELS: readonly KernelName[] = ['embed', 'linearT', 'linearTResidual', 'logits', 'linearWorkgroupT', 'linearWorkgroupTResidual', 'logitsWorkgroup'];
+const SIXTEEN_BIT_LANE_KERNELS: readonly KernelName[] = ['linearLanesT', 'linearLanesTResidual', 'logitsLanes'];
 
 /**
  * Every variant some tuning runs: each kernel without tiles, and each lane-tile kernel for the
@@ -208,8 +233,10 @@ export interface KernelVariant {
  */
 export function runningVariants(): KernelVariant[] {
   const variants = new Map<string, KernelVariant>();
-  const add = (name: KernelName, tile?: LaneTile) => variants.set(variantLabel(name, tile), tile ? { name, tile } : { name });
+  const add = (name: KernelName, tile?: LaneTile, weights: WeightFormat = 'f32') =>
+    variants.set(variantLabel(name, tile, weights), { name, ...(tile ? { tile } : {}), ...(weights === 'f32' ? {} : { weights }) });
   for (const name of KERNEL_NAMES) if (!isLaneKernel(name)) add(name);
+  for (const weights of ['f16', 'bf16'] as const) for (const name of SIXTEEN_BIT_KERNELS) add(name, undefined, weights);
   for (const tuning of [DEFAULT_TUNING, WORKGROUP_TUNING, SOFTWARE_TUNING, LANE_TUNING]) {
     const lanes = tuning.laneTiles;
     if (!lanes) continue;
@@ -220,25 +247,30 @@ export function runningVariants(): KernelVariant[] {
       const launch = outputLaunch(dHead, tuning);
       add('outputLanes', { rows: launch.tile[1] / 4, cols: launch.tile[0] });
     }
-    if (tuning.linear?.kind === 'lanes') for (const name of LINEAR_LANE_KERNELS) add(name, tuning.linear.tile);
+    if (tuning.linear?.kind === 'lanes') {
+      for (const name of LINEAR_LANE_KERNELS) add(name, tuning.linear.tile);
+      for (const weights of ['f16', 'bf16'] as const) for (const name of SIXTEEN_BIT_LANE_KERNELS) add(name, tuning.linear.tile, weights);
+    }
   }
   return [...variants.values()];
 }
 
 /** The path of a variant's written-out WGSL under shaders/: `generated/scores.wgsl`, `generated/scoresLanes.32x32.wgsl`. */
-export function generatedPath({ name, tile }: KernelVariant): string {
-  return `generated/${name}${tile ? `.${tile.rows}x${tile.cols}` : ''}.wgsl`;
+export function generatedPath({ name, tile, weights }: KernelVariant): string {
+  return `generated/${name}${tile ? `.${tile.rows}x${tile.cols}` : ''}${weights ? `.${weights}` : ''}.wgsl`;
 }
 
 /** The committed text of a variant: a header saying how it was made, then its WGSL. */
 export function generatedText(files: Readonly<Record<string, string>>, variant: KernelVariant): string {
   const recipe = KERNELS[variant.name];
-  const sources = [...recipe.before, recipe.file, ...(recipe.after ?? [])].map((file) => `shaders/${file}`).join(', ');
-  const call = variant.tile ? `kernelSource('${variant.name}', { rows: ${variant.tile.rows}, cols: ${variant.tile.cols} })` : `kernelSource('${variant.name}')`;
+  const weights = variant.weights ?? 'f32';
+  const sources = [...recipe.before, recipe.file, ...(recipe.after ?? []).map((file) => (file === W_F32 ? `parts/weights-${weights}.wgsl` : file))].map((file) => `shaders/${file}`).join(', ');
+  const tileArg = variant.tile ? `{ rows: ${variant.tile.rows}, cols: ${variant.tile.cols} }` : 'undefined';
+  const call = variant.weights ? `kernelSource('${variant.name}', ${tileArg}, '${variant.weights}')` : variant.tile ? `kernelSource('${variant.name}', ${tileArg})` : `kernelSource('${variant.name}')`;
   const header = [
     `// GENERATED by \`npm run shaders\` (scripts/gen-shaders.ts): do not edit; edit the sources and rerun it.`,
     `// ${call}: the WGSL the GPU compiles, assembled from ${sources}`,
     `// with every //#unroll written out (src/kernels/shader-variants.ts, src/kernels/unroll.ts).`,
   ];
-  return `${header.join('\n')}\n\n${assembleKernel(files, variant.name, variant.tile).code}\n`;
+  return `${header.join('\n')}\n\n${assembleKernel(files, variant.name, variant.tile, weights).code}\n`;
 }

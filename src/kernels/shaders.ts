@@ -6,9 +6,9 @@
  */
 import type { ShaderSource } from '../gpu/pipeline';
 import type { LaneTile } from './lane-tiles';
-import { assembleKernel, variantLabel, type KernelName } from './shader-variants';
+import { assembleKernel, variantLabel, type KernelName, type WeightFormat } from './shader-variants';
 
-export type { KernelName } from './shader-variants';
+export type { KernelName, WeightFormat } from './shader-variants';
 
 const raw = import.meta.glob<string>(['../../shaders/**/*.wgsl', '!../../shaders/generated/**'], { query: '?raw', import: 'default', eager: true });
 
@@ -21,14 +21,15 @@ const assembled = new Map<string, ShaderSource>();
 
 /**
  * The WGSL of kernel `name` with the origin of every line; `tile` is required for the lane-tile
- * kernels (`*Lanes`) and refused for the others (a `KernelSourceError` says which to pass).
- * Assembled once per kernel and tile.
+ * kernels (`*Lanes`) and refused for the others (a `KernelSourceError` says which to pass);
+ * `weights` picks the storage of a linear or embedding kernel's weights (f32, or the checkpoint's
+ * 16 bits). Assembled once per kernel, tile and format.
  */
-export function kernelSource(name: KernelName, tile?: LaneTile): ShaderSource {
-  const label = variantLabel(name, tile);
+export function kernelSource(name: KernelName, tile?: LaneTile, weights: WeightFormat = 'f32'): ShaderSource {
+  const label = variantLabel(name, tile, weights);
   let source = assembled.get(label);
   if (!source) {
-    source = assembleKernel(SHADER_FILES, name, tile);
+    source = assembleKernel(SHADER_FILES, name, tile, weights);
     assembled.set(label, source);
   }
   return source;

@@ -43,13 +43,21 @@ export interface ModelLimits {
 
 const padded = (values: number) => Math.max(16, Math.ceil((values * 4) / 16) * 16);
 
+/** Options of {@link modelMemory} and {@link checkModelFits}. */
+export interface MemoryOptions {
+  /** The run stores no maps (the fused path): per layer a log-sum-exp and the gallery's reduced grid instead. */
+  fused?: boolean;
+  /** How the weight matrices and embedding are held (createGpuModel's options.weights; the Llama family only): 16-bit formats take half the bytes. */
+  weights?: 'f32' | 'f16' | 'bf16';
+}
+
 /**
  * The buffers a model of `config` holds on the GPU for a run of `seqLen` tokens (module
  * comment): parameters, then the plan's tensors in order. Throws AttentionInputError for a
  * bad config (validateConfig) or a seqLen that is not an integer from 1 to the context (field seqLen).
  */
-export function modelMemory(config: GptConfig | LlamaConfig, seqLen: number, options: { fused?: boolean } = {}): ModelMemory {
-  if (isLlamaConfig(config)) return summarize(llamaBuffers(config, seqLen, options.fused === true));
+export function modelMemory(config: GptConfig | LlamaConfig, seqLen: number, options: MemoryOptions = {}): ModelMemory {
+  if (isLlamaConfig(config)) return summarize(llamaBuffers(config, seqLen, options.fused === true, options.weights ?? 'f32'));
   const c = validateConfig(config);
   if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > c.context) {
     throw new AttentionInputError('seqLen', describeValue(seqLen), `an integer from 1 to the model's context, ${c.context} (n_positions)`, 'shape');
@@ -92,8 +100,8 @@ function summarize(buffers: ModelBuffer[]): ModelMemory {
  * (advice: a smaller model), else the largest run buffer that does not (advice: the longest
  * sequence that fits), with the bytes needed and allowed. Returns the memory otherwise.
  */
-export function checkModelFits(config: GptConfig | LlamaConfig, seqLen: number, limits: ModelLimits): ModelMemory {
-  const memory = modelMemory(config, seqLen);
+export function checkModelFits(config: GptConfig | LlamaConfig, seqLen: number, limits: ModelLimits, options: MemoryOptions = {}): ModelMemory {
+  const memory = modelMemory(config, seqLen, options);
   const { maxStorageBufferBindingSize, maxBufferSize } = limits;
   const allowed = Math.min(maxStorageBufferBindingSize, maxBufferSize);
   const limit = maxStorageBufferBindingSize <= maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
@@ -105,7 +113,7 @@ export function checkModelFits(config: GptConfig | LlamaConfig, seqLen: number, 
     throw new ModelTooLargeError(parameter.name, parameter.bytes, allowed, limit, `Choose a smaller model: this one's ${parameter.name} alone is ${formatBytes(parameter.bytes)}.`);
   }
   // The longest sequence whose buffers all fit: every run buffer grows with T, so bisect.
-  const fitsAt = (t: number) => modelMemory(config, t).buffers.every((b) => b.bytes <= allowed);
+  const fitsAt = (t: number) => modelMemory(config, t, options).buffers.every((b) => b.bytes <= allowed);
   let fits = 0;
   let tooLong = seqLen;
   while (tooLong - fits > 1) {
@@ -125,7 +133,7 @@ export function checkModelFits(config: GptConfig | LlamaConfig, seqLen: number, 
  * packed q | k | v (key/value heads repeated), scores and weights, attn, the residual stream,
  * the norms' outputs, gate | up and the SwiGLU; the logits.
  */
-function llamaBuffers(config: LlamaConfig, seqLen: number, fused: boolean): ModelBuffer[] {
+function llamaBuffers(config: LlamaConfig, seqLen: number, fused: boolean, weights: 'f32' | 'f16' | 'bf16'): ModelBuffer[] {
   checkLlamaConfig(config);
   if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > config.context) {
     throw new AttentionInputError('seqLen', describeValue(seqLen), `an integer from 1 to the model's context, ${config.context} (max_position_embeddings)`, 'shape');
@@ -136,22 +144,24 @@ function llamaBuffers(config: LlamaConfig, seqLen: number, fused: boolean): Mode
   const qkvWidth = width + 2 * kvHeads * hd;
   const shapes = llamaTensorShapes(config);
   const count = (name: string) => shapes.get(name)!.reduce((a, b) => a * b, 1);
-  const buffers: ModelBuffer[] = [{ name: 'model.embed_tokens.weight', kind: 'parameter', bytes: padded(count('model.embed_tokens.weight')) }];
+  // A weight matrix in 16 bits: two values to a u32 (src/core/half.ts packHalves).
+  const matrix = (values: number) => (weights === 'f32' ? padded(values) : padded(Math.ceil(values / 2)));
+  const buffers: ModelBuffer[] = [{ name: 'model.embed_tokens.weight', kind: 'parameter', bytes: matrix(count('model.embed_tokens.weight')) }];
   buffers.push({ name: 'zeros (no bias)', kind: 'parameter', bytes: padded(d) });
   if (!config.qkvBias) buffers.push({ name: 'zeros (no q/k/v bias)', kind: 'parameter', bytes: padded(qkvWidth) });
   for (let i = 0; i < layers; i++) {
     const p = `model.layers.${i}`;
     buffers.push({ name: `${p}.input_layernorm.weight`, kind: 'parameter', bytes: padded(d) });
-    buffers.push({ name: `${p}.self_attn.qkv_proj.weight`, kind: 'parameter', bytes: padded(qkvWidth * d) });
+    buffers.push({ name: `${p}.self_attn.qkv_proj.weight`, kind: 'parameter', bytes: matrix(qkvWidth * d) });
     if (config.qkvBias) buffers.push({ name: `${p}.self_attn.qkv_proj.bias`, kind: 'parameter', bytes: padded(qkvWidth) });
-    buffers.push({ name: `${p}.self_attn.o_proj.weight`, kind: 'parameter', bytes: padded(d * width) });
+    buffers.push({ name: `${p}.self_attn.o_proj.weight`, kind: 'parameter', bytes: matrix(d * width) });
     if (config.oBias) buffers.push({ name: `${p}.self_attn.o_proj.bias`, kind: 'parameter', bytes: padded(d) });
     buffers.push({ name: `${p}.post_attention_layernorm.weight`, kind: 'parameter', bytes: padded(d) });
-    buffers.push({ name: `${p}.mlp.gate_up_proj.weight`, kind: 'parameter', bytes: padded(2 * dMlp * d) });
-    buffers.push({ name: `${p}.mlp.down_proj.weight`, kind: 'parameter', bytes: padded(d * dMlp) });
+    buffers.push({ name: `${p}.mlp.gate_up_proj.weight`, kind: 'parameter', bytes: matrix(2 * dMlp * d) });
+    buffers.push({ name: `${p}.mlp.down_proj.weight`, kind: 'parameter', bytes: matrix(d * dMlp) });
   }
   buffers.push({ name: 'model.norm.weight', kind: 'parameter', bytes: padded(d) });
-  if (!config.tiedEmbeddings) buffers.push({ name: 'lm_head.weight', kind: 'parameter', bytes: padded(vocabSize * d) });
+  if (!config.tiedEmbeddings) buffers.push({ name: 'lm_head.weight', kind: 'parameter', bytes: matrix(vocabSize * d) });
   buffers.push({ name: 'tokens', kind: 'activation', bytes: padded(T) }, { name: 'rope table', kind: 'activation', bytes: padded(T * hd) }, { name: 'embed', kind: 'activation', bytes: padded(T * d) });
   for (let i = 0; i < layers; i++) {
     const h = `h.${i}`;

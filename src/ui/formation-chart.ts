@@ -14,42 +14,42 @@ import { headName } from '../app/model-view';
 const HEAD_COLOURS = ['#fde725', '#5ec962', '#21918c', '#b5a4ff', '#f89540', '#e16462', '#8fd3ff', '#d8d8d8'];
 
 /** The caption under the chart: when the induction head formed, or that none did. */
-export function formationCaption(history: TrainingHistory): string {
-  const c = history.crossed;
-  const { induction, previous } = formationHeads(history);
-  const last = history.points[history.points.length - 1].heads;
-  const name = (k: number) => headName(Math.floor(k / history.heads), k % history.heads);
-  const total = history.points[history.points.length - 1].tokens;
+export function formationCaption(log: TrainingHistory): string {
+  const c = log.crossed;
+  const { induction, previous } = formationHeads(log);
+  const last = log.points[log.points.length - 1].heads;
+  const name = (k: number) => headName(Math.floor(k / log.heads), k % log.heads);
+  const total = log.points[log.points.length - 1].tokens;
   if (c === null) {
     return `No head reached induction ${FORMATION_THRESHOLD} in training (best ${Math.max(...last.map((p) => p[1])).toFixed(2)} after ${(total / 1e6).toFixed(1)} M tokens).`;
   }
-  const minutes = minutesAt(history, c.step);
+  const minutes = minutesAt(log, c.step);
   return (
     `${name(induction)} became an induction head at step ${c.step.toLocaleString('en-US')} (${(c.tokens / 1e6).toFixed(2)} M tokens` +
     `${minutes === null ? '' : `, ${minutes.toFixed(1)} min into training`}), once ${name(previous)} attended to the previous token; ` +
     `at the end ${name(induction)} scores ${last[induction][1].toFixed(2)} on induction and ${name(previous)} ${last[previous][0].toFixed(2)} on previous-token. ` +
-    `Held-out loss ${history.heldOutLoss.toFixed(3)} nats (unigram ${history.unigramLoss.toFixed(3)}).`
+    `Held-out loss ${log.heldOutLoss.toFixed(3)} nats (unigram ${log.unigramLoss.toFixed(3)}).`
   );
 }
 
 /** Draw the chart into `host`, `width` pixels wide. */
-export function renderFormationChart(host: HTMLElement, history: TrainingHistory, width: number): uPlot {
-  const { induction, previous } = formationHeads(history);
+export function renderFormationChart(host: HTMLElement, log: TrainingHistory, width: number): uPlot {
+  const { induction, previous } = formationHeads(log);
   // One x axis for both logs: the loss log's steps include every head measurement's step (both
   // are multiples of the loss interval), and head series skip the steps they were not measured at.
-  const steps = [...new Set([...history.loss.map((e) => e.step), ...history.points.map((p) => p.step)])].sort((a, b) => a - b);
-  const tokensAt = new Map<number, number>([...history.loss.map((e): [number, number] => [e.step, e.tokens]), ...history.points.map((p): [number, number] => [p.step, p.tokens])]);
+  const steps = [...new Set([...log.loss.map((e) => e.step), ...log.points.map((p) => p.step)])].sort((a, b) => a - b);
+  const tokensAt = new Map<number, number>([...log.loss.map((e): [number, number] => [e.step, e.tokens]), ...log.points.map((p): [number, number] => [p.step, p.tokens])]);
   const x = steps.map((s) => tokensAt.get(s)! / 1e6);
-  const pointAt = new Map(history.points.map((p) => [p.step, p]));
-  const lossAt = new Map(history.loss.map((e) => [e.step, e.loss]));
+  const pointAt = new Map(log.points.map((p) => [p.step, p]));
+  const lossAt = new Map(log.loss.map((e) => [e.step, e.loss]));
   const series: uPlot.Series[] = [{ label: 'M tokens' }];
   const data: Array<Array<number | null>> = [x];
-  const count = history.layers * history.heads;
+  const count = log.layers * log.heads;
   for (const which of [1, 0] as const) {
     for (let k = 0; k < count; k++) {
       const special = which === 1 ? k === induction : k === previous;
       series.push({
-        label: `${headName(Math.floor(k / history.heads), k % history.heads)} ${which === 1 ? 'induction' : 'previous'}`,
+        label: `${headName(Math.floor(k / log.heads), k % log.heads)} ${which === 1 ? 'induction' : 'previous'}`,
         stroke: HEAD_COLOURS[k % HEAD_COLOURS.length] + (special ? '' : '66'),
         width: special ? 3 : 1,
         dash: which === 0 ? [6, 4] : [],
@@ -63,8 +63,8 @@ export function renderFormationChart(host: HTMLElement, history: TrainingHistory
   series.push({ label: 'training loss', stroke: '#9aa3b5', width: 1, scale: 'loss', spanGaps: true, points: { show: false } });
   data.push(steps.map((s) => lossAt.get(s) ?? null));
 
-  const crossedAt = history.crossed ? history.crossed.tokens / 1e6 : null;
-  const phaseStarts = history.phases.slice(1).map((p) => ({ name: p.name, at: tokensAt.get(p.fromStep) ?? null }));
+  const crossedAt = log.crossed ? log.crossed.tokens / 1e6 : null;
+  const phaseStarts = log.phases.slice(1).map((p) => ({ name: p.name, at: tokensAt.get(p.fromStep) ?? null }));
   return new uPlot(
     {
       width,
@@ -98,7 +98,7 @@ export function renderFormationChart(host: HTMLElement, history: TrainingHistory
               ctx.restore();
             };
             for (const phase of phaseStarts) if (phase.at !== null) mark(phase.at, '#6b7385', `${phase.name} phase`, [2, 3]);
-            if (crossedAt !== null) mark(crossedAt, '#ff7ab2', `induction ≥ ${FORMATION_THRESHOLD} at step ${history.crossed!.step}`, []);
+            if (crossedAt !== null) mark(crossedAt, '#ff7ab2', `induction ≥ ${FORMATION_THRESHOLD} at step ${log.crossed!.step}`, []);
           },
         ],
       },

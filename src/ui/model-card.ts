@@ -5,7 +5,7 @@
  */
 import { inductionSummary, type HeadReport } from '../app/head-scores';
 import { headName } from '../app/model-view';
-import type { ModelRun } from '../app/model-engine';
+import { gpuWeightFormat, type ModelRun } from '../app/model-engine';
 import { h } from './dom';
 import { formatBytes } from '../core/errors';
 import { countParams } from '../model/schema';
@@ -30,7 +30,7 @@ export interface ModelCard {
   /** Show a run: the tokens read and the head scores table. */
   show(run: ModelRun, selected: { layer: number; head: number }): void;
   /** The shipped model's training history (drawn while the shipped model is shown), or why it could not be read. */
-  showFormation(history: TrainingHistory | Error): void;
+  showFormation(log: TrainingHistory | Error): void;
 }
 
 /** How the "find heads" list can sort: the model's order, or a score, strongest first (entropy: sharpest first). */
@@ -70,7 +70,8 @@ function describeModel(model: ModelRun['model'], tokens: number, fused = false):
       `. It reads <eos> + your sentence, continued with corpus sentences up to the sequence length.`
     );
   }
-  const onGpu = modelMemory(config, tokens, { fused }).total;
+  const weights = gpuWeightFormat(model);
+  const onGpu = modelMemory(config, tokens, { fused, weights }).total;
   if (isLlamaConfig(config)) {
     const group = config.heads / config.kvHeads;
     const kv =
@@ -81,7 +82,7 @@ function describeModel(model: ModelRun['model'], tokens: number, fused = false):
       `“${name}”: a ${config.modelType === 'qwen2' ? 'Qwen2' : 'Llama'}-family checkpoint — ${config.layers} layers × ${config.heads} heads, ${kv}, head_dim ${config.headDim}, ` +
       `d_model ${config.dModel}, SwiGLU MLP ${config.dMlp}, RoPE θ ${config.ropeTheta}${config.ropeScaling ? ` (Llama 3 scaling ×${config.ropeScaling.factor})` : ''}, context ${config.context}, ` +
       `a ${config.vocabSize}-token vocabulary, ${formatCount(countLlamaParams(config))} parameters stored as ${model.dtype} (${formatBytes(model.bytes)}${model.fromCache ? ', from the browser cache' : ''}); ` +
-      `on the GPU at most ${formatBytes(onGpu)} (f32 weights and this run's buffers). It reads your text in its own tokens, continued with built-in story text up to the sequence length.`
+      `on the GPU at most ${formatBytes(onGpu)} (${weights === 'f32' ? 'f32 weights' : `weight matrices in their stored ${weights.toUpperCase()}, widened in the kernels`} and this run's buffers). It reads your text in its own tokens, continued with built-in story text up to the sequence length.`
     );
   }
   const params = countParams(config);
@@ -176,8 +177,8 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
         renderFormation();
       }
     },
-    showFormation(history) {
-      formationData = history;
+    showFormation(log) {
+      formationData = log;
       renderFormation();
     },
   };
@@ -195,20 +196,20 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
       formation.replaceChildren(h('h3', {}, 'How its heads formed'), h('p', { class: 'note bad', 'data-testid': 'formation-error' }, `The training log could not be read: ${formationData.message}`));
       return;
     }
-    const history = formationData!;
+    const log = formationData!;
     const host = h('div', { class: 'formation-chart', 'data-testid': 'formation-chart' });
     formation.replaceChildren(
       h('h3', {}, 'How its heads formed'),
       host,
-      h('p', { class: 'note', 'data-testid': 'formation-caption' }, formationCaption(history)),
+      h('p', { class: 'note', 'data-testid': 'formation-caption' }, formationCaption(log)),
       h(
         'p',
         { class: 'note' },
-        `Solid: each head's induction score on a repeated random span; dashed: previous-token score on held-out text; grey: training loss (right axis). Bold: the induction head and the previous-token head it reads. From the training log (npm run train), measured every ${history.points.length > 1 ? history.points[1].step - history.points[0].step : 0} steps.`,
+        `Solid: each head's induction score on a repeated random span; dashed: previous-token score on held-out text; grey: training loss (right axis). Bold: the induction head and the previous-token head it reads. From the training log (npm run train), measured every ${log.points.length > 1 ? log.points[1].step - log.points[0].step : 0} steps.`,
       ),
     );
     // The card's width is known once it is laid out; fall back to the sidebar's usual width.
-    formationChart = renderFormationChart(host, history, Math.max(240, (scores.clientWidth || 320) - 4));
+    formationChart = renderFormationChart(host, log, Math.max(240, (scores.clientWidth || 320) - 4));
   }
 
   /** The head table, sorted by the "find heads" choice; past 16 heads only the top 16 unless all are asked for. */

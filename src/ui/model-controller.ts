@@ -18,6 +18,7 @@ import { createModelPicker, modelFiles } from './model-picker';
 import { createModelCpuClient } from '../workers/model-cpu-client';
 import { ContextLimitError, MODEL_PATH, describeUnknownWords } from '../app/model-input';
 import { loadTrainingHistory } from '../app/training-history';
+import { isLlamaConfig } from '../model/llama-schema';
 import { modelMaps } from '../app/shown';
 import { DEFAULT_MODEL_STATE, hubProblem, modelIdProblem, type AppState } from '../app/state';
 import { UnknownWordsError, splitWords } from '../model/vocab';
@@ -109,8 +110,8 @@ export function createModelController(page: Page): ModelController {
     if (request.model === '' && !historyRequested) {
       historyRequested = true;
       loadTrainingHistory().then(
-        (history) => modelCard.showFormation(history),
-        (error: unknown) => modelCard.showFormation(error instanceof Error ? error : new Error(String(error))),
+        (log) => modelCard.showFormation(log),
+        (error: unknown) => modelCard.showFormation(error instanceof Error ? error : new AttentionError(String(error))),
       );
     }
     promise.then(
@@ -168,7 +169,9 @@ export function createModelController(page: Page): ModelController {
   function checkFits(config: ModelConfig): void {
     const device = page.device();
     // The parameters at one token: a run at any length is checked again before it allocates (createGpuModel).
-    if (device) checkModelFits(config, 1, bufferLimits(device));
+    // A Llama-family checkpoint in F16/BF16 keeps its weight matrices at 16 bits on the GPU; config.json
+    // does not say how the file stores them, so the lower bound is checked here and each tensor again at upload.
+    if (device) checkModelFits(config, 1, bufferLimits(device), { weights: isLlamaConfig(config) ? 'bf16' : 'f32' });
   }
 
   /** Say why a request cannot run (the previous view stays). */

@@ -11,6 +11,9 @@ import { createGpuModel } from '../../src/kernels/model';
 import { DEFAULT_TUNING, LANE_TUNING, SOFTWARE_TUNING, tuningFor, type AttentionTuning } from '../../src/kernels/tuning';
 import { llamaForwardReference, llamaTensorShapes, type LlamaConfig, type LlamaTrace } from '../../src/model/llama-reference';
 import { makeRng, makeUniform } from '../../src/reference/random';
+import { floatToBfloat16Bits, floatToHalfBits } from '../../src/core/half';
+import { bfloat16ToFloat, halfToFloat } from '../../src/inputs/float-codec';
+import type { WeightFormat } from '../../src/kernels/shader-variants';
 import { gpu, useGpuDevice } from './gpu-fixture';
 
 useGpuDevice();
@@ -81,11 +84,18 @@ function repeatKv(config: LlamaConfig, kv: Float64Array, T: number): Float64Arra
 
 const TOLERANCE = 2e-5;
 
-async function checkAgainstReference(config: LlamaConfig, seed: number, T: number, tuning: AttentionTuning = tuningFor(gpu())): Promise<LlamaTrace> {
-  const params = randomParams(config, seed);
+/** The parameters as a 16-bit checkpoint holds them: the weight matrices and embedding rounded to `format` (norms and biases too: the file stores every tensor so). */
+function roundedTo(params: Map<string, Float32Array>, format: 'f16' | 'bf16'): Map<string, Float32Array> {
+  const round = format === 'f16' ? (v: number) => halfToFloat(floatToHalfBits(v)) : (v: number) => bfloat16ToFloat(floatToBfloat16Bits(v));
+  return new Map([...params].map(([name, data]) => [name, Float32Array.from(data, round)]));
+}
+
+async function checkAgainstReference(config: LlamaConfig, seed: number, T: number, tuning: AttentionTuning = tuningFor(gpu()), weights: WeightFormat = 'f32'): Promise<LlamaTrace> {
+  const params = weights === 'f32' ? randomParams(config, seed) : roundedTo(randomParams(config, seed), weights);
   const tokens = Array.from({ length: T }, (_, t) => (t * 7 + seed) % config.vocabSize);
   const trace = llamaForwardReference(config, params, tokens);
-  const model = await createGpuLlamaModel(gpu(), config, params, tuning);
+  const model = await createGpuLlamaModel(gpu(), config, params, tuning, { weights });
+  expect(model.weights).toBe(weights);
   try {
     const run = await model.run(tokens, { read: ['embed', 'ln1', 'q', 'k', 'v', 'scores', 'weights', 'attn', 'resid1', 'ln2', 'mlpAct', 'resid2', 'lnF', 'logits'] });
     expect(relError(run.embed!, trace.embed)).toBe(0);
@@ -133,6 +143,25 @@ describe('Llama-family forward on the GPU against the f64 reference, every layer
 
   it('the same model through every linear-kernel variant (lane tiles, workgroup memory, register tiles)', async () => {
     for (const tuning of [LANE_TUNING, DEFAULT_TUNING, SOFTWARE_TUNING]) await checkAgainstReference(GQA, 4, 11, tuning);
+  });
+
+  it('16-bit weights kept packed on the GPU: an F16 checkpoint through every linear variant, a BF16 one (untied, biases), both equal to the reference', async () => {
+    for (const tuning of [LANE_TUNING, DEFAULT_TUNING, SOFTWARE_TUNING]) await checkAgainstReference(GQA, 6, 11, tuning, 'f16');
+    await checkAgainstReference(QWEN, 7, 12, tuningFor(gpu()), 'bf16');
+    await checkAgainstReference(GQA, 9, 10, tuningFor(gpu()), 'bf16');
+    // The weight buffers hold half the bytes: the embedding of GQA is 41 × 16 values.
+    const params = roundedTo(randomParams(GQA, 6), 'f16');
+    const [f32, f16] = await Promise.all([createGpuLlamaModel(gpu(), GQA, params), createGpuLlamaModel(gpu(), GQA, params, undefined, { weights: 'f16' })]);
+    try {
+      const tokens = [1, 2, 3, 4, 5];
+      const [a, b] = await Promise.all([f32.run(tokens, { read: ['logits'] }), f16.run(tokens, { read: ['logits'] })]);
+      // Exactly representable weights: the two storages give the same sums, bit for bit.
+      expect(Array.from(b.logits!)).toEqual(Array.from(a.logits!));
+    } finally {
+      f32.destroy();
+      f16.destroy();
+    }
+    await expect(createGpuLlamaModel(gpu(), GQA, params, undefined, { weights: 'f8' as never })).rejects.toThrow(/options\.weights.*"f8".*'f32', 'f16', 'bf16'/);
   });
 
   it("keep 'none' computes every map in scratch and gives the same logits; createGpuModel routes Llama configs here", async () => {

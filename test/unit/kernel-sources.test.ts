@@ -7,7 +7,7 @@ import { AttentionError } from '../../src/core/errors';
 import { describeOrigin } from '../../src/gpu/pipeline';
 import { LINEAR_COLS, LINEAR_ROWS, MAP_TILE, NARROW_ROWS, PROJ_TILE } from '../../src/kernels/launch';
 import { KernelSourceError } from '../../src/kernels/shader-variants';
-import { kernelSource, SHADER_FILES, type KernelName } from '../../src/kernels/shaders';
+import { kernelSource, type WeightFormat, SHADER_FILES, type KernelName } from '../../src/kernels/shaders';
 import type { LaneTile } from '../../src/kernels/lane-tiles';
 
 const PLAIN: KernelName[] = ['projections', 'scores', 'softmax', 'softmaxSubgroup', 'output', 'flash', 'flashReduce', 'reduce'];
@@ -170,9 +170,11 @@ describe('the model kernels (src/kernels/model.ts)', () => {
   });
 
   it('declares the bindings the host binds, and each variant of linear.wgsl only what it uses', () => {
-    const declared = (name: KernelName) => [...kernelSource(name).code.matchAll(/@group\(0\) @binding\((\d+)\) var<([^>]+)> (\w+)/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+    // In binding order (a storage part may declare binding 2 after the kernel's own file).
+    const declared = (name: KernelName, weights: WeightFormat = 'f32') =>
+      [...kernelSource(name, undefined, weights).code.matchAll(/@group\(0\) @binding\((\d+)\) var<([^>]+)> (\w+)/g)].sort((a, b) => Number(a[1]) - Number(b[1])).map((m) => `${m[1]} ${m[2]} ${m[3]}`);
     expect(declared('layerNorm')).toEqual(['0 uniform ln', '1 storage, read x', '2 storage, read gamma', '3 storage, read beta', '4 storage, read_write y']);
-    expect(declared('embed')).toEqual(['0 uniform embed', '1 storage, read tokens', '2 storage, read wte', '3 storage, read wpe', '4 storage, read_write x']);
+    expect(declared('embed')).toEqual(['0 uniform embed', '1 storage, read tokens', '2 storage, read w', '3 storage, read wpe', '4 storage, read_write x']);
     const linear = ['0 uniform lin', '1 storage, read x', '2 storage, read w', '3 storage, read_write y'];
     expect(declared('linear')).toEqual([...linear, '4 storage, read bias']);
     expect(declared('linearGelu')).toEqual([...linear, '4 storage, read bias']);
@@ -183,8 +185,16 @@ describe('the model kernels (src/kernels/model.ts)', () => {
     // One file, two weight layouts: the weights part says where (k, col) lies. Rows (GPT-2's
     // Conv1D): col + k·outDim; transposed (the logits x·wteᵀ, the Llama family's nn.Linear): col·inDim + k.
     for (const name of ['linear', 'logits', 'linearT', 'linearTResidual'] as const) {
-      expect(kernelSource(name).code).toContain('let wk = vec4<f32>(w[c0 + at], w[c1 + at], w[c2 + at], w[c3 + at]);');
+      expect(kernelSource(name).code).toContain('let wk = vec4<f32>(weightAt(c0 + at), weightAt(c1 + at), weightAt(c2 + at), weightAt(c3 + at));');
     }
+    // Weights stored as f32, or as the checkpoint's 16 bits packed two to a u32 and widened in weightAt.
+    const storageOf = (name: KernelName, weights: WeightFormat) => /var<storage, read> w: array<(\w+)>;[\s\S]*?fn weightAt\(i: u32\) -> f32 \{\n([\s\S]*?)\n\}/.exec(kernelSource(name, undefined, weights).code)?.slice(1);
+    expect(storageOf('linearT', 'f32')).toEqual(['f32', '  return w[i];']);
+    expect(storageOf('linearT', 'f16')).toEqual(['u32', '  return unpack2x16float(w[i >> 1u])[i & 1u];']);
+    expect(storageOf('embed', 'bf16')).toEqual(['u32', '  let word = w[i >> 1u];\n  return bitcast<f32>(select(word << 16u, word & 0xffff0000u, (i & 1u) == 1u));']);
+    expect(declared('linearTResidual', 'bf16')).toEqual([...linear, '4 storage, read bias', '5 storage, read residual']);
+    expect(() => kernelSource('softmax', undefined, 'f16')).toThrow(/softmax reads no weights/);
+    expect(kernelSource('linearT', undefined, 'f16').label).toBe('linearT f16');
     const weightLayout = (name: KernelName) => /fn weightBase\(col: u32, run: RowsParams\) -> u32 \{\n\s*return ([^;]+);[\s\S]*?fn weightStride\(run: RowsParams\) -> u32 \{\n\s*return ([^;]+);/.exec(kernelSource(name).code)?.slice(1);
     expect(weightLayout('linear')).toEqual(['col', 'run.outDim']);
     for (const name of ['logits', 'linearT', 'linearTResidual', 'linearWorkgroupT', 'linearWorkgroupTResidual', 'logitsWorkgroup'] as const) {
