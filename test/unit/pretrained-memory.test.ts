@@ -8,6 +8,8 @@ import { AttentionInputError } from '../../src/core/errors';
 import type { GptConfig } from '../../src/model/schema';
 import { ModelTooLargeError } from '../../src/pretrained/errors';
 import { checkModelFits, modelMemory } from '../../src/pretrained/memory';
+import { HUB_MODELS } from '../../src/pretrained/hub';
+import type { LlamaConfig } from '../../src/model/llama-schema';
 import { thrown } from './expect-thrown';
 
 const GPT2: GptConfig = { vocabSize: 50257, context: 1024, dModel: 768, heads: 12, layers: 12, dMlp: 3072 };
@@ -85,5 +87,31 @@ describe('modelMemory of a Llama-family model (SmolLM2-135M)', () => {
     // A 128 × 128 grid per head and layer instead; the log-sum-exps count as activations.
     expect(fused.byKind.map).toBe(30 * 9 * 128 * 128 * 4);
     expect(fused.buffers.some((b) => b.name === 'h.29/lse' && b.bytes === 9 * 8192 * 4)).toBe(true);
+  });
+
+  it('16-bit weights: every weight matrix and the embedding in half the bytes, norms and the zeros bias still f32', () => {
+    const f32 = modelMemory(smol, 512).byKind.parameter;
+    const bf16 = modelMemory(smol, 512, { weights: 'bf16' }).byKind.parameter;
+    // The 30 layers' two norms (576 each) and the final norm are 35 136 values: the rest halves.
+    const norms = (30 * 2 + 1) * 576;
+    const zeros = 576 + 960;
+    expect(bf16).toBe(((134_515_008 - norms) * 4) / 2 + norms * 4 + zeros * 4);
+    expect(f32 - bf16).toBe(((134_515_008 - norms) * 4) / 2);
+  });
+});
+
+describe('Llama-3.2-1B: its 128 256 × 2048 embedding against a 1 GiB binding', () => {
+  // Its config.json's sizes (as the picker lists them, HUB_MODELS).
+  const llama: LlamaConfig = { modelType: 'llama', vocabSize: 128256, context: 131072, dModel: 2048, heads: 32, kvHeads: 8, headDim: 64, layers: 16, dMlp: 8192, ropeTheta: 500000, tiedEmbeddings: true, qkvBias: false, rmsNormEps: 1e-5, ropeScaling: null, oBias: false };
+  const limits = { maxStorageBufferBindingSize: 1_000_000_000, maxBufferSize: 1_073_741_824 };
+  it('the picker lists it with these sizes', () => {
+    expect(HUB_MODELS.find((m) => m.id === 'meta-llama/Llama-3.2-1B')).toMatchObject({ layers: 16, heads: 32, kvHeads: 8, dModel: 2048, dtype: 'BF16', gated: true });
+  });
+  it('in f32 (1.05 GB) the embedding does not fit and is named; kept in its BF16 (525 MB) it fits', () => {
+    const error = thrown(ModelTooLargeError, () => checkModelFits(llama, 1, limits));
+    expect(error.message).toContain('model.embed_tokens.weight');
+    expect(error.message).toContain('Choose a smaller model');
+    const memory = checkModelFits(llama, 1, limits, { weights: 'bf16' });
+    expect(memory.largest).toEqual({ name: 'model.embed_tokens.weight', kind: 'parameter', bytes: 128256 * 2048 * 2 });
   });
 });
