@@ -95,7 +95,13 @@ export const DEFAULT_STATE: AppState = {
  * The landing view's defaults: the trained model on the lessons' sentence extended to 32
  * tokens (few enough for every token label to be legible), every layer × head in a grid.
  */
-export const DEFAULT_MODEL_STATE: AppState = { ...DEFAULT_STATE, mode: 'model', seqLen: 32, head: -1 };
+/**
+ * Model mode's landing text repeats a phrase, so the trained model's induction head shows at first
+ * sight: in the second "the cat sat on the mat" each word attends to the word that followed it the
+ * first time.
+ */
+export const MODEL_TEXT = 'The cat sat on the mat. The dog saw a bird. The cat sat on the mat.';
+export const DEFAULT_MODEL_STATE: AppState = { ...DEFAULT_STATE, mode: 'model', seqLen: 32, head: -1, text: MODEL_TEXT };
 
 /** Query parameters that only mean something in the explorer: any of them opens the explorer. */
 export const EXPLORER_ONLY_PARAMS = ['input', 'dModel', 'heads', 'dHead', 'causal', 'weights', 'lesson', 'step'] as const;

@@ -99,7 +99,7 @@ describe('models from a hub', () => {
       expect(await page.getByTestId('surface-canvas').getAttribute('data-shown')).toBe('all');
       expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(6);
       // The tokens: <|endoftext|>, the text in the model's own pieces (leading spaces kept), then the built-in text.
-      const reference = expected(good, 'The cat sat on the mat', 32);
+      const reference = expected(good, MODEL_TEXT, 32);
       expect(await page.getByTestId('model-token-count').textContent()).toBe('32 tokens');
       expect(await page.getByTestId('model-tokens').textContent()).toContain(reference.input.words.slice(1, reference.input.textTokens + 1).join(''));
       // The page's verification card ran the f64 reference on this very model: every row passes.
@@ -207,7 +207,7 @@ describe('models from a hub', () => {
       expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(8);
       expect(await page.getByTestId('verify-status').locator('tr[data-pass="false"]').count()).toBe(0);
       // Hover's top-5 next tokens are the Llama reference's (its tokens: the tokenizer's start ids, the text, the built-in text).
-      const llamaInput = pretrainedInput('The cat sat on the mat', 32, 1, tokenizer, llamaConfig.context);
+      const llamaInput = pretrainedInput(MODEL_TEXT, 32, 1, tokenizer, llamaConfig.context);
       const llamaTrace = llamaForwardReference(llamaConfig, llama.params, llamaInput.ids);
       let hovered: Record<string, string> = {};
       for (const [fx, fy] of [[0.3, 0.5], [0.5, 0.5], [0.4, 0.6], [0.6, 0.45], [0.35, 0.4]]) {

@@ -23,8 +23,8 @@ const DEFAULTS = {
   qk: 'auto',
 } as const;
 
-/** The landing view's defaults: the trained model, 32 tokens, every layer × head (head = −1). */
-const MODEL_DEFAULTS = { ...DEFAULTS, mode: 'model', seqLen: 32, head: -1 } as const;
+/** The landing view's defaults: the trained model, 32 tokens, every layer × head (head = −1), a text that repeats a phrase (its induction head shows). */
+const MODEL_DEFAULTS = { ...DEFAULTS, mode: 'model', seqLen: 32, head: -1, text: 'The cat sat on the mat. The dog saw a bird. The cat sat on the mat.' } as const;
 
 describe('URL state', () => {
   it('starts from the documented defaults: an empty URL is the trained model', () => {
