@@ -277,6 +277,9 @@ async function main(): Promise<void> {
         const at = point.heads.findIndex((h) => h[1] >= 0.5);
         if (at >= 0) crossed = { step: step + 1, tokens: seen, layer: Math.floor(at / config.heads), head: at % config.heads };
       }
+      if ((step + 1) % (4 * SETTINGS.scoreEvery) === 0) {
+        console.log(`  heads [previous, induction]: ${point.heads.map((h, k) => `L${Math.floor(k / config.heads)}H${k % config.heads} ${h[0].toFixed(2)}/${h[1].toFixed(2)}`).join('  ')}`);
+      }
       console.log(
         `step ${step + 1}/${SETTINGS.steps} [${phase.name}]  ${(seen / 1e6).toFixed(2)} M tokens  loss ${loss.toFixed(4)}${entry.heldOut !== undefined ? `  held-out ${entry.heldOut.toFixed(4)}` : ''}  lr ${lr.toExponential(2)}  best previous ${best(point, 0).toFixed(2)}  best induction ${best(point, 1).toFixed(2)}  ${(seen / entry.seconds).toFixed(0)} tokens/s  ${entry.seconds.toFixed(0)} s`,
       );

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright';
+import { MODEL_TEXT } from '../../src/app/state';
 import { pretrainedInput } from '../../src/app/model-input';
 import { tokenPieces } from '../../src/app/pretrained-model';
 import { topPredictions } from '../../src/app/model-view';
