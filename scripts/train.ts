@@ -17,7 +17,8 @@
  * machine the same numbers: V8's Math functions are its own, not the C library's).
  *
  * Options: --out DIR; --quick (a few hundred steps, for trying the script); --set JSON (merged
- * over SETTINGS, for experiments: e.g. --set '{"steps":8000,"tied":true}').
+ * over SETTINGS, for experiments: e.g. --set '{"steps":8000,"tied":true}'); --snapshots (write
+ * the weights so far to DIR/snapshot.safetensors at every held-out measurement).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -264,6 +265,11 @@ async function main(): Promise<void> {
     lossCount++;
     const entry: (typeof log)[number] = { step: step + 1, tokens: seen, loss: Number((lossSum / lossCount).toFixed(5)), lr, gradNorm: Number(gradNorm.toFixed(4)), seconds: Number(((performance.now() - trainStart) / 1000).toFixed(2)) };
     if ((step + 1) % SETTINGS.heldOutEvery === 0 || step + 1 === SETTINGS.steps) entry.heldOut = await heldOutLoss();
+    // --snapshots: the weights so far, next to the output (for looking into a run while it trains).
+    if (args.includes('--snapshots') && (step + 1) % SETTINGS.heldOutEvery === 0) {
+      mkdirSync(outDir, { recursive: true });
+      writeFileSync(join(outDir, 'snapshot.safetensors'), writeCheckpoint(config, params, corpus.vocab.tokens, { name: 'snapshot', step: String(step + 1) }));
+    }
     // The log keeps one entry per LOSS_EVERY steps (the mean training loss over them), and every held-out measurement.
     if ((step + 1) % LOSS_EVERY === 0 || entry.heldOut !== undefined) {
       log.push(entry);
