@@ -143,6 +143,24 @@ describe('the forward pass of a random model of odd sizes', () => {
     });
   }
 
+  it('an untied output layer (tiedEmbeddings false: logits against lm_head.weight) matches the reference', async () => {
+    const untied: GptConfig = { ...ODD, tiedEmbeddings: false };
+    const p = initParams(untied, 9);
+    const head = p.get('lm_head.weight')!;
+    for (let i = 0; i < head.length; i++) head[i] *= 25;
+    const tokens = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5];
+    const gpuModel = await createGpuModel(gpu(), untied, p);
+    try {
+      const result = await gpuModel.run(tokens, { read: ALL_READ });
+      compareRun('untied model, 11 tokens', result, forwardReference(untied, p, tokens), ODD.vocabSize);
+      // Not the tied logits: x·wteᵀ would give other numbers.
+      const tied = forwardReference(ODD, new Map([...p].filter(([name]) => name !== 'lm_head.weight')), tokens);
+      expect(Math.abs(result.logits![0] - tied.logits[0])).toBeGreaterThan(1e-3);
+    } finally {
+      gpuModel.destroy();
+    }
+  });
+
   it('reads back only what is asked for, by default every layer\'s q, k, v, scores, weights, attn and the logits', async () => {
     const tokens = [3, 1, 4, 1, 5, 9, 2, 6];
     const all = await model.run(tokens);
