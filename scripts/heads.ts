@@ -8,12 +8,12 @@ import { readCheckpoint } from '../src/model/checkpoint';
 import { generateCorpus } from '../src/model/corpus';
 import { EOS_ID, wordIds } from '../src/model/corpus-words';
 import { forwardReference } from '../src/model/forward-reference';
-import { firstTokenShare, inductionScore, makeInductionProbe, meanEntropy, previousTokenScore } from '../src/model/heads';
-import { makeRng } from '../src/reference/random';
+import { firstTokenShare, inductionScore, meanEntropy, previousTokenScore, projectProbe } from '../src/model/heads';
 
 const file = process.argv[2] ?? 'public/models/tiny-stories/model.safetensors';
 const { config, params } = readCheckpoint(readFileSync(file), file);
-const probe = makeInductionProbe(makeRng(12), config.vocabSize, 24, { first: EOS_ID, pool: wordIds() });
+// The project's probe (as the app, the training log and the tests): <eos>, 8 random words, a span of 24 twice.
+const probe = projectProbe(config.vocabSize, config.context, EOS_ID, wordIds());
 const text = Array.from(generateCorpus(1, { trainTokens: 1, heldOutTokens: config.context }).heldOut);
 const onProbe = forwardReference(config, params, probe.tokens);
 const onText = forwardReference(config, params, text);
