@@ -11,7 +11,10 @@ import { FORMATION_THRESHOLD, formationHeads, minutesAt, type TrainingHistory } 
 import { headName } from '../app/model-view';
 
 /** One colour per head within a layer (viridis-like, readable on the dark panel). */
-const HEAD_COLOURS = ['#fde725', '#5ec962', '#21918c', '#b5a4ff', '#f89540', '#e16462', '#8fd3ff', '#d8d8d8'];
+const HEAD_COLOURS = ['#fde725', '#5ec962', '#21918c', '#b5a4ff', '#f89540', '#e16462', '#8fd3ff', '#ff7ab2'];
+/** The loss line and the marks: neutral, apart from every head's colour. */
+const LOSS_COLOUR = '#8a93a6';
+const MARK_COLOUR = '#ffffff';
 
 /** The caption under the chart: when the induction head formed, or that none did. */
 export function formationCaption(log: TrainingHistory): string {
@@ -60,7 +63,7 @@ export function renderFormationChart(host: HTMLElement, log: TrainingHistory, wi
       data.push(steps.map((s) => pointAt.get(s)?.heads[k][which] ?? null));
     }
   }
-  series.push({ label: 'training loss', stroke: '#9aa3b5', width: 1, scale: 'loss', spanGaps: true, points: { show: false } });
+  series.push({ label: 'training loss', stroke: LOSS_COLOUR, width: 1, dash: [2, 2], scale: 'loss', spanGaps: true, points: { show: false } });
   data.push(steps.map((s) => lossAt.get(s) ?? null));
 
   const crossedAt = log.crossed ? log.crossed.tokens / 1e6 : null;
@@ -82,23 +85,32 @@ export function renderFormationChart(host: HTMLElement, log: TrainingHistory, wi
         draw: [
           (u) => {
             const ctx = u.ctx;
-            const mark = (at: number, colour: string, text: string, dash: number[]) => {
+            // A vertical line with its label on a dark box, low in the plot (the scores sit near 0 or 1 there less often than at the top).
+            const mark = (at: number, text: string, dash: number[], row: number) => {
               const px = u.valToPos(at, 'x', true);
+              const dpr = devicePixelRatio;
               ctx.save();
-              ctx.strokeStyle = colour;
-              ctx.fillStyle = colour;
+              ctx.strokeStyle = MARK_COLOUR;
               ctx.setLineDash(dash);
-              ctx.lineWidth = 1.5 * devicePixelRatio;
+              ctx.lineWidth = 1.2 * dpr;
               ctx.beginPath();
               ctx.moveTo(px, u.bbox.top);
               ctx.lineTo(px, u.bbox.top + u.bbox.height);
               ctx.stroke();
-              ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
-              ctx.fillText(text, px + 4 * devicePixelRatio, u.bbox.top + 12 * devicePixelRatio);
+              ctx.font = `${10 * dpr}px system-ui, sans-serif`;
+              const width = ctx.measureText(text).width + 6 * dpr;
+              const x = Math.min(px + 3 * dpr, u.bbox.left + u.bbox.width - width);
+              const y = u.bbox.top + u.bbox.height * 0.62 + row * 15 * dpr;
+              ctx.fillStyle = 'rgba(16, 19, 26, 0.85)';
+              ctx.fillRect(x, y - 11 * dpr, width, 14 * dpr);
+              ctx.fillStyle = MARK_COLOUR;
+              ctx.fillText(text, x + 3 * dpr, y);
               ctx.restore();
             };
-            for (const phase of phaseStarts) if (phase.at !== null) mark(phase.at, '#6b7385', `${phase.name} phase`, [2, 3]);
-            if (crossedAt !== null) mark(crossedAt, '#ff7ab2', `induction ≥ ${FORMATION_THRESHOLD} at step ${log.crossed!.step}`, []);
+            phaseStarts.forEach((phase, i) => {
+              if (phase.at !== null) mark(phase.at, `${phase.name} phase →`, [2, 3], i + 1);
+            });
+            if (crossedAt !== null) mark(crossedAt, `induction ≥ ${FORMATION_THRESHOLD}: step ${log.crossed!.step.toLocaleString('en-US')}`, [], 0);
           },
         ],
       },

@@ -107,14 +107,6 @@ describe('the landing view: one page, in turn', () => {
     const labels = await table.locator(`tr[data-layer="${inductionHead.layer}"][data-head="${inductionHead.head}"] td.labels`).textContent();
     expect(labels).toContain('induction');
     expect(await page.getByTestId('no-induction').count()).toBe(0);
-    // The formation chart: drawn from the training log, its caption naming the step the log records.
-    const log = JSON.parse(readFileSync('public/models/tiny-stories/training-log.json', 'utf8')) as { inductionCrossed: { step: number; layer: number; head: number } };
-    await expect.poll(() => page.getByTestId('formation-chart').locator('canvas').count(), POLL).toBeGreaterThan(0);
-    const caption = (await page.getByTestId('formation-caption').textContent()) ?? '';
-    expect(caption).toContain(`L${log.inductionCrossed.layer} H${log.inductionCrossed.head} became an induction head at step ${log.inductionCrossed.step.toLocaleString('en-US')}`);
-    await page.getByTestId('formation').scrollIntoViewIfNeeded();
-    await shot(page, 'model-formation');
-    await page.evaluate(() => window.scrollTo(0, 0));
     const timings = await page.getByTestId('timings').textContent();
     console.info(`[model] timings: GPU ${await page.getByTestId('model-gpu-ms').textContent()} vs CPU f64 ${await page.getByTestId('model-cpu-ms').textContent()}`);
     expect(timings).toContain('CPU f64 reference');
@@ -123,6 +115,14 @@ describe('the landing view: one page, in turn', () => {
     const { png, colours } = await canvasShot(page, 'model-landing');
     expect(colours).toBeGreaterThan(40);
     await shot(page, 'model-landing');
+    // The formation chart: drawn from the training log, its caption naming the step the log records.
+    const log = JSON.parse(readFileSync('public/models/tiny-stories/training-log.json', 'utf8')) as { inductionCrossed: { step: number; layer: number; head: number } };
+    await expect.poll(() => page.getByTestId('formation-chart').locator('canvas').count(), POLL).toBeGreaterThan(0);
+    const caption = (await page.getByTestId('formation-caption').textContent()) ?? '';
+    expect(caption).toContain(`L${log.inductionCrossed.layer} H${log.inductionCrossed.head} became an induction head at step ${log.inductionCrossed.step.toLocaleString('en-US')}`);
+    await page.getByTestId('formation').scrollIntoViewIfNeeded();
+    await shot(page, 'model-formation');
+    await page.getByTestId('model-card').evaluate((card) => card.scrollIntoView());
     expect(errors).toEqual([]);
     void png;
   });
