@@ -45,7 +45,7 @@ describe('forwardPlan', () => {
   const plan = forwardPlan(shipped);
 
   it('the shipped model is the 2-layer config this file writes out', () => {
-    expect(shipped).toEqual({ vocabSize: 331, context: 128, dModel: 64, heads: 4, layers: 2, dMlp: 256 });
+    expect(shipped).toEqual({ vocabSize: 331, context: 128, dModel: 64, heads: 4, layers: 2, dMlp: 256, tiedEmbeddings: false });
   });
 
   it('lists the steps of GPT-2, in order, with the parameters and tensors of each', () => {
@@ -56,7 +56,8 @@ describe('forwardPlan', () => {
       ...block(0, 'embed', d, dMlp),
       ...block(1, 'h.0/resid2', d, dMlp),
       ['layerNorm', 'ln_f', ['ln_f.weight', 'ln_f.bias'], ['h.1/resid2'], ['lnF']],
-      ['logits', 'logits', ['wte.weight'], ['lnF'], ['logits']],
+      // Its output layer is untied: the logits read lm_head.weight.
+      ['logits', 'logits', ['lm_head.weight'], ['lnF'], ['logits']],
     ]);
     expect(plan.map((s) => s.layer)).toEqual([null, ...Array<number>(7).fill(0), ...Array<number>(7).fill(1), null, null]);
     for (const step of plan) {
@@ -66,12 +67,14 @@ describe('forwardPlan', () => {
     }
   });
 
-  it('reads every parameter of the schema once (wte twice: embedding and tied logits), and nothing else', () => {
-    for (const config of [shipped, { vocabSize: 7, context: 5, dModel: 6, heads: 3, layers: 3, dMlp: 10 }] satisfies GptConfig[]) {
+  it('reads every parameter of the schema once (wte twice when tied: embedding and logits), and nothing else', () => {
+    const tiedShipped: GptConfig = { ...shipped, tiedEmbeddings: true };
+    for (const config of [shipped, tiedShipped, { vocabSize: 7, context: 5, dModel: 6, heads: 3, layers: 3, dMlp: 10 }] satisfies GptConfig[]) {
+      const tied = config.tiedEmbeddings !== false;
       const reads = new Map<string, string[]>();
       for (const step of forwardPlan(config)) for (const name of step.params) reads.set(name, [...(reads.get(name) ?? []), step.name]);
       expect([...reads.keys()].sort()).toEqual([...paramShapes(config).keys()].sort());
-      for (const [name, steps] of reads) expect(steps, name).toEqual(name === 'wte.weight' ? ['embed', 'logits'] : [expect.any(String)]);
+      for (const [name, steps] of reads) expect(steps, name).toEqual(name === 'wte.weight' && tied ? ['embed', 'logits'] : [expect.any(String)]);
     }
   });
 
