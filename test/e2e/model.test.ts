@@ -356,7 +356,9 @@ describe('loading the model', () => {
     expect(await page.getByTestId('messages').textContent()).toContain('HTTP 404');
     expect(await page.getByTestId('model-status').getAttribute('data-state')).toBe('error');
     await page.getByTestId('mode').getByRole('button', { name: 'Explorer' }).click();
-    expect(await verdict(page)).toBe('pass');
+    // The explorer's own run: its verdict (the failed model's card may still hold a state of its
+    // own for a moment after the click, so wait for the explorer's pass, not for any verdict).
+    await expect.poll(() => page.getByTestId('verify-status').getAttribute('data-state'), POLL).toBe('pass');
     await page.close();
   });
 
