@@ -4,12 +4,18 @@
 
 // parts/rows-params.wgsl — the uniform block of the model's row kernels (layernorm.wgsl,
 // linear.wgsl): `rows` rows of `inDim` values in, `outDim` out (LayerNorm: outDim = inDim);
-// `eps` is LayerNorm's (the linear kernels ignore it).
+// `eps` is the norms' (the linear kernels ignore it). `outStride` and `outOffset` place the output
+// of the kernels that store their sums as they are (parts/finish-store.wgsl: the logits, the Llama
+// family's gate | up): row r, column c of this dispatch lands at r · outStride + outOffset + c, so
+// a weight split by rows across bindings writes each piece's columns into one output
+// (src/kernels/llama-model.ts). Everything else reads them as outDim and 0.
 struct RowsParams {
   rows: u32,
   inDim: u32,
   outDim: u32,
   eps: f32,
+  outStride: u32,
+  outOffset: u32,
 };
 
 // Tile sizes of this variant (src/kernels/shader-variants.ts).
@@ -110,10 +116,13 @@ fn weightAt(i: u32) -> f32 {
   let word = w[i >> 1u];
   return bitcast<f32>(select(word << 16u, word & 0xffff0000u, (i & 1u) == 1u));
 }
-// parts/finish-store.wgsl — the end of linear-lanes.wgsl and linear-workgroup.wgsl for the
-// logits (kernels logitsLanes, logitsWorkgroup): the sum stored as it is (no bias).
+// parts/finish-store.wgsl — the end of linear.wgsl, linear-lanes.wgsl and linear-workgroup.wgsl
+// for the kernels that store the sum as it is, with no bias (logits, logitsLanes, logitsWorkgroup:
+// GPT-2's logits, the Llama family's gate | up and logits). Column `col` of this dispatch lands at
+// row · outStride + outOffset + col (parts/rows-params.wgsl): a weight held in several bindings,
+// split by rows, writes each piece's columns into their place in one output.
 
 // Finish one output: store.
 fn finish(row: u32, col: u32, outDim: u32, acc: f32) {
-  y[row * outDim + col] = acc;
+  y[row * lin.outStride + lin.outOffset + col] = acc;
 }

@@ -37,12 +37,9 @@ export class GpuLimitError extends AttentionError {
     readonly bytesAllowed: number,
     /** The device limit that applies, e.g. `'maxStorageBufferBindingSize'`. */
     readonly limit: string,
+    advice = 'Use a smaller seqLen, kvLen or heads.',
   ) {
-    super(
-      `${field}: needs ${formatBytes(bytesNeeded)} (${bytesNeeded} bytes); ` +
-        `the device allows ${formatBytes(bytesAllowed)} (${bytesAllowed} bytes, ${limit}). ` +
-        `Use a smaller seqLen, kvLen or heads.`,
-    );
+    super(`${field}: needs ${formatBytes(bytesNeeded)}${bytesNeeded >= 1024 ? ` (${bytesNeeded} bytes)` : ''}; the device allows ${formatBytes(bytesAllowed)} (${bytesAllowed >= 1024 ? `${bytesAllowed} bytes, ` : ''}${limit}). ${advice}`);
   }
 }
 

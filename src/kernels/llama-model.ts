@@ -23,9 +23,9 @@
  * T × kvHeads·headDim, not repeated); `ln1` is RMSNorm's output h, `ln2` the second, `mlpAct`
  * silu(gate) ⊙ up, `resid1` x₁ and `resid2` x₂.
  */
-import { AttentionInputError } from '../core/errors';
+import { AttentionInputError, GpuLimitError } from '../core/errors';
 import type { ResolvedShape } from '../core/types';
-import { checkStorageSize } from '../gpu/buffers';
+import { checkStorageSize, maxStorageBytes } from '../gpu/buffers';
 import { scoped, watchLoss } from '../gpu/guard';
 import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
 import { readFloats } from '../gpu/readback';
@@ -37,13 +37,14 @@ import { BINDINGS, checkTuning, coreKernels } from './attention';
 import { FLASH_MAX_DHEAD, FLASH_MAX_GRID_SIDE, fusedCoreKernels } from './flash';
 import { attentionDims, checkDims, flatDims, fusedChunks, reducedMapChunks, type Dims } from './launch';
 import { RMS_NORM_LAYOUT, ROPE_LAYOUT, rmsNormKernel, ropeKernel, ropeTable, ropeUniform } from './llama-ops';
-import { EMBED_LAYOUT, LINEAR_LAYOUT, linearKey } from './model-weights';
+import { EMBED_LAYOUT, LINEAR_LAYOUT, linearKey, packRows } from './model-weights';
 import { linearKernelsFor } from './model-linear';
-import { align64, checkRunOptions, checkTokens, checkWeightFormat, type GpuModelOptions, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
+import { align64, checkBindingBudget, checkRunOptions, checkTokens, checkWeightFormat, type GpuModelOptions, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
 import { CHUNK_LAYOUT, GRID_PARAMS_LAYOUT, PARAMS_LAYOUT } from './packing';
 import { kernelSource } from './shaders';
 import { variantLabel } from './shader-variants';
 import { packHalves } from '../core/half';
+import { rowsPerPiece } from '../core/split';
 import { chunkPolicyFor, classifyAdapter, cpuThreads, tuningFor, type AttentionTuning } from './tuning';
 
 /** Invocations per workgroup of the fused kernel (each owns two query rows), as createFlashAttention's default. */
@@ -59,7 +60,21 @@ export interface GpuLlamaModel extends GpuModel<LlamaConfig> {
    * that sampled rows (`sampleRows`: it keeps every layer's q | k | v), or of the held run `from`.
    */
   readKeysValues(layer: number, from?: GpuModelBuffers): Promise<{ k: Float32Array; v: Float32Array }>;
+  /**
+   * The weights held in more than one binding, by name, with how many (the token embedding and an
+   * untied lm_head, split by rows when larger than {@link GpuModelOptions}.maxBindingBytes or the
+   * device's limit); empty when every weight fits one.
+   */
+  readonly pieces: ReadonlyMap<string, number>;
 }
+
+/** Rows `firstRow` … `firstRow + rows − 1` of a [rows, cols] weight, in a buffer of their own. */
+interface RowPiece {
+  buffer: GPUBuffer;
+  firstRow: number;
+  rows: number;
+}
+
 
 const RO: BindingKind = 'read-only-storage';
 const LLAMA_BINDINGS = {
@@ -126,6 +141,7 @@ export async function createGpuLlamaModel(
   checkLlamaParams(config, params);
   checkTuning(device, tuning);
   const format = checkWeightFormat(options.weights);
+  const budget = checkBindingBudget(options.maxBindingBytes, maxStorageBytes(device));
   const c: LlamaConfig = { ...config };
   const { dModel: d, heads, kvHeads, headDim: hd, dMlp, vocabSize, layers } = c;
   const width = heads * hd;
@@ -159,6 +175,7 @@ export async function createGpuLlamaModel(
   const storage = (label: string, data: Float32Array | Uint32Array): GPUBuffer => {
     const bytes = Math.max(16, Math.ceil((data.length * 4) / 16) * 16);
     checkStorageSize(device, label, bytes);
+    if (bytes > budget.bytes) throw new GpuLimitError(label, bytes, budget.bytes, budget.limit, 'Choose a smaller model.');
     const buffer = device.createBuffer({ label: `llama/${label}`, size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     owned.push(buffer);
     device.queue.writeBuffer(buffer, 0, data);
@@ -169,6 +186,23 @@ export async function createGpuLlamaModel(
   const f32 = (name: string): Float32Array => {
     const data = params.get(name)!;
     return data instanceof Float32Array ? data : Float32Array.from(data);
+  };
+  /**
+   * A [vocabSize, d] table (the token embedding, lm_head) in as few buffers as the binding budget
+   * allows, split by rows: the embedding runs once per piece, the logits write each piece's
+   * columns into their place (parts/rows-params.wgsl outStride, outOffset).
+   */
+  const vocabRows = (name: string): RowPiece[] => {
+    const per = rowsPerPiece(vocabSize, d, format, budget.bytes);
+    if (per === 0) throw new GpuLimitError(`${name} (one row)`, format === 'f32' ? 4 * d : 2 * d, budget.bytes, budget.limit, 'Choose a smaller model.');
+    const data = f32(name);
+    const pieces: RowPiece[] = [];
+    for (let firstRow = 0; firstRow < vocabSize; firstRow += per) {
+      const rows = Math.min(per, vocabSize - firstRow);
+      const label = per === vocabSize ? name : `${name} [rows ${firstRow}–${firstRow + rows - 1}]`;
+      pieces.push({ buffer: matrix(label, data.subarray(firstRow * d, (firstRow + rows) * d)), firstRow, rows });
+    }
+    return pieces;
   };
   const uniform = (label: string, size: number): GPUBuffer => {
     const buffer = device.createBuffer({ label: `llama/${label}`, size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -186,9 +220,9 @@ export async function createGpuLlamaModel(
     device,
     { what: 'the model upload', buffers: 'the model parameters', onOutOfMemory: () => owned.forEach((b) => b.destroy()) },
     () => {
+      const embedPieces = vocabRows('model.embed_tokens.weight');
       const zerosD = storage('zeros (no bias)', new Float32Array(d));
       const zerosQkv = c.qkvBias ? null : storage('zeros (no q/k/v bias)', new Float32Array(qkvWidth));
-      byName.set('model.embed_tokens.weight', matrix('model.embed_tokens.weight', f32('model.embed_tokens.weight')));
       for (let i = 0; i < layers; i++) {
         const n = layerNames(i);
         const p = `model.layers.${i}`;
@@ -204,18 +238,21 @@ export async function createGpuLlamaModel(
         byName.set(n.down, matrix(n.down, f32(n.down)));
       }
       byName.set('model.norm.weight', storage('model.norm.weight', f32('model.norm.weight')));
-      byName.set('lm_head.weight', c.tiedEmbeddings ? byName.get('model.embed_tokens.weight')! : matrix('lm_head.weight', f32('lm_head.weight')));
+      const headPieces = c.tiedEmbeddings ? embedPieces : vocabRows('lm_head.weight');
       return {
         zerosD,
+        embedPieces,
+        headPieces,
+        // One uniform block per piece: the embedding's rows; the logits' output columns (all rows and the sampled rows).
+        embedUniforms: embedPieces.map((_, i) => uniform(`embed params ${i}`, EMBED_LAYOUT.size)),
+        logitsTail: headPieces.map((_, i) => uniform(`logits params ${i}`, LINEAR_LAYOUT.size)),
+        logitsSample: headPieces.map((_, i) => uniform(`sampled logits params ${i}`, LINEAR_LAYOUT.size)),
         params: uniform('attention params', PARAMS_LAYOUT.size),
-        embed: uniform('embed params', EMBED_LAYOUT.size),
         norm: uniform('rms norm params', RMS_NORM_LAYOUT.size),
         rope: uniform('rope params', ROPE_LAYOUT.size),
         repeat: uniform('repeat kv params', REPEAT_KV_LAYOUT.size),
         swiglu: uniform('swiglu params', LINEAR_LAYOUT.size),
         chunk: uniform('fused chunk', CHUNK_LAYOUT.size),
-        logitsTail: uniform('logits params', LINEAR_LAYOUT.size),
-        logitsSample: uniform('sampled logits params', LINEAR_LAYOUT.size),
         grid: uniform('reduced map params', GRID_PARAMS_LAYOUT.size),
         linear: new Map(linearShapes.map(([inDim, outDim]) => [linearKey(inDim, outDim), uniform(`linear ${inDim}→${outDim} params`, LINEAR_LAYOUT.size)])),
       };
@@ -350,17 +387,20 @@ export async function createGpuLlamaModel(
         0,
         packUniform(PARAMS_LAYOUT, { seqLen: T, kvLen: T, dModel: d, heads, dHead: hd, width, causal: 1, xKVOffset: 0, kOffset, vOffset, scale: 1 / Math.sqrt(hd), rows: heads * T }),
       );
-      q.writeBuffer(weights.embed, 0, packUniform(EMBED_LAYOUT, { seqLen: T, dModel: d }));
-      q.writeBuffer(weights.norm, 0, packUniform(RMS_NORM_LAYOUT, { rows: T, inDim: d, outDim: d, eps: c.rmsNormEps }));
+      weights.embedPieces.forEach((piece, i) => q.writeBuffer(weights.embedUniforms[i], 0, packUniform(EMBED_LAYOUT, { seqLen: T, dModel: d, firstRow: piece.firstRow, rowCount: piece.rows })));
+      q.writeBuffer(weights.norm, 0, packRows(RMS_NORM_LAYOUT, { rows: T, inDim: d, outDim: d, eps: c.rmsNormEps }));
       q.writeBuffer(weights.rope, 0, rope.params);
       q.writeBuffer(weights.repeat, 0, packUniform(REPEAT_KV_LAYOUT, { rows: T, headDim: hd, heads, kvHeads, kOffset, vOffset }));
-      q.writeBuffer(weights.swiglu, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim: 2 * dMlp, outDim: dMlp, eps: 0 }));
+      q.writeBuffer(weights.swiglu, 0, packRows(LINEAR_LAYOUT, { rows: T, inDim: 2 * dMlp, outDim: dMlp }));
       for (const [key, buffer] of weights.linear) {
         const [inDim, outDim] = key.split('→').map(Number);
-        q.writeBuffer(buffer, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim, outDim, eps: 0 }));
+        q.writeBuffer(buffer, 0, packRows(LINEAR_LAYOUT, { rows: T, inDim, outDim }));
       }
-      q.writeBuffer(weights.logitsTail, 0, packUniform(LINEAR_LAYOUT, { rows: logitRows, inDim: d, outDim: vocabSize, eps: 0 }));
-      if (sampleRows) q.writeBuffer(weights.logitsSample, 0, packUniform(LINEAR_LAYOUT, { rows: sampleRows.length, inDim: d, outDim: vocabSize, eps: 0 }));
+      weights.headPieces.forEach((piece, i) => {
+        const columns = { inDim: d, outDim: piece.rows, outStride: vocabSize, outOffset: piece.firstRow };
+        q.writeBuffer(weights.logitsTail[i], 0, packRows(LINEAR_LAYOUT, { rows: logitRows, ...columns }));
+        if (sampleRows) q.writeBuffer(weights.logitsSample[i], 0, packRows(LINEAR_LAYOUT, { rows: sampleRows.length, ...columns }));
+      });
       q.writeBuffer(set.ensure('tokens', 4 * T), 0, Uint32Array.from(tokens));
       return tableFor(T);
     });
@@ -386,8 +426,8 @@ export async function createGpuLlamaModel(
     /** The residual stream entering the next layer (the embedding, then each layer's resid2). */
     let x = embedOut;
     const embed = () => {
-      const table = param('model.embed_tokens.weight');
-      pass(embedK, [weights.embed, tokensBuffer, table, table, embedOut], all.embed, 'llama/embed');
+      // One dispatch per piece of the table; each writes the tokens whose rows it holds.
+      weights.embedPieces.forEach(({ buffer }, p) => pass(embedK, [weights.embedUniforms[p], tokensBuffer, buffer, buffer, embedOut], all.embed, p === 0 ? 'llama/embed' : `llama/embed ${p}`));
       copyRows(embedOut, 0, d, sampleAt.embed);
     };
     /** RMSNorm, the stacked projection, RoPE and the re-layout: layer i's packed q | k | v. */
@@ -437,13 +477,14 @@ export async function createGpuLlamaModel(
         rowsIn = set.ensure('lnF tail', 4 * logitRows * d);
         encoder.copyBufferToBuffer(lnF, 4 * logitsFrom * d, rowsIn, 0, 4 * logitRows * d);
       }
-      pass(storeT, [weights.logitsTail, rowsIn, param('lm_head.weight'), logits], all.logits, 'llama/logits');
+      // One dispatch per piece of lm_head (the embedding when tied), each writing its band of columns.
+      weights.headPieces.forEach(({ buffer, rows: n }, p) => pass(storeT, [weights.logitsTail[p], rowsIn, buffer, logits], linear.dims(logitRows, n), p === 0 ? 'llama/logits' : `llama/logits ${p}`));
       if (sampleRows && sampleBuffer) {
         // The sampled rows' own logits, whatever logitsFrom: their normed rows, then one small product.
         const sampled = set.ensure('lnF sample', 4 * nSample * d);
         sampleRows.forEach((r, i) => encoder.copyBufferToBuffer(lnF, 4 * r * d, sampled, 4 * i * d, 4 * d));
         const sampleLogits = set.ensure('sample logits', 4 * nSample * vocabSize);
-        pass(storeT, [weights.logitsSample, sampled, param('lm_head.weight'), sampleLogits], linear.dims(nSample, vocabSize), 'llama/sample logits');
+        weights.headPieces.forEach(({ buffer, rows: n }, p) => pass(storeT, [weights.logitsSample[p], sampled, buffer, sampleLogits], linear.dims(nSample, n), `llama/sample logits ${p}`));
         encoder.copyBufferToBuffer(sampleLogits, 0, sampleBuffer, 4 * sampleAt.logits, 4 * nSample * vocabSize);
       }
     };
@@ -602,6 +643,12 @@ export async function createGpuLlamaModel(
     device,
     config: c,
     weights: format,
+    pieces: new Map(
+      [
+        ['model.embed_tokens.weight', weights.embedPieces.length],
+        ['lm_head.weight', c.tiedEmbeddings ? 0 : weights.headPieces.length],
+      ].filter(([, n]) => (n as number) > 1) as Array<[string, number]>,
+    ),
     run<H extends boolean = false>(tokens: readonly number[], options: GpuModelRunOptions<H> = {}) {
       return runner.enqueue(() => runNow(tokens, options));
     },

@@ -9,6 +9,7 @@
 import { AttentionInputError } from '../core/errors';
 import { encodePass, getKernel, type BindingKind, type Kernel } from '../gpu/pipeline';
 import { packUniform, uniformLayout } from '../gpu/uniforms';
+import { packRows } from './model-weights';
 import { kernelSource } from './shaders';
 
 const RO: BindingKind = 'read-only-storage';
@@ -96,7 +97,7 @@ export async function runRmsNorm(device: GPUDevice, args: { x: GPUBuffer; weight
   checkCount('dim', args.dim, 1);
   if (!(args.eps >= 0) || !Number.isFinite(args.eps)) throw new AttentionInputError('eps', String(args.eps), 'a finite number ≥ 0 (rms_norm_eps)', 'shape');
   const kernel = await rmsNormKernel(device);
-  const params = uniformBuffer(device, 'llama/rms norm params', packUniform(RMS_NORM_LAYOUT, { rows: args.rows, inDim: args.dim, outDim: args.dim, eps: args.eps }));
+  const params = uniformBuffer(device, 'llama/rms norm params', packRows(RMS_NORM_LAYOUT, { rows: args.rows, inDim: args.dim, outDim: args.dim, eps: args.eps }));
   try {
     const encoder = device.createCommandEncoder({ label: 'llama/rms norm' });
     encodePass(encoder, kernel, kernel.bind([params, args.x, args.weight, args.y]), [Math.ceil(args.rows / 64), 1, 1]);

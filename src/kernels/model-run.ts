@@ -136,6 +136,13 @@ export interface GpuModelOptions {
    * family only; norms and biases stay f32.
    */
   weights?: WeightFormat;
+  /**
+   * The most bytes one weight buffer may hold (default: the device's maxStorageBufferBindingSize
+   * or maxBufferSize, whichever is smaller; a smaller value lowers it, e.g. to test the split).
+   * The Llama family's token embedding and lm_head, when larger, are split by rows across
+   * bindings (GpuLlamaModel.pieces); any other weight larger is refused naming it.
+   */
+  maxBindingBytes?: number;
 }
 
 /** Check `options.weights` (absent: 'f32'). Throws AttentionInputError naming the field. */
@@ -145,6 +152,25 @@ export function checkWeightFormat(value: unknown): WeightFormat {
     throw new AttentionInputError('options.weights', typeof value === 'string' ? JSON.stringify(value) : describe(value), WEIGHT_FORMATS.map((f) => `'${f}'`).join(', '), 'type');
   }
   return value as WeightFormat;
+}
+
+/** The budget of one weight buffer: what {@link GpuModelOptions}.maxBindingBytes asks, else the device's storage limit, and the limit's name for errors. */
+export interface BindingBudget {
+  bytes: number;
+  limit: string;
+}
+
+/**
+ * Check `options.maxBindingBytes` against the device's limit (`device`: maxStorageBytes of
+ * src/gpu/buffers.ts). Absent: the device's. Throws AttentionInputError naming the field for a
+ * value that is not an integer from 16 to the device's limit.
+ */
+export function checkBindingBudget(value: unknown, device: { bytes: number; limit: string }): BindingBudget {
+  if (value === undefined) return device;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 16 || value > device.bytes) {
+    throw new AttentionInputError('options.maxBindingBytes', describe(value), `an integer from 16 to ${device.bytes} (the device's ${device.limit})`, 'shape');
+  }
+  return { bytes: value, limit: 'options.maxBindingBytes' };
 }
 
 /** The model on one device. Create with {@link createGpuModel}. */

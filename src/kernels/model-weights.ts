@@ -5,7 +5,7 @@
  */
 import { checkStorageSize } from '../gpu/buffers';
 import { scoped } from '../gpu/guard';
-import { uniformLayout } from '../gpu/uniforms';
+import { packUniform, uniformLayout, type UniformLayout } from '../gpu/uniforms';
 import type { ModelConfig } from '../core/types';
 import { forwardPlan } from '../model/plan';
 import { paramShapes } from '../model/schema';
@@ -16,6 +16,24 @@ import { kernelSource } from './shaders';
 export const LAYER_NORM_LAYOUT = uniformLayout(kernelSource('layerNorm').code, 'RowsParams');
 export const LINEAR_LAYOUT = uniformLayout(kernelSource('linear').code, 'RowsParams');
 export const EMBED_LAYOUT = uniformLayout(kernelSource('embed').code, 'EmbedParams');
+
+/** The fields of RowsParams (shaders/parts/rows-params.wgsl); eps 0, outStride outDim and outOffset 0 unless given. */
+export interface RowsValues {
+  rows: number;
+  inDim: number;
+  outDim: number;
+  eps?: number;
+  /** Floats between output rows (default outDim): the whole output's width when this dispatch writes a band of its columns. */
+  outStride?: number;
+  /** The output column this dispatch's column 0 lands at (default 0). */
+  outOffset?: number;
+}
+
+/** Pack a RowsParams block of `layout` (the linear kernels', LayerNorm's or RMSNorm's: all parse the same struct). */
+export function packRows(layout: UniformLayout, values: RowsValues): ArrayBuffer {
+  const { rows, inDim, outDim, eps = 0, outStride = outDim, outOffset = 0 } = values;
+  return packUniform(layout, { rows, inDim, outDim, eps, outStride, outOffset });
+}
 
 /** The uploaded parameters, the uniform buffers, and every buffer made (to destroy). */
 export interface ModelWeights {

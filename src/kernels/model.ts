@@ -27,7 +27,7 @@ import { packUniform } from '../gpu/uniforms';
 import { BINDINGS, checkTuning, coreKernels } from './attention';
 import { attentionDims, checkDims, flatDims, type Dims } from './launch';
 import { createLinearKernels } from './model-linear';
-import { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT, linearKey, uploadModelWeights } from './model-weights';
+import { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT, linearKey, packRows, uploadModelWeights } from './model-weights';
 import { PARAMS_LAYOUT } from './packing';
 import { kernelSource } from './shaders';
 import { forwardPlan, layerTensor, PLAN_LAYER_NORM_EPS, type PlanStep } from '../model/plan';
@@ -55,7 +55,7 @@ function planError(problem: string): never {
   throw new ModelPlanError(`The model's forward plan ${problem}.`);
 }
 
-export { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT } from './model-weights';
+export { EMBED_LAYOUT, LAYER_NORM_LAYOUT, LINEAR_LAYOUT, packRows } from './model-weights';
 
 const RO: BindingKind = 'read-only-storage';
 const MODEL_BINDINGS = {
@@ -168,13 +168,13 @@ export async function createGpuModel(
             rows: heads * T,
           }),
         );
-        q.writeBuffer(uniforms.embed, 0, packUniform(EMBED_LAYOUT, { seqLen: T, dModel: d }));
-        q.writeBuffer(uniforms.layerNorm, 0, packUniform(LAYER_NORM_LAYOUT, { rows: T, inDim: d, outDim: d, eps: LAYER_NORM_EPS }));
+        q.writeBuffer(uniforms.embed, 0, packUniform(EMBED_LAYOUT, { seqLen: T, dModel: d, firstRow: 0, rowCount: vocabSize }));
+        q.writeBuffer(uniforms.layerNorm, 0, packRows(LAYER_NORM_LAYOUT, { rows: T, inDim: d, outDim: d, eps: LAYER_NORM_EPS }));
         for (const [key, buffer] of linearUniforms) {
           const [inDim, outDim] = key.split('→').map(Number);
-          q.writeBuffer(buffer, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim, outDim, eps: 0 }));
+          q.writeBuffer(buffer, 0, packRows(LINEAR_LAYOUT, { rows: T, inDim, outDim }));
         }
-        q.writeBuffer(uniforms.logits, 0, packUniform(LINEAR_LAYOUT, { rows: T, inDim: d, outDim: vocabSize, eps: 0 }));
+        q.writeBuffer(uniforms.logits, 0, packRows(LINEAR_LAYOUT, { rows: T, inDim: d, outDim: vocabSize }));
 
         // The plan's tensors: each a slot of the run's buffer set, named as the plan names it
         // (q, k and v of a block share its packed `h.{i}/qkv` slot), grown with the sequence.

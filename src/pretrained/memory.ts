@@ -12,6 +12,7 @@ import { forwardPlan } from '../model/plan';
 import { describeValue, paramShapes, validateConfig, type GptConfig } from '../model/schema';
 import { checkLlamaConfig, isLlamaConfig, llamaTensorShapes, type LlamaConfig } from '../model/llama-schema';
 import { ModelTooLargeError } from './errors';
+import { piecesOf, type StoredFormat } from '../core/split';
 
 /** What a GPU buffer holds. */
 export type BufferKind = 'parameter' | 'activation' | 'map' | 'logits';
@@ -22,6 +23,18 @@ export interface ModelBuffer {
   name: string;
   kind: BufferKind;
   bytes: number;
+  /**
+   * A weight the GPU splits by rows across bindings when it is larger than one (the Llama family's
+   * token embedding and lm_head: src/kernels/llama-model.ts): its [rows, cols] and storage.
+   */
+  rows?: { rows: number; cols: number; format: StoredFormat };
+}
+
+/** A weight held in several bindings on a device (see {@link ModelBuffer}.rows). */
+export interface SplitWeight {
+  name: string;
+  /** How many buffers it takes. */
+  pieces: number;
 }
 
 /** The GPU memory of a model at one sequence length. */
@@ -95,25 +108,35 @@ function summarize(buffers: ModelBuffer[]): ModelMemory {
 
 /**
  * Check that every buffer of {@link modelMemory}(config, seqLen) fits the device's limits (each
- * buffer at most maxStorageBufferBindingSize and maxBufferSize). Throws {@link ModelTooLargeError}
+ * buffer at most maxStorageBufferBindingSize and maxBufferSize; a weight that the GPU splits by
+ * rows needs only a row to fit, and `split` says how many bindings it takes). Throws {@link ModelTooLargeError}
  * (an AttentionInputError of kind 'too-large') naming the largest parameter that does not fit
  * (advice: a smaller model), else the largest run buffer that does not (advice: the longest
  * sequence that fits), with the bytes needed and allowed. Returns the memory otherwise.
  */
-export function checkModelFits(config: GptConfig | LlamaConfig, seqLen: number, limits: ModelLimits, options: MemoryOptions = {}): ModelMemory {
+export function checkModelFits(config: GptConfig | LlamaConfig, seqLen: number, limits: ModelLimits, options: MemoryOptions = {}): ModelMemory & { split: SplitWeight[] } {
   const memory = modelMemory(config, seqLen, options);
   const { maxStorageBufferBindingSize, maxBufferSize } = limits;
   const allowed = Math.min(maxStorageBufferBindingSize, maxBufferSize);
   const limit = maxStorageBufferBindingSize <= maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
-  const over = memory.buffers.filter((b) => b.bytes > allowed).sort((a, b) => b.bytes - a.bytes);
-  if (over.length === 0) return memory;
+  // A weight split by rows fits when one row does: it takes as many bindings as it needs.
+  const split: SplitWeight[] = [];
+  const fitsOne = (b: ModelBuffer) => {
+    if (b.bytes <= allowed) return true;
+    if (b.rows === undefined) return false;
+    const pieces = piecesOf(b.rows.rows, b.rows.cols, b.rows.format, allowed);
+    if (pieces > 0) split.push({ name: b.name, pieces });
+    return pieces > 0;
+  };
+  const over = memory.buffers.filter((b) => !fitsOne(b)).sort((a, b) => b.bytes - a.bytes);
+  if (over.length === 0) return { ...memory, split };
   // A parameter that does not fit cannot be helped by a shorter sequence: name it first.
   const parameter = over.find((b) => b.kind === 'parameter');
   if (parameter !== undefined) {
     throw new ModelTooLargeError(parameter.name, parameter.bytes, allowed, limit, `Choose a smaller model: this one's ${parameter.name} alone is ${formatBytes(parameter.bytes)}.`);
   }
   // The longest sequence whose buffers all fit: every run buffer grows with T, so bisect.
-  const fitsAt = (t: number) => modelMemory(config, t, options).buffers.every((b) => b.bytes <= allowed);
+  const fitsAt = (t: number) => modelMemory(config, t, options).buffers.every((b) => b.bytes <= allowed || b.kind === 'parameter');
   let fits = 0;
   let tooLong = seqLen;
   while (tooLong - fits > 1) {
@@ -146,7 +169,9 @@ function llamaBuffers(config: LlamaConfig, seqLen: number, fused: boolean, weigh
   const count = (name: string) => shapes.get(name)!.reduce((a, b) => a * b, 1);
   // A weight matrix in 16 bits: two values to a u32 (src/core/half.ts packHalves).
   const matrix = (values: number) => (weights === 'f32' ? padded(values) : padded(Math.ceil(values / 2)));
-  const buffers: ModelBuffer[] = [{ name: 'model.embed_tokens.weight', kind: 'parameter', bytes: matrix(count('model.embed_tokens.weight')) }];
+  // The token table (and an untied lm_head) is split by rows across bindings when larger than one.
+  const table = (name: string): ModelBuffer => ({ name, kind: 'parameter', bytes: matrix(count(name)), rows: { rows: vocabSize, cols: d, format: weights } });
+  const buffers: ModelBuffer[] = [table('model.embed_tokens.weight')];
   buffers.push({ name: 'zeros (no bias)', kind: 'parameter', bytes: padded(d) });
   if (!config.qkvBias) buffers.push({ name: 'zeros (no q/k/v bias)', kind: 'parameter', bytes: padded(qkvWidth) });
   for (let i = 0; i < layers; i++) {
@@ -161,7 +186,7 @@ function llamaBuffers(config: LlamaConfig, seqLen: number, fused: boolean, weigh
     buffers.push({ name: `${p}.mlp.down_proj.weight`, kind: 'parameter', bytes: matrix(d * dMlp) });
   }
   buffers.push({ name: 'model.norm.weight', kind: 'parameter', bytes: padded(d) });
-  if (!config.tiedEmbeddings) buffers.push({ name: 'lm_head.weight', kind: 'parameter', bytes: matrix(vocabSize * d) });
+  if (!config.tiedEmbeddings) buffers.push(table('lm_head.weight'));
   buffers.push({ name: 'tokens', kind: 'activation', bytes: padded(T) }, { name: 'rope table', kind: 'activation', bytes: padded(T * hd) }, { name: 'embed', kind: 'activation', bytes: padded(T * d) });
   for (let i = 0; i < layers; i++) {
     const h = `h.${i}`;

@@ -90,12 +90,22 @@ function roundedTo(params: Map<string, Float32Array>, format: 'f16' | 'bf16'): M
   return new Map([...params].map(([name, data]) => [name, Float32Array.from(data, round)]));
 }
 
-async function checkAgainstReference(config: LlamaConfig, seed: number, T: number, tuning: AttentionTuning = tuningFor(gpu()), weights: WeightFormat = 'f32'): Promise<LlamaTrace> {
+async function checkAgainstReference(
+  config: LlamaConfig,
+  seed: number,
+  T: number,
+  tuning: AttentionTuning = tuningFor(gpu()),
+  weights: WeightFormat = 'f32',
+  maxBindingBytes?: number,
+): Promise<LlamaTrace> {
   const params = weights === 'f32' ? randomParams(config, seed) : roundedTo(randomParams(config, seed), weights);
+  // Tokens spread over the whole vocabulary (every piece of a split table is read).
   const tokens = Array.from({ length: T }, (_, t) => (t * 7 + seed) % config.vocabSize);
   const trace = llamaForwardReference(config, params, tokens);
-  const model = await createGpuLlamaModel(gpu(), config, params, tuning, { weights });
+  const model = await createGpuLlamaModel(gpu(), config, params, tuning, { weights, ...(maxBindingBytes === undefined ? {} : { maxBindingBytes }) });
   expect(model.weights).toBe(weights);
+  // A lowered binding budget splits the token table (and an untied lm_head) into pieces.
+  expect(model.pieces.size > 0).toBe(maxBindingBytes !== undefined);
   try {
     const run = await model.run(tokens, { read: ['embed', 'ln1', 'q', 'k', 'v', 'scores', 'weights', 'attn', 'resid1', 'ln2', 'mlpAct', 'resid2', 'lnF', 'logits'] });
     expect(relError(run.embed!, trace.embed)).toBe(0);
@@ -262,6 +272,43 @@ describe('Llama-family forward on the GPU against the f64 reference, every layer
     } finally {
       model.destroy();
     }
+  });
+
+  it('a token table larger than one binding (maxBindingBytes lowered) is split by rows: every piece embeds its tokens and writes its band of logits, as the reference, on every linear variant', async () => {
+    // A vocabulary of 300 × d 16 in f32 is 19 200 bytes; at 4096 bytes a binding that is 64 rows
+    // a piece: 5 pieces (4 × 64 + 44), while the largest other weight (q | k | v, 48 × 16) fits.
+    const WIDE: LlamaConfig = { ...GQA, vocabSize: 300 };
+    for (const tuning of [LANE_TUNING, DEFAULT_TUNING, SOFTWARE_TUNING]) await checkAgainstReference(WIDE, 12, 24, tuning, 'f32', 4096);
+    // BF16, untied (Qwen2, d 32): 64 bytes a row, 80 rows in 5120 bytes: the embedding and lm_head in 4 pieces each.
+    const WIDE_QWEN: LlamaConfig = { ...QWEN, vocabSize: 300 };
+    await checkAgainstReference(WIDE_QWEN, 13, 50, DEFAULT_TUNING, 'bf16', 5120);
+    const params = randomParams(WIDE, 14);
+    const split = await createGpuLlamaModel(gpu(), WIDE, params, undefined, { maxBindingBytes: 4096 });
+    const whole = await createGpuLlamaModel(gpu(), WIDE, params);
+    try {
+      expect([...split.pieces]).toEqual([['model.embed_tokens.weight', 5]]);
+      // The same sums piece by piece: equal to one binding bit for bit, also on the fused path
+      // with the last rows' logits only and sampled rows' own logits.
+      const T = 50;
+      const tokens = Array.from({ length: T }, (_, t) => (t * 37 + 5) % WIDE.vocabSize);
+      const options = { read: ['logits'] as const, attention: 'fused' as const, logitsFrom: 40, sampleRows: [3, 44, 49] };
+      const [a, b] = [await split.run(tokens, { ...options, read: ['logits'] }), await whole.run(tokens, { ...options, read: ['logits'] })];
+      expect(Array.from(a.logits!)).toEqual(Array.from(b.logits!));
+      expect(Array.from(a.sample!.logits)).toEqual(Array.from(b.sample!.logits));
+      const reference = llamaForwardReference(WIDE, params, tokens).logits;
+      expect(relError(a.logits!, reference.subarray(40 * WIDE.vocabSize))).toBeLessThan(TOLERANCE);
+      const sampledRows = [3, 44, 49].flatMap((r) => Array.from(reference.subarray(r * WIDE.vocabSize, (r + 1) * WIDE.vocabSize)));
+      expect(relError(a.sample!.logits, sampledRows)).toBeLessThan(TOLERANCE);
+    } finally {
+      split.destroy();
+      whole.destroy();
+    }
+    // Refusals name the field or the tensor, with the bytes: a budget that is not a size, one
+    // smaller than a row of the table, one smaller than a weight that is not split.
+    await expect(createGpuLlamaModel(gpu(), WIDE, params, undefined, { maxBindingBytes: 8 })).rejects.toThrow(/options\.maxBindingBytes.*8.*an integer from 16/);
+    await expect(createGpuLlamaModel(gpu(), WIDE, params, undefined, { maxBindingBytes: 1.5e12 })).rejects.toThrow(/options\.maxBindingBytes.*maxStorageBufferBindingSize|options\.maxBindingBytes.*maxBufferSize/);
+    await expect(createGpuLlamaModel(gpu(), WIDE, params, undefined, { maxBindingBytes: 48 })).rejects.toThrow(/model\.embed_tokens\.weight \(one row\): needs 64 bytes/);
+    await expect(createGpuLlamaModel(gpu(), WIDE, params, undefined, { maxBindingBytes: 2048 })).rejects.toThrow(/model\.layers\.0\.self_attn\.qkv_proj\.weight \(q \| k \| v rows\): needs 3\.00 KiB \(3072 bytes\).*2048 bytes, options\.maxBindingBytes\)\. Choose a smaller model/);
   });
 
   it('parameters that do not fit the config are refused naming the tensor', async () => {

@@ -107,11 +107,28 @@ describe('Llama-3.2-1B: its 128 256 × 2048 embedding against a 1 GiB binding', 
   it('the picker lists it with these sizes', () => {
     expect(HUB_MODELS.find((m) => m.id === 'meta-llama/Llama-3.2-1B')).toMatchObject({ layers: 16, heads: 32, kvHeads: 8, dModel: 2048, dtype: 'BF16', gated: true });
   });
-  it('in f32 (1.05 GB) the embedding does not fit and is named; kept in its BF16 (525 MB) it fits', () => {
-    const error = thrown(ModelTooLargeError, () => checkModelFits(llama, 1, limits));
-    expect(error.message).toContain('model.embed_tokens.weight');
+  it('in f32 (1.05 GB) the embedding passes the binding and is split across two; kept in its BF16 (525 MB) it fits one', () => {
+    const f32 = checkModelFits(llama, 1, limits);
+    expect(f32.largest).toMatchObject({ name: 'model.embed_tokens.weight', kind: 'parameter', bytes: 128256 * 2048 * 4 });
+    // 1e9 bytes hold 122 070 rows of 8192 bytes: 122 070 + 6186.
+    expect(f32.split).toEqual([{ name: 'model.embed_tokens.weight', pieces: 2 }]);
+    const bf16 = checkModelFits(llama, 1, limits, { weights: 'bf16' });
+    expect(bf16.largest).toMatchObject({ name: 'model.embed_tokens.weight', kind: 'parameter', bytes: 128256 * 2048 * 2 });
+    expect(bf16.split).toEqual([]);
+  });
+  it('a smaller binding splits the table further; a weight that is not split and does not fit is named', () => {
+    // 200 MB: 24 414 rows of f32 (6 pieces), 48 828 of BF16 (3); gate | up (134 MB in f32) still fits.
+    const small = { maxStorageBufferBindingSize: 200_000_000, maxBufferSize: 1_073_741_824 };
+    expect(checkModelFits(llama, 1, small).split).toEqual([{ name: 'model.embed_tokens.weight', pieces: 6 }]);
+    expect(checkModelFits(llama, 1, small, { weights: 'bf16' }).split).toEqual([{ name: 'model.embed_tokens.weight', pieces: 3 }]);
+    // 100 MB: gate | up stacked (2 × 8192 × 2048 f32 = 134 MB) is not split: refused by name.
+    const error = thrown(ModelTooLargeError, () => checkModelFits(llama, 1, { maxStorageBufferBindingSize: 100_000_000, maxBufferSize: 1_073_741_824 }));
+    expect(error.message).toContain('model.layers.0.mlp.gate_up_proj.weight');
     expect(error.message).toContain('Choose a smaller model');
-    const memory = checkModelFits(llama, 1, limits, { weights: 'bf16' });
-    expect(memory.largest).toEqual({ name: 'model.embed_tokens.weight', kind: 'parameter', bytes: 128256 * 2048 * 2 });
+    // An untied lm_head is split as the embedding is.
+    expect(checkModelFits({ ...llama, tiedEmbeddings: false }, 1, small).split).toEqual([
+      { name: 'model.embed_tokens.weight', pieces: 6 },
+      { name: 'lm_head.weight', pieces: 6 },
+    ]);
   });
 });
