@@ -20,7 +20,8 @@ import { createPassTimer } from '../gpu/timer';
 import { checkDims, fusedChunks, projectionDims, reducedMapChunks, REDUCED_MAP_WORKGROUP } from './launch';
 import { CHUNK_LAYOUT, GRID_PARAMS_LAYOUT, PARAMS_LAYOUT, packedLayout, uploadInputs } from './packing';
 import { kernelSource } from './shaders';
-import { chunkPolicyFor, classifyAdapter, cpuThreads } from './tuning';
+import { FUSED_BLOCK_ROWS, UNROLLED_FLASH } from './shader-variants';
+import { chunkPolicyFor, classifyAdapter, cpuThreads, tuningFor } from './tuning';
 
 /** Largest dHead of the fused kernel (`MAX_D4` · 4 in flash.wgsl). */
 export const FLASH_MAX_DHEAD = 128;
@@ -40,6 +41,8 @@ export interface FlashTimings {
   /** Submissions the fused kernel was split into (see {@link FlashOptions.chunkWork}). */
   chunks: number;
   source: 'timestamp-query' | 'wall-clock';
+  /** The fused kernel that ran ({@link FusedAttentionKernel}.variant). */
+  kernel: 'loop' | 'unrolled';
 }
 
 /** Options of one {@link FlashAttention.run}. */
@@ -121,8 +124,14 @@ export interface FlashAttention {
 
 /** Options of {@link createFlashAttention}. */
 export interface FlashOptions {
-  /** Invocations per workgroup of the fused kernel (each owns two query rows). Default 64. */
+  /** Invocations per workgroup of the loop kernel (flash.wgsl: each owns two query rows). Default 64. */
   workgroupSize?: number;
+  /**
+   * Which fused kernel runs (AttentionTuning.fused): 'loop' (flash.wgsl) or 'unrolled'
+   * (flash-fixed.wgsl, for dHead 16, 32 and 64; other head sizes run the loop). Default: the
+   * device's tuning ('unrolled' on software adapters, 'loop' on GPUs).
+   */
+  kernel?: 'loop' | 'unrolled';
   /** Workgroup of the projections kernel. Default [8, 8]. */
   projectionWorkgroup?: [number, number];
   /**
@@ -136,43 +145,59 @@ export interface FlashOptions {
   chunkWork?: number;
 }
 
-/** The fused path's kernels: its projections (the unfused kernel), the fused kernel, the reduced map. */
+/** The fused path's kernels made with the instance: its projections (the unfused kernel) and the reduced map; the fused kernel comes per head size. */
 interface FusedKernels {
   projections: Kernel;
-  flash: Kernel;
   reduce: Kernel;
 }
 
-const BINDINGS: Record<keyof FusedKernels, readonly BindingKind[]> = {
+const BINDINGS: Record<keyof FusedKernels | 'flash', readonly BindingKind[]> = {
   projections: ['uniform', 'read-only-storage', 'read-only-storage', 'storage'],
   flash: ['uniform', 'read-only-storage', 'storage', 'storage', 'uniform'],
   reduce: ['uniform', 'read-only-storage', 'read-only-storage', 'storage', 'uniform'],
 };
 
-/**
- * The fused kernel and the reduced map on their own (cached per device), for a runner that
- * projects q, k and v itself (src/kernels/llama-model.ts): flash binds [params, qkv, output,
- * lse, chunk], reduce [params, qkv, lse, grid, grid params].
- */
-export async function fusedCoreKernels(device: GPUDevice, wg = 64): Promise<Pick<FusedKernels, 'flash' | 'reduce'>> {
-  const [flash, reduce] = await Promise.all([
-    getKernel(device, { label: 'flash/attention', source: kernelSource('flash'), constants: { WG_SIZE: wg }, bindings: BINDINGS.flash }),
-    getKernel(device, {
-      label: 'flash/reduce',
-      source: kernelSource('flashReduce'),
-      constants: { WG_X: REDUCED_MAP_WORKGROUP[0], WG_Y: REDUCED_MAP_WORKGROUP[1] },
-      bindings: BINDINGS.reduce,
-    }),
-  ]);
-  return { flash, reduce };
+/** The fused kernel for one head size, and the queries each of its workgroups owns. */
+export interface FusedAttentionKernel {
+  kernel: Kernel;
+  /** Queries per workgroup: a dispatch covers ceil(seqLen / blockRows) blocks (launch.ts fusedChunks). */
+  blockRows: number;
+  /** Which kernel it is: flash.wgsl's loop or flash-fixed.wgsl written out for this head size. */
+  variant: 'loop' | 'unrolled';
 }
 
-async function fusedKernels(device: GPUDevice, wg: number, proj: [number, number]): Promise<FusedKernels> {
-  const [projections, core] = await Promise.all([
+/**
+ * The fused kernel for `dHead` (cached per device): with `kind` 'unrolled' and a head size
+ * flash-fixed.wgsl is written out for (16, 32, 64: UNROLLED_FLASH), that kernel, in workgroups
+ * of 128 queries (FUSED_BLOCK_ROWS); else flash.wgsl in workgroups of `wg` invocations of two
+ * queries. Both bind [params, qkv, output, lse, chunk].
+ */
+export async function fusedAttentionKernel(device: GPUDevice, dHead: number, kind: 'loop' | 'unrolled' = 'loop', wg = 64): Promise<FusedAttentionKernel> {
+  if (kind === 'unrolled' && (dHead === 16 || dHead === 32 || dHead === 64)) {
+    const { rows } = UNROLLED_FLASH[dHead];
+    const kernel = await getKernel(device, { label: `flash/flashD${dHead}`, source: kernelSource(`flashD${dHead}`), constants: { WG_SIZE: FUSED_BLOCK_ROWS / rows }, bindings: BINDINGS.flash });
+    return { kernel, blockRows: FUSED_BLOCK_ROWS, variant: 'unrolled' };
+  }
+  const kernel = await getKernel(device, { label: 'flash/attention', source: kernelSource('flash'), constants: { WG_SIZE: wg }, bindings: BINDINGS.flash });
+  return { kernel, blockRows: 2 * wg, variant: 'loop' };
+}
+
+/** The reduced map's kernel (cached per device): binds [params, qkv, lse, grid, grid params]. */
+export function fusedReduceKernel(device: GPUDevice): Promise<Kernel> {
+  return getKernel(device, {
+    label: 'flash/reduce',
+    source: kernelSource('flashReduce'),
+    constants: { WG_X: REDUCED_MAP_WORKGROUP[0], WG_Y: REDUCED_MAP_WORKGROUP[1] },
+    bindings: BINDINGS.reduce,
+  });
+}
+
+async function fusedKernels(device: GPUDevice, proj: [number, number]): Promise<FusedKernels> {
+  const [projections, reduce] = await Promise.all([
     getKernel(device, { label: 'flash/projections', source: kernelSource('projections'), constants: { WG_X: proj[0], WG_Y: proj[1] }, bindings: BINDINGS.projections }),
-    fusedCoreKernels(device, wg),
+    fusedReduceKernel(device),
   ]);
-  return { projections, ...core };
+  return { projections, reduce };
 }
 
 /**
@@ -182,7 +207,9 @@ async function fusedKernels(device: GPUDevice, wg: number, proj: [number, number
 export async function createFlashAttention(device: GPUDevice, options: FlashOptions = {}): Promise<FlashAttention> {
   const wg = options.workgroupSize ?? 64;
   const proj = options.projectionWorkgroup ?? [8, 8];
-  const kernels = await fusedKernels(device, wg, proj);
+  const kind = options.kernel ?? tuningFor(device).fused ?? 'loop';
+  if (kind !== 'loop' && kind !== 'unrolled') throw new AttentionInputError('kernel', JSON.stringify(kind), "'loop' or 'unrolled'", 'type');
+  const kernels = await fusedKernels(device, proj);
   const uniform = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
   const params = device.createBuffer({ label: 'flash/params', size: PARAMS_LAYOUT.size, usage: uniform });
   const gridParams = device.createBuffer({ label: 'flash/grid params', size: GRID_PARAMS_LAYOUT.size, usage: uniform });
@@ -227,7 +254,8 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
     for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     const projDims = projectionDims(s, { matmulWorkgroup: proj });
-    const split = fusedChunks(s, { workgroupSize: wg, chunkWork, minChunkGroups, maxPerDimension: maxGroups });
+    const attention = await fusedAttentionKernel(device, s.dHead, kind, wg);
+    const split = fusedChunks(s, { blockRows: attention.blockRows, chunkWork, minChunkGroups, maxPerDimension: maxGroups });
     checkDims({ projections: projDims, attention: [split.blocksPerChunk, s.heads, 1] }, maxGroups);
 
     // From here this run writes into its buffer set (the last run's unless someone holds it):
@@ -243,7 +271,7 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
         device.queue.writeBuffer(chunkParams, 0, packUniform(CHUNK_LAYOUT, { firstBlock: first }));
         const encoder = device.createCommandEncoder({ label: `flash run, chunk ${index + 1} of ${split.chunks.length}` });
         if (projectionGroup) encodePass(encoder, kernels.projections, projectionGroup, projDims, { label: 'flash/projections', timestampWrites: timer?.passWrites(0) });
-        encodePass(encoder, kernels.flash, set.bind('flash/attention', kernels.flash, [params, b.qkv, b.output, b.lse, chunkParams]), [count, s.heads, 1], {
+        encodePass(encoder, attention.kernel, set.bind(`flash/attention ${attention.variant} ${s.dHead}`, attention.kernel, [params, b.qkv, b.output, b.lse, chunkParams]), [count, s.heads, 1], {
           label: 'flash/attention',
           timestampWrites: timer?.passWrites(1 + index),
         });
@@ -275,11 +303,11 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
       options.onProgress?.(split.blocks, split.blocks);
       const gpu = timer ? await timer.read().catch((error: unknown) => Promise.reject(loss.explain(error))) : null;
       // Device time: projections plus every chunk (the idle gaps between submissions excluded).
-      const attention = gpu ? gpu.passes.slice(1).reduce((sum, ms) => sum + ms, 0) : Number.NaN;
+      const attentionMs = gpu ? gpu.passes.slice(1).reduce((sum, ms) => sum + ms, 0) : Number.NaN;
       const chunks = split.chunks.length;
       const timings: FlashTimings = gpu
-        ? { projections: gpu.passes[0], attention, total: gpu.passes[0] + attention, chunks, source: 'timestamp-query' }
-        : { projections: Number.NaN, attention: Number.NaN, total: wall, chunks, source: 'wall-clock' };
+        ? { projections: gpu.passes[0], attention: attentionMs, total: gpu.passes[0] + attentionMs, chunks, source: 'timestamp-query', kernel: attention.variant }
+        : { projections: Number.NaN, attention: Number.NaN, total: wall, chunks, source: 'wall-clock', kernel: attention.variant };
       const held = runner.finishRun(set, { shape: s, qkv: b.qkv, kOffset, vOffset, output: b.output, lse: b.lse, generation: set.generation }, options.hold);
       const result = Object.fromEntries(wanted.map((name, i) => [name, arrays[i]])) as { [N in K]: Float32Array };
       return { ...result, timings, ...held };

@@ -112,7 +112,7 @@ export const MAX_CHUNKS = 2047;
 
 /** The fused kernel's split into submissions: `[firstBlock, blockCount]` each. */
 export interface FusedChunks {
-  /** Query blocks in all (a block is workgroupSize · 2 queries). */
+  /** Query blocks in all (a block is one workgroup's `blockRows` queries). */
   blocks: number;
   blocksPerChunk: number;
   chunks: Array<[number, number]>;
@@ -125,11 +125,12 @@ export interface FusedChunks {
  */
 export function fusedChunks(
   s: ResolvedShape,
-  options: { workgroupSize: number; chunkWork: number; minChunkGroups: number; maxPerDimension: number },
+  /** `blockRows`: the queries one workgroup of the fused kernel owns (FusedAttentionKernel.blockRows). */
+  options: { blockRows: number; chunkWork: number; minChunkGroups: number; maxPerDimension: number },
 ): FusedChunks {
-  const { workgroupSize, chunkWork, minChunkGroups, maxPerDimension } = options;
-  const blocks = Math.ceil(s.seqLen / (workgroupSize * 2));
-  const perBlock = workgroupSize * 2 * s.kvLen * s.dHead * s.heads * (s.causal ? 0.5 : 1);
+  const { blockRows, chunkWork, minChunkGroups, maxPerDimension } = options;
+  const blocks = Math.ceil(s.seqLen / blockRows);
+  const perBlock = blockRows * s.kvLen * s.dHead * s.heads * (s.causal ? 0.5 : 1);
   const wanted = Math.max(Math.ceil(minChunkGroups / s.heads), Math.floor(chunkWork / perBlock));
   const chunkBlocks = Math.max(1, Math.min(blocks, maxPerDimension, wanted));
   const count = Math.min(Math.ceil(blocks / chunkBlocks), MAX_CHUNKS);

@@ -34,7 +34,7 @@ import { packUniform, uniformLayout } from '../gpu/uniforms';
 import { checkLlamaConfig, checkLlamaParams, isLlamaConfig, type LlamaConfig } from '../model/llama-schema';
 import { ropeInverseFrequencies } from '../model/rope';
 import { BINDINGS, checkTuning, coreKernels } from './attention';
-import { FLASH_MAX_DHEAD, FLASH_MAX_GRID_SIDE, fusedCoreKernels } from './flash';
+import { FLASH_MAX_DHEAD, FLASH_MAX_GRID_SIDE, fusedAttentionKernel, fusedReduceKernel } from './flash';
 import { attentionDims, checkDims, flatDims, fusedChunks, reducedMapChunks, type Dims } from './launch';
 import { RMS_NORM_LAYOUT, ROPE_LAYOUT, rmsNormKernel, ropeKernel, ropeTable, ropeUniform } from './llama-ops';
 import { EMBED_LAYOUT, LINEAR_LAYOUT, linearKey, packRows } from './model-weights';
@@ -161,8 +161,6 @@ export async function createGpuLlamaModel(
     getKernel(device, { label: 'llama/repeat kv', source: kernelSource('repeatKv'), bindings: LLAMA_BINDINGS.repeatKv }),
     linearKernelsFor(device, tuning, ['biasT', 'residualT', 'logits'] as const, format),
   ]);
-  // The fused kernels compile on the first fused run (each pipeline costs seconds on a software adapter).
-  let fusedKernels: ReturnType<typeof fusedCoreKernels> | null = null;
   // Submissions of the fused path: about a quarter second each on a software adapter (src/kernels/tuning.ts).
   const chunkPolicy = chunkPolicyFor(classifyAdapter(device), cpuThreads());
   const chunkWork = chunkPolicy.chunkWork;
@@ -356,10 +354,11 @@ export async function createGpuLlamaModel(
     };
     for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
     // The fused kernel's submissions (query blocks) and the reduced maps' (grid rows), per layer.
-    const split = fusedChunks(shape, { workgroupSize: FUSED_WORKGROUP, chunkWork, minChunkGroups: chunkPolicy.minChunkGroups, maxPerDimension: maxGroups });
+    // The fused kernels compile on the first fused run (each pipeline costs seconds on a software adapter; cached per device).
+    const fusedK = fused ? { attention: await fusedAttentionKernel(device, hd, tuning.fused ?? 'loop', FUSED_WORKGROUP), reduce: await fusedReduceKernel(device) } : null;
+    const split = fusedChunks(shape, { blockRows: fusedK?.attention.blockRows ?? 2 * FUSED_WORKGROUP, chunkWork, minChunkGroups: chunkPolicy.minChunkGroups, maxPerDimension: maxGroups });
     const gridChunks = reduce ? reducedMapChunks(shape, reduce.rows, reduce.cols, chunkWork) : [];
     if (fused) checkDims({ fused: [split.blocksPerChunk, heads, 1] }, maxGroups);
-    const fusedK = fused ? await (fusedKernels ??= fusedCoreKernels(device, FUSED_WORKGROUP)) : null;
 
     const set = runner.beginRun();
     const start = performance.now();
@@ -540,7 +539,7 @@ export async function createGpuLlamaModel(
         for (const [first, count] of split.chunks) {
           await scoped(device, oom, () => {
             q.writeBuffer(weights.chunk, 0, packUniform(CHUNK_LAYOUT, { firstBlock: first }));
-            pass(fusedK!.flash, [weights.params, qkv, attn, lse, weights.chunk], [count, heads, 1], `${label}/fused`);
+            pass(fusedK!.attention.kernel, [weights.params, qkv, attn, lse, weights.chunk], [count, heads, 1], `${label}/fused ${fusedK!.attention.variant}`);
             submit();
           });
           await between();

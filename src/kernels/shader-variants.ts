@@ -29,6 +29,9 @@ export type KernelName =
   | 'output'
   | 'flash'
   | 'flashReduce'
+  | 'flashD16'
+  | 'flashD32'
+  | 'flashD64'
   | 'reduce'
   | 'projectionsLanes'
   | 'scoresLanes'
@@ -69,6 +72,25 @@ interface KernelRecipe {
   /** Tile sizes (WGSL constants and //#unroll bounds); 'lanes': TILE_ROWS × TILE_COLS of the caller's lane tile. */
   sizes?: Readonly<Record<string, number>> | 'lanes';
 }
+
+/**
+ * The written-out fused kernels (shaders/flash-fixed.wgsl), by head size: query rows per
+ * invocation and keys per block; a workgroup has 128 / rows invocations, so a block is 128
+ * queries, as flash.wgsl's 64 · 2. Measured on SwiftShader at seqLen 1024, one causal head of
+ * 64: flash.wgsl 205–272 ms; unrolled with 1 row an invocation 154 ms, 2 rows 81–99, 4 rows
+ * 47–61, 8 rows 38–42, 16 rows 43–45; keys in blocks of 2 or 4 take another 10–25% off. The
+ * code grows with rows × keys × dHead and SwiftShader's compile time faster than it: at dHead
+ * 64, 4 rows × 2 keys compile in 5.0 s and run in 43–45 ms, 8 × 2 in 12.1 s and 28–35 ms, 8 × 4
+ * in 16.6 s; at dHead 16, 8 × 4 compiles in 1.3 s.
+ */
+export const UNROLLED_FLASH = {
+  16: { rows: 8, keyBlock: 4 },
+  32: { rows: 8, keyBlock: 2 },
+  64: { rows: 4, keyBlock: 2 },
+} as const satisfies Record<number, { rows: number; keyBlock: number }>;
+
+/** Queries per workgroup of every fused kernel (flash.wgsl: 64 invocations × 2; flash-fixed.wgsl: 128 / rows × rows). */
+export const FUSED_BLOCK_ROWS = 128;
 
 const TILES = ['common.wgsl', 'parts/tiles.wgsl'];
 const LANES = ['parts/lanes.wgsl', 'common.wgsl'];
@@ -114,6 +136,10 @@ const KERNELS: Readonly<Record<KernelName, KernelRecipe>> = {
   },
   flash: { before: ['common.wgsl'], file: 'flash.wgsl', after: ['parts/qkv-load.wgsl'] },
   flashReduce: { before: ['common.wgsl'], file: 'flash-reduce.wgsl', after: ['parts/qkv-load.wgsl'] },
+  // The fused kernel written out for one head size (tuning `fused: 'unrolled'`): ROWS query rows an invocation, keys in blocks of KB (UNROLLED_FLASH).
+  flashD16: { before: ['common.wgsl'], file: 'flash-fixed.wgsl', sizes: { D4: 4, ROWS: UNROLLED_FLASH[16].rows, KB: UNROLLED_FLASH[16].keyBlock } },
+  flashD32: { before: ['common.wgsl'], file: 'flash-fixed.wgsl', sizes: { D4: 8, ROWS: UNROLLED_FLASH[32].rows, KB: UNROLLED_FLASH[32].keyBlock } },
+  flashD64: { before: ['common.wgsl'], file: 'flash-fixed.wgsl', sizes: { D4: 16, ROWS: UNROLLED_FLASH[64].rows, KB: UNROLLED_FLASH[64].keyBlock } },
   reduce: { before: [], file: 'reduce.wgsl' },
   projectionsLanes: { before: LANES, file: 'projections-lanes.wgsl', after: ['parts/store-projection.wgsl'], sizes: 'lanes' },
   scoresLanes: { before: LANES, file: 'scores-lanes.wgsl', sizes: 'lanes' },

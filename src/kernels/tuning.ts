@@ -118,6 +118,15 @@ export interface AttentionTuning {
    * 'registers'.
    */
   linear?: LinearTuning;
+  /**
+   * The fused attention kernel: 'loop' (shaders/flash.wgsl, any dHead up to 128: two query rows
+   * an invocation, q and the accumulator in private arrays indexed by a loop counter) or
+   * 'unrolled' (shaders/flash-fixed.wgsl, written out for dHead 16, 32 and 64: 4–8 rows an
+   * invocation, keys in blocks of 2–4, every vec4 a named value: 5× faster on SwiftShader; other
+   * head sizes take 'loop'). Not measured on a GPU, so GPUs keep 'loop'.
+   * Absent: 'loop'.
+   */
+  fused?: 'loop' | 'unrolled';
 }
 
 /**
@@ -140,7 +149,7 @@ export const DEFAULT_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softma
 export const WORKGROUP_TUNING: AttentionTuning = { ...DEFAULT_TUNING, softmaxMode: 'workgroup-per-row' };
 
 /** Tuning for software adapters (SwiftShader and the like). */
-export const SOFTWARE_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'row-per-invocation' };
+export const SOFTWARE_TUNING: AttentionTuning = { matmulWorkgroup: [8, 8], softmaxWorkgroup: 64, softmaxMode: 'row-per-invocation', fused: 'unrolled' };
 
 /**
  * Tuning for software adapters whose subgroups are 4 lanes wide (SwiftShader): {@link

@@ -36,7 +36,7 @@ function referenceLse(scores: Float32Array, rows: number, kvLen: number): Float6
   return lse;
 }
 
-async function check(instance: FlashAttention, shape: AttentionShape, seed = 3): Promise<void> {
+async function check(instance: FlashAttention, shape: AttentionShape, seed = 3): Promise<'loop' | 'unrolled'> {
   const inputs = makeRandomInputs(shape, seed);
   const run = await instance.run(shape, inputs);
   const reference = attentionCpu(shape, inputs);
@@ -47,6 +47,7 @@ async function check(instance: FlashAttention, shape: AttentionShape, seed = 3):
   const lse = referenceLse(reference.scores, s.heads * s.seqLen, s.kvLen);
   for (let r = 0; r < lse.length; r++) expect(Math.abs(run.lse[r] - lse[r]), `lse row ${r}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(lse[r])));
   expect(run.timings.total).toBeGreaterThanOrEqual(0);
+  return run.timings.kernel;
 }
 
 describe('fused attention equals the f64 reference', () => {
@@ -83,6 +84,45 @@ describe('every fused variant equals the reference', () => {
       }
     });
   }
+});
+
+describe('the loop kernel and the unrolled one (flash.wgsl, flash-fixed.wgsl)', () => {
+  // Odd lengths, causal, cross-attention shorter and longer than the queries, for each head size
+  // the unrolled kernel is written out for; a head size it is not written for runs the loop.
+  const shapes: AttentionShape[] = [
+    { seqLen: 300, dModel: 32, heads: 2, dHead: 16, causal: true },
+    { seqLen: 130, kvLen: 77, dModel: 32, heads: 1, dHead: 32, causal: true },
+    { seqLen: 45, kvLen: 261, dModel: 64, heads: 2, dHead: 64 },
+    { seqLen: 129, dModel: 64, heads: 1, dHead: 64, causal: true },
+  ];
+  for (const kernel of ['loop', 'unrolled'] as const) {
+    it(`${kernel}: every shape against the reference, and the kernel that ran is reported`, async () => {
+      const instance = await createFlashAttention(gpu(), { kernel });
+      try {
+        for (const shape of shapes) expect(await check(instance, shape, 17)).toBe(kernel);
+        expect(await check(instance, { seqLen: 70, dModel: 24, heads: 2, dHead: 12, causal: true }, 18)).toBe('loop');
+      } finally {
+        instance.destroy();
+      }
+    });
+  }
+
+  it('the unrolled kernel in one submission per query block gives the same output and lse as in one', async () => {
+    const shape = { seqLen: 300, kvLen: 290, dModel: 32, heads: 2, dHead: 16, causal: true };
+    const inputs = makeRandomInputs(shape, 5);
+    const [whole, chunked] = await Promise.all([createFlashAttention(gpu(), { kernel: 'unrolled' }), createFlashAttention(gpu(), { kernel: 'unrolled', chunkWork: 1 })]);
+    try {
+      const a = await whole.run(shape, inputs, { read: ['output', 'lse'] });
+      const b = await chunked.run(shape, inputs, { read: ['output', 'lse'] });
+      expect(b.timings.chunks).toBe(3); // 128 queries a block: 16 invocations × 8 rows
+      expect(b.output).toEqual(a.output);
+      expect(b.lse).toEqual(a.lse);
+    } finally {
+      whole.destroy();
+      chunked.destroy();
+    }
+    await expect(createFlashAttention(gpu(), { kernel: 'tiles' as never })).rejects.toThrow(/kernel: got "tiles"; allowed: 'loop' or 'unrolled'/);
+  });
 });
 
 describe('long sequences', () => {

@@ -274,6 +274,24 @@ describe('Llama-family forward on the GPU against the f64 reference, every layer
     }
   });
 
+  it("attention 'fused' with head_dim 16: the unrolled kernel (software tunings) and the loop (GPU tunings) both give the reference's attn and logits", async () => {
+    const WIDE_HEADS: LlamaConfig = { ...GQA, dModel: 32, headDim: 16, context: 256 };
+    const params = randomParams(WIDE_HEADS, 15);
+    const T = 150; // two blocks of 128 queries
+    const tokens = Array.from({ length: T }, (_, t) => (t * 13 + 2) % WIDE_HEADS.vocabSize);
+    const trace = llamaForwardReference(WIDE_HEADS, params, tokens);
+    for (const tuning of [LANE_TUNING, DEFAULT_TUNING]) {
+      const model = await createGpuLlamaModel(gpu(), WIDE_HEADS, params, tuning);
+      try {
+        const run = await model.run(tokens, { read: ['attn', 'logits'], attention: 'fused' });
+        trace.layers.forEach((layer, i) => expect(relError(run.layers[i].attn!, layer.attn), `${tuning.fused ?? 'loop'} layer ${i} attn`).toBeLessThan(TOLERANCE));
+        expect(relError(run.logits!, trace.logits)).toBeLessThan(TOLERANCE);
+      } finally {
+        model.destroy();
+      }
+    }
+  });
+
   it('a token table larger than one binding (maxBindingBytes lowered) is split by rows: every piece embeds its tokens and writes its band of logits, as the reference, on every linear variant', async () => {
     // A vocabulary of 300 × d 16 in f32 is 19 200 bytes; at 4096 bytes a binding that is 64 rows
     // a piece: 5 pieces (4 × 64 + 44), while the largest other weight (q | k | v, 48 × 16) fits.

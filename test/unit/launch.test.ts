@@ -91,35 +91,35 @@ describe('fusedChunks', () => {
   // 8 blocks of 128 queries; a block costs 128 · 1000 · 64 · 2 = 16 384 000 multiply-adds.
   const perBlock = 16_384_000;
   it('one chunk when the work fits', () => {
-    expect(fusedChunks(s, { workgroupSize: 64, chunkWork: 2 ** 27, minChunkGroups: 4, maxPerDimension: 65535 })).toEqual({
+    expect(fusedChunks(s, { blockRows: 128, chunkWork: 2 ** 27, minChunkGroups: 4, maxPerDimension: 65535 })).toEqual({
       blocks: 8,
       blocksPerChunk: 8,
       chunks: [[0, 8]],
     });
   });
   it('chunks of ⌊chunkWork / perBlock⌋ blocks, evened out', () => {
-    expect(fusedChunks(s, { workgroupSize: 64, chunkWork: 3 * perBlock, minChunkGroups: 1, maxPerDimension: 65535 }).chunks).toEqual([
+    expect(fusedChunks(s, { blockRows: 128, chunkWork: 3 * perBlock, minChunkGroups: 1, maxPerDimension: 65535 }).chunks).toEqual([
       [0, 3],
       [3, 3],
       [6, 2],
     ]);
     // Causal: half the work per block, so 6 blocks fit; 8 blocks in 2 chunks of 4.
     const causal = resolveShape({ seqLen: 1000, dModel: 8, heads: 2, dHead: 64, causal: true });
-    expect(fusedChunks(causal, { workgroupSize: 64, chunkWork: 3 * perBlock, minChunkGroups: 1, maxPerDimension: 65535 }).chunks).toEqual([
+    expect(fusedChunks(causal, { blockRows: 128, chunkWork: 3 * perBlock, minChunkGroups: 1, maxPerDimension: 65535 }).chunks).toEqual([
       [0, 4],
       [4, 4],
     ]);
   });
   it('never fewer workgroups than minChunkGroups (heads × blocks)', () => {
     // chunkWork of one block, but at least 10 workgroups = 5 blocks of 2 heads.
-    expect(fusedChunks(s, { workgroupSize: 64, chunkWork: perBlock, minChunkGroups: 10, maxPerDimension: 65535 }).chunks).toEqual([
+    expect(fusedChunks(s, { blockRows: 128, chunkWork: perBlock, minChunkGroups: 10, maxPerDimension: 65535 }).chunks).toEqual([
       [0, 4],
       [4, 4],
     ]);
   });
   it(`at most ${MAX_CHUNKS} submissions, covering every block once`, () => {
     const long = resolveShape({ seqLen: 65536, dModel: 8, heads: 1, dHead: 4 });
-    const split = fusedChunks(long, { workgroupSize: 1, chunkWork: 1, minChunkGroups: 1, maxPerDimension: 65535 });
+    const split = fusedChunks(long, { blockRows: 2, chunkWork: 1, minChunkGroups: 1, maxPerDimension: 65535 });
     expect(split.blocks).toBe(32768);
     expect(split.chunks.length).toBeLessThanOrEqual(MAX_CHUNKS);
     let next = 0;
