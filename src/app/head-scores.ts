@@ -3,6 +3,7 @@
  * on, every head's scores and labels, and whether any head earns the induction label. Pure
  * (tested in Node).
  */
+import { AttentionInputError } from '../core/errors';
 import type { ModelConfig } from '../core/types';
 import { EOS_ID, wordIds } from '../model/corpus-words';
 import { LABEL_THRESHOLDS, headLabels, projectProbe, scoreHead, type HeadScores, type InductionProbe } from '../model/heads';
@@ -58,6 +59,65 @@ export function measureHeads(
       const onText = scoreHead(slice(map, head, T), textIds);
       const onProbe = scoreHead(slice(probeWeights[layer], head, P), probeIds);
       const scores: HeadScores = { previousToken: onText.previousToken, induction: onProbe.induction, duplicateToken: onProbe.duplicateToken, firstToken: onText.firstToken, entropy: onText.entropy };
+      reports.push({ layer, head, scores, labels: headLabels(scores) });
+    }
+  });
+  return reports;
+}
+
+/**
+ * The (query, key) pairs the text scores of a run without maps read (GpuModelRunOptions
+ * `weightsAt` of a fused run): (i, i − 1) and (i, 0) for every query i = 1 … T − 1, the pair
+ * (1, 0) once. 2T − 3 pairs for T ≥ 2; none for T = 1.
+ */
+export function textScorePairs(T: number): Array<[number, number]> {
+  const pairs: Array<[number, number]> = [];
+  for (let i = 1; i < T; i++) {
+    pairs.push([i, i - 1]);
+    if (i > 1) pairs.push([i, 0]);
+  }
+  return pairs;
+}
+
+/**
+ * Every head's scores for a run that stored no maps: previous-token and first-token share on
+ * the text itself, every row, from the run's weights at {@link textScorePairs}(T)
+ * (`pairWeights[layer]`: heads × pairs, as the GPU returns them; the same means as
+ * previousTokenScore and firstTokenShare); induction, duplicate-token and entropy from the maps
+ * on the probe (`probeWeights[layer]`: heads × P × P), as {@link measureHeads} takes the first
+ * two. Labels by `headLabels`.
+ */
+export function measureHeadsFromPairs(
+  pairWeights: ReadonlyArray<ArrayLike<number>>,
+  T: number,
+  probeWeights: ReadonlyArray<ArrayLike<number>>,
+  probeIds: readonly number[],
+  heads: number,
+): HeadReport[] {
+  const nPairs = Math.max(0, 2 * T - 3);
+  const P = probeIds.length;
+  const reports: HeadReport[] = [];
+  pairWeights.forEach((weights, layer) => {
+    if (weights.length !== heads * nPairs) throw new AttentionInputError(`pairWeights[${layer}]`, `length ${weights.length}`, `heads × (2T − 3) = ${heads * nPairs}`, 'length');
+    for (let head = 0; head < heads; head++) {
+      const at = head * nPairs;
+      let previous = 0;
+      let first = 0;
+      // Pair order of textScorePairs: (1, 0), then (i, i − 1), (i, 0) for i = 2 … T − 1.
+      for (let i = 1; i < T; i++) {
+        const n = i === 1 ? 0 : 2 * i - 3;
+        previous += weights[at + n];
+        first += i === 1 ? weights[at] : weights[at + n + 1];
+      }
+      const map = probeWeights[layer];
+      const onProbe = scoreHead(ArrayBuffer.isView(map) ? (map as Float32Array).subarray(head * P * P, (head + 1) * P * P) : Array.prototype.slice.call(map, head * P * P, (head + 1) * P * P), probeIds);
+      const scores: HeadScores = {
+        previousToken: T > 1 ? previous / (T - 1) : NaN,
+        induction: onProbe.induction,
+        duplicateToken: onProbe.duplicateToken,
+        firstToken: T > 1 ? first / (T - 1) : NaN,
+        entropy: onProbe.entropy,
+      };
       reports.push({ layer, head, scores, labels: headLabels(scores) });
     }
   });

@@ -145,13 +145,7 @@ export interface FlashOptions {
   chunkWork?: number;
 }
 
-/** The fused path's kernels made with the instance: its projections (the unfused kernel) and the reduced map; the fused kernel comes per head size. */
-interface FusedKernels {
-  projections: Kernel;
-  reduce: Kernel;
-}
-
-const BINDINGS: Record<keyof FusedKernels | 'flash', readonly BindingKind[]> = {
+const BINDINGS: Record<'projections' | 'flash' | 'reduce', readonly BindingKind[]> = {
   projections: ['uniform', 'read-only-storage', 'read-only-storage', 'storage'],
   flash: ['uniform', 'read-only-storage', 'storage', 'storage', 'uniform'],
   reduce: ['uniform', 'read-only-storage', 'read-only-storage', 'storage', 'uniform'],
@@ -182,22 +176,25 @@ export async function fusedAttentionKernel(device: GPUDevice, dHead: number, kin
   return { kernel, blockRows: 2 * wg, variant: 'loop' };
 }
 
-/** The reduced map's kernel (cached per device): binds [params, qkv, lse, grid, grid params]. */
-export function fusedReduceKernel(device: GPUDevice): Promise<Kernel> {
+/**
+ * The reduced map's kernel for `dHead` (cached per device): flash-reduce-fixed.wgsl written out
+ * for head sizes 16, 32 and 64 with `kind` 'unrolled', else flash-reduce.wgsl. Both bind
+ * [params, qkv, lse, grid, grid params] and dispatch alike.
+ */
+export function fusedReduceKernel(device: GPUDevice, dHead: number, kind: 'loop' | 'unrolled' = 'loop'): Promise<Kernel> {
+  const unrolled = kind === 'unrolled' && (dHead === 16 || dHead === 32 || dHead === 64);
+  const name = unrolled ? (`flashReduceD${dHead}` as const) : 'flashReduce';
   return getKernel(device, {
-    label: 'flash/reduce',
-    source: kernelSource('flashReduce'),
+    label: `flash/${name}`,
+    source: kernelSource(name),
     constants: { WG_X: REDUCED_MAP_WORKGROUP[0], WG_Y: REDUCED_MAP_WORKGROUP[1] },
     bindings: BINDINGS.reduce,
   });
 }
 
-async function fusedKernels(device: GPUDevice, proj: [number, number]): Promise<FusedKernels> {
-  const [projections, reduce] = await Promise.all([
-    getKernel(device, { label: 'flash/projections', source: kernelSource('projections'), constants: { WG_X: proj[0], WG_Y: proj[1] }, bindings: BINDINGS.projections }),
-    fusedReduceKernel(device),
-  ]);
-  return { projections, reduce };
+/** The fused path's projections (the unfused kernel; the fused kernel and the reduced map's come per head size). */
+function projectionsKernel(device: GPUDevice, proj: [number, number]): Promise<Kernel> {
+  return getKernel(device, { label: 'flash/projections', source: kernelSource('projections'), constants: { WG_X: proj[0], WG_Y: proj[1] }, bindings: BINDINGS.projections });
 }
 
 /**
@@ -209,7 +206,7 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
   const proj = options.projectionWorkgroup ?? [8, 8];
   const kind = options.kernel ?? tuningFor(device).fused ?? 'loop';
   if (kind !== 'loop' && kind !== 'unrolled') throw new AttentionInputError('kernel', JSON.stringify(kind), "'loop' or 'unrolled'", 'type');
-  const kernels = await fusedKernels(device, proj);
+  const kernels = { projections: await projectionsKernel(device, proj) };
   const uniform = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
   const params = device.createBuffer({ label: 'flash/params', size: PARAMS_LAYOUT.size, usage: uniform });
   const gridParams = device.createBuffer({ label: 'flash/grid params', size: GRID_PARAMS_LAYOUT.size, usage: uniform });
@@ -329,8 +326,9 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
       return runner.enqueue(async () => {
         // The grid is a slot of the run's own set, so reducing a held run writes nothing a later run owns.
         const { set, buffers: current } = runner.readable('fused buffers to reduce', request.from);
-        const { seqLen, kvLen, heads } = current.shape;
+        const { seqLen, kvLen, heads, dHead } = current.shape;
         const { rows, cols } = request;
+        const reduce = await fusedReduceKernel(device, dHead, kind);
         for (const [field, value, length] of [['rows', rows, seqLen], ['cols', cols, kvLen]] as const) {
           if (!Number.isInteger(value) || value < 1 || value > Math.min(length, FLASH_MAX_GRID_SIDE)) {
             throw new AttentionInputError(field, String(value), `an integer from 1 to ${Math.min(length, FLASH_MAX_GRID_SIDE)}`, 'shape');
@@ -352,10 +350,10 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
           }
           await scoped(device, { what: 'the reduced map', buffers: 'the reduced map', onOutOfMemory: () => runner.freeUnheld() }, () => {
             grid ??= set.ensure('grid', cells * 4);
-            group ??= set.bind('flash/reduce', kernels.reduce, [params, current.qkv, current.lse, grid, gridParams]);
+            group ??= set.bind(`flash/reduce ${reduce.label}`, reduce, [params, current.qkv, current.lse, grid, gridParams]);
             device.queue.writeBuffer(gridParams, 0, packUniform(GRID_PARAMS_LAYOUT, { rows, cols, mode, firstRow }));
             const encoder = device.createCommandEncoder({ label: 'flash/reduce' });
-            encodePass(encoder, kernels.reduce, group, dims, { label: 'flash/reduce' });
+            encodePass(encoder, reduce, group, dims, { label: 'flash/reduce' });
             device.queue.submit([encoder.finish()]);
           });
         }

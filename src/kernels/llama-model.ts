@@ -39,7 +39,7 @@ import { attentionDims, checkDims, flatDims, fusedChunks, reducedMapChunks, type
 import { RMS_NORM_LAYOUT, ROPE_LAYOUT, rmsNormKernel, ropeKernel, ropeTable, ropeUniform } from './llama-ops';
 import { EMBED_LAYOUT, LINEAR_LAYOUT, linearKey, packRows } from './model-weights';
 import { linearKernelsFor } from './model-linear';
-import { align64, checkBindingBudget, checkRunOptions, checkTokens, checkWeightFormat, type GpuModelOptions, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
+import { align64, checkBindingBudget, checkRunOptions, checkTokens, checkWeightFormat, checkWeightPairs, type GpuModelOptions, type GpuModel, type GpuModelBuffers, type GpuModelResult, type GpuModelRunOptions, type ModelLayerTensor } from './model-run';
 import { CHUNK_LAYOUT, GRID_PARAMS_LAYOUT, PARAMS_LAYOUT } from './packing';
 import { kernelSource } from './shaders';
 import { variantLabel } from './shader-variants';
@@ -81,9 +81,11 @@ const LLAMA_BINDINGS = {
   embed: ['uniform', RO, RO, RO, 'storage'],
   swiglu: ['uniform', RO, 'storage'],
   repeatKv: ['uniform', RO, 'storage'],
+  pairWeights: ['uniform', RO, RO, RO, 'storage', 'uniform'],
 } satisfies Record<string, readonly BindingKind[]>;
 
 export const REPEAT_KV_LAYOUT = uniformLayout(kernelSource('repeatKv').code, 'RepeatParams');
+const PAIR_LAYOUT = uniformLayout(kernelSource('pairWeights').code, 'PairParams');
 
 export { isLlamaConfig };
 
@@ -252,6 +254,7 @@ export async function createGpuLlamaModel(
         swiglu: uniform('swiglu params', LINEAR_LAYOUT.size),
         chunk: uniform('fused chunk', CHUNK_LAYOUT.size),
         grid: uniform('reduced map params', GRID_PARAMS_LAYOUT.size),
+        pairs: uniform('pair weights params', PAIR_LAYOUT.size),
         linear: new Map(linearShapes.map(([inDim, outDim]) => [linearKey(inDim, outDim), uniform(`linear ${inDim}→${outDim} params`, LINEAR_LAYOUT.size)])),
       };
     },
@@ -324,6 +327,9 @@ export async function createGpuLlamaModel(
       }
       if (reduce.mode !== 'max' && reduce.mode !== 'mean') throw new AttentionInputError('reduce.mode', JSON.stringify(reduce.mode), "'max' or 'mean'", 'type');
     }
+    // Single weights of every layer, recomputed after its fused pass (checkRunOptions refuses them with maps).
+    const pairs = options.weightsAt === undefined ? null : checkWeightPairs(options.weightsAt, T);
+    const nPairs = pairs === null ? 0 : pairs.length / 2;
     if (fused && hd > FLASH_MAX_DHEAD) throw new AttentionInputError('headDim', String(hd), `at most ${FLASH_MAX_DHEAD} on the fused path`, 'too-large');
     const sampleRows = options.sampleRows === undefined ? null : [...options.sampleRows];
     if (sampleRows !== null) {
@@ -351,11 +357,20 @@ export async function createGpuLlamaModel(
       lse: 4 * heads * T,
       grid: reduce ? 4 * heads * reduce.rows * reduce.cols : 16,
       sample: Math.max(16, 4 * sampleFloats),
+      pairs: 4 * Math.max(4, 2 * nPairs),
+      weightsAt: 4 * Math.max(4, layers * heads * nPairs),
     };
     for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
     // The fused kernel's submissions (query blocks) and the reduced maps' (grid rows), per layer.
     // The fused kernels compile on the first fused run (each pipeline costs seconds on a software adapter; cached per device).
-    const fusedK = fused ? { attention: await fusedAttentionKernel(device, hd, tuning.fused ?? 'loop', FUSED_WORKGROUP), reduce: await fusedReduceKernel(device) } : null;
+    const fusedK = fused
+      ? {
+          attention: await fusedAttentionKernel(device, hd, tuning.fused ?? 'loop', FUSED_WORKGROUP),
+          reduce: await fusedReduceKernel(device, hd, tuning.fused ?? 'loop'),
+          pairs: pairs ? await getKernel(device, { label: 'llama/pair weights', source: kernelSource('pairWeights'), bindings: LLAMA_BINDINGS.pairWeights }) : null,
+        }
+      : null;
+    if (pairs) checkDims({ pairWeights: [Math.ceil(nPairs / 64), heads, 1] }, maxGroups);
     const split = fusedChunks(shape, { blockRows: fusedK?.attention.blockRows ?? 2 * FUSED_WORKGROUP, chunkWork, minChunkGroups: chunkPolicy.minChunkGroups, maxPerDimension: maxGroups });
     const gridChunks = reduce ? reducedMapChunks(shape, reduce.rows, reduce.cols, chunkWork) : [];
     if (fused) checkDims({ fused: [split.blocksPerChunk, heads, 1] }, maxGroups);
@@ -525,6 +540,12 @@ export async function createGpuLlamaModel(
         options.onProgress?.(++done, total);
       };
       let attnBefore: GPUBuffer | null = null;
+      const pairsBuffer = pairs ? set.ensure('pairs', bytes.pairs) : null;
+      const pairsOut = pairs ? set.ensure('weightsAt', bytes.weightsAt) : null;
+      if (pairs && pairsBuffer && pairsOut) {
+        q.writeBuffer(pairsBuffer, 0, pairs);
+        read.set('weightsAt', pairsOut);
+      }
       for (let i = 0; i < layers; i++) {
         const label = `llama/h.${i}`;
         const lse = set.ensure(slot(i, 'lse'), bytes.lse);
@@ -555,6 +576,14 @@ export async function createGpuLlamaModel(
             });
             await between();
           }
+        }
+        if (pairs && pairsBuffer && pairsOut) {
+          // This layer's entries, while its log-sum-exps are still in their slot (the next layer but one reuses it).
+          await scoped(device, oom, () => {
+            q.writeBuffer(weights.pairs, 0, packUniform(PAIR_LAYOUT, { count: nPairs, outBase: i * heads * nPairs }));
+            pass(fusedK!.pairs!, [weights.params, qkv, lse, pairsBuffer, pairsOut, weights.pairs], [Math.ceil(nPairs / 64), heads, 1], `${label}/pair weights`);
+            submit();
+          });
         }
         layerBuffers.push({ qkv, kOffset, vOffset, scores: attn, weights: attn, attn });
         attnBefore = attn;
@@ -611,6 +640,12 @@ export async function createGpuLlamaModel(
           }),
           logits: cut(sampleAt.logits, vocabSize),
         };
+      });
+    }
+    if (pairs) {
+      ranges.push([read.get('weightsAt')!, 0, layers * heads * nPairs]);
+      places.push((array, result) => {
+        result.weightsAt = Array.from({ length: layers }, (_, l) => array.slice(l * heads * nPairs, (l + 1) * heads * nPairs));
       });
     }
     if (reduce) {

@@ -63,7 +63,18 @@ export interface GpuModelRunOptions<H extends boolean = boolean> {
    * (T − logitsFrom) × vocab. Sampled rows get their own logits either way.
    */
   logitsFrom?: number;
+  /**
+   * With attention 'fused': single entries of every layer's weights, w[head, query, key] for
+   * each (query, key) pair (0 where the causal mask hides the key), recomputed on the GPU from
+   * q, k and the rows' log-sum-exps: `weightsAt` of the result. What a long run's head scores
+   * read (the weight on the previous token and on the first one, every row) without any map.
+   * Pairs of integers 0 ≤ key, query < T; at most {@link MAX_WEIGHT_PAIRS}.
+   */
+  weightsAt?: ReadonlyArray<readonly [query: number, key: number]>;
 }
+
+/** Most pairs one run's `weightsAt` may ask for. */
+export const MAX_WEIGHT_PAIRS = 1 << 20;
 
 /** The sampled rows of a run (see {@link GpuModelRunOptions.sampleRows}): rows × width each, in the order given. */
 export interface ModelRowSample {
@@ -92,6 +103,8 @@ export interface GpuModelResult {
   grids?: Float32Array[];
   /** With `sampleRows`: those rows of every layer's tensors. */
   sample?: ModelRowSample;
+  /** With `weightsAt`: per layer, heads × pairs weights (head h's entry for pair n at h · pairs + n). */
+  weightsAt?: Float32Array[];
   /** The first row of `logits` (the run's logitsFrom; 0 when every row's). */
   logitsFrom?: number;
   /** Milliseconds from the start of encoding until the device finished the passes (wall clock, before the readback). */
@@ -195,6 +208,24 @@ function describe(value: unknown): string {
   return value === undefined ? 'undefined' : typeof value;
 }
 
+/**
+ * Check a run's `weightsAt` against its length T: an array of 1 … {@link MAX_WEIGHT_PAIRS}
+ * [query, key] pairs of integers in [0, T). Returns them flat (query, key, …) as the GPU reads
+ * them. Throws AttentionInputError naming the entry.
+ */
+export function checkWeightPairs(pairs: unknown, T: number): Uint32Array {
+  if (!Array.isArray(pairs)) throw new AttentionInputError('weightsAt', describe(pairs), 'an array of [query, key] pairs', 'type');
+  if (pairs.length < 1 || pairs.length > MAX_WEIGHT_PAIRS) throw new AttentionInputError('weightsAt', `${pairs.length} pairs`, `from 1 to ${MAX_WEIGHT_PAIRS} pairs`, 'length');
+  const flat = new Uint32Array(2 * pairs.length);
+  pairs.forEach((pair: unknown, n) => {
+    const ok = Array.isArray(pair) && pair.length === 2 && pair.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < T);
+    if (!ok) throw new AttentionInputError(`weightsAt[${n}]`, Array.isArray(pair) ? `[${pair.map(describe).join(', ')}]` : describe(pair), `[query, key], integers from 0 to ${T - 1}`, 'shape');
+    flat[2 * n] = pair[0];
+    flat[2 * n + 1] = pair[1];
+  });
+  return flat;
+}
+
 /** Check the tokens: 1 … context integers in [0, vocabSize). */
 export function checkTokens(c: { context: number; vocabSize: number }, tokens: readonly number[]): void {
   if (!Array.isArray(tokens)) throw new AttentionInputError('tokens', describe(tokens), 'an array of token ids', 'type');
@@ -236,6 +267,9 @@ export function checkRunOptions(options: GpuModelRunOptions): { wanted: ModelRea
     }
   } else if (options.reduce !== undefined) {
     throw new AttentionInputError('reduce', JSON.stringify(options.reduce), "only with attention 'fused' (with maps, reduce the weights you read)", 'type');
+  } else if (options.weightsAt !== undefined) {
+    const given = Array.isArray(options.weightsAt) ? `${options.weightsAt.length} pairs` : describe(options.weightsAt);
+    throw new AttentionInputError('weightsAt', `${given} with attention 'maps'`, "only with attention 'fused' (with maps, read the weights)", 'type');
   }
   if (keep === 'none' && wanted.includes('weights')) {
     throw new AttentionInputError('read', "'weights' with keep 'none'", "read without 'weights' (keep 'none' computes every layer's maps in scratch buffers), or keep 'weights' or 'all' to read them", 'type');

@@ -32,6 +32,9 @@ export type KernelName =
   | 'flashD16'
   | 'flashD32'
   | 'flashD64'
+  | 'flashReduceD16'
+  | 'flashReduceD32'
+  | 'flashReduceD64'
   | 'reduce'
   | 'projectionsLanes'
   | 'scoresLanes'
@@ -62,6 +65,7 @@ export type KernelName =
   | 'linearWorkgroupTResidual'
   | 'swiglu'
   | 'repeatKv'
+  | 'pairWeights'
   | 'qkProjection';
 
 /** A kernel's files (paths under shaders/) and the tile sizes it is written out for. */
@@ -140,6 +144,10 @@ const KERNELS: Readonly<Record<KernelName, KernelRecipe>> = {
   flashD16: { before: ['common.wgsl'], file: 'flash-fixed.wgsl', sizes: { D4: 4, ROWS: UNROLLED_FLASH[16].rows, KB: UNROLLED_FLASH[16].keyBlock } },
   flashD32: { before: ['common.wgsl'], file: 'flash-fixed.wgsl', sizes: { D4: 8, ROWS: UNROLLED_FLASH[32].rows, KB: UNROLLED_FLASH[32].keyBlock } },
   flashD64: { before: ['common.wgsl'], file: 'flash-fixed.wgsl', sizes: { D4: 16, ROWS: UNROLLED_FLASH[64].rows, KB: UNROLLED_FLASH[64].keyBlock } },
+  // The reduced map likewise: the query row as D4 named vec4s.
+  flashReduceD16: { before: ['common.wgsl'], file: 'flash-reduce-fixed.wgsl', sizes: { D4: 4 } },
+  flashReduceD32: { before: ['common.wgsl'], file: 'flash-reduce-fixed.wgsl', sizes: { D4: 8 } },
+  flashReduceD64: { before: ['common.wgsl'], file: 'flash-reduce-fixed.wgsl', sizes: { D4: 16 } },
   reduce: { before: [], file: 'reduce.wgsl' },
   projectionsLanes: { before: LANES, file: 'projections-lanes.wgsl', after: ['parts/store-projection.wgsl'], sizes: 'lanes' },
   scoresLanes: { before: LANES, file: 'scores-lanes.wgsl', sizes: 'lanes' },
@@ -172,6 +180,7 @@ const KERNELS: Readonly<Record<KernelName, KernelRecipe>> = {
   linearWorkgroupTResidual: { before: ROWS, file: 'linear-workgroup.wgsl', after: [W_TRANSPOSED, W_F32, 'parts/finish-residual.wgsl'], sizes: LINEAR_BLOCK },
   swiglu: { before: ROWS, file: 'swiglu.wgsl' },
   repeatKv: { before: [], file: 'repeat-kv.wgsl' },
+  pairWeights: { before: ['common.wgsl'], file: 'pair-weights.wgsl' },
   qkProjection: { before: [], file: 'qk-projection.wgsl' },
 };
 

@@ -254,17 +254,27 @@ describe('chunked submissions (long runs report progress, can be cancelled, and 
 });
 
 describe('reduced map', () => {
-  const cases: Array<[AttentionShape, number, number]> = [
+  const cases: Array<[shape: AttentionShape, rows: number, cols: number, kernel?: 'loop']> = [
     [{ seqLen: 37, kvLen: 21, dModel: 8, heads: 3, dHead: 5, causal: true }, 37, 21],
     [{ seqLen: 100, dModel: 16, heads: 2, dHead: 16, causal: true }, 7, 9],
     [{ seqLen: 64, kvLen: 90, dModel: 12, heads: 1, dHead: 12 }, 16, 30],
+    // Head sizes the unrolled kernels are written out for (this device's tuning runs them), and the loop kernel on one.
+    [{ seqLen: 90, kvLen: 130, dModel: 32, heads: 1, dHead: 32 }, 9, 13],
+    [{ seqLen: 140, dModel: 64, heads: 1, dHead: 64, causal: true }, 10, 10],
   ];
-  for (const [shape, rows, cols] of cases) {
+  let loop: FlashAttention;
+  beforeAll(async () => {
+    loop = await createFlashAttention(gpu(), { kernel: 'loop' });
+  });
+  afterAll(() => loop.destroy());
+  cases.push([cases[1][0], 7, 9, 'loop']);
+  for (const [shape, rows, cols, kernel] of cases) {
     for (const mode of ['max', 'mean'] as const) {
-      it(`${mode} ${rows}×${cols} of ${JSON.stringify(shape)} equals the CPU reduction of the weights`, async () => {
+      it(`${mode} ${rows}×${cols} of ${JSON.stringify(shape)}${kernel ? ' (loop kernel)' : ''} equals the CPU reduction of the weights`, async () => {
         const inputs = makeRandomInputs(shape, 8);
-        await flash.run(shape, inputs, { read: [] });
-        const grid = await flash.reducedMap({ rows, cols, mode });
+        const instance = kernel === 'loop' ? loop : flash;
+        await instance.run(shape, inputs, { read: [] });
+        const grid = await instance.reducedMap({ rows, cols, mode });
         const s = resolveShape(shape);
         const reference = attentionCpu(shape, inputs);
         const cells = s.heads * rows * cols;

@@ -247,7 +247,8 @@ describe('models from a hub', () => {
       expect(await page.getByTestId('source-note').textContent()).toContain('each surface is its 128 × 128 block maxima');
       expect(await page.getByTestId('surface-canvas').getAttribute('data-shown')).toBe('all');
       expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(8);
-      expect(await page.getByTestId('head-scores').textContent()).toContain('this 4200-token run stored no maps');
+      // Previous-token and first-token scores on the text itself, every row, from the GPU's single weights.
+      expect(await page.getByTestId('head-scores').textContent()).toContain('both on this text, every one of its 4200 rows (this run stored no maps');
       const rowsChecked = await page.getByTestId('verify-status').locator('tr').count();
       expect(rowsChecked).toBeGreaterThan(2 * 6);
       await canvasShot(page, 'hub-llama-fused');

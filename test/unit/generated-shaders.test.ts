@@ -49,8 +49,9 @@ describe('shaders/generated', () => {
     expect(labels).toContain('repeatKv');
     expect(labels).toContain('linearWorkgroupTResidual');
     // The fused kernel written out for head sizes 16, 32 and 64.
-    for (const name of ['flashD16', 'flashD32', 'flashD64']) expect(labels).toContain(name);
-    expect(labels).toHaveLength(64);
+    for (const name of ['flashD16', 'flashD32', 'flashD64', 'flashReduceD16', 'flashReduceD32', 'flashReduceD64']) expect(labels).toContain(name);
+    expect(labels).toContain('pairWeights');
+    expect(labels).toHaveLength(68);
   });
 
   it('holds each of them as kernelSource writes it, with a header saying how it was made', () => {

@@ -3,7 +3,7 @@
 // heads grid, and the per-layer check against the reference. Expected values are computed by
 // hand here (or by an independent route: splitWords of the corpus text, not encode).
 import { describe, expect, it } from 'vitest';
-import { inductionSummary, measureHeads, type HeadReport } from '../../src/app/head-scores';
+import { inductionSummary, measureHeads, measureHeadsFromPairs, textScorePairs, type HeadReport } from '../../src/app/head-scores';
 import { ContextLimitError, describeUnknownWords, editDistance, modelInput, seqLenForText, suggestWords } from '../../src/app/model-input';
 import { combineLayers, gridCell, gridTitle, headName, topPredictions } from '../../src/app/model-view';
 import { verifyModel, type LayerArrays } from '../../src/verify/model';
@@ -160,6 +160,30 @@ describe('head scores and labels from the maps', () => {
     const plain = (layer: number, head: number): HeadReport => ({ layer, head, scores: h1.scores, labels: ['entropy 2.10 nats'] });
     expect([gridTitle(plain(0, 0), 144), gridTitle(plain(5, 0), 144), gridTitle(plain(0, 7), 144), gridTitle(plain(5, 7), 144)]).toEqual(['L0', 'L5', 'H7', '']);
     expect(gridTitle(plain(5, 7), 32)).toBe('L5 H7\nentropy 2.10 nats');
+  });
+
+  it('a run without maps: previous-token and first-token from its weights at textScorePairs, the rest from the probe', () => {
+    expect(textScorePairs(1)).toEqual([]);
+    expect(textScorePairs(2)).toEqual([[1, 0]]);
+    expect(textScorePairs(4)).toEqual([[1, 0], [2, 1], [2, 0], [3, 2], [3, 0]]);
+    // The entries of the maps above at the pairs (1, 0), (2, 1), (2, 0), head by head, as the GPU returns them.
+    const at = (map: number[]) => textScorePairs(3).map(([i, j]) => map[i * 3 + j]);
+    const reports = measureHeadsFromPairs([[...at(prev), ...at(uniform)]], 3, [[...induction, ...none]], probeIds, 2);
+    const fromMaps = measureHeads([[...prev, ...uniform]], [0, 7, 8], [[...induction, ...none]], probeIds, 2);
+    expect(reports.map((r) => [r.scores.previousToken, r.scores.firstToken, r.scores.induction, r.scores.duplicateToken])).toEqual(
+      fromMaps.map((r) => [r.scores.previousToken, r.scores.firstToken, r.scores.induction, r.scores.duplicateToken]),
+    );
+    // Entropy is the probe's here (head 0's probe rows each put all weight on one key: 0).
+    expect(reports[0].scores.entropy).toBe(0);
+    expect(reports[0].labels).toEqual(['previous-token 1.00', 'induction 1.00', 'first-token 0.50']);
+    // A longer text: head "sink" puts 0.6 on the first token and 0.4 on the previous one.
+    const T = 50;
+    const pairs = textScorePairs(T);
+    const sink = pairs.map(([i, j]) => (i === 1 ? 1 : j === 0 ? 0.6 : 0.4));
+    const [r] = measureHeadsFromPairs([sink], T, [none], probeIds, 1);
+    expect(r.scores.firstToken).toBeCloseTo((1 + 48 * 0.6) / 49, 12);
+    expect(r.scores.previousToken).toBeCloseTo((1 + 48 * 0.4) / 49, 12);
+    expect(() => measureHeadsFromPairs([sink.slice(1)], T, [none], probeIds, 1)).toThrow(/pairWeights\[0\]: got length 96; allowed: heads × \(2T − 3\) = 97/);
   });
 
   it('summarises the best induction score against the label threshold', () => {
