@@ -1,13 +1,14 @@
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
-import { chromiumArgs, findChromium } from './scripts/chromium.ts';
+import { chromiumArgs, chromiumTestArgs, findChromium } from './scripts/chromium.ts';
 
 // Only the browser tests need a browser; when none is found their global setup stops the run
 // with a message that says how to install one, and everything else still works.
-const browserProvider = () => playwright({ launchOptions: { executablePath: findChromium(), args: chromiumArgs() } });
+// Tests run with Dawn's robustness off (chromiumTestArgs); measurements as users' Chrome runs.
+const browserProvider = (args: string[]) => playwright({ launchOptions: { executablePath: findChromium(), args } });
 
 /** A Vitest project that runs its files in headless Chromium on WebGPU (SwiftShader without a GPU). */
-function browserProject(name: string, include: string[]): TestProjectInlineConfiguration {
+function browserProject(name: string, include: string[], args: string[]): TestProjectInlineConfiguration {
   return {
     extends: true,
     test: {
@@ -26,7 +27,7 @@ function browserProject(name: string, include: string[]): TestProjectInlineConfi
         ? {
             enabled: true,
             headless: true,
-            provider: browserProvider(),
+            provider: browserProvider(args),
             instances: [{ browser: 'chromium' }],
             screenshotFailures: false,
           }
@@ -61,10 +62,10 @@ export default defineConfig({
           isolate: false,
         },
       },
-      browserProject('browser', ['test/browser/**/*.test.ts']),
+      browserProject('browser', ['test/browser/**/*.test.ts'], chromiumTestArgs()),
       // Measurements that print numbers for the README (not part of npm test: speed is measured,
       // not asserted): npm run measure:scene.
-      browserProject('measure', ['test/measure/**/*.measure.ts']),
+      browserProject('measure', ['test/measure/**/*.measure.ts'], chromiumArgs()),
       {
         extends: true,
         test: {

@@ -6,14 +6,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { chromiumArgs, requireChromium } from '../../scripts/chromium.ts';
+import { chromiumTestArgs, requireChromium } from '../../scripts/chromium.ts';
 
 /** Where screenshots go (kept as CI artifacts; look at them). */
 export const ARTIFACTS = join('test-results', 'e2e');
 
 export async function launch(): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  return chromium.launch({ executablePath: requireChromium(), args: chromiumArgs(), headless: true });
+  return chromium.launch({ executablePath: requireChromium(), args: chromiumTestArgs(), headless: true });
 }
 
 /**
