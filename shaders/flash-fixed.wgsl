@@ -8,7 +8,8 @@
 // stay in registers. Assembled after common.wgsl, before parts/qkv-load.wgsl.
 //
 // Bindings (group 0): 0 params (common.wgsl), 1 qkv (read), 2 output (read_write, seqLen ×
-// width), 3 lse (read_write, heads × seqLen), 4 chunk (uniform: the first query block).
+// width), 3 lse (read_write, 2 · heads × seqLen: log-sum-exps, then row entropies, as
+// flash.wgsl), 4 chunk (uniform: the first query block).
 // Dispatch: (query blocks in this chunk, heads, 1); a block is WG_SIZE · ROWS queries; the
 // invocation with local index `lane` owns rows lane, lane + WG_SIZE, … of its block.
 //
@@ -53,6 +54,8 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   //#unroll r < ROWS: var m{r} = LOWEST;
   //#unroll r < ROWS: var total{r} = 0.0;
   //#unroll r < ROWS: var block{r} = 0.0;
+  // Σ exp(s − m)·s over the keys seen (the row entropy is lse − Σ w·s), rescaled with the sum.
+  //#unroll r < ROWS: var e{r} = 0.0;
   // Keys in blocks of KB: the scores of KB keys, then one new maximum and one rescale of the
   // accumulator per block (instead of one per key), then KB weighted values. Keys past `keys`
   // in the last block, and past a row's own diagonal, get weight 0.
@@ -78,6 +81,8 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     total{r} *= alpha{r};
     block{r} *= alpha{r};
     //#unroll b < KB: block{r} += p{r}_{b};
+    e{r} *= alpha{r};
+    //#unroll b < KB: e{r} = fma(p{r}_{b}, s{r}_{b}, e{r});
     total{r} = select(total{r}, total{r} + block{r}, fold);
     block{r} = select(block{r}, 0.0, fold);
     //#end
@@ -104,6 +109,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     }
     //#end
     lse[head * seqLen + i{r}] = select(negativeInfinity(), m{r} + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i{r}] = select(0.0, m{r} + log(l) - e{r} * inv, l > 0.0);
   }
   //#end
 }

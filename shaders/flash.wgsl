@@ -6,9 +6,10 @@
 // common.wgsl, then parts/qkv-load.wgsl (src/kernels/shader-variants.ts).
 //
 // Bindings (group 0): 0 params (common.wgsl), 1 qkv = q | k | v (read, layout of common.wgsl),
-// 2 output (read_write, seqLen × width), 3 lse (read_write, heads × seqLen: m + log l of each
-// row, −∞ for a row with nothing to attend to), 4 chunk (uniform: the first query block of this
-// dispatch).
+// 2 output (read_write, seqLen × width), 3 lse (read_write, 2 · heads × seqLen: m + log l of each
+// row, −∞ for a row with nothing to attend to; then each row's entropy −Σ w·ln w in nats, which
+// is lse − Σ w·s, from a third running sum e = Σ exp(s − m)·s rescaled as l is; 0 for a row with
+// nothing to attend to), 4 chunk (uniform: the first query block of this dispatch).
 // Dispatch: (query blocks in this chunk, heads, 1); a block is WG_SIZE · 2 queries, all blocks
 // over the chunks cover ceil(seqLen / (WG_SIZE · 2)). Each invocation owns two query rows of one
 // head (rows r and r + WG_SIZE of its workgroup's block), so every key and value load serves two
@@ -69,6 +70,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   var totalB = 0.0;
   var blockA = 0.0;
   var blockB = 0.0;
+  // Σ exp(s − m)·s over the keys seen (for the row entropy), rescaled with the sum.
+  var eA = 0.0;
+  var eB = 0.0;
   for (var j = 0u; j < keys; j++) {
     let kRow = params.kOffset + j * width + column;
     let vRow = params.vOffset + j * width + column;
@@ -100,6 +104,8 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     totalB *= alphaB;
     blockA = fma(blockA, aA, pA);
     blockB = fma(blockB, alphaB, pB);
+    eA = fma(eA, aA, pA * sA);
+    eB = fma(eB, alphaB, pB * sB);
     let fold = (j % SUM_BLOCK) == SUM_BLOCK - 1u;
     totalA = select(totalA, totalA + blockA, fold);
     totalB = select(totalB, totalB + blockB, fold);
@@ -129,8 +135,11 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       }
     }
   }
+  let entropyAt = params.heads * seqLen + head * seqLen;
   lse[head * seqLen + iA] = select(negativeInfinity(), mA + log(lA), lA > 0.0);
+  lse[entropyAt + iA] = select(0.0, mA + log(lA) - eA * invA, lA > 0.0);
   if (hasB) {
     lse[head * seqLen + iB] = select(negativeInfinity(), mB + log(lB), lB > 0.0);
+    lse[entropyAt + iB] = select(0.0, mB + log(lB) - eB * invB, lB > 0.0);
   }
 }

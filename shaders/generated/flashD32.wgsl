@@ -115,7 +115,8 @@ const KB: u32 = 2u;
 // stay in registers. Assembled after common.wgsl, before parts/qkv-load.wgsl.
 //
 // Bindings (group 0): 0 params (common.wgsl), 1 qkv (read), 2 output (read_write, seqLen ×
-// width), 3 lse (read_write, heads × seqLen), 4 chunk (uniform: the first query block).
+// width), 3 lse (read_write, 2 · heads × seqLen: log-sum-exps, then row entropies, as
+// flash.wgsl), 4 chunk (uniform: the first query block).
 // Dispatch: (query blocks in this chunk, heads, 1); a block is WG_SIZE · ROWS queries; the
 // invocation with local index `lane` owns rows lane, lane + WG_SIZE, … of its block.
 //
@@ -321,6 +322,15 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   var block5 = 0.0;
   var block6 = 0.0;
   var block7 = 0.0;
+  // Σ exp(s − m)·s over the keys seen (the row entropy is lse − Σ w·s), rescaled with the sum.
+  var e0 = 0.0;
+  var e1 = 0.0;
+  var e2 = 0.0;
+  var e3 = 0.0;
+  var e4 = 0.0;
+  var e5 = 0.0;
+  var e6 = 0.0;
+  var e7 = 0.0;
   // Keys in blocks of KB: the scores of KB keys, then one new maximum and one rescale of the
   // accumulator per block (instead of one per key), then KB weighted values. Keys past `keys`
   // in the last block, and past a row's own diagonal, get weight 0.
@@ -522,6 +532,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block0 *= alpha0;
     block0 += p0_0;
     block0 += p0_1;
+    e0 *= alpha0;
+    e0 = fma(p0_0, s0_0, e0);
+    e0 = fma(p0_1, s0_1, e0);
     total0 = select(total0, total0 + block0, fold);
     block0 = select(block0, 0.0, fold);
     // Online softmax over the block: p = exp(s − m_new), old terms rescaled by exp(m_old − m_new).
@@ -540,6 +553,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block1 *= alpha1;
     block1 += p1_0;
     block1 += p1_1;
+    e1 *= alpha1;
+    e1 = fma(p1_0, s1_0, e1);
+    e1 = fma(p1_1, s1_1, e1);
     total1 = select(total1, total1 + block1, fold);
     block1 = select(block1, 0.0, fold);
     // Online softmax over the block: p = exp(s − m_new), old terms rescaled by exp(m_old − m_new).
@@ -558,6 +574,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block2 *= alpha2;
     block2 += p2_0;
     block2 += p2_1;
+    e2 *= alpha2;
+    e2 = fma(p2_0, s2_0, e2);
+    e2 = fma(p2_1, s2_1, e2);
     total2 = select(total2, total2 + block2, fold);
     block2 = select(block2, 0.0, fold);
     // Online softmax over the block: p = exp(s − m_new), old terms rescaled by exp(m_old − m_new).
@@ -576,6 +595,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block3 *= alpha3;
     block3 += p3_0;
     block3 += p3_1;
+    e3 *= alpha3;
+    e3 = fma(p3_0, s3_0, e3);
+    e3 = fma(p3_1, s3_1, e3);
     total3 = select(total3, total3 + block3, fold);
     block3 = select(block3, 0.0, fold);
     // Online softmax over the block: p = exp(s − m_new), old terms rescaled by exp(m_old − m_new).
@@ -594,6 +616,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block4 *= alpha4;
     block4 += p4_0;
     block4 += p4_1;
+    e4 *= alpha4;
+    e4 = fma(p4_0, s4_0, e4);
+    e4 = fma(p4_1, s4_1, e4);
     total4 = select(total4, total4 + block4, fold);
     block4 = select(block4, 0.0, fold);
     // Online softmax over the block: p = exp(s − m_new), old terms rescaled by exp(m_old − m_new).
@@ -612,6 +637,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block5 *= alpha5;
     block5 += p5_0;
     block5 += p5_1;
+    e5 *= alpha5;
+    e5 = fma(p5_0, s5_0, e5);
+    e5 = fma(p5_1, s5_1, e5);
     total5 = select(total5, total5 + block5, fold);
     block5 = select(block5, 0.0, fold);
     // Online softmax over the block: p = exp(s − m_new), old terms rescaled by exp(m_old − m_new).
@@ -630,6 +658,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block6 *= alpha6;
     block6 += p6_0;
     block6 += p6_1;
+    e6 *= alpha6;
+    e6 = fma(p6_0, s6_0, e6);
+    e6 = fma(p6_1, s6_1, e6);
     total6 = select(total6, total6 + block6, fold);
     block6 = select(block6, 0.0, fold);
     // Online softmax over the block: p = exp(s − m_new), old terms rescaled by exp(m_old − m_new).
@@ -648,6 +679,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block7 *= alpha7;
     block7 += p7_0;
     block7 += p7_1;
+    e7 *= alpha7;
+    e7 = fma(p7_0, s7_0, e7);
+    e7 = fma(p7_1, s7_1, e7);
     total7 = select(total7, total7 + block7, fold);
     block7 = select(block7, 0.0, fold);
     {
@@ -929,6 +963,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 31u] = a.w;
     }
     lse[head * seqLen + i0] = select(negativeInfinity(), m0 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i0] = select(0.0, m0 + log(l) - e0 * inv, l > 0.0);
   }
   if (first + 1u * WG_SIZE < seqLen) {
     let l = total1 + block1;
@@ -983,6 +1018,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 31u] = a.w;
     }
     lse[head * seqLen + i1] = select(negativeInfinity(), m1 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i1] = select(0.0, m1 + log(l) - e1 * inv, l > 0.0);
   }
   if (first + 2u * WG_SIZE < seqLen) {
     let l = total2 + block2;
@@ -1037,6 +1073,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 31u] = a.w;
     }
     lse[head * seqLen + i2] = select(negativeInfinity(), m2 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i2] = select(0.0, m2 + log(l) - e2 * inv, l > 0.0);
   }
   if (first + 3u * WG_SIZE < seqLen) {
     let l = total3 + block3;
@@ -1091,6 +1128,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 31u] = a.w;
     }
     lse[head * seqLen + i3] = select(negativeInfinity(), m3 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i3] = select(0.0, m3 + log(l) - e3 * inv, l > 0.0);
   }
   if (first + 4u * WG_SIZE < seqLen) {
     let l = total4 + block4;
@@ -1145,6 +1183,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 31u] = a.w;
     }
     lse[head * seqLen + i4] = select(negativeInfinity(), m4 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i4] = select(0.0, m4 + log(l) - e4 * inv, l > 0.0);
   }
   if (first + 5u * WG_SIZE < seqLen) {
     let l = total5 + block5;
@@ -1199,6 +1238,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 31u] = a.w;
     }
     lse[head * seqLen + i5] = select(negativeInfinity(), m5 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i5] = select(0.0, m5 + log(l) - e5 * inv, l > 0.0);
   }
   if (first + 6u * WG_SIZE < seqLen) {
     let l = total6 + block6;
@@ -1253,6 +1293,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 31u] = a.w;
     }
     lse[head * seqLen + i6] = select(negativeInfinity(), m6 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i6] = select(0.0, m6 + log(l) - e6 * inv, l > 0.0);
   }
   if (first + 7u * WG_SIZE < seqLen) {
     let l = total7 + block7;
@@ -1307,5 +1348,6 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 31u] = a.w;
     }
     lse[head * seqLen + i7] = select(negativeInfinity(), m7 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i7] = select(0.0, m7 + log(l) - e7 * inv, l > 0.0);
   }
 }

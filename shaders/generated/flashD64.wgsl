@@ -115,7 +115,8 @@ const KB: u32 = 2u;
 // stay in registers. Assembled after common.wgsl, before parts/qkv-load.wgsl.
 //
 // Bindings (group 0): 0 params (common.wgsl), 1 qkv (read), 2 output (read_write, seqLen ×
-// width), 3 lse (read_write, heads × seqLen), 4 chunk (uniform: the first query block).
+// width), 3 lse (read_write, 2 · heads × seqLen: log-sum-exps, then row entropies, as
+// flash.wgsl), 4 chunk (uniform: the first query block).
 // Dispatch: (query blocks in this chunk, heads, 1); a block is WG_SIZE · ROWS queries; the
 // invocation with local index `lane` owns rows lane, lane + WG_SIZE, … of its block.
 //
@@ -301,6 +302,11 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   var block1 = 0.0;
   var block2 = 0.0;
   var block3 = 0.0;
+  // Σ exp(s − m)·s over the keys seen (the row entropy is lse − Σ w·s), rescaled with the sum.
+  var e0 = 0.0;
+  var e1 = 0.0;
+  var e2 = 0.0;
+  var e3 = 0.0;
   // Keys in blocks of KB: the scores of KB keys, then one new maximum and one rescale of the
   // accumulator per block (instead of one per key), then KB weighted values. Keys past `keys`
   // in the last block, and past a row's own diagonal, get weight 0.
@@ -526,6 +532,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block0 *= alpha0;
     block0 += p0_0;
     block0 += p0_1;
+    e0 *= alpha0;
+    e0 = fma(p0_0, s0_0, e0);
+    e0 = fma(p0_1, s0_1, e0);
     total0 = select(total0, total0 + block0, fold);
     block0 = select(block0, 0.0, fold);
     // Online softmax over the block: p = exp(s − m_new), old terms rescaled by exp(m_old − m_new).
@@ -544,6 +553,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block1 *= alpha1;
     block1 += p1_0;
     block1 += p1_1;
+    e1 *= alpha1;
+    e1 = fma(p1_0, s1_0, e1);
+    e1 = fma(p1_1, s1_1, e1);
     total1 = select(total1, total1 + block1, fold);
     block1 = select(block1, 0.0, fold);
     // Online softmax over the block: p = exp(s − m_new), old terms rescaled by exp(m_old − m_new).
@@ -562,6 +574,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block2 *= alpha2;
     block2 += p2_0;
     block2 += p2_1;
+    e2 *= alpha2;
+    e2 = fma(p2_0, s2_0, e2);
+    e2 = fma(p2_1, s2_1, e2);
     total2 = select(total2, total2 + block2, fold);
     block2 = select(block2, 0.0, fold);
     // Online softmax over the block: p = exp(s − m_new), old terms rescaled by exp(m_old − m_new).
@@ -580,6 +595,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     block3 *= alpha3;
     block3 += p3_0;
     block3 += p3_1;
+    e3 *= alpha3;
+    e3 = fma(p3_0, s3_0, e3);
+    e3 = fma(p3_1, s3_1, e3);
     total3 = select(total3, total3 + block3, fold);
     block3 = select(block3, 0.0, fold);
     {
@@ -941,6 +959,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 63u] = a.w;
     }
     lse[head * seqLen + i0] = select(negativeInfinity(), m0 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i0] = select(0.0, m0 + log(l) - e0 * inv, l > 0.0);
   }
   if (first + 1u * WG_SIZE < seqLen) {
     let l = total1 + block1;
@@ -1043,6 +1062,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 63u] = a.w;
     }
     lse[head * seqLen + i1] = select(negativeInfinity(), m1 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i1] = select(0.0, m1 + log(l) - e1 * inv, l > 0.0);
   }
   if (first + 2u * WG_SIZE < seqLen) {
     let l = total2 + block2;
@@ -1145,6 +1165,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 63u] = a.w;
     }
     lse[head * seqLen + i2] = select(negativeInfinity(), m2 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i2] = select(0.0, m2 + log(l) - e2 * inv, l > 0.0);
   }
   if (first + 3u * WG_SIZE < seqLen) {
     let l = total3 + block3;
@@ -1247,5 +1268,6 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
       output[out + 63u] = a.w;
     }
     lse[head * seqLen + i3] = select(negativeInfinity(), m3 + log(l), l > 0.0);
+    lse[(run.heads + head) * seqLen + i3] = select(0.0, m3 + log(l) - e3 * inv, l > 0.0);
   }
 }

@@ -83,9 +83,10 @@ export function textScorePairs(T: number): Array<[number, number]> {
  * Every head's scores for a run that stored no maps: previous-token and first-token share on
  * the text itself, every row, from the run's weights at {@link textScorePairs}(T)
  * (`pairWeights[layer]`: heads × pairs, as the GPU returns them; the same means as
- * previousTokenScore and firstTokenShare); induction, duplicate-token and entropy from the maps
- * on the probe (`probeWeights[layer]`: heads × P × P), as {@link measureHeads} takes the first
- * two. Labels by `headLabels`.
+ * previousTokenScore and firstTokenShare); the mean row entropy on the text from the run's row
+ * entropies (`rowEntropy[layer]`: heads × T, as meanEntropy averages them), or from the probe
+ * without them; induction and duplicate-token from the maps on the probe (`probeWeights[layer]`:
+ * heads × P × P), as {@link measureHeads} takes them. Labels by `headLabels`.
  */
 export function measureHeadsFromPairs(
   pairWeights: ReadonlyArray<ArrayLike<number>>,
@@ -93,12 +94,15 @@ export function measureHeadsFromPairs(
   probeWeights: ReadonlyArray<ArrayLike<number>>,
   probeIds: readonly number[],
   heads: number,
+  rowEntropy?: ReadonlyArray<ArrayLike<number>>,
 ): HeadReport[] {
   const nPairs = Math.max(0, 2 * T - 3);
   const P = probeIds.length;
   const reports: HeadReport[] = [];
   pairWeights.forEach((weights, layer) => {
     if (weights.length !== heads * nPairs) throw new AttentionInputError(`pairWeights[${layer}]`, `length ${weights.length}`, `heads × (2T − 3) = ${heads * nPairs}`, 'length');
+    const entropies = rowEntropy?.[layer];
+    if (rowEntropy !== undefined && entropies?.length !== heads * T) throw new AttentionInputError(`rowEntropy[${layer}]`, `length ${entropies?.length ?? 0}`, `heads × T = ${heads * T}`, 'length');
     for (let head = 0; head < heads; head++) {
       const at = head * nPairs;
       let previous = 0;
@@ -116,10 +120,17 @@ export function measureHeadsFromPairs(
         induction: onProbe.induction,
         duplicateToken: onProbe.duplicateToken,
         firstToken: T > 1 ? first / (T - 1) : NaN,
-        entropy: onProbe.entropy,
+        entropy: entropies ? meanOf(entropies, head * T, T) : onProbe.entropy,
       };
       reports.push({ layer, head, scores, labels: headLabels(scores) });
     }
   });
   return reports;
+}
+
+/** The mean of `n` values of `values` from `at`. */
+function meanOf(values: ArrayLike<number>, at: number, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += values[at + i];
+  return sum / n;
 }

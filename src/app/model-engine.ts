@@ -322,18 +322,19 @@ export function createModelEngine(deps: { device: () => GPUDevice | null; refere
         // Every head of every layer on the fused path: no maps, each layer's reduced to a grid for
         // the gallery; the policy's rows sampled for the check; logits for the last rows only when
         // all of them would be large. Each head's previous-token and first-token scores come from its
-        // weights on the text itself, recomputed at those entries; the rest from the probe (its maps are short).
+        // weights on the text itself, recomputed at those entries, its entropy from the fused kernel's
+        // row entropies; induction and duplicate-token from the probe (its maps are short).
         const side = Math.min(T, FUSED_GRID_SIDE);
         const sampleRows = modelRowsPlan(config, T).rows;
         const logitsFrom = Math.max(0, T - Math.floor(FUSED_LOGITS_BUDGET / (4 * config.vocabSize)));
         const weightsAt = textScorePairs(T);
-        const result = await gpu.run(input.ids, { read: ['logits'], attention: 'fused', reduce: { rows: side, cols: side, mode: 'max' }, sampleRows, logitsFrom, ...(weightsAt.length > 0 ? { weightsAt } : {}), signal, hold: true, onProgress });
+        const result = await gpu.run(input.ids, { read: ['logits'], attention: 'fused', reduce: { rows: side, cols: side, mode: 'max' }, sampleRows, logitsFrom, ...(weightsAt.length > 0 ? { weightsAt } : {}), rowEntropy: true, signal, hold: true, onProgress });
         if (signal.aborted) {
           result.held.release();
           throw new AttentionAbortError();
         }
         const probe = probeWeights.get(model)!;
-        const heads = result.weightsAt ? measureHeadsFromPairs(result.weightsAt, T, probe, model.probe.tokens, config.heads) : measureHeads(probe, model.probe.tokens, probe, model.probe.tokens, config.heads);
+        const heads = result.weightsAt ? measureHeadsFromPairs(result.weightsAt, T, probe, model.probe.tokens, config.heads, result.rowEntropy) : measureHeads(probe, model.probe.tokens, probe, model.probe.tokens, config.heads);
         const empty = () => Object.fromEntries(LAYER_NAMES.map((name) => [name, new Float32Array(0)])) as Record<keyof LayerArrays, Float32Array>;
         const held = track(device, model, result.held);
         return {

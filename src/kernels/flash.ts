@@ -30,7 +30,7 @@ export const FLASH_MAX_DHEAD = 128;
 export const FLASH_MAX_GRID_SIDE = 4096;
 
 /** What the fused path can copy back: no scores or weights, but each row's log-sum-exp. */
-export type FlashResultName = 'q' | 'k' | 'v' | 'output' | 'lse';
+export type FlashResultName = 'q' | 'k' | 'v' | 'output' | 'lse' | 'entropy';
 
 /** Milliseconds of the two passes of a fused run. */
 export interface FlashTimings {
@@ -62,7 +62,9 @@ export interface FlashRunOptions<K extends FlashResultName = FlashResultName, H 
 
 /**
  * A fused run's arrays: q, k, v, output in the layouts of core/types, and `lse`
- * (heads × seqLen): m + log Σ exp(s − m) of each row, −∞ for a row with no visible key.
+ * (heads × seqLen): m + log Σ exp(s − m) of each row, −∞ for a row with no visible key; with
+ * `read` naming it, `entropy` (heads × seqLen): each row's −Σ w·ln w in nats, 0 for a row with no
+ * visible key (computed in the same pass: lse − Σ w·s).
  */
 export type FlashRunResult<K extends FlashResultName = FlashResultName> = { [N in K]: Float32Array } & { timings: FlashTimings };
 
@@ -247,7 +249,8 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
     if (s.dHead > FLASH_MAX_DHEAD) throw new AttentionInputError('dHead', String(s.dHead), `at most ${FLASH_MAX_DHEAD} on the fused path`, 'too-large');
     const layout = packedLayout(s, inputs);
     const { kOffset, vOffset } = layout;
-    const bytes = { ...layout.bytes, output: 4 * s.seqLen * s.width, lse: 4 * s.heads * s.seqLen };
+    // lse holds each row's log-sum-exp, then its entropy (flash.wgsl).
+    const bytes = { ...layout.bytes, output: 4 * s.seqLen * s.width, lse: 8 * s.heads * s.seqLen };
     for (const [field, size] of Object.entries(bytes)) checkStorageSize(device, field, size);
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     const projDims = projectionDims(s, { matmulWorkgroup: proj });
@@ -294,6 +297,7 @@ export async function createFlashAttention(device: GPUDevice, options: FlashOpti
         v: [b.qkv, vOffset, s.kvLen * s.width],
         output: [b.output, 0, s.seqLen * s.width],
         lse: [b.lse, 0, s.heads * s.seqLen],
+        entropy: [b.lse, s.heads * s.seqLen, s.heads * s.seqLen],
       };
       const arrays = await readBack(wanted.map((name) => ranges[name]), 'run');
       const wall = performance.now() - start;

@@ -354,7 +354,9 @@ export async function createGpuLlamaModel(
       gateUp: 4 * T * 2 * dMlp,
       mlp: 4 * T * dMlp,
       logits: 4 * logitRows * vocabSize,
-      lse: 4 * heads * T,
+      // Each row's log-sum-exp, then its entropy (flash.wgsl).
+      lse: 8 * heads * T,
+      rowEntropy: options.rowEntropy === true ? 4 * layers * heads * T : 16,
       grid: reduce ? 4 * heads * reduce.rows * reduce.cols : 16,
       sample: Math.max(16, 4 * sampleFloats),
       pairs: 4 * Math.max(4, 2 * nPairs),
@@ -546,6 +548,8 @@ export async function createGpuLlamaModel(
         q.writeBuffer(pairsBuffer, 0, pairs);
         read.set('weightsAt', pairsOut);
       }
+      const entropyOut = options.rowEntropy === true ? set.ensure('rowEntropy', bytes.rowEntropy) : null;
+      if (entropyOut) read.set('rowEntropy', entropyOut);
       for (let i = 0; i < layers; i++) {
         const label = `llama/h.${i}`;
         const lse = set.ensure(slot(i, 'lse'), bytes.lse);
@@ -582,6 +586,13 @@ export async function createGpuLlamaModel(
           await scoped(device, oom, () => {
             q.writeBuffer(weights.pairs, 0, packUniform(PAIR_LAYOUT, { count: nPairs, outBase: i * heads * nPairs }));
             pass(fusedK!.pairs!, [weights.params, qkv, lse, pairsBuffer, pairsOut, weights.pairs], [Math.ceil(nPairs / 64), heads, 1], `${label}/pair weights`);
+            submit();
+          });
+        }
+        if (entropyOut) {
+          // This layer's row entropies, out of its log-sum-exp slot before a later layer reuses it.
+          await scoped(device, oom, () => {
+            encoder.copyBufferToBuffer(lse, 4 * heads * T, entropyOut, 4 * i * heads * T, 4 * heads * T);
             submit();
           });
         }
@@ -640,6 +651,12 @@ export async function createGpuLlamaModel(
           }),
           logits: cut(sampleAt.logits, vocabSize),
         };
+      });
+    }
+    if (read.has('rowEntropy')) {
+      ranges.push([read.get('rowEntropy')!, 0, layers * heads * T]);
+      places.push((array, result) => {
+        result.rowEntropy = Array.from({ length: layers }, (_, l) => array.slice(l * heads * T, (l + 1) * heads * T));
       });
     }
     if (pairs) {

@@ -71,6 +71,11 @@ export interface GpuModelRunOptions<H extends boolean = boolean> {
    * Pairs of integers 0 ≤ key, query < T; at most {@link MAX_WEIGHT_PAIRS}.
    */
   weightsAt?: ReadonlyArray<readonly [query: number, key: number]>;
+  /**
+   * With attention 'fused': every row's entropy −Σ w·ln w (nats) in every layer and head, which
+   * the fused kernel computes alongside its log-sum-exps: `rowEntropy` of the result.
+   */
+  rowEntropy?: boolean;
 }
 
 /** Most pairs one run's `weightsAt` may ask for. */
@@ -105,6 +110,8 @@ export interface GpuModelResult {
   sample?: ModelRowSample;
   /** With `weightsAt`: per layer, heads × pairs weights (head h's entry for pair n at h · pairs + n). */
   weightsAt?: Float32Array[];
+  /** With `rowEntropy`: per layer, heads × T row entropies in nats. */
+  rowEntropy?: Float32Array[];
   /** The first row of `logits` (the run's logitsFrom; 0 when every row's). */
   logitsFrom?: number;
   /** Milliseconds from the start of encoding until the device finished the passes (wall clock, before the readback). */
@@ -267,6 +274,8 @@ export function checkRunOptions(options: GpuModelRunOptions): { wanted: ModelRea
     }
   } else if (options.reduce !== undefined) {
     throw new AttentionInputError('reduce', JSON.stringify(options.reduce), "only with attention 'fused' (with maps, reduce the weights you read)", 'type');
+  } else if (options.rowEntropy === true) {
+    throw new AttentionInputError('rowEntropy', "true with attention 'maps'", "only with attention 'fused' (with maps, read the weights)", 'type');
   } else if (options.weightsAt !== undefined) {
     const given = Array.isArray(options.weightsAt) ? `${options.weightsAt.length} pairs` : describe(options.weightsAt);
     throw new AttentionInputError('weightsAt', `${given} with attention 'maps'`, "only with attention 'fused' (with maps, read the weights)", 'type');

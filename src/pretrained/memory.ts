@@ -192,8 +192,8 @@ function llamaBuffers(config: LlamaConfig, seqLen: number, fused: boolean, weigh
     const h = `h.${i}`;
     const act = (name: string, values: number): ModelBuffer => ({ name: `${h}/${name}`, kind: 'activation', bytes: padded(values) });
     buffers.push(act('ln1', T * d), act('pre', T * qkvWidth), act('qkv', 3 * T * width + 128));
-    // The fused path stores no map: a log-sum-exp per row and head, and the 128 × 128 grid per head the gallery draws.
-    if (fused) buffers.push({ name: `${h}/lse`, kind: 'activation', bytes: padded(heads * T) }, { name: `${h}/grid`, kind: 'map', bytes: padded(heads * Math.min(T, 128) ** 2) });
+    // The fused path stores no map: a log-sum-exp and an entropy per row and head, and the 128 × 128 grid per head the gallery draws.
+    if (fused) buffers.push({ name: `${h}/lse`, kind: 'activation', bytes: padded(2 * heads * T) }, { name: `${h}/grid`, kind: 'map', bytes: padded(heads * Math.min(T, 128) ** 2) });
     else buffers.push({ name: `${h}/scores`, kind: 'map', bytes: padded(heads * T * T) }, { name: `${h}/weights`, kind: 'map', bytes: padded(heads * T * T) });
     buffers.push(act('attn', T * width), act('resid1', T * d), act('ln2', T * d), act('gateUp', 2 * T * dMlp), act('mlpAct', T * dMlp), act('resid2', T * d));
   }

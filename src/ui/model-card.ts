@@ -256,8 +256,8 @@ export function createModelCard(deps: ModelCardDeps): ModelCard {
         'p',
         { class: 'note' },
         (r.fused
-          ? `prev = mean weight on the previous token, first = on the first token, both on this text, every one of its ${r.input.ids.length} rows (this run stored no maps: the GPU recomputed each head's weight at those entries); ` +
-            `entropy = mean row entropy (nats), induct. = mean weight on the token after the previous occurrence, dup. = on earlier copies of the same token, these three on a repeated span of ${r.model.probe.spanLength} ${probeWords} run through the model. A label needs ≥ 0.40. Click a row to open that head.`
+          ? `prev = mean weight on the previous token, first = on the first token, entropy = mean row entropy (nats), all on this text, every one of its ${r.input.ids.length} rows (this run stored no maps: the GPU recomputed each head's weight at those entries and each row's entropy in the fused pass); ` +
+            `induct. = mean weight on the token after the previous occurrence, dup. = on earlier copies of the same token, both on a repeated span of ${r.model.probe.spanLength} ${probeWords} run through the model. A label needs ≥ 0.40. Click a row to open that head.`
           : `Computed from the maps above: prev = mean weight on the previous token, first = on the first token, entropy = mean row entropy (nats), all on this text; ` +
             `induct. = mean weight on the token after the previous occurrence, dup. = on earlier copies of the same token, both on a repeated span of ${r.model.probe.spanLength} ${probeWords} run through the model. A label needs ≥ 0.40. Click a row to open that head.`),
       ),

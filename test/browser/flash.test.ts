@@ -99,7 +99,22 @@ describe('the loop kernel and the unrolled one (flash.wgsl, flash-fixed.wgsl)', 
     it(`${kernel}: every shape against the reference, and the kernel that ran is reported`, async () => {
       const instance = await createFlashAttention(gpu(), { kernel });
       try {
-        for (const shape of shapes) expect(await check(instance, shape, 17)).toBe(kernel);
+        for (const shape of shapes) {
+          expect(await check(instance, shape, 17)).toBe(kernel);
+          // Each row's entropy, computed in the same pass, against −Σ w·ln w of the reference weights.
+          const inputs = makeRandomInputs(shape, 17);
+          const { entropy } = await instance.run(shape, inputs, { read: ['entropy'] });
+          const s = resolveShape(shape);
+          const { weights } = attentionCpu(shape, inputs);
+          for (let r = 0; r < s.heads * s.seqLen; r++) {
+            let h = 0;
+            for (let j = 0; j < s.kvLen; j++) {
+              const w = weights[r * s.kvLen + j];
+              if (w > 0) h -= w * Math.log(w);
+            }
+            expect(Math.abs(entropy[r] - h), `${kernel} ${JSON.stringify(shape)} row ${r}`).toBeLessThan(2e-5 * Math.max(1, h) + 2e-5);
+          }
+        }
         expect(await check(instance, { seqLen: 70, dModel: 24, heads: 2, dHead: 12, causal: true }, 18)).toBe('loop');
       } finally {
         instance.destroy();

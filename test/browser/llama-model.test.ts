@@ -285,14 +285,25 @@ describe('Llama-family forward on the GPU against the f64 reference, every layer
       try {
         // Single weights recomputed from q, k and the log-sum-exps (what a long run's head scores read); (3, 7) is masked.
         const weightsAt = [[5, 4], [5, 0], [149, 148], [149, 0], [3, 7], [0, 0], [128, 127]] as const;
-        const run = await model.run(tokens, { read: ['attn', 'logits'], attention: 'fused', weightsAt });
+        const run = await model.run(tokens, { read: ['attn', 'logits'], attention: 'fused', weightsAt, rowEntropy: true });
         trace.layers.forEach((layer, i) => {
           expect(relError(run.layers[i].attn!, layer.attn), `${tuning.fused ?? 'loop'} layer ${i} attn`).toBeLessThan(TOLERANCE);
           const expected = Array.from({ length: WIDE_HEADS.heads }, (_, h) => weightsAt.map(([q, k]) => layer.weights[(h * T + q) * T + k])).flat();
           expect(relError(run.weightsAt![i], expected), `layer ${i} weightsAt`).toBeLessThan(TOLERANCE);
           expect(run.weightsAt![i][4]).toBe(0);
+          // Every row's entropy, from the fused pass, against −Σ w·ln w of the reference's weights.
+          const entropy = Array.from({ length: WIDE_HEADS.heads * T }, (_, r) => {
+            let h = 0;
+            for (let j = 0; j < T; j++) {
+              const w = layer.weights[r * T + j];
+              if (w > 0) h -= w * Math.log(w);
+            }
+            return h;
+          });
+          expect(relError(run.rowEntropy![i], entropy), `layer ${i} rowEntropy`).toBeLessThan(1e-4);
         });
         expect(relError(run.logits!, trace.logits)).toBeLessThan(TOLERANCE);
+        await expect(model.run(tokens, { read: ['logits'], rowEntropy: true })).rejects.toThrow(/rowEntropy: got true with attention 'maps'; allowed: only with attention 'fused'/);
         await expect(model.run(tokens, { read: ['logits'], weightsAt })).rejects.toThrow(/weightsAt: got 7 pairs with attention 'maps'; allowed: only with attention 'fused'/);
         await expect(model.run(tokens, { read: ['logits'], attention: 'fused', weightsAt: [[1, 0], [2, T]] })).rejects.toThrow(/weightsAt\[1\]: got \[2, 150\]; allowed: \[query, key\], integers from 0 to 149/);
       } finally {

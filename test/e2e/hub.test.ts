@@ -248,7 +248,7 @@ describe('models from a hub', () => {
       expect(await page.getByTestId('surface-canvas').getAttribute('data-shown')).toBe('all');
       expect(await page.getByTestId('head-scores').locator('tbody tr').count()).toBe(8);
       // Previous-token and first-token scores on the text itself, every row, from the GPU's single weights.
-      expect(await page.getByTestId('head-scores').textContent()).toContain('both on this text, every one of its 4200 rows (this run stored no maps');
+      expect(await page.getByTestId('head-scores').textContent()).toContain('all on this text, every one of its 4200 rows (this run stored no maps');
       const rowsChecked = await page.getByTestId('verify-status').locator('tr').count();
       expect(rowsChecked).toBeGreaterThan(2 * 6);
       await canvasShot(page, 'hub-llama-fused');

@@ -183,6 +183,11 @@ describe('head scores and labels from the maps', () => {
     const [r] = measureHeadsFromPairs([sink], T, [none], probeIds, 1);
     expect(r.scores.firstToken).toBeCloseTo((1 + 48 * 0.6) / 49, 12);
     expect(r.scores.previousToken).toBeCloseTo((1 + 48 * 0.4) / 49, 12);
+    // With the run's row entropies the entropy is theirs, averaged over every row (as meanEntropy).
+    const rows = Float32Array.from({ length: T }, (_, i) => Math.log(i + 1));
+    const [withEntropy] = measureHeadsFromPairs([sink], T, [none], probeIds, 1, [rows]);
+    expect(withEntropy.scores.entropy).toBeCloseTo(rows.reduce((a, b) => a + b, 0) / T, 5);
+    expect(() => measureHeadsFromPairs([sink], T, [none], probeIds, 1, [rows.subarray(1)])).toThrow(/rowEntropy\[0\]: got length 49; allowed: heads × T = 50/);
     expect(() => measureHeadsFromPairs([sink.slice(1)], T, [none], probeIds, 1)).toThrow(/pairWeights\[0\]: got length 96; allowed: heads × \(2T − 3\) = 97/);
   });
 
